@@ -1,0 +1,172 @@
+"""Quality measured, not guessed: routing and retrieval evaluations over JSONL files."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.db import Database
+from bot.migrate import upgrade
+from bot.router import OUT_OF_SCOPE, Router
+from knowledge.answer import extract_answer
+from knowledge.index import KnowledgeIndex, source_key
+
+
+class EvalFileError(ValueError):
+    """The eval file is malformed; the message says which line and why."""
+
+
+def read_jsonl(path: Path, required: tuple[str, ...]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise EvalFileError(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
+        if not isinstance(row, dict) or any(key not in row for key in required):
+            raise EvalFileError(f"{path}:{number}: each line needs the keys {', '.join(required)}")
+        rows.append(row)
+    if not rows:
+        raise EvalFileError(f"{path}: no lines to evaluate")
+    return rows
+
+
+@dataclass
+class RoutingResult:
+    total: int
+    accuracy: float
+    per_skill: dict[str, dict[str, float]]
+    out_of_scope_recall: float | None
+    predictions: list[dict[str, Any]]
+
+    def figures(self) -> dict[str, Any]:
+        return {
+            "total": self.total,
+            "accuracy": round(self.accuracy, 4),
+            "out_of_scope_recall": None if self.out_of_scope_recall is None else round(self.out_of_scope_recall, 4),
+            "per_skill": self.per_skill,
+        }
+
+
+def evaluate_routing(router: Router, rows: list[dict[str, Any]]) -> RoutingResult:
+    texts = [str(row["text"]) for row in rows]
+    gold = [str(row["skill"]) for row in rows]
+    routes = [router.classify(text) for text in texts]
+    predicted = [route.skill for route in routes]
+    correct = sum(p == g for p, g in zip(predicted, gold, strict=True))
+    per_skill: dict[str, dict[str, float]] = {}
+    labels = sorted(set(gold) | set(predicted))
+    for label in labels:
+        tp = sum(p == label and g == label for p, g in zip(predicted, gold, strict=True))
+        predicted_n = sum(p == label for p in predicted)
+        gold_n = sum(g == label for g in gold)
+        per_skill[label] = {
+            "precision": round(tp / predicted_n, 4) if predicted_n else 0.0,
+            "recall": round(tp / gold_n, 4) if gold_n else 0.0,
+            "support": gold_n,
+        }
+    oos = per_skill.get(OUT_OF_SCOPE)
+    return RoutingResult(
+        total=len(rows),
+        accuracy=correct / len(rows),
+        per_skill=per_skill,
+        out_of_scope_recall=oos["recall"] if oos and oos["support"] else None,
+        predictions=[
+            {"text": t, "predicted": r.skill, "confidence": round(r.confidence, 4)}
+            for t, r in zip(texts, routes, strict=True)
+        ],
+    )
+
+
+@dataclass
+class RetrievalResult:
+    figures: dict[str, Any]
+    misses: list[dict[str, Any]]
+
+
+def evaluate_retrieval(
+    rows: list[dict[str, Any]], corpus: Path, *, k: int = 5, min_score: float, work_dir: Path | None = None
+) -> RetrievalResult:
+    """Ingest `corpus` into a fresh temporary store, then ask every question."""
+    with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
+        url = f"sqlite:///{Path(tmp) / 'eval.db'}"
+        upgrade(url)
+        database = Database(url)
+        index = KnowledgeIndex.persistent(Path(tmp) / "chroma")
+        with database.session_scope() as session:
+            report = index.ingest(session, [corpus], location_base=corpus)
+        result = _ask_all(index, rows, corpus, k=k, min_score=min_score)
+        result.figures["ingest_seconds"] = round(report.seconds, 2)
+        result.figures["documents"] = len(report.added)
+        database.dispose()
+        return result
+
+
+def _ask_all(
+    index: KnowledgeIndex, rows: list[dict[str, Any]], corpus: Path, *, k: int, min_score: float
+) -> RetrievalResult:
+    root = source_key(corpus) + "/"
+    reciprocal: list[float] = []
+    recall_at = {1: 0, 3: 0, 5: 0}
+    keyword_hits = keyword_total = 0
+    answerable_n = unanswerable_n = abstained_on_unanswerable = answered_answerable = 0
+    latencies: list[float] = []
+    misses: list[dict[str, Any]] = []
+    for row in rows:
+        question = str(row["question"])
+        relevant = {str(p) for p in row.get("relevant", [])}
+        answerable = bool(row.get("answerable", bool(relevant)))
+        started = time.perf_counter()
+        hits = index.search(question, k=max(k, 10))
+        answer = extract_answer(question, hits, index.embeddings, min_score=min_score)
+        latencies.append((time.perf_counter() - started) * 1000)
+        if not answerable:
+            unanswerable_n += 1
+            abstained_on_unanswerable += not answer.confident
+            continue
+        answerable_n += 1
+        answered_answerable += answer.confident
+        ranked = [h.source[len(root) :] if h.source.startswith(root) else h.source for h in hits]
+        first = next((i for i, source in enumerate(ranked[:10]) if source in relevant), None)
+        reciprocal.append(1.0 / (first + 1) if first is not None else 0.0)
+        for cutoff in recall_at:
+            recall_at[cutoff] += first is not None and first < cutoff
+        keywords = [str(w).lower() for w in row.get("answer_keywords", [])]
+        if keywords:
+            keyword_total += 1
+            text = answer.text.lower()
+            found = answer.confident and all(w in text for w in keywords)
+            keyword_hits += found
+            if not found:
+                misses.append({"question": question, "answer": answer.text[:200], "top": ranked[:3]})
+        if first is None or first >= k:
+            misses.append({"question": question, "top": ranked[:3], "relevant": sorted(relevant)})
+    latencies.sort()
+    figures: dict[str, Any] = {
+        "questions": len(rows),
+        "answerable": answerable_n,
+        "recall@1": round(recall_at[1] / answerable_n, 4) if answerable_n else None,
+        "recall@3": round(recall_at[3] / answerable_n, 4) if answerable_n else None,
+        "recall@5": round(recall_at[5] / answerable_n, 4) if answerable_n else None,
+        "mrr@10": round(statistics.fmean(reciprocal), 4) if reciprocal else None,
+        "answer_keyword_hit_rate": round(keyword_hits / keyword_total, 4) if keyword_total else None,
+        "answered_rate_on_answerable": round(answered_answerable / answerable_n, 4) if answerable_n else None,
+        "abstention_rate_on_unanswerable": (
+            round(abstained_on_unanswerable / unanswerable_n, 4) if unanswerable_n else None
+        ),
+        "latency_ms_p50": round(latencies[len(latencies) // 2], 2),
+        "latency_ms_p95": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.95))], 2),
+    }
+    return RetrievalResult(figures=figures, misses=misses)
+
+
+def class_counts(rows: list[dict[str, Any]]) -> Counter[str]:
+    return Counter(str(row["skill"]) for row in rows)

@@ -1,0 +1,129 @@
+"""Platform-neutral message types: the Slack edge, the web chat and the CLI all build a `Message`
+and render a `Reply`; skills never see Slack payloads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Platform = Literal["slack", "web", "cli"]
+
+
+@dataclass(frozen=True)
+class FileRef:
+    """A file shared with a message (fetched later by the skill that needs it)."""
+
+    id: str
+    name: str
+    mimetype: str
+    size: int
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Message:
+    """One thing an employee said or clicked."""
+
+    user_id: str
+    text: str
+    channel: str
+    platform: Platform
+    thread_ts: str | None = None
+    ts: str | None = None
+    channel_type: str = "im"
+    action_id: str | None = None
+    action_value: str | None = None
+    form: dict[str, str] = field(default_factory=dict)
+    files: tuple[FileRef, ...] = ()
+    trigger_id: str | None = None
+
+    @property
+    def conversation_thread(self) -> str:
+        """The thread this exchange belongs to: an existing thread, else the message itself starts one."""
+        return self.thread_ts or self.ts or "main"
+
+    @property
+    def is_action(self) -> bool:
+        return self.action_id is not None
+
+
+@dataclass(frozen=True)
+class Button:
+    action_id: str
+    text: str
+    value: str = ""
+    style: Literal["primary", "danger"] | None = None
+
+
+@dataclass(frozen=True)
+class Citation:
+    title: str
+    heading: str
+    location: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.title} › {self.heading}" if self.heading else self.title
+
+    def to_dict(self) -> dict[str, str]:
+        return {"title": self.title, "heading": self.heading, "location": self.location}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Citation:
+        return cls(title=str(data["title"]), heading=str(data.get("heading", "")), location=str(data["location"]))
+
+
+@dataclass(frozen=True)
+class ModalField:
+    name: str
+    label: str
+    multiline: bool = False
+    initial: str = ""
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class Modal:
+    """A form to open (Slack modal, web dialog). Its submission comes back as a Message with action_id
+    = callback_id and action_value = private_metadata."""
+
+    callback_id: str
+    title: str
+    fields: tuple[ModalField, ...]
+    private_metadata: str = ""
+    submit_label: str = "Submit"
+
+
+@dataclass
+class Reply:
+    """What a skill answers. `feedback` asks the edge to add 👍/👎 under it."""
+
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    buttons: list[Button] = field(default_factory=list)
+    modal: Modal | None = None
+    ephemeral: bool = False
+    feedback: bool = False
+    skill: str | None = None
+    confidence: float | None = None
+
+    def payload(self) -> dict[str, Any]:
+        """The renderable parts, as stored with the message and in the outbox."""
+        return {
+            "citations": [c.to_dict() for c in self.citations],
+            "buttons": [
+                {"action_id": b.action_id, "text": b.text, "value": b.value, "style": b.style}
+                for b in self.buttons
+            ],
+        }
+
+
+def buttons_from_payload(payload: dict[str, Any]) -> list[Button]:
+    return [
+        Button(action_id=b["action_id"], text=b["text"], value=b.get("value", ""), style=b.get("style"))
+        for b in payload.get("buttons", [])
+    ]
+
+
+def citations_from_payload(payload: dict[str, Any]) -> list[Citation]:
+    return [Citation.from_dict(c) for c in payload.get("citations", [])]

@@ -1,0 +1,63 @@
+"""The one typed configuration object, read from the environment (and an optional .env file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SLACK_DEFAULT_API_URL = "https://slack.com/api/"
+
+
+class Settings(BaseSettings):
+    """Everything configurable. The environment variable names are a contract with ops tooling."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    slack_bot_token: str | None = Field(default=None, validation_alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: str | None = Field(default=None, validation_alias="SLACK_SIGNING_SECRET")
+    slack_app_token: str | None = Field(default=None, validation_alias="SLACK_APP_TOKEN")
+    slack_api_url: str = Field(default=SLACK_DEFAULT_API_URL, validation_alias="SLACK_API_URL")
+
+    data_dir: Path = Field(default=Path("./var"), validation_alias="BACKOFFICE_DATA_DIR")
+    database_url: str | None = Field(default=None, validation_alias="BACKOFFICE_DATABASE_URL")
+    hr_channel: str | None = Field(default=None, validation_alias="BACKOFFICE_HR_CHANNEL")
+    it_channel: str | None = Field(default=None, validation_alias="BACKOFFICE_IT_CHANNEL")
+    llm: str | None = Field(default=None, validation_alias="BACKOFFICE_LLM")
+
+    environment: str = Field(default="development", validation_alias="BACKOFFICE_ENV")
+    # Router: below this confidence the outcome is out_of_scope.
+    router_threshold: float = Field(default=0.4, validation_alias="BACKOFFICE_ROUTER_THRESHOLD")
+    # Policy answers: retrieval score below which the bot says it is unsure and offers HR.
+    answer_min_score: float = Field(default=0.3, validation_alias="BACKOFFICE_ANSWER_MIN_SCORE")
+    max_message_chars: int = Field(default=4000, validation_alias="BACKOFFICE_MAX_MESSAGE_CHARS")
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.environment == "production" and self.slack_bot_token and not self.slack_signing_secret:
+            raise ValueError("SLACK_SIGNING_SECRET is required in production when Slack is enabled")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'backoffice.db').resolve()}"
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    @property
+    def slack_enabled(self) -> bool:
+        return bool(self.slack_bot_token and self.slack_signing_secret)
+
+    @property
+    def hr_destination(self) -> str:
+        """Where escalations are posted: the Slack HR channel, or the web console's HR queue offline."""
+        return self.hr_channel or "web:hr"

@@ -1,0 +1,105 @@
+"""Extractive answers: the sentences of the best passages that answer the question, with citations.
+Also decides when the sources do not answer (the bot then says so and offers HR)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.messages import Citation
+from knowledge.embeddings import WordLlamaEmbeddings
+from knowledge.index import Hit, stem_terms
+
+MAX_SENTENCES = 3
+MAX_CHARS = 480
+PASSAGES = 3
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    citations: list[Citation]
+    confident: bool
+    score: float
+    hits: list[Hit]
+
+
+def answerability(question: str, hits: list[Hit]) -> float:
+    """0..1: how well the best passages cover the question. Blends the embedding similarity of the top
+    passage with the share of the question's content words found in the top passages."""
+    if not hits:
+        return 0.0
+    terms = set(stem_terms(question))
+    context = set(stem_terms(" ".join(f"{h.title} {h.heading} {h.text}" for h in hits[:PASSAGES])))
+    coverage = len(terms & context) / len(terms) if terms else 0.0
+    similarity = max(h.similarity for h in hits[:PASSAGES])
+    return 0.5 * max(similarity, 0.0) + 0.5 * coverage
+
+
+_SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])|\n+")
+
+
+def _sentences(text: str) -> list[str]:
+    parts = [p.strip(" -*•\t") for p in _SENTENCE_SPLIT.split(text)]
+    return [p for p in parts if len(p) > 12]
+
+
+def citations_for(hits: list[Hit], limit: int = PASSAGES) -> list[Citation]:
+    seen: set[tuple[str, str]] = set()
+    citations: list[Citation] = []
+    for hit in hits:
+        key = (hit.source, hit.heading)
+        if key in seen:
+            continue
+        seen.add(key)
+        citations.append(Citation(title=hit.title, heading=hit.heading, location=hit.location))
+        if len(citations) >= limit:
+            break
+    return citations
+
+
+def extract_answer(
+    question: str, hits: list[Hit], embeddings: WordLlamaEmbeddings, *, min_score: float
+) -> Answer:
+    """Pick the few sentences from the top passages that best match the question."""
+    score = answerability(question, hits)
+    if not hits or score < min_score:
+        return Answer(text="", citations=citations_for(hits), confident=False, score=score, hits=hits)
+    candidates: list[tuple[int, int, str]] = []
+    for rank, hit in enumerate(hits[:PASSAGES]):
+        for position, sentence in enumerate(_sentences(hit.text)):
+            candidates.append((rank, position, sentence))
+    if not candidates:
+        return Answer(text="", citations=citations_for(hits), confident=False, score=score, hits=hits)
+    terms = set(stem_terms(question))
+    vectors = embeddings.embed_array([c[2] for c in candidates])
+    query = embeddings.embed_array([question])[0]
+    similarity = vectors @ query
+    scored: list[tuple[float, int]] = []
+    for i, (rank, position, sentence) in enumerate(candidates):
+        words = set(stem_terms(sentence))
+        overlap = len(terms & words) / len(terms) if terms else 0.0
+        has_number = 0.05 if re.search(r"\d", sentence) else 0.0
+        value = 0.45 * float(similarity[i]) + 0.45 * overlap - 0.08 * rank - 0.01 * position + has_number
+        scored.append((value, i))
+    scored.sort(reverse=True)
+    chosen: list[int] = []
+    total = 0
+    for _value, i in scored:
+        sentence = candidates[i][2]
+        if total + len(sentence) > MAX_CHARS and chosen:
+            break
+        chosen.append(i)
+        total += len(sentence)
+        if len(chosen) >= MAX_SENTENCES:
+            break
+    chosen.sort(key=lambda i: (candidates[i][0], candidates[i][1]))
+    used_ranks = sorted({candidates[i][0] for i in chosen})
+    text = " ".join(_ensure_period(candidates[i][2]) for i in chosen)
+    cited = [hits[r] for r in used_ranks] + [h for r, h in enumerate(hits[:PASSAGES]) if r not in used_ranks]
+    return Answer(text=text, citations=citations_for(cited), confident=True, score=score, hits=hits)
+
+
+def _ensure_period(sentence: str) -> str:
+    return sentence if sentence[-1:] in ".!?:" else sentence + "."
+

@@ -1,0 +1,397 @@
+"""The knowledge index: chunks in Chroma (embedded vectors) plus a bm25s keyword index, fused by
+reciprocal rank. Documents are tracked in the database by content hash so re-ingest is incremental."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import bm25s
+import numpy as np
+import Stemmer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.db import utcnow
+from bot.models import KnowledgeDocument
+from knowledge.chunking import Chunk, chunk_document
+from knowledge.embeddings import WordLlamaEmbeddings
+from knowledge.loaders import (
+    SUPPORTED_SUFFIXES,
+    CorruptDocument,
+    LoadedDocument,
+    UnsupportedDocument,
+    load_document,
+)
+
+COLLECTION = "knowledge"
+RRF_K = 60
+CANDIDATES = 30
+_STEMMER = Stemmer.Stemmer("english")
+ProgressCallback = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class Hit:
+    chunk_id: str
+    source: str
+    title: str
+    heading: str
+    location: str
+    audience: str
+    text: str
+    score: float
+    similarity: float
+    keyword_rank: int | None
+
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    chunks: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.added)} added, {len(self.updated)} updated, {len(self.unchanged)} unchanged, "
+            f"{len(self.removed)} removed, {len(self.failed)} failed, {len(self.skipped)} skipped; "
+            f"{self.chunks} chunks written in {self.seconds:.2f}s"
+        )
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def source_key(path: Path) -> str:
+    return path.resolve().as_posix()
+
+
+def _chunk_prefix(source: str) -> str:
+    # Stable ids: the same source always maps to the same chunk ids.
+    return hashlib.sha1(source.encode()).hexdigest()[:16]
+
+
+def _tokenize(texts: list[str]) -> Any:
+    return bm25s.tokenize(texts, stopwords="en", stemmer=_STEMMER, show_progress=False)
+
+
+class KnowledgeIndex:
+    """Hybrid (vector + keyword) index over SOP chunks."""
+
+    def __init__(self, client: Any, embeddings: WordLlamaEmbeddings, version_file: Path | None = None) -> None:
+        self._client = client
+        self._embeddings = embeddings
+        self._collection = client.get_or_create_collection(
+            COLLECTION, embedding_function=None, metadata={"hnsw:space": "cosine"}
+        )
+        # A file whose mtime changes on every write lets other processes (web vs CLI) see new content.
+        self._version_file = version_file
+        self._lock = threading.Lock()
+        self._cache_version: tuple[int, int] | None = None
+        self._ids: list[str] = []
+        self._texts: list[str] = []
+        self._metas: list[dict[str, Any]] = []
+        self._vectors = np.zeros((0, embeddings.dimensions), dtype=np.float32)
+        self._bm25: bm25s.BM25 | None = None
+        self._position: dict[str, int] = {}
+
+    @classmethod
+    def persistent(cls, directory: Path, embeddings: WordLlamaEmbeddings | None = None) -> KnowledgeIndex:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        directory.mkdir(parents=True, exist_ok=True)
+        client = chromadb.PersistentClient(
+            path=str(directory), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=True)
+        )
+        return cls(client, embeddings or WordLlamaEmbeddings(), version_file=directory / "index.version")
+
+    @property
+    def embeddings(self) -> WordLlamaEmbeddings:
+        return self._embeddings
+
+    # ---------------------------------------------------------------- writing
+
+    def _touch(self) -> None:
+        self._cache_version = None
+        if self._version_file is not None:
+            self._version_file.write_text(str(time.time_ns()))
+
+    def upsert_document(
+        self,
+        session: Session,
+        *,
+        source: str,
+        document: LoadedDocument,
+        digest: str,
+        location: str,
+    ) -> int:
+        """Replace every chunk of `source` with the chunks of `document`; returns the chunk count."""
+        chunks = chunk_document(document)
+        prefix = _chunk_prefix(source)
+        vectors = self._embeddings.embed_array([c.indexed_text for c in chunks])
+        self._collection.delete(where={"source": source})
+        if chunks:
+            self._collection.add(
+                ids=[f"{prefix}:{i}" for i in range(len(chunks))],
+                embeddings=vectors,
+                documents=[c.text for c in chunks],
+                metadatas=[self._meta(c, source, location, document.audience) for c in chunks],
+            )
+        row = session.scalar(select(KnowledgeDocument).where(KnowledgeDocument.source == source))
+        if row is None:
+            row = KnowledgeDocument(source=source, title=document.title, content_hash=digest)
+            session.add(row)
+        row.title = document.title[:500]
+        row.url = document.url
+        row.audience = document.audience
+        row.content_hash = digest
+        row.chunk_count = len(chunks)
+        row.ingested_at = utcnow()
+        session.flush()
+        self._touch()
+        return len(chunks)
+
+    @staticmethod
+    def _meta(chunk: Chunk, source: str, location: str, audience: str) -> dict[str, Any]:
+        return {
+            "source": source,
+            "title": chunk.title,
+            "heading": chunk.heading,
+            "location": location,
+            "audience": audience,
+        }
+
+    def remove_document(self, session: Session, source: str) -> bool:
+        row = session.scalar(select(KnowledgeDocument).where(KnowledgeDocument.source == source))
+        self._collection.delete(where={"source": source})
+        self._touch()
+        if row is None:
+            return False
+        session.delete(row)
+        session.flush()
+        return True
+
+    def ingest(
+        self,
+        session: Session,
+        paths: Sequence[Path],
+        *,
+        on_progress: ProgressCallback | None = None,
+        location_base: Path | None = None,
+    ) -> IngestReport:
+        """Ingest files and folders. Unchanged files are skipped by content hash, changed ones replaced,
+        files deleted from an ingested folder removed."""
+        started = time.perf_counter()
+        report = IngestReport()
+        files: list[Path] = []
+        known = {row.source: row.content_hash for row in session.scalars(select(KnowledgeDocument))}
+        for path in paths:
+            if path.is_dir():
+                found = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+                for candidate in found:
+                    if candidate.suffix.lower() in SUPPORTED_SUFFIXES:
+                        files.append(candidate)
+                    else:
+                        report.skipped[str(candidate)] = f"unsupported file type {candidate.suffix or '(none)'}"
+                prefix = source_key(path) + "/"
+                present = {source_key(p) for p in found}
+                for source in known:
+                    if source.startswith(prefix) and source not in present:
+                        self.remove_document(session, source)
+                        report.removed.append(source)
+            elif path.is_file():
+                files.append(path)
+            elif source_key(path) in known:
+                self.remove_document(session, source_key(path))
+                report.removed.append(source_key(path))
+            else:
+                report.failed[str(path)] = "no such file or folder"
+        for done, file in enumerate(files, start=1):
+            self._ingest_file(session, file, known, report, location_base)
+            if on_progress:
+                on_progress(done, len(files), str(file))
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _ingest_file(
+        self,
+        session: Session,
+        file: Path,
+        known: dict[str, str],
+        report: IngestReport,
+        location_base: Path | None,
+    ) -> None:
+        source = source_key(file)
+        try:
+            data = file.read_bytes()
+        except OSError as exc:
+            report.failed[str(file)] = f"cannot read: {exc.strerror}"
+            return
+        digest = content_hash(data)
+        if known.get(source) == digest:
+            report.unchanged.append(source)
+            return
+        try:
+            document = load_document(file)
+        except (UnsupportedDocument, CorruptDocument) as exc:
+            report.failed[str(file)] = str(exc)
+            return
+        if document.is_empty:
+            report.skipped[str(file)] = "no text found"
+            return
+        location = document.url or _display_path(file, location_base)
+        # A savepoint per file: one bad file never leaves half its rows behind.
+        with session.begin_nested():
+            report.chunks += self.upsert_document(
+                session, source=source, document=document, digest=digest, location=location
+            )
+        (report.updated if source in known else report.added).append(source)
+
+    # ---------------------------------------------------------------- reading
+
+    def _current_version(self) -> tuple[int, int]:
+        stamp = 0
+        if self._version_file is not None and self._version_file.exists():
+            stamp = self._version_file.stat().st_mtime_ns
+        return (stamp, self._collection.count())
+
+    def _ensure_cache(self) -> None:
+        version = self._current_version()
+        if self._cache_version == version:
+            return
+        with self._lock:
+            if self._cache_version == version:
+                return
+            data = self._collection.get(include=["documents", "metadatas", "embeddings"])
+            self._ids = list(data["ids"])
+            self._texts = list(data["documents"] or [])
+            self._metas = [dict(m) for m in (data["metadatas"] or [])]
+            embeddings = data.get("embeddings")
+            self._vectors = (
+                np.asarray(embeddings, dtype=np.float32)
+                if embeddings is not None and len(embeddings)
+                else np.zeros((0, self._embeddings.dimensions), dtype=np.float32)
+            )
+            self._position = {chunk_id: i for i, chunk_id in enumerate(self._ids)}
+            if self._ids:
+                corpus = [f"{m.get('title', '')} {m.get('heading', '')}\n{t}" for m, t in zip(self._metas, self._texts, strict=True)]
+                retriever = bm25s.BM25()
+                retriever.index(_tokenize(corpus), show_progress=False)
+                self._bm25 = retriever
+            else:
+                self._bm25 = None
+            self._cache_version = version
+
+    def count(self) -> int:
+        return int(self._collection.count())
+
+    def search(self, query: str, *, k: int = 5, audiences: Iterable[str] | None = None) -> list[Hit]:
+        """Top-k chunks by reciprocal-rank fusion of vector and keyword rankings."""
+        self._ensure_cache()
+        if not self._ids or not query.strip():
+            return []
+        allowed = set(audiences) if audiences is not None else None
+        query_vector = self._embeddings.embed_array([query])[0]
+        n = min(CANDIDATES, len(self._ids))
+        where = {"audience": {"$in": sorted(allowed)}} if allowed is not None else None
+        vector_result = self._collection.query(
+            query_embeddings=[query_vector.tolist()], n_results=n, where=where, include=[]
+        )
+        vector_ids: list[str] = list(vector_result["ids"][0])
+        keyword_ids = self._keyword_ids(query, n, allowed)
+        fused: dict[str, float] = {}
+        for ranking in (vector_ids, keyword_ids):
+            for rank, chunk_id in enumerate(ranking):
+                fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
+        keyword_rank = {chunk_id: rank for rank, chunk_id in enumerate(keyword_ids)}
+        best = sorted(fused.items(), key=lambda item: item[1], reverse=True)[:k]
+        hits = []
+        for chunk_id, score in best:
+            position = self._position.get(chunk_id)
+            if position is None:
+                continue
+            meta = self._metas[position]
+            hits.append(
+                Hit(
+                    chunk_id=chunk_id,
+                    source=str(meta["source"]),
+                    title=str(meta.get("title", "")),
+                    heading=str(meta.get("heading", "")),
+                    location=str(meta.get("location", "")),
+                    audience=str(meta.get("audience", "everyone")),
+                    text=self._texts[position],
+                    score=score,
+                    similarity=float(self._vectors[position] @ query_vector),
+                    keyword_rank=keyword_rank.get(chunk_id),
+                )
+            )
+        return hits
+
+    def _keyword_ids(self, query: str, n: int, allowed: set[str] | None) -> list[str]:
+        if self._bm25 is None:
+            return []
+        tokens = _tokenize([query])
+        if not tokens.vocab:
+            return []
+        try:
+            results, scores = self._bm25.retrieve(tokens, k=min(len(self._ids), n * 3), show_progress=False)
+        except (ValueError, KeyError):
+            return []
+        ids = []
+        for position, score in zip(results[0], scores[0], strict=True):
+            if score <= 0:
+                continue
+            meta = self._metas[int(position)]
+            if allowed is not None and meta.get("audience", "everyone") not in allowed:
+                continue
+            ids.append(self._ids[int(position)])
+            if len(ids) >= n:
+                break
+        return ids
+
+    def document_terms(self) -> set[str]:
+        """Every stemmed term in the index (used to judge whether a question is covered at all)."""
+        self._ensure_cache()
+        return set(self._bm25.vocab_dict) if self._bm25 is not None else set()
+
+
+def stem_terms(text: str) -> list[str]:
+    """Content words of `text`, stemmed like the keyword index."""
+    words = re.findall(r"[a-z0-9]+", text.lower())
+    return [_STEMMER.stemWord(w) for w in words if w not in _STOPWORDS and len(w) > 1]
+
+
+def _display_path(file: Path, base: Path | None) -> str:
+    resolved = file.resolve()
+    for root in (base, Path.cwd()):
+        if root is None:
+            continue
+        try:
+            return resolved.relative_to(root.resolve()).as_posix()
+        except ValueError:
+            continue
+    return resolved.as_posix()
+
+
+_STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before being below
+    between both but by can could did do does doing down during each few for from further had has have having
+    he her here hers herself him himself his how i if in into is it its itself just me more most my myself no
+    nor not now of off on once only or other our ours ourselves out over own same she should so some such than
+    that the their theirs them themselves then there these they this those through to too under until up very
+    was we were what when where which while who whom why will with would you your yours yourself yourselves
+    get got im ive id whats hey hi please thanks thank tell know need want like much many also us lot""".split()
+)

@@ -1,0 +1,236 @@
+"""Turn a source file into a titled list of sections (heading path + text).
+
+Markdown front matter gives title/audience/url; template tags ({% … %}, {{ … }}) are removed."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm", ".pdf", ".docx")
+AUDIENCES = ("everyone", "managers", "hr", "it")
+
+
+class UnsupportedDocument(ValueError):
+    """The file type is not one we ingest."""
+
+
+class CorruptDocument(ValueError):
+    """The file could not be read (damaged, encrypted, not what its name says)."""
+
+
+@dataclass
+class Section:
+    headings: tuple[str, ...]
+    text: str
+
+
+@dataclass
+class LoadedDocument:
+    title: str
+    sections: list[Section]
+    audience: str = "everyone"
+    url: str | None = None
+    meta: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_empty(self) -> bool:
+        return not any(s.text.strip() for s in self.sections)
+
+
+_FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*(?:\n|\Z)", re.DOTALL)
+_TEMPLATE_BLOCK = re.compile(r"\{%-?\s*(alert|raw|comment)\b.*?%\}|\{%-?\s*end\w*\s*-?%\}", re.DOTALL)
+_PAGE_LINK = re.compile(r"\{%-?\s*page\s+[\"']([^\"']*)[\"']\s*-?%\}")
+_TEMPLATE_TAG = re.compile(r"\{%.*?%\}|\{\{.*?\}\}|\{#.*?#\}", re.DOTALL)
+_MD_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
+_MD_LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]*)[^)]*\)")
+_HTML_TAG = re.compile(r"<[^>]+>")
+_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+
+
+def strip_templates(text: str) -> str:
+    text = _PAGE_LINK.sub(lambda m: m.group(1), text)
+    text = _TEMPLATE_BLOCK.sub("", text)
+    return _TEMPLATE_TAG.sub("", text)
+
+
+def _clean_inline(text: str) -> str:
+    text = _MD_IMAGE.sub(lambda m: m.group(1), text)
+    text = _MD_LINK.sub(lambda m: m.group(1), text)
+    text = _HTML_TAG.sub("", text)
+    text = re.sub(r"[*_`]{1,3}([^*_`\n]+)[*_`]{1,3}", r"\1", text)
+    return text
+
+
+def split_front_matter(raw: str) -> tuple[dict[str, object], str]:
+    match = _FRONT_MATTER.match(raw)
+    if not match:
+        return {}, raw
+    try:
+        data = yaml.safe_load(match.group(1))
+    except yaml.YAMLError:
+        data = None
+    return (data if isinstance(data, dict) else {}), raw[match.end() :]
+
+
+def _title_from_name(path: Path) -> str:
+    return path.stem.replace("-", " ").replace("_", " ").strip().capitalize() or path.name
+
+
+def parse_markdown(raw: str, fallback_title: str) -> LoadedDocument:
+    meta, body = split_front_matter(raw)
+    body = strip_templates(body)
+    title = str(meta.get("title") or "").strip()
+    sections: list[Section] = []
+    stack: list[tuple[int, str]] = []
+    lines: list[str] = []
+    in_code = False
+
+    def flush() -> None:
+        text = "\n".join(lines).strip()
+        if text:
+            sections.append(Section(tuple(h for _, h in stack), text))
+        lines.clear()
+
+    for line in body.splitlines():
+        if line.strip().startswith("```"):
+            in_code = not in_code
+            continue
+        heading = None if in_code else _HEADING.match(line)
+        if heading:
+            flush()
+            level, name = len(heading.group(1)), _clean_inline(heading.group(2)).strip()
+            if level == 1 and not title and not sections and not stack:
+                title = name
+                continue
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            stack.append((level, name))
+        else:
+            lines.append(_clean_inline(line))
+    flush()
+    audience = str(meta.get("audience") or "everyone").strip().lower()
+    url = meta.get("url") or meta.get("permalink")
+    return LoadedDocument(
+        title=title or fallback_title,
+        sections=sections,
+        audience=audience if audience in AUDIENCES else "everyone",
+        url=str(url) if url else None,
+    )
+
+
+def _load_html(path: Path) -> LoadedDocument:
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(path.read_bytes(), "html.parser")
+    for tag in soup(["script", "style", "nav", "footer"]):
+        tag.decompose()
+    title = soup.title.get_text(strip=True) if soup.title else ""
+    sections: list[Section] = []
+    stack: list[tuple[int, str]] = []
+    buffer: list[str] = []
+
+    def flush() -> None:
+        if buffer:
+            sections.append(Section(tuple(h for _, h in stack), "\n".join(buffer)))
+            buffer.clear()
+
+    for element in soup.find_all(["h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "td", "pre"]):
+        text = element.get_text(" ", strip=True)
+        if not text:
+            continue
+        if element.name and element.name.startswith("h") and len(element.name) == 2:
+            flush()
+            level = int(element.name[1])
+            if level == 1 and not title:
+                title = text
+                continue
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            stack.append((level, text))
+        else:
+            buffer.append(text)
+    flush()
+    return LoadedDocument(title=title or _title_from_name(path), sections=sections)
+
+
+def _load_pdf(path: Path) -> LoadedDocument:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(str(path))
+        if reader.is_encrypted:
+            raise CorruptDocument("the PDF is encrypted")
+        pages = [(page.extract_text() or "").strip() for page in reader.pages]
+        meta_title = (reader.metadata.title if reader.metadata else None) or ""
+    except (PdfReadError, ValueError, KeyError, TypeError) as exc:
+        raise CorruptDocument(f"cannot read PDF: {exc}") from exc
+    sections = [Section((f"Page {n}",), text) for n, text in enumerate(pages, start=1) if text]
+    return LoadedDocument(title=str(meta_title).strip() or _title_from_name(path), sections=sections)
+
+
+def _load_docx(path: Path) -> LoadedDocument:
+    import zipfile
+
+    import docx
+
+    try:
+        document = docx.Document(str(path))
+    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise CorruptDocument(f"cannot read DOCX: {exc}") from exc
+    title = (document.core_properties.title or "").strip()
+    sections: list[Section] = []
+    stack: list[tuple[int, str]] = []
+    buffer: list[str] = []
+
+    def flush() -> None:
+        if buffer:
+            sections.append(Section(tuple(h for _, h in stack), "\n".join(buffer)))
+            buffer.clear()
+
+    for paragraph in document.paragraphs:
+        text = paragraph.text.strip()
+        if not text:
+            continue
+        style = (paragraph.style.name if paragraph.style is not None else "") or ""
+        if style == "Title" and not title:
+            title = text
+        elif style.startswith("Heading"):
+            flush()
+            level = int(style.split()[-1]) if style.split()[-1].isdigit() else 1
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            stack.append((level, text))
+        else:
+            buffer.append(text)
+    flush()
+    return LoadedDocument(title=title or _title_from_name(path), sections=sections)
+
+
+def load_document(path: Path) -> LoadedDocument:
+    """Read one supported file; raise UnsupportedDocument or CorruptDocument with a clear reason."""
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise UnsupportedDocument(f"unsupported file type {suffix or '(none)'}")
+    if suffix == ".pdf":
+        return _load_pdf(path)
+    if suffix == ".docx":
+        return _load_docx(path)
+    try:
+        raw = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CorruptDocument("not valid UTF-8 text") from exc
+    if "\x00" in raw:
+        raise CorruptDocument("binary content in a text file")
+    if suffix in (".html", ".htm"):
+        return _load_html(path)
+    if suffix == ".txt":
+        text = raw.strip()
+        first = text.splitlines()[0].strip() if text else ""
+        title = first if 0 < len(first) <= 80 else _title_from_name(path)
+        return LoadedDocument(title=title, sections=[Section((), text)] if text else [])
+    return parse_markdown(raw, _title_from_name(path))

@@ -1,0 +1,71 @@
+"""The skill contract: a name, a description, example utterances and `handle`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlalchemy.orm import Session
+
+from bot.messages import Button, Citation, Message, Reply
+from bot.models import Conversation, Employee, OutboxItem
+from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from integrations.llm import AnswerWriter
+    from knowledge.index import KnowledgeIndex
+
+EXAMPLES_DIR = Path(__file__).parent / "examples"
+
+
+def load_examples(name: str) -> tuple[str, ...]:
+    """Our own example utterances for a skill, one per line in skills/examples/<name>.txt."""
+    lines = (EXAMPLES_DIR / f"{name}.txt").read_text(encoding="utf-8").splitlines()
+    return tuple(line.strip() for line in lines if line.strip())
+
+
+@dataclass
+class SkillContext:
+    """What a skill may use while handling one message. The caller owns the transaction."""
+
+    session: Session
+    settings: Settings
+    employee: Employee
+    conversation: Conversation
+    index: KnowledgeIndex
+    now: Callable[[], datetime]
+    answer_writer: AnswerWriter | None = None
+    inbound_message_id: int | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def notify(
+        self,
+        *,
+        channel: str,
+        text: str,
+        thread_ts: str | None = None,
+        update_key: str | None = None,
+        buttons: Sequence[Button] = (),
+        citations: Sequence[Citation] = (),
+    ) -> OutboxItem:
+        """Queue a message to someone else in the same transaction as the change that caused it."""
+        item = OutboxItem(
+            channel=channel,
+            thread_ts=thread_ts,
+            update_key=update_key,
+            text=text,
+            payload=Reply(text=text, buttons=list(buttons), citations=list(citations)).payload(),
+        )
+        self.session.add(item)
+        return item
+
+
+class Skill(Protocol):
+    name: str
+    description: str
+    examples: Sequence[str]
+
+    def handle(self, message: Message, ctx: SkillContext) -> Reply: ...
