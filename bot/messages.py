@@ -106,10 +106,12 @@ class Reply:
     feedback: bool = False
     skill: str | None = None
     confidence: float | None = None
+    message_id: int | None = None  # set by the assistant once the reply is stored
 
     def payload(self) -> dict[str, Any]:
         """The renderable parts, as stored with the message and in the outbox."""
         return {
+            "feedback": self.feedback,
             "citations": [c.to_dict() for c in self.citations],
             "buttons": [
                 {"action_id": b.action_id, "text": b.text, "value": b.value, "style": b.style}

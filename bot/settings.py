@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     hr_channel: str | None = Field(default=None, validation_alias="BACKOFFICE_HR_CHANNEL")
     it_channel: str | None = Field(default=None, validation_alias="BACKOFFICE_IT_CHANNEL")
     llm: str | None = Field(default=None, validation_alias="BACKOFFICE_LLM")
+    llm_base_url: str | None = Field(default=None, validation_alias="BACKOFFICE_LLM_BASE_URL")
+    llm_api_key: str | None = Field(default=None, validation_alias="BACKOFFICE_LLM_API_KEY")
+    llm_timeout_seconds: float = Field(default=30.0, validation_alias="BACKOFFICE_LLM_TIMEOUT")
 
     environment: str = Field(default="development", validation_alias="BACKOFFICE_ENV")
     # Router: below this confidence the outcome is out_of_scope.

@@ -4,6 +4,7 @@ reciprocal rank. Documents are tracked in the database by content hash so re-ing
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import threading
 import time
@@ -30,6 +31,7 @@ from knowledge.loaders import (
     load_document,
 )
 
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
 COLLECTION = "knowledge"
 RRF_K = 60
 CANDIDATES = 30

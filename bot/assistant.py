@@ -1,0 +1,232 @@
+"""Message → Router → Skill → Reply: the one path every platform (Slack, web chat, CLI) goes through."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from bot import directory
+from bot.db import Database, utcnow
+from bot.escalations import TransitionError
+from bot.messages import Message, Reply
+from bot.models import ChatMessage, Conversation, Employee, Feedback
+from bot.outbox import Outbox
+from bot.router import OUT_OF_SCOPE, Route, Router
+from bot.settings import Settings
+from integrations.llm import AnswerWriter
+from knowledge.index import KnowledgeIndex
+from skills.base import Skill, SkillContext
+from skills.smalltalk import MENU
+
+log = logging.getLogger(__name__)
+
+_MENTION = re.compile(r"<@[A-Z0-9]+(\|[^>]*)?>")
+_EMOJI_CODE = re.compile(r":[a-z0-9_+\-']+:")
+DB_DOWN = "I can't reach my database right now, so nothing was saved. Please try again in a minute."
+FAILED = "Something went wrong on my side and nothing was saved. Please try again; if it keeps happening, tell IT."
+
+
+def clean_text(text: str) -> str:
+    """Remove bot mentions and surrounding whitespace."""
+    return _MENTION.sub("", text).strip()
+
+
+def has_words(text: str) -> bool:
+    """False for messages with no letters or digits (emoji only, punctuation only)."""
+    return any(ch.isalnum() for ch in _EMOJI_CODE.sub("", text))
+
+
+class Assistant:
+    """Owns the pipeline; platform edges call `handle` and render the Reply."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        database: Database,
+        index: KnowledgeIndex,
+        router: Router,
+        skills: Sequence[Skill],
+        outbox: Outbox,
+        user_lookup: directory.UserLookup | None = None,
+        answer_writer: AnswerWriter | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.settings = settings
+        self.database = database
+        self.index = index
+        self.router = router
+        self.skills = {skill.name: skill for skill in skills}
+        self.outbox = outbox
+        self.user_lookup = user_lookup
+        self.answer_writer = answer_writer
+        self.clock = clock
+
+    def handle(self, message: Message) -> Reply:
+        message = replace(message, text=clean_text(message.text))
+        problem = self._check_input(message)
+        if problem is not None:
+            return problem
+        try:
+            reply = self._handle(message)
+        except SQLAlchemyError:
+            log.exception("database error while handling a message")
+            return Reply(text=DB_DOWN, ephemeral=True)
+        try:
+            self.outbox.deliver_pending()
+        except SQLAlchemyError:
+            log.exception("outbox delivery deferred")
+        return reply
+
+    def _check_input(self, message: Message) -> Reply | None:
+        if message.is_action:
+            return None
+        if not message.text and not message.files:
+            return Reply(text=f"I didn't get any text there. {MENU}", ephemeral=True)
+        if len(message.text) > self.settings.max_message_chars:
+            return Reply(
+                text=(
+                    f"That message is {len(message.text):,} characters long; I can read up to "
+                    f"{self.settings.max_message_chars:,}. Please ask a shorter question."
+                ),
+                ephemeral=True,
+            )
+        if message.text and not has_words(message.text):
+            return Reply(text=f"I can only read words, not emoji alone. {MENU}", ephemeral=True)
+        return None
+
+    def _handle(self, message: Message) -> Reply:
+        route = self.router.route(message)
+        if route.skill == "feedback":
+            return self._feedback(message)
+        skill = self.skills.get(route.skill)
+        with self.database.session_scope() as session:
+            employee = directory.ensure_employee(session, message.user_id, self.user_lookup)
+            conversation = self._conversation(session, message, employee)
+            inbound_id = None
+            if not message.is_action:
+                inbound = ChatMessage(
+                    conversation_id=conversation.id,
+                    channel=message.channel,
+                    direction="in",
+                    employee_id=employee.id,
+                    text=message.text,
+                    skill=route.skill,
+                    confidence=route.confidence,
+                    slack_ts=message.ts,
+                )
+                session.add(inbound)
+                session.flush()
+                inbound_id = inbound.id
+            employee_id, conversation_id = employee.id, conversation.id
+        if skill is None:
+            return self._store_reply(message, self._out_of_scope(route), conversation_id, None)
+        try:
+            with self.database.session_scope() as session:
+                ctx = SkillContext(
+                    session=session,
+                    settings=self.settings,
+                    employee=session.get_one(Employee, employee_id),
+                    conversation=session.get_one(Conversation, conversation_id),
+                    index=self.index,
+                    now=self.clock,
+                    answer_writer=self.answer_writer,
+                    inbound_message_id=inbound_id,
+                )
+                reply = skill.handle(message, ctx)
+                reply.skill = reply.skill or skill.name
+                reply.confidence = route.confidence
+                self._record_reply(session, message, reply, conversation_id)
+                return reply
+        except TransitionError as exc:
+            return Reply(text=str(exc), ephemeral=True, skill=route.skill)
+        except SQLAlchemyError:
+            raise
+        except Exception:
+            log.exception("skill %s failed", route.skill)
+            return Reply(text=FAILED, ephemeral=True, skill=route.skill)
+
+    def _out_of_scope(self, route: Route) -> Reply:
+        if route.skill == OUT_OF_SCOPE:
+            text = f"I'm not sure I can help with that. {MENU}"
+        else:
+            text = "That button or form is not something I recognise any more."
+        return Reply(text=text, skill=OUT_OF_SCOPE, confidence=route.confidence)
+
+    def _store_reply(self, message: Message, reply: Reply, conversation_id: int, _employee: int | None) -> Reply:
+        with self.database.session_scope() as session:
+            self._record_reply(session, message, reply, conversation_id)
+        return reply
+
+    def _record_reply(self, session: Session, message: Message, reply: Reply, conversation_id: int) -> None:
+        if reply.modal is not None or reply.ephemeral:
+            return
+        stored = ChatMessage(
+            conversation_id=conversation_id,
+            channel=message.channel,
+            direction="out",
+            text=reply.text,
+            skill=reply.skill,
+            confidence=reply.confidence,
+            payload=reply.payload(),
+        )
+        session.add(stored)
+        session.flush()
+        reply.message_id = stored.id
+
+    def _conversation(self, session: Session, message: Message, employee: Employee) -> Conversation:
+        thread = message.conversation_thread if message.platform == "slack" else "main"
+        found = session.scalar(
+            select(Conversation).where(Conversation.channel == message.channel, Conversation.thread_ts == thread)
+        )
+        if found is not None:
+            return found
+        conversation = Conversation(
+            platform=message.platform, channel=message.channel, thread_ts=thread, employee_id=employee.id
+        )
+        try:
+            with session.begin_nested():
+                session.add(conversation)
+        except IntegrityError:  # created concurrently by another worker
+            found = session.scalar(
+                select(Conversation).where(Conversation.channel == message.channel, Conversation.thread_ts == thread)
+            )
+            assert found is not None
+            return found
+        return conversation
+
+    def _feedback(self, message: Message) -> Reply:
+        value = 1 if message.action_id == "feedback:up" else -1
+        if not (message.action_value or "").isdigit():
+            return Reply(text="I couldn't tell which answer that was about.", ephemeral=True)
+        with self.database.session_scope() as session:
+            employee = directory.ensure_employee(session, message.user_id, self.user_lookup)
+            answer = session.get(ChatMessage, int(message.action_value or 0))
+            if answer is None or answer.direction != "out":
+                return Reply(text="That answer no longer exists.", ephemeral=True)
+            vote = session.scalar(
+                select(Feedback).where(Feedback.message_id == answer.id, Feedback.employee_id == employee.id)
+            )
+            if vote is None:
+                session.add(Feedback(message_id=answer.id, employee_id=employee.id, value=value))
+            else:
+                vote.value = value
+        thanks = "Thanks — glad it helped!" if value > 0 else "Thanks for telling me. Press *Ask HR* if you still need an answer."
+        return Reply(text=thanks, ephemeral=True, skill="feedback")
+
+    def is_bot_thread(self, channel: str, thread_ts: str) -> bool:
+        """Whether the bot is part of this thread (so replies there need no @mention)."""
+        with self.database.session_scope() as session:
+            return (
+                session.scalar(
+                    select(Conversation.id).where(Conversation.channel == channel, Conversation.thread_ts == thread_ts)
+                )
+                is not None
+            )

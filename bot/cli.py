@@ -1,0 +1,261 @@
+"""The `backoffice` command line: serve, migrate, ingest, directory import, chat, and evals."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from bot.settings import Settings
+
+app = typer.Typer(help="Back Office Assistant: HR answers with sources, IT, expenses and leave — in Slack.", no_args_is_help=True)
+directory_app = typer.Typer(help="The employee directory.", no_args_is_help=True)
+eval_app = typer.Typer(help="Measure routing and retrieval quality.", no_args_is_help=True)
+app.add_typer(directory_app, name="directory")
+app.add_typer(eval_app, name="eval")
+console = Console(stderr=True)
+out = Console(soft_wrap=True)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValueError as exc:
+        console.print(f"[red]Configuration error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        console=console, transient=True, disable=not console.is_terminal,
+    )
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug output.")] = False) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema (Alembic)."""
+    from bot.migrate import upgrade
+
+    settings = _settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.resolved_database_url)
+    console.print(f"Database is up to date: {settings.resolved_database_url.split('@')[-1]}")
+
+
+@app.command()
+def bootstrap() -> None:
+    """Migrate, load the sample directory if empty, and ingest the bundled sample SOPs."""
+    from bot.runtime import bootstrap_samples, build_runtime
+
+    runtime = build_runtime(_settings())
+    with _progress() as progress:
+        task = progress.add_task("Ingesting sample SOPs", total=None)
+        report = bootstrap_samples(runtime, lambda done, total, _p: progress.update(task, completed=done, total=total))
+    console.print(f"Sample SOPs: {report.summary()}")
+    runtime.close()
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (.md .txt .html .pdf .docx).")],
+) -> None:
+    """Add or refresh documents in the knowledge base. Unchanged files are skipped; deleted ones removed."""
+    from bot.runtime import build_runtime
+
+    runtime = build_runtime(_settings())
+    with _progress() as progress:
+        task = progress.add_task("Ingesting", total=None)
+        with runtime.database.session_scope() as session:
+            report = runtime.index.ingest(
+                session, paths, on_progress=lambda done, total, _p: progress.update(task, completed=done, total=total)
+            )
+    for path, reason in report.failed.items():
+        console.print(f"[red]failed[/red] {path}: {reason}")
+    for path, reason in list(report.skipped.items())[:20]:
+        console.print(f"[yellow]skipped[/yellow] {path}: {reason}")
+    console.print(report.summary())
+    runtime.close()
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@directory_app.command("import")
+def directory_import(file: Annotated[Path, typer.Argument(help="CSV: " + ",".join(("slack_id", "name", "email", "tz", "country", "manager_slack_id", "roles")))]) -> None:
+    """Create or update employees from a CSV file (all rows are checked before anything is written)."""
+    from bot.db import Database
+    from bot.directory import DirectoryError, import_csv
+    from bot.migrate import upgrade
+
+    settings = _settings()
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        console.print(f"[red]Cannot read {file}:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.resolved_database_url)
+    database = Database(settings.resolved_database_url)
+    try:
+        with database.session_scope() as session:
+            report = import_csv(session, text)
+            if report.errors:
+                session.rollback()
+    except DirectoryError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    if report.errors:
+        for error in report.errors:
+            console.print(f"[red]{error}[/red]")
+        console.print("Nothing was imported.")
+        raise typer.Exit(1)
+    console.print(f"{report.created} created, {report.updated} updated.")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    socket_mode: Annotated[bool, typer.Option("--socket-mode", help="Connect to Slack over Socket Mode (needs SLACK_APP_TOKEN).")] = False,
+    samples: Annotated[bool, typer.Option(help="Load the sample directory and SOPs on start.")] = True,
+) -> None:
+    """Serve the Slack endpoint (/slack/events), the local web chat (/) and /healthz."""
+    import uvicorn
+
+    from bot.runtime import bootstrap_samples, build_runtime
+    from bot.web_app import create_app
+
+    settings = _settings()
+    runtime = build_runtime(settings)
+    if samples:
+        report = bootstrap_samples(runtime)
+        console.print(f"Sample SOPs: {report.summary()}")
+    if socket_mode:
+        if runtime.slack is None or not settings.slack_app_token:
+            console.print("[red]Socket Mode needs SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET and SLACK_APP_TOKEN.[/red]")
+            raise typer.Exit(2)
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        SocketModeHandler(runtime.slack.app, settings.slack_app_token).connect()
+        console.print("Connected to Slack over Socket Mode.")
+    console.print(f"Web chat: http://{host}:{port}/  (Slack events: /slack/events{'' if runtime.slack else ' — Slack not configured'})")
+    uvicorn.run(create_app(runtime), host=host, port=port, log_level="warning")
+
+
+@app.command()
+def chat(
+    text: Annotated[str | None, typer.Argument(help="Question to ask once; omit for an interactive session.")] = None,
+    as_user: Annotated[str, typer.Option("--as", help="Slack id of the employee you are.")] = "U0000DEVONE",
+) -> None:
+    """Talk to the assistant in the terminal (same pipeline as Slack and the web chat)."""
+    from bot.messages import Message, Reply
+    from bot.runtime import bootstrap_samples, build_runtime
+
+    runtime = build_runtime(_settings())
+    bootstrap_samples(runtime)
+
+    def show(reply: Reply) -> None:
+        out.print(reply.text, markup=False, highlight=False)
+        for citation in reply.citations:
+            out.print(f"  📄 {citation.label} — {citation.location}", markup=False, highlight=False)
+
+    def ask(line: str) -> None:
+        show(runtime.assistant.handle(Message(user_id=as_user, text=line, channel=f"cli:{as_user}", platform="cli")))
+
+    if text is not None:
+        ask(text)
+    else:
+        out.print("Ask me anything (Ctrl-D to quit).")
+        for line in sys.stdin if not sys.stdin.isatty() else iter(lambda: input("> "), None):
+            if line.strip():
+                ask(line.strip())
+    runtime.close()
+
+
+@eval_app.command("routing")
+def eval_routing(
+    file: Annotated[Path, typer.Argument(help='JSONL lines {"text": ..., "skill": ...}.')],
+    predictions: Annotated[Path | None, typer.Option(help="Write one JSON line per input with the prediction.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as one JSON object (last line).")] = False,
+) -> None:
+    """Route every line and print accuracy, per-skill precision/recall and out-of-scope recall."""
+    from bot.evals import EvalFileError, evaluate_routing, read_jsonl
+    from bot.runtime import build_router
+    from knowledge.embeddings import WordLlamaEmbeddings
+    from skills import build_skills
+
+    try:
+        rows = read_jsonl(file, ("text", "skill"))
+    except (EvalFileError, OSError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    settings = _settings()
+
+    class _Index:  # the router only needs the embeddings
+        embeddings = WordLlamaEmbeddings()
+
+    router = build_router(settings, _Index(), {s.name: tuple(s.examples) for s in build_skills()})  # type: ignore[arg-type]
+    result = evaluate_routing(router, rows)
+    if predictions:
+        predictions.write_text("".join(json.dumps(p) + "\n" for p in result.predictions), encoding="utf-8")
+    table = Table(title=f"Routing: accuracy {result.accuracy:.3f} on {result.total} lines")
+    for column in ("skill", "precision", "recall", "support"):
+        table.add_column(column)
+    for skill, figures in result.per_skill.items():
+        table.add_row(skill, f"{figures['precision']:.3f}", f"{figures['recall']:.3f}", str(int(figures["support"])))
+    out.print(table)
+    if result.out_of_scope_recall is not None:
+        out.print(f"out-of-scope recall: {result.out_of_scope_recall:.3f}")
+    if as_json:
+        print(json.dumps(result.figures()))
+
+
+@eval_app.command("retrieval")
+def eval_retrieval(
+    file: Annotated[Path, typer.Argument(help='JSONL lines {"question", "relevant": [paths], "answer_keywords", "answerable"}.')],
+    corpus: Annotated[Path, typer.Option(help="Folder the relevant paths are relative to; ingested into a fresh store.")],
+    k: Annotated[int, typer.Option(help="Cut-off for the headline recall.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as one JSON object (last line).")] = False,
+    show_misses: Annotated[bool, typer.Option(help="List the questions that missed.")] = False,
+) -> None:
+    """Recall@1/3/5, MRR@10, answer keyword hit rate, abstention on unanswerables, latency."""
+    from bot.evals import EvalFileError, evaluate_retrieval, read_jsonl
+
+    if not corpus.is_dir():
+        console.print(f"[red]--corpus {corpus} is not a folder[/red]")
+        raise typer.Exit(2)
+    try:
+        rows = read_jsonl(file, ("question",))
+    except (EvalFileError, OSError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    settings = _settings()
+    console.print(f"Ingesting {corpus} into a temporary store…")
+    result = evaluate_retrieval(rows, corpus, k=k, min_score=settings.answer_min_score)
+    table = Table(title=f"Retrieval over {corpus}")
+    table.add_column("figure")
+    table.add_column("value")
+    for name, value in result.figures.items():
+        table.add_row(name, str(value))
+    out.print(table)
+    if show_misses:
+        for miss in result.misses:
+            out.print(miss, markup=False)
+    if as_json:
+        print(json.dumps(result.figures))
+
+
+if __name__ == "__main__":
+    app()

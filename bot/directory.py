@@ -1,0 +1,153 @@
+"""The employee directory: CSV import, look-ups, and creating unknown Slack users from users.info."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot import audit
+from bot.models import ROLES, Employee
+
+CSV_COLUMNS = ("slack_id", "name", "email", "tz", "country", "manager_slack_id", "roles")
+
+
+@dataclass(frozen=True)
+class SlackProfile:
+    """What users.info tells us about someone."""
+
+    slack_id: str
+    name: str
+    email: str | None
+    tz: str | None
+
+
+UserLookup = Callable[[str], SlackProfile | None]
+
+
+class DirectoryError(ValueError):
+    """The directory file is malformed; the message names the line."""
+
+
+@dataclass
+class ImportReport:
+    created: int = 0
+    updated: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def _valid_tz(value: str) -> bool:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def parse_roles(value: str) -> str:
+    roles = [r.strip().lower() for r in value.replace(";", ",").replace("|", ",").split(",") if r.strip()]
+    unknown = [r for r in roles if r not in ROLES]
+    if unknown:
+        raise DirectoryError(f"unknown role(s) {', '.join(unknown)}; allowed: {', '.join(ROLES)}")
+    if "employee" not in roles:
+        roles.insert(0, "employee")
+    return ",".join(dict.fromkeys(roles))
+
+
+def import_csv(session: Session, text: str) -> ImportReport:
+    """Create or update employees from CSV. Rows are validated first: any error and nothing is written."""
+    reader = csv.DictReader(io.StringIO(text))
+    missing = [c for c in ("slack_id", "name") if c not in (reader.fieldnames or [])]
+    if missing:
+        raise DirectoryError(f"missing column(s): {', '.join(missing)}; expected {', '.join(CSV_COLUMNS)}")
+    rows = list(reader)
+    report = ImportReport()
+    seen: set[str] = set()
+    for line, row in enumerate(rows, start=2):
+        slack_id = (row.get("slack_id") or "").strip()
+        if not slack_id or not (row.get("name") or "").strip():
+            report.errors.append(f"line {line}: slack_id and name are required")
+        elif slack_id in seen:
+            report.errors.append(f"line {line}: duplicate slack_id {slack_id}")
+        seen.add(slack_id)
+        tz = (row.get("tz") or "UTC").strip()
+        if not _valid_tz(tz):
+            report.errors.append(f"line {line}: unknown time zone {tz!r}")
+        try:
+            parse_roles(row.get("roles") or "employee")
+        except DirectoryError as exc:
+            report.errors.append(f"line {line}: {exc}")
+        manager = (row.get("manager_slack_id") or "").strip()
+        if manager and manager not in {(r.get("slack_id") or "").strip() for r in rows} and not get_by_slack_id(
+            session, manager
+        ):
+            report.errors.append(f"line {line}: manager {manager} is not in the directory")
+    if report.errors:
+        return report
+    by_slack: dict[str, Employee] = {}
+    for row in rows:
+        slack_id = row["slack_id"].strip()
+        employee = get_by_slack_id(session, slack_id)
+        if employee is None:
+            employee = Employee(slack_id=slack_id, name=row["name"].strip())
+            session.add(employee)
+            report.created += 1
+        else:
+            report.updated += 1
+        employee.name = row["name"].strip()
+        employee.email = (row.get("email") or "").strip() or None
+        employee.tz = (row.get("tz") or "UTC").strip()
+        employee.country = ((row.get("country") or "US").strip() or "US").upper()[:2]
+        employee.roles = parse_roles(row.get("roles") or "employee")
+        by_slack[slack_id] = employee
+    session.flush()
+    for row in rows:
+        manager = (row.get("manager_slack_id") or "").strip()
+        employee = by_slack[row["slack_id"].strip()]
+        employee.manager_id = (by_slack.get(manager) or get_by_slack_id(session, manager)).id if manager else None  # type: ignore[union-attr]
+    session.flush()
+    for employee in by_slack.values():
+        audit.record(session, entity="employee", entity_id=employee.id, action="directory_import", actor_id=None)
+    return report
+
+
+def get_by_slack_id(session: Session, slack_id: str) -> Employee | None:
+    if not slack_id:
+        return None
+    return session.scalar(select(Employee).where(Employee.slack_id == slack_id))
+
+
+def ensure_employee(session: Session, slack_id: str, lookup: UserLookup | None) -> Employee:
+    """The employee for a Slack user; unknown users are created from users.info (or with defaults)."""
+    employee = get_by_slack_id(session, slack_id)
+    if employee is not None:
+        return employee
+    profile = lookup(slack_id) if lookup else None
+    employee = Employee(
+        slack_id=slack_id,
+        name=(profile.name if profile else None) or slack_id,
+        email=profile.email if profile else None,
+        tz=profile.tz if profile and profile.tz and _valid_tz(profile.tz) else "UTC",
+        roles="employee",
+    )
+    if employee.email and session.scalar(select(Employee).where(Employee.email == employee.email)):
+        employee.email = None  # never steal another record's unique email
+    session.add(employee)
+    session.flush()
+    audit.record(
+        session,
+        entity="employee",
+        entity_id=employee.id,
+        action="created_from_slack" if profile else "created_unknown",
+        actor_id=None,
+    )
+    return employee
+
+
+def members_with_role(session: Session, role: str) -> list[Employee]:
+    return [e for e in session.scalars(select(Employee).order_by(Employee.name)) if e.has_role(role)]

@@ -1,0 +1,114 @@
+"""Escalations to HR and the FAQs they produce. All state changes go through `transition`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot import audit
+from bot.db import utcnow
+from bot.models import Conversation, Employee, Escalation, Faq
+
+# state → states it may move to
+ESCALATION_MOVES: dict[str, frozenset[str]] = {
+    "open": frozenset({"answered", "resolved"}),
+    "answered": frozenset({"resolved"}),
+    "resolved": frozenset(),
+}
+
+
+class TransitionError(ValueError):
+    """The requested change is not allowed from the current state (or by this person)."""
+
+
+def create_escalation(
+    session: Session,
+    *,
+    employee: Employee,
+    conversation: Conversation | None,
+    question: str,
+    sources: list[dict[str, Any]],
+) -> Escalation:
+    escalation = Escalation(
+        employee_id=employee.id,
+        conversation_id=conversation.id if conversation else None,
+        question=question,
+        sources=sources,
+        status="open",
+    )
+    session.add(escalation)
+    session.flush()
+    audit.record(
+        session, entity="escalation", entity_id=escalation.id, action="created", actor_id=employee.id,
+        to_state="open",
+    )
+    return escalation
+
+
+def open_escalation_for(session: Session, *, employee: Employee, question: str) -> Escalation | None:
+    """An open escalation with the same question from the same person (so a double click is one row)."""
+    return session.scalar(
+        select(Escalation).where(
+            Escalation.employee_id == employee.id,
+            Escalation.question == question,
+            Escalation.status == "open",
+        )
+    )
+
+
+def transition(
+    session: Session,
+    escalation: Escalation,
+    to_state: str,
+    *,
+    actor: Employee,
+    answer: str | None = None,
+) -> Escalation:
+    """Move an escalation to `to_state`, check who may do it, and write the audit row."""
+    if not actor.has_role("hr"):
+        raise TransitionError("Only HR can answer or resolve escalations.")
+    if to_state not in ESCALATION_MOVES.get(escalation.status, frozenset()):
+        raise TransitionError(f"This question is already {escalation.status}.")
+    from_state = escalation.status
+    escalation.status = to_state
+    if answer is not None:
+        escalation.answer = answer
+        escalation.answered_by_id = actor.id
+    escalation.updated_at = utcnow()
+    session.flush()
+    audit.record(
+        session,
+        entity="escalation",
+        entity_id=escalation.id,
+        action=to_state,
+        actor_id=actor.id,
+        from_state=from_state,
+        to_state=to_state,
+    )
+    return escalation
+
+
+def create_draft_faq(session: Session, *, escalation: Escalation, actor: Employee) -> Faq:
+    faq = Faq(escalation_id=escalation.id, question=escalation.question, answer=escalation.answer or "")
+    session.add(faq)
+    session.flush()
+    audit.record(session, entity="faq", entity_id=faq.id, action="drafted", actor_id=actor.id, to_state="draft")
+    return faq
+
+
+def publish_faq(session: Session, faq: Faq, *, actor: Employee) -> Faq:
+    if not actor.has_role("hr"):
+        raise TransitionError("Only HR can publish FAQs.")
+    if faq.status != "draft":
+        raise TransitionError(f"This FAQ is already {faq.status}.")
+    faq.status = "published"
+    faq.published_by_id = actor.id
+    faq.published_at = utcnow()
+    session.flush()
+    audit.record(
+        session, entity="faq", entity_id=faq.id, action="published", actor_id=actor.id,
+        from_state="draft", to_state="published",
+    )
+    return faq

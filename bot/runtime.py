@@ -1,0 +1,87 @@
+"""Build the running system from Settings: database, index, router, skills, outbox, Slack edge."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from slack_sdk import WebClient
+from sqlalchemy import func, select
+
+from bot import directory
+from bot.assistant import Assistant
+from bot.db import Database
+from bot.migrate import upgrade
+from bot.models import Employee
+from bot.outbox import Outbox
+from bot.router import OUT_OF_SCOPE, Router
+from bot.settings import Settings
+from bot.slack_edge import SlackEdge
+from integrations.llm import AnswerWriter, build_chat_model
+from integrations.slack import SlackGateway, make_client
+from knowledge.index import IngestReport, KnowledgeIndex, ProgressCallback
+from skills import build_skills
+from skills.base import load_examples
+
+log = logging.getLogger(__name__)
+SAMPLE_SOPS = Path(__file__).resolve().parent.parent / "knowledge" / "samples" / "sops"
+SAMPLE_DIRECTORY = Path(__file__).resolve().parent / "samples" / "directory.csv"
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    database: Database
+    index: KnowledgeIndex
+    assistant: Assistant
+    outbox: Outbox
+    slack: SlackEdge | None
+
+    def close(self) -> None:
+        self.database.dispose()
+
+
+def build_router(settings: Settings, index: KnowledgeIndex, skill_examples: dict[str, tuple[str, ...]]) -> Router:
+    examples = dict(skill_examples)
+    examples[OUT_OF_SCOPE] = load_examples(OUT_OF_SCOPE)
+    return Router(examples, index.embeddings, threshold=settings.router_threshold)
+
+
+def build_runtime(settings: Settings, *, migrate: bool = True, slack_client: WebClient | None = None) -> Runtime:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    url = settings.resolved_database_url
+    if migrate:
+        upgrade(url)
+    database = Database(url)
+    index = KnowledgeIndex.persistent(settings.chroma_dir)
+    skills = build_skills()
+    router = build_router(settings, index, {s.name: tuple(s.examples) for s in skills})
+    gateway: SlackGateway | None = None
+    if settings.slack_enabled:
+        client = slack_client or make_client(settings.slack_bot_token or "", settings.slack_api_url)
+        gateway = SlackGateway(client)
+    outbox = Outbox(database, gateway)
+    writer = AnswerWriter(build_chat_model(settings)) if settings.llm else None
+    assistant = Assistant(
+        settings=settings,
+        database=database,
+        index=index,
+        router=router,
+        skills=skills,
+        outbox=outbox,
+        user_lookup=gateway.lookup_user if gateway else None,
+        answer_writer=writer,
+    )
+    edge = SlackEdge(assistant, gateway.client, settings.slack_signing_secret or "") if gateway else None
+    return Runtime(settings=settings, database=database, index=index, assistant=assistant, outbox=outbox, slack=edge)
+
+
+def bootstrap_samples(runtime: Runtime, on_progress: ProgressCallback | None = None) -> IngestReport:
+    """First start: load the sample directory when it is empty; (re-)ingest the bundled SOPs (incremental)."""
+    with runtime.database.session_scope() as session:
+        if not session.scalar(select(func.count()).select_from(Employee)):
+            report = directory.import_csv(session, SAMPLE_DIRECTORY.read_text(encoding="utf-8"))
+            log.info("sample directory loaded: %s employees", report.created)
+    with runtime.database.session_scope() as session:
+        return runtime.index.ingest(session, [SAMPLE_SOPS], on_progress=on_progress)

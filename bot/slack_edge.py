@@ -1,0 +1,248 @@
+"""The Slack edge: bolt verifies signatures and acks; we drop retried duplicates, turn each payload into
+a `Message` once, run the assistant, and render the `Reply` back to Slack in the right thread."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import App, BoltResponse
+from slack_bolt.request import BoltRequest
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy.exc import IntegrityError
+
+from bot.assistant import Assistant
+from bot.db import Database, utcnow
+from bot.messages import FileRef, Message, Reply
+from bot.models import ChatMessage, ProcessedEvent
+from integrations.slack import render_blocks, render_modal
+
+log = logging.getLogger(__name__)
+_ANY = re.compile(".*")
+
+
+def record_event(database: Database, event_id: str, event_type: str) -> bool:
+    """Store the event id before any work; False when it was already seen (a Slack retry)."""
+    try:
+        with database.session_scope() as session:
+            session.add(ProcessedEvent(event_id=event_id, event_type=event_type))
+    except IntegrityError:
+        return False
+    return True
+
+
+def finish_event(database: Database, event_id: str, status: str = "done") -> None:
+    with database.session_scope() as session:
+        row = session.query(ProcessedEvent).filter_by(event_id=event_id).one_or_none()
+        if row is not None:
+            row.status = status
+            row.finished_at = utcnow()
+
+
+def event_message(event: dict[str, Any], channel_type: str) -> Message:
+    files = tuple(
+        FileRef(
+            id=str(f.get("id", "")),
+            name=str(f.get("name", "")),
+            mimetype=str(f.get("mimetype", "")),
+            size=int(f.get("size", 0) or 0),
+            url=f.get("url_private_download") or f.get("url_private"),
+        )
+        for f in event.get("files", []) or []
+        if isinstance(f, dict)
+    )
+    return Message(
+        user_id=str(event.get("user", "")),
+        text=str(event.get("text", "") or ""),
+        channel=str(event.get("channel", "")),
+        platform="slack",
+        thread_ts=event.get("thread_ts"),
+        ts=event.get("ts"),
+        channel_type=channel_type,
+        files=files,
+    )
+
+
+def action_message(body: dict[str, Any]) -> Message:
+    action = (body.get("actions") or [{}])[0]
+    message = body.get("message") or {}
+    container = body.get("container") or {}
+    channel = (body.get("channel") or {}).get("id") or container.get("channel_id") or ""
+    return Message(
+        user_id=str((body.get("user") or {}).get("id", "")),
+        text="",
+        channel=str(channel),
+        platform="slack",
+        thread_ts=message.get("thread_ts") or container.get("thread_ts"),
+        ts=message.get("ts") or container.get("message_ts"),
+        channel_type="im" if str(channel).startswith("D") else "channel",
+        action_id=str(action.get("action_id", "")),
+        action_value=str(action.get("value", "") or ""),
+        trigger_id=body.get("trigger_id"),
+    )
+
+
+def view_message(body: dict[str, Any]) -> Message:
+    view = body.get("view") or {}
+    form: dict[str, str] = {}
+    for block_id, actions in ((view.get("state") or {}).get("values") or {}).items():
+        for action_id, element in (actions or {}).items():
+            value = element.get("value") if isinstance(element, dict) else None
+            form[action_id or block_id] = str(value or "")
+    user = str((body.get("user") or {}).get("id", ""))
+    return Message(
+        user_id=user,
+        text="",
+        channel=user,
+        platform="slack",
+        channel_type="im",
+        action_id=str(view.get("callback_id", "")),
+        action_value=str(view.get("private_metadata", "") or ""),
+        form=form,
+    )
+
+
+class SlackEdge:
+    """Registers the listeners on a bolt App and renders replies through its WebClient."""
+
+    def __init__(self, assistant: Assistant, client: WebClient, signing_secret: str) -> None:
+        self.assistant = assistant
+        self.client = client
+        self.app = App(
+            client=client,
+            signing_secret=signing_secret,
+            process_before_response=False,
+            token_verification_enabled=False,
+            request_verification_enabled=True,
+        )
+        self.register(self.app)
+
+    # ------------------------------------------------------------ wiring
+
+    def register(self, app: App) -> None:
+        app.middleware(self._drop_retried_events)
+        app.event("app_mention")(self._on_mention)
+        app.event("message")(self._on_message)
+        app.action(_ANY)(self._on_action)
+        app.view(_ANY)(self._on_view)
+        app.command("/backoffice")(self._on_command)
+        app.error(self._on_error)
+
+    def dispatch(self, request: BoltRequest) -> BoltResponse:
+        return self.app.dispatch(request)
+
+    def _drop_retried_events(self, body: dict[str, Any], next: Callable[[], BoltResponse]) -> BoltResponse | None:  # noqa: A002
+        event_id = body.get("event_id") if isinstance(body, dict) else None
+        if body.get("type") == "event_callback" and event_id:
+            event_type = str((body.get("event") or {}).get("type", ""))
+            if not record_event(self.assistant.database, str(event_id), event_type):
+                log.info("dropping retried event %s", event_id)
+                return BoltResponse(status=200, body="")
+        return next()
+
+    def _on_error(self, error: Exception, body: dict[str, Any]) -> None:
+        log.error("Slack listener failed: %s", error, exc_info=error)
+        event_id = body.get("event_id") if isinstance(body, dict) else None
+        if event_id:
+            finish_event(self.assistant.database, str(event_id), "failed")
+
+    # ------------------------------------------------------------ listeners
+
+    def _on_mention(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        message = event_message(event, "channel")
+        self._answer(message, str(body.get("event_id", "")))
+
+    def _on_message(self, event: dict[str, Any], body: dict[str, Any], context: dict[str, Any]) -> None:
+        event_id = str(body.get("event_id", ""))
+        subtype = event.get("subtype")
+        if subtype not in (None, "file_share") or event.get("bot_id") or not event.get("user"):
+            finish_event(self.assistant.database, event_id, "ignored")
+            return
+        channel_type = str(event.get("channel_type", ""))
+        message = event_message(event, channel_type or "channel")
+        if channel_type != "im":
+            bot_user = context.get("bot_user_id")
+            mentioned = bool(bot_user) and f"<@{bot_user}>" in message.text
+            # Thread replies to the bot need no @mention; mentions arrive as app_mention instead.
+            if mentioned or not message.thread_ts or not self.assistant.is_bot_thread(message.channel, message.thread_ts):
+                finish_event(self.assistant.database, event_id, "ignored")
+                return
+        self._answer(message, event_id)
+
+    def _answer(self, message: Message, event_id: str) -> None:
+        reply = self.assistant.handle(message)
+        thread = message.thread_ts or message.ts
+        if reply.ephemeral:
+            self.client.chat_postEphemeral(
+                channel=message.channel, user=message.user_id, text=reply.text, thread_ts=thread
+            )
+        else:
+            self._post(message.channel, thread, reply)
+        if event_id:
+            finish_event(self.assistant.database, event_id)
+
+    def _on_action(self, ack: Callable[..., None], body: dict[str, Any]) -> None:
+        ack()
+        message = action_message(body)
+        reply = self.assistant.handle(message)
+        self._deliver(message, reply)
+
+    def _on_view(self, ack: Callable[..., None], body: dict[str, Any]) -> None:
+        message = view_message(body)
+        empty = [name for name, value in message.form.items() if not value.strip()]
+        if empty:
+            ack(response_action="errors", errors={name: "Please fill this in." for name in empty})
+            return
+        ack()
+        reply = self.assistant.handle(message)
+        self._deliver(message, reply)
+
+    def _on_command(self, ack: Callable[..., None], command: dict[str, Any], respond: Callable[..., Any]) -> None:
+        ack()
+        message = Message(
+            user_id=str(command.get("user_id", "")),
+            text=str(command.get("text", "") or "help"),
+            channel=str(command.get("channel_id", "")),
+            platform="slack",
+            channel_type="im" if str(command.get("channel_id", "")).startswith("D") else "channel",
+            trigger_id=command.get("trigger_id"),
+        )
+        reply = self.assistant.handle(message)
+        respond(text=reply.text, blocks=render_blocks(reply.text, reply.payload()), response_type="ephemeral")
+
+    # ------------------------------------------------------------ rendering
+
+    def _deliver(self, message: Message, reply: Reply) -> None:
+        if reply.modal is not None:
+            if message.trigger_id:
+                self.client.views_open(trigger_id=message.trigger_id, view=render_modal(reply.modal))
+            return
+        thread = message.thread_ts or message.ts
+        if reply.ephemeral:
+            try:
+                self.client.chat_postEphemeral(
+                    channel=message.channel, user=message.user_id, text=reply.text, thread_ts=thread
+                )
+            except SlackApiError:
+                # e.g. a modal submission has no channel the bot is in: tell the person by DM.
+                self.client.chat_postMessage(channel=message.user_id, text=reply.text)
+            return
+        self._post(message.channel, thread, reply)
+
+    def _post(self, channel: str, thread_ts: str | None, reply: Reply) -> None:
+        response = self.client.chat_postMessage(
+            channel=channel,
+            thread_ts=thread_ts,
+            text=reply.text,
+            blocks=render_blocks(reply.text, reply.payload(), message_id=reply.message_id, feedback=reply.feedback),
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+        if reply.message_id is not None:
+            with self.assistant.database.session_scope() as session:
+                stored = session.get(ChatMessage, reply.message_id)
+                if stored is not None:
+                    stored.slack_ts = str(response.get("ts", ""))

@@ -1,0 +1,174 @@
+"""The FastAPI app: Slack's HTTP endpoint, health, and the local web chat (same pipeline, no Slack)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, Field
+from slack_bolt.request import BoltRequest
+from sqlalchemy import or_, select
+from starlette.concurrency import run_in_threadpool
+
+from bot.directory import get_by_slack_id
+from bot.messages import Message, Reply
+from bot.models import ChatMessage, Employee
+from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+MAX_SLACK_BODY = 1_000_000
+CHAT_PAGE = Path(__file__).parent / "web" / "chat.html"
+
+
+class ChatIn(BaseModel):
+    user: str = Field(min_length=1, max_length=32)
+    text: str = Field(max_length=100_000)
+
+
+class ActionIn(BaseModel):
+    user: str = Field(min_length=1, max_length=32)
+    action_id: str = Field(min_length=1, max_length=120)
+    value: str = Field(default="", max_length=4000)
+    form: dict[str, str] = Field(default_factory=dict)
+
+
+def reply_json(reply: Reply) -> dict[str, Any]:
+    data = reply.payload()
+    data.update(
+        text=reply.text,
+        ephemeral=reply.ephemeral,
+        skill=reply.skill,
+        confidence=reply.confidence,
+        message_id=reply.message_id,
+        modal=None,
+    )
+    if reply.modal is not None:
+        data["modal"] = {
+            "callback_id": reply.modal.callback_id,
+            "title": reply.modal.title,
+            "private_metadata": reply.modal.private_metadata,
+            "submit_label": reply.modal.submit_label,
+            "fields": [f.__dict__ for f in reply.modal.fields],
+        }
+    return data
+
+
+def create_app(runtime: Runtime, *, run_scheduler: bool = True) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        scheduler = BackgroundScheduler(timezone="UTC")
+        if run_scheduler:
+            # Retries notifications that could not be delivered at once (Slack down, rate limited).
+            scheduler.add_job(runtime.outbox.deliver_pending, "interval", seconds=30, id="outbox", coalesce=True)
+            scheduler.start()
+        yield
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
+
+    app = FastAPI(title="Back Office Assistant", lifespan=lifespan)
+
+    def get_runtime() -> Runtime:
+        return runtime
+
+    RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+    @app.get("/healthz")
+    def healthz(rt: RuntimeDep) -> dict[str, Any]:
+        with rt.database.session_scope() as session:
+            session.execute(select(1))
+        return {"status": "ok", "documents_chunks": rt.index.count(), "slack": rt.slack is not None}
+
+    @app.post("/slack/events")
+    async def slack_events(request: Request, rt: RuntimeDep) -> Response:
+        if rt.slack is None:
+            return JSONResponse({"error": "Slack is not configured on this server"}, status_code=503)
+        body = await request.body()
+        if len(body) > MAX_SLACK_BODY:
+            return JSONResponse({"error": "payload too large"}, status_code=413)
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return JSONResponse({"error": "body is not UTF-8"}, status_code=400)
+        bolt_request = BoltRequest(body=text, query=request.url.query, headers=dict(request.headers))
+        try:
+            bolt_response = await run_in_threadpool(rt.slack.dispatch, bolt_request)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            log.warning("malformed Slack payload rejected", exc_info=True)
+            return JSONResponse({"error": "malformed Slack payload"}, status_code=400)
+        return Response(
+            content=bolt_response.body,
+            status_code=bolt_response.status,
+            headers=bolt_response.first_headers_without_set_cookie(),
+        )
+
+    @app.get("/", response_class=HTMLResponse)
+    def chat_page() -> str:
+        return CHAT_PAGE.read_text(encoding="utf-8")
+
+    @app.get("/api/employees")
+    def employees(rt: RuntimeDep) -> list[dict[str, Any]]:
+        with rt.database.session_scope() as session:
+            return [
+                {"slack_id": e.slack_id, "name": e.name, "roles": sorted(e.role_set)}
+                for e in session.scalars(select(Employee).order_by(Employee.name))
+            ]
+
+    def known_user(rt: Runtime, slack_id: str) -> Employee:
+        with rt.database.session_scope() as session:
+            employee = get_by_slack_id(session, slack_id)
+        if employee is None:
+            raise HTTPException(status_code=404, detail=f"unknown employee {slack_id}")
+        return employee
+
+    @app.post("/api/chat")
+    def chat(body: ChatIn, rt: RuntimeDep) -> dict[str, Any]:
+        known_user(rt, body.user)
+        message = Message(user_id=body.user, text=body.text, channel=f"web:{body.user}", platform="web")
+        return reply_json(rt.assistant.handle(message))
+
+    @app.post("/api/action")
+    def action(body: ActionIn, rt: RuntimeDep) -> dict[str, Any]:
+        known_user(rt, body.user)
+        message = Message(
+            user_id=body.user,
+            text="",
+            channel=f"web:{body.user}",
+            platform="web",
+            action_id=body.action_id,
+            action_value=body.value,
+            form=body.form,
+        )
+        return reply_json(rt.assistant.handle(message))
+
+    @app.get("/api/feed")
+    def feed(user: str, rt: RuntimeDep) -> dict[str, Any]:
+        employee = known_user(rt, user)
+        channels = [f"web:{user}"]
+        if employee.has_role("hr"):
+            channels.append(rt.settings.hr_destination)
+        with rt.database.session_scope() as session:
+            rows = session.scalars(
+                select(ChatMessage)
+                .where(or_(*(ChatMessage.channel == c for c in channels)))
+                .order_by(ChatMessage.id.desc())
+                .limit(200)
+            ).all()
+            items = [
+                {
+                    "id": m.id,
+                    "channel": m.channel,
+                    "direction": m.direction,
+                    "text": m.text,
+                    **(m.payload or {}),
+                }
+                for m in reversed(rows)
+            ]
+        return {"messages": items, "hr_channel": rt.settings.hr_destination}
+
+    return app

@@ -1,0 +1,140 @@
+"""The Slack Web API: one configured WebClient (base URL from settings, retries on 429/5xx/connection
+errors), Block Kit rendering of replies, and the poster/user-lookup used by the outbox and directory."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+from bot.directory import SlackProfile
+from bot.messages import Modal, buttons_from_payload, citations_from_payload
+
+log = logging.getLogger(__name__)
+SECTION_LIMIT = 2900  # Slack rejects section text over 3000 characters
+
+
+def make_client(token: str, base_url: str) -> WebClient:
+    """A WebClient that honours Retry-After on 429 and retries transient failures."""
+    if not base_url.endswith("/"):
+        base_url += "/"
+    client = WebClient(token=token, base_url=base_url, timeout=15)
+    client.retry_handlers.extend(
+        [
+            RateLimitErrorRetryHandler(max_retry_count=3),
+            ServerErrorRetryHandler(max_retry_count=2),
+            ConnectionErrorRetryHandler(max_retry_count=2),
+        ]
+    )
+    return client
+
+
+def render_blocks(text: str, payload: dict[str, Any], *, message_id: int | None = None, feedback: bool = False) -> list[dict[str, Any]]:
+    """Block Kit for a reply: the text, its sources, its buttons, and 👍/👎 when asked."""
+    blocks: list[dict[str, Any]] = []
+    for start in range(0, max(len(text), 1), SECTION_LIMIT):
+        piece = text[start : start + SECTION_LIMIT]
+        if piece:
+            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": piece}})
+    citations = citations_from_payload(payload)
+    if citations:
+        elements = [
+            {"type": "mrkdwn", "text": f"📄 *{c.label}* — {_link(c.location)}"} for c in citations[:10]
+        ]
+        blocks.append({"type": "context", "elements": elements})
+    buttons = [
+        _button(b.action_id, b.text, b.value, b.style) for b in buttons_from_payload(payload)
+    ]
+    if (feedback or payload.get("feedback")) and message_id is not None:
+        buttons += [
+            _button("feedback:up", "👍", str(message_id), None),
+            _button("feedback:down", "👎", str(message_id), None),
+        ]
+    if buttons:
+        blocks.append({"type": "actions", "elements": buttons[:25]})
+    return blocks
+
+
+def _link(location: str) -> str:
+    return f"<{location}|link>" if location.startswith(("http://", "https://")) else f"`{location}`"
+
+
+def _button(action_id: str, text: str, value: str, style: str | None) -> dict[str, Any]:
+    button: dict[str, Any] = {
+        "type": "button",
+        "action_id": action_id,
+        "text": {"type": "plain_text", "text": text[:75], "emoji": True},
+        "value": value[:2000],
+    }
+    if style:
+        button["style"] = style
+    return button
+
+
+def render_modal(modal: Modal) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "callback_id": modal.callback_id,
+        "private_metadata": modal.private_metadata,
+        "title": {"type": "plain_text", "text": modal.title[:24]},
+        "submit": {"type": "plain_text", "text": modal.submit_label[:24]},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": field.name,
+                "optional": field.optional,
+                "label": {"type": "plain_text", "text": field.label[:2000]},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": field.name,
+                    "multiline": field.multiline,
+                    **({"initial_value": field.initial} if field.initial else {}),
+                },
+            }
+            for field in modal.fields
+        ],
+    }
+
+
+class SlackGateway:
+    """Posting, updating and user look-ups through one WebClient."""
+
+    def __init__(self, client: WebClient) -> None:
+        self.client = client
+
+    def post(self, *, channel: str, text: str, thread_ts: str | None, payload: dict[str, Any]) -> str:
+        response = self.client.chat_postMessage(
+            channel=channel,
+            text=text,
+            thread_ts=thread_ts,
+            blocks=render_blocks(text, payload),
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+        return str(response["ts"])
+
+    def update(self, *, channel: str, ts: str, text: str, payload: dict[str, Any]) -> None:
+        self.client.chat_update(channel=channel, ts=ts, text=text, blocks=render_blocks(text, payload))
+
+    def lookup_user(self, slack_id: str) -> SlackProfile | None:
+        try:
+            response = self.client.users_info(user=slack_id)
+        except SlackApiError as exc:
+            log.warning("users.info failed for %s: %s", slack_id, exc.response.get("error"))
+            return None
+        user = response.get("user") or {}
+        profile = user.get("profile") or {}
+        return SlackProfile(
+            slack_id=slack_id,
+            name=profile.get("real_name") or user.get("real_name") or user.get("name") or slack_id,
+            email=profile.get("email"),
+            tz=user.get("tz"),
+        )

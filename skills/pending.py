@@ -1,0 +1,43 @@
+"""Skills whose routing works today but whose handlers arrive in later releases. They say so honestly."""
+
+from __future__ import annotations
+
+from bot.messages import Message, Reply
+from skills.base import SkillContext, load_examples
+
+
+class NotYetAvailableSkill:
+    """Routes correctly, then tells the employee plainly that this isn't handled by the bot yet."""
+
+    def __init__(self, name: str, description: str, fallback: str) -> None:
+        self.name = name
+        self.description = description
+        self.examples = load_examples(name)
+        self._fallback = fallback
+
+    def handle(self, message: Message, ctx: SkillContext) -> Reply:
+        return Reply(
+            text=(
+                f"This looks like {self.description.lower()}. I can't do that in the bot yet — {self._fallback} "
+                "Policy questions about it I can answer already: just ask."
+            ),
+            skill=self.name,
+        )
+
+
+def it_skill() -> NotYetAvailableSkill:
+    return NotYetAvailableSkill(
+        "it", "An IT help request", "please contact the IT service desk for now."
+    )
+
+
+def expense_skill() -> NotYetAvailableSkill:
+    return NotYetAvailableSkill(
+        "expense", "An expense claim", "please submit it through the finance portal for now."
+    )
+
+
+def leave_skill() -> NotYetAvailableSkill:
+    return NotYetAvailableSkill(
+        "leave", "A leave request", "please request it in the HR portal and tell your manager for now."
+    )

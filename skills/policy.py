@@ -1,0 +1,211 @@
+"""HR policy questions: answered from the SOPs with citations; unsure → escalated to HR, whose answer
+goes back to the employee's thread and can be published as an FAQ."""
+
+from __future__ import annotations
+
+import hashlib
+
+from sqlalchemy import select
+
+from bot import escalations
+from bot.messages import Button, Citation, Message, Modal, ModalField, Reply
+from bot.models import ChatMessage, Conversation, Employee, Escalation, Faq
+from knowledge.answer import Answer, citations_for, extract_answer
+from knowledge.loaders import LoadedDocument, Section
+from skills.base import SkillContext, load_examples
+
+UNSURE = (
+    "I couldn't find a clear answer to that in our policies, so I've passed your question to HR. "
+    "Their answer will come back here in this thread."
+)
+
+
+def audiences_for(employee: Employee, channel_type: str) -> list[str]:
+    """Which documents may be cited: everyone-documents in shared channels; role documents only in DMs."""
+    if channel_type not in ("im", "web", "cli"):
+        return ["everyone"]
+    allowed = ["everyone"]
+    for role, audience in (("manager", "managers"), ("hr", "hr"), ("it", "it")):
+        if employee.has_role(role):
+            allowed.append(audience)
+    return allowed
+
+
+class PolicySkill:
+    name = "policy"
+    description = "Answer questions about company policy (leave rules, expenses, travel, IT, benefits) with sources"
+
+    def __init__(self) -> None:
+        self.examples = load_examples("policy")
+
+    def handle(self, message: Message, ctx: SkillContext) -> Reply:
+        if message.action_id == "policy:ask_hr":
+            return self._ask_hr(message, ctx)
+        if message.action_id == "policy:answer":
+            return self._answer_form(message, ctx)
+        if message.action_id == "policy:answer_submit":
+            return self._answer_submitted(message, ctx)
+        if message.action_id == "policy:resolve":
+            return self._resolve(message, ctx)
+        if message.action_id == "policy:publish":
+            return self._publish(message, ctx)
+        if message.action_id:
+            return Reply(text="That button is no longer available.", ephemeral=True)
+        return self.answer(message, ctx)
+
+    # ------------------------------------------------------------ answering
+
+    def answer(self, message: Message, ctx: SkillContext) -> Reply:
+        question = message.text.strip()
+        hits = ctx.index.search(question, k=5, audiences=audiences_for(ctx.employee, message.channel_type))
+        answer = extract_answer(question, hits, ctx.index.embeddings, min_score=ctx.settings.answer_min_score)
+        if not answer.confident:
+            escalation = self._escalate(ctx, question, answer)
+            return Reply(text=f"{UNSURE} (HR request #{escalation.id})", citations=[], skill=self.name)
+        text = answer.text
+        if ctx.answer_writer is not None:
+            written = ctx.answer_writer.write(question, answer.hits[:3])
+            if written:
+                text = written
+        return Reply(
+            text=text,
+            citations=answer.citations,
+            buttons=[Button("policy:ask_hr", "Ask HR", str(ctx.inbound_message_id or ""))],
+            feedback=True,
+            skill=self.name,
+        )
+
+    def _escalate(self, ctx: SkillContext, question: str, answer: Answer) -> Escalation:
+        existing = escalations.open_escalation_for(ctx.session, employee=ctx.employee, question=question)
+        if existing is not None:
+            return existing
+        sources = [c.to_dict() for c in citations_for(answer.hits)]
+        escalation = escalations.create_escalation(
+            ctx.session, employee=ctx.employee, conversation=ctx.conversation, question=question, sources=sources
+        )
+        self._post_card(ctx, escalation)
+        return escalation
+
+    def _ask_hr(self, message: Message, ctx: SkillContext) -> Reply:
+        asked = ctx.session.get(ChatMessage, int(message.action_value)) if message.action_value.isdigit() else None  # type: ignore[union-attr]
+        if asked is None or asked.direction != "in":
+            return Reply(text="I couldn't find the question to send to HR. Please ask it again.", ephemeral=True)
+        conversation = ctx.session.get(Conversation, asked.conversation_id) if asked.conversation_id else None
+        if conversation is not None:
+            ctx.conversation = conversation
+        hits = ctx.index.search(asked.text, k=5, audiences=["everyone"])
+        answer = extract_answer(asked.text, hits, ctx.index.embeddings, min_score=ctx.settings.answer_min_score)
+        escalation = self._escalate(ctx, asked.text, answer)
+        return Reply(
+            text=f"I've sent your question to HR (request #{escalation.id}). Their answer will come back in this thread.",
+            skill=self.name,
+        )
+
+    # ------------------------------------------------------------ HR side
+
+    def _escalation(self, ctx: SkillContext, value: str | None) -> Escalation | None:
+        return ctx.session.get(Escalation, int(value)) if value and value.isdigit() else None
+
+    def _answer_form(self, message: Message, ctx: SkillContext) -> Reply:
+        escalation = self._escalation(ctx, message.action_value)
+        if escalation is None:
+            return Reply(text="That question no longer exists.", ephemeral=True)
+        if not ctx.employee.has_role("hr"):
+            return Reply(text="Only HR can answer escalated questions.", ephemeral=True)
+        if escalation.status != "open":
+            return Reply(text=f"This question is already {escalation.status}.", ephemeral=True)
+        return Reply(
+            text="",
+            modal=Modal(
+                callback_id="policy:answer_submit",
+                title="Answer question",
+                private_metadata=str(escalation.id),
+                submit_label="Send answer",
+                fields=(ModalField("answer", f"Answer for: {escalation.question[:120]}", multiline=True),),
+            ),
+        )
+
+    def _answer_submitted(self, message: Message, ctx: SkillContext) -> Reply:
+        escalation = self._escalation(ctx, message.action_value)
+        answer_text = (message.form.get("answer") or "").strip()
+        if escalation is None:
+            return Reply(text="That question no longer exists.", ephemeral=True)
+        if not answer_text:
+            return Reply(text="Please write an answer before sending.", ephemeral=True)
+        escalations.transition(ctx.session, escalation, "answered", actor=ctx.employee, answer=answer_text)
+        faq = escalations.create_draft_faq(ctx.session, escalation=escalation, actor=ctx.employee)
+        conversation = escalation.conversation
+        if conversation is not None:
+            ctx.notify(
+                channel=conversation.channel,
+                thread_ts=conversation.thread_ts if conversation.platform == "slack" else None,
+                text=f"HR answered your question (request #{escalation.id}):\n>{escalation.question}\n\n{answer_text}\n— {ctx.employee.name}, HR",
+            )
+        self._post_card(ctx, escalation, faq=faq)
+        return Reply(text=f"Your answer was sent to {escalation.employee.name}.", ephemeral=True, skill=self.name)
+
+    def _resolve(self, message: Message, ctx: SkillContext) -> Reply:
+        escalation = self._escalation(ctx, message.action_value)
+        if escalation is None:
+            return Reply(text="That question no longer exists.", ephemeral=True)
+        escalations.transition(ctx.session, escalation, "resolved", actor=ctx.employee)
+        conversation = escalation.conversation
+        if conversation is not None and escalation.answer is None:
+            ctx.notify(
+                channel=conversation.channel,
+                thread_ts=conversation.thread_ts if conversation.platform == "slack" else None,
+                text=f"HR marked your question (request #{escalation.id}) as resolved. {ctx.employee.name} may follow up with you directly.",
+            )
+        faq = ctx.session.scalar(select(Faq).where(Faq.escalation_id == escalation.id))
+        self._post_card(ctx, escalation, faq=faq)
+        return Reply(text=f"Request #{escalation.id} is resolved.", ephemeral=True, skill=self.name)
+
+    def _publish(self, message: Message, ctx: SkillContext) -> Reply:
+        faq = ctx.session.get(Faq, int(message.action_value)) if (message.action_value or "").isdigit() else None  # type: ignore[union-attr]
+        if faq is None:
+            return Reply(text="That FAQ no longer exists.", ephemeral=True)
+        escalations.publish_faq(ctx.session, faq, actor=ctx.employee)
+        document = LoadedDocument(
+            title="HR FAQ",
+            sections=[Section((faq.question[:200],), f"{faq.question}\n\n{faq.answer}")],
+            audience="everyone",
+        )
+        ctx.index.upsert_document(
+            ctx.session,
+            source=f"faq:{faq.id}",
+            document=document,
+            digest=hashlib.sha256(f"{faq.question}\n{faq.answer}".encode()).hexdigest(),
+            location=f"HR FAQ #{faq.id}",
+        )
+        escalation = ctx.session.get(Escalation, faq.escalation_id) if faq.escalation_id else None
+        if escalation is not None:
+            self._post_card(ctx, escalation, faq=faq)
+        return Reply(text=f"FAQ #{faq.id} is published; the bot will use it from now on.", ephemeral=True)
+
+    def _post_card(self, ctx: SkillContext, escalation: Escalation, faq: Faq | None = None) -> None:
+        """The HR channel card for an escalation, edited in place as it moves."""
+        asker = escalation.employee
+        lines = [f"*Question from {asker.name}* (request #{escalation.id}, {escalation.status})", f">{escalation.question}"]
+        buttons: list[Button] = []
+        if escalation.status == "open":
+            buttons = [
+                Button("policy:answer", "Answer", str(escalation.id), style="primary"),
+                Button("policy:resolve", "Resolve", str(escalation.id)),
+            ]
+        if escalation.answer:
+            by = escalation.answered_by.name if escalation.answered_by else "HR"
+            lines.append(f"*Answered by {by}:* {escalation.answer}")
+        if faq is not None and faq.status == "draft":
+            buttons.append(Button("policy:publish", "Publish as FAQ", str(faq.id), style="primary"))
+        elif faq is not None:
+            lines.append(f"Published as FAQ #{faq.id}.")
+        citations = [Citation.from_dict(s) for s in escalation.sources]
+        if citations and escalation.status == "open":
+            lines.append("Best sources found (not confident enough to answer):")
+        ctx.notify(
+            channel=ctx.settings.hr_destination,
+            text="\n".join(lines),
+            update_key=f"escalation:{escalation.id}",
+            buttons=buttons,
+            citations=citations if escalation.status == "open" else [],
+        )
