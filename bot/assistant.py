@@ -206,11 +206,24 @@ class Assistant:
         value = 1 if message.action_id == "feedback:up" else -1
         if not (message.action_value or "").isdigit():
             return Reply(text="I couldn't tell which answer that was about.", ephemeral=True)
+        try:
+            found = self._store_vote(message, value)
+        except IntegrityError:  # the same person's other click landed at the same moment: last one wins
+            found = self._store_vote(message, value)
+        if not found:
+            return Reply(text="That answer no longer exists.", ephemeral=True)
+        if value > 0:
+            return Reply(text="Thanks — glad it helped!", ephemeral=True, skill="feedback")
+        return Reply(
+            text="Thanks for telling me. Press *Ask HR* if you still need an answer.", ephemeral=True, skill="feedback"
+        )
+
+    def _store_vote(self, message: Message, value: int) -> bool:
         with self.database.session_scope() as session:
             employee = directory.ensure_employee(session, message.user_id, self.user_lookup)
             answer = session.get(ChatMessage, int(message.action_value or 0))
             if answer is None or answer.direction != "out":
-                return Reply(text="That answer no longer exists.", ephemeral=True)
+                return False
             vote = session.scalar(
                 select(Feedback).where(Feedback.message_id == answer.id, Feedback.employee_id == employee.id)
             )
@@ -218,8 +231,7 @@ class Assistant:
                 session.add(Feedback(message_id=answer.id, employee_id=employee.id, value=value))
             else:
                 vote.value = value
-        thanks = "Thanks — glad it helped!" if value > 0 else "Thanks for telling me. Press *Ask HR* if you still need an answer."
-        return Reply(text=thanks, ephemeral=True, skill="feedback")
+        return True
 
     def is_bot_thread(self, channel: str, thread_ts: str) -> bool:
         """Whether the bot is part of this thread (so replies there need no @mention)."""

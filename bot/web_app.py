@@ -38,6 +38,14 @@ class ActionIn(BaseModel):
     form: dict[str, str] = Field(default_factory=dict)
 
 
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
 def reply_json(reply: Reply) -> dict[str, Any]:
     data = reply.payload()
     data.update(
@@ -72,11 +80,7 @@ def create_app(runtime: Runtime, *, run_scheduler: bool = True) -> FastAPI:
             scheduler.shutdown(wait=False)
 
     app = FastAPI(title="Back Office Assistant", lifespan=lifespan)
-
-    def get_runtime() -> Runtime:
-        return runtime
-
-    RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+    app.state.runtime = runtime
 
     @app.get("/healthz")
     def healthz(rt: RuntimeDep) -> dict[str, Any]:
@@ -95,8 +99,8 @@ def create_app(runtime: Runtime, *, run_scheduler: bool = True) -> FastAPI:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             return JSONResponse({"error": "body is not UTF-8"}, status_code=400)
-        bolt_request = BoltRequest(body=text, query=request.url.query, headers=dict(request.headers))
         try:
+            bolt_request = BoltRequest(body=text, query=request.url.query, headers=dict(request.headers))
             bolt_response = await run_in_threadpool(rt.slack.dispatch, bolt_request)
         except (ValueError, KeyError, TypeError, AttributeError):
             log.warning("malformed Slack payload rejected", exc_info=True)

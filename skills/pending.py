@@ -1,9 +1,11 @@
-"""Skills whose routing works today but whose handlers arrive in later releases. They say so honestly."""
+"""Skills whose routing works today but whose actions arrive in later releases. A question they get is
+answered from the SOPs when the sources are clear; anything else gets an honest "not available yet"."""
 
 from __future__ import annotations
 
 from bot.messages import Message, Reply
 from skills.base import SkillContext, load_examples
+from skills.policy import answer_from_sources, cited_reply
 
 
 class NotYetAvailableSkill:
@@ -16,6 +18,10 @@ class NotYetAvailableSkill:
         self._fallback = fallback
 
     def handle(self, message: Message, ctx: SkillContext) -> Reply:
+        if not message.is_action:
+            answer = answer_from_sources(message.text, ctx, message.channel_type)
+            if answer.confident:
+                return cited_reply(message.text, answer, ctx, self.name)
         return Reply(
             text=(
                 f"This looks like {self.description.lower()}. I can't do that in the bot yet — {self._fallback} "

@@ -31,6 +31,26 @@ def audiences_for(employee: Employee, channel_type: str) -> list[str]:
     return allowed
 
 
+def answer_from_sources(question: str, ctx: SkillContext, channel_type: str) -> Answer:
+    """Retrieve and extract an answer from the documents this person may see here."""
+    hits = ctx.index.search(question, k=5, audiences=audiences_for(ctx.employee, channel_type))
+    return extract_answer(question, hits, ctx.index.embeddings, min_score=ctx.settings.answer_min_score)
+
+
+def cited_reply(question: str, answer: Answer, ctx: SkillContext, skill: str) -> Reply:
+    """A confident answer with its sources, Ask HR and 👍/👎; written by the LLM when one is configured."""
+    text = answer.text
+    if ctx.answer_writer is not None:
+        text = ctx.answer_writer.write(question, answer.hits[:3]) or text
+    return Reply(
+        text=text,
+        citations=answer.citations,
+        buttons=[Button("policy:ask_hr", "Ask HR", str(ctx.inbound_message_id or ""))],
+        feedback=True,
+        skill=skill,
+    )
+
+
 class PolicySkill:
     name = "policy"
     description = "Answer questions about company policy (leave rules, expenses, travel, IT, benefits) with sources"
@@ -57,23 +77,11 @@ class PolicySkill:
 
     def answer(self, message: Message, ctx: SkillContext) -> Reply:
         question = message.text.strip()
-        hits = ctx.index.search(question, k=5, audiences=audiences_for(ctx.employee, message.channel_type))
-        answer = extract_answer(question, hits, ctx.index.embeddings, min_score=ctx.settings.answer_min_score)
+        answer = answer_from_sources(question, ctx, message.channel_type)
         if not answer.confident:
             escalation = self._escalate(ctx, question, answer)
             return Reply(text=f"{UNSURE} (HR request #{escalation.id})", citations=[], skill=self.name)
-        text = answer.text
-        if ctx.answer_writer is not None:
-            written = ctx.answer_writer.write(question, answer.hits[:3])
-            if written:
-                text = written
-        return Reply(
-            text=text,
-            citations=answer.citations,
-            buttons=[Button("policy:ask_hr", "Ask HR", str(ctx.inbound_message_id or ""))],
-            feedback=True,
-            skill=self.name,
-        )
+        return cited_reply(question, answer, ctx, self.name)
 
     def _escalate(self, ctx: SkillContext, question: str, answer: Answer) -> Escalation:
         existing = escalations.open_escalation_for(ctx.session, employee=ctx.employee, question=question)
@@ -93,8 +101,7 @@ class PolicySkill:
         conversation = ctx.session.get(Conversation, asked.conversation_id) if asked.conversation_id else None
         if conversation is not None:
             ctx.conversation = conversation
-        hits = ctx.index.search(asked.text, k=5, audiences=["everyone"])
-        answer = extract_answer(asked.text, hits, ctx.index.embeddings, min_score=ctx.settings.answer_min_score)
+        answer = answer_from_sources(asked.text, ctx, "channel")
         escalation = self._escalate(ctx, asked.text, answer)
         return Reply(
             text=f"I've sent your question to HR (request #{escalation.id}). Their answer will come back in this thread.",

@@ -1,0 +1,129 @@
+"""STAND-IN for the Slack Web API (tests only). A real HTTP server that speaks Slack's wire protocol
+closely enough for slack_sdk's WebClient: form or JSON bodies, bearer tokens, `{"ok": ...}` answers,
+and 429 + Retry-After when told to rate-limit. It records every call so tests can assert on them."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    token: str | None
+
+
+@dataclass
+class SlackStandIn:
+    bot_user_id: str = "UBOTUSER01"
+    token: str = "xoxb-test-token"
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    calls: list[Call] = field(default_factory=list)
+    rate_limits: dict[str, list[int]] = field(default_factory=dict)  # method → Retry-After values to answer
+    failures: dict[str, int] = field(default_factory=dict)  # method → number of 500s to answer
+    _server: ThreadingHTTPServer | None = None
+    _ts: float = 1_700_000_000.0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}/api/"
+
+    def start(self) -> SlackStandIn:
+        standin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length).decode("utf-8") if length else ""
+                if "json" in (self.headers.get("Content-Type") or ""):
+                    params = json.loads(raw or "{}")
+                else:
+                    params = {k: v[0] for k, v in parse_qs(raw).items()}
+                for key in ("blocks", "view", "attachments"):
+                    if isinstance(params.get(key), str):
+                        params[key] = json.loads(params[key])
+                auth = self.headers.get("Authorization") or ""
+                token = auth.removeprefix("Bearer ") if auth else params.get("token")
+                method = self.path.removeprefix("/api/").split("?")[0]
+                status, headers, body = standin.answer(method, params, token)
+                payload = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(payload)))
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def _next_ts(self) -> str:
+        self._ts += 1
+        return f"{self._ts:.6f}"
+
+    def answer(self, method: str, params: dict[str, Any], token: str | None) -> tuple[int, dict[str, str], dict[str, Any]]:
+        with self._lock:
+            limited = self.rate_limits.get(method)
+            if limited:
+                retry_after = limited.pop(0)
+                self.calls.append(Call(method, params, token))
+                return 429, {"Retry-After": str(retry_after)}, {"ok": False, "error": "ratelimited"}
+            if self.failures.get(method, 0) > 0:
+                self.failures[method] -= 1
+                self.calls.append(Call(method, params, token))
+                return 500, {}, {"ok": False, "error": "internal_error"}
+            self.calls.append(Call(method, params, token))
+            if token != self.token and not method.startswith("respond/"):
+                return 200, {}, {"ok": False, "error": "invalid_auth"}
+            if method == "auth.test":
+                return 200, {}, {"ok": True, "user_id": self.bot_user_id, "bot_id": "BBOT01", "team_id": "T0001", "user": "backoffice"}
+            if method == "chat.postMessage":
+                ts = self._next_ts()
+                return 200, {}, {"ok": True, "channel": params.get("channel"), "ts": ts, "message": {"ts": ts, "text": params.get("text")}}
+            if method == "chat.update":
+                return 200, {}, {"ok": True, "channel": params.get("channel"), "ts": params.get("ts")}
+            if method == "chat.postEphemeral":
+                return 200, {}, {"ok": True, "message_ts": self._next_ts()}
+            if method == "views.open":
+                return 200, {}, {"ok": True, "view": {"id": "V0001", **(params.get("view") or {})}}
+            if method == "users.info":
+                user = self.users.get(str(params.get("user")))
+                if user is None:
+                    return 200, {}, {"ok": False, "error": "user_not_found"}
+                return 200, {}, {"ok": True, "user": user}
+            return 200, {}, {"ok": False, "error": "unknown_method"}
+
+    # ------------------------------------------------------------ assertions helpers
+
+    def calls_to(self, method: str) -> list[Call]:
+        with self._lock:
+            return [c for c in self.calls if c.method == method]
+
+    def wait_for(self, method: str, count: int = 1, timeout: float = 10.0) -> list[Call]:
+        """Wait until at least `count` calls to `method` were made (listeners run after the ack)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            calls = self.calls_to(method)
+            if len(calls) >= count:
+                return calls
+            time.sleep(0.02)
+        raise AssertionError(f"expected {count} call(s) to {method}, got {len(self.calls_to(method))}: {self.calls}")

@@ -1,0 +1,269 @@
+"""The employee directory on a real database (SQLite and PostgreSQL): CSV in, employees and audit rows out;
+unknown Slack users created through the real Slack client against the Slack stand-in."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.db import Database
+from bot.directory import DirectoryError, ensure_employee, get_by_slack_id, import_csv, members_with_role
+from bot.migrate import upgrade
+from bot.models import AuditEntry, Employee
+from integrations.slack import SlackGateway, make_client
+from tests.slack_standin import SlackStandIn
+
+SAMPLE = Path(__file__).resolve().parent.parent / "bot" / "samples" / "directory.csv"
+HEADER = "slack_id,name,email,tz,country,manager_slack_id,roles\n"
+
+
+@pytest.fixture
+def database(database_url: str) -> Iterator[Database]:
+    upgrade(database_url)
+    db = Database(database_url)
+    yield db
+    db.dispose()
+
+
+def employees(database: Database) -> dict[str, Employee]:
+    with database.session_scope() as session:
+        return {e.slack_id: e for e in session.scalars(select(Employee))}
+
+
+def audit_rows(database: Database) -> list[tuple[str, int, str]]:
+    with database.session_scope() as session:
+        return [(a.entity, a.entity_id, a.action) for a in session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
+
+
+def counts(database: Database) -> tuple[int, int]:
+    with database.session_scope() as session:
+        return (
+            session.scalar(select(func.count()).select_from(Employee)) or 0,
+            session.scalar(select(func.count()).select_from(AuditEntry)) or 0,
+        )
+
+
+def run_import(database: Database, text: str):  # type: ignore[no-untyped-def]
+    with database.session_scope() as session:
+        return import_csv(session, text)
+
+
+# ----------------------------------------------------------------------------- CSV import
+
+
+def test_sample_directory_creates_twelve_linked_employees(database: Database) -> None:
+    report = run_import(database, SAMPLE.read_text(encoding="utf-8"))
+    assert (report.created, report.updated, report.errors) == (12, 0, [])
+    people = employees(database)
+    assert len(people) == 12
+    by_id = {e.id: e for e in people.values()}
+
+    def manager_of(slack_id: str) -> str | None:
+        manager_id = people[slack_id].manager_id
+        return by_id[manager_id].slack_id if manager_id else None
+
+    assert manager_of("U0000ADMIN1") is None
+    assert manager_of("U0000HRLEAD") == "U0000ADMIN1"
+    assert manager_of("U0000HRPART") == "U0000HRLEAD"
+    assert manager_of("U0000DEVONE") == "U0000ENGMGR"
+    assert manager_of("U0000SALONE") == "U0000SALMGR"
+    assert sum(e.manager_id is None for e in people.values()) == 1
+
+    sofia = people["U0000DEVONE"]
+    assert (sofia.name, sofia.email, sofia.tz, sofia.country, sofia.roles) == (
+        "Sofia Rossi", "sofia.rossi@larkspur.example", "Europe/Rome", "IT", "employee",
+    )
+    assert people["U0000ADMIN1"].role_set == {"employee", "manager", "admin"}
+    assert people["U0000HRLEAD"].role_set == {"employee", "manager", "hr"}
+    assert people["U0000ITDESK"].role_set == {"employee", "it"}
+    assert people["U0000FINANC"].has_role("finance") and not people["U0000FINANC"].has_role("hr")
+    assert people["U0000ADMIN1"].has_role("hr")  # admins can do everything
+    assert people["U0000HRPART"].name == "Tomás Ferreira"
+
+    with database.session_scope() as session:
+        hr = [e.slack_id for e in members_with_role(session, "hr")]
+    assert sorted(hr) == ["U0000ADMIN1", "U0000HRLEAD", "U0000HRPART"]
+
+    audits = audit_rows(database)
+    assert len(audits) == 12
+    assert {a[2] for a in audits} == {"directory_import"}
+    assert {a[1] for a in audits} == {e.id for e in people.values()}
+
+
+def test_reimport_updates_in_place(database: Database) -> None:
+    text = SAMPLE.read_text(encoding="utf-8")
+    run_import(database, text)
+    ids_before = {s: e.id for s, e in employees(database).items()}
+    changed = text.replace("Sofia Rossi,sofia.rossi@larkspur.example,Europe/Rome,IT,U0000ENGMGR,employee",
+                           "Sofia Rossi-Bianchi,sofia.rossi@larkspur.example,Europe/Rome,IT,U0000SALMGR,employee;manager")
+    assert changed != text
+    report = run_import(database, changed)
+    assert (report.created, report.updated, report.errors) == (0, 12, [])
+    people = employees(database)
+    assert {s: e.id for s, e in people.items()} == ids_before
+    sofia = people["U0000DEVONE"]
+    assert sofia.name == "Sofia Rossi-Bianchi"
+    assert sofia.manager_id == people["U0000SALMGR"].id
+    assert sofia.role_set == {"employee", "manager"}
+    assert counts(database) == (12, 24)
+
+
+def test_import_defaults_and_role_separators(database: Database) -> None:
+    text = HEADER + "U1,Ann,,,,,\nU2,Bob,bob@x.example,Asia/Tokyo,jp,U1,it|hr\nU3,Cy,,UTC,,,manager , finance\n"
+    report = run_import(database, text)
+    assert (report.created, report.errors) == (3, [])
+    people = employees(database)
+    assert (people["U1"].email, people["U1"].tz, people["U1"].country, people["U1"].roles) == (None, "UTC", "US", "employee")
+    assert (people["U2"].country, people["U2"].roles, people["U2"].manager_id) == ("JP", "employee,it,hr", people["U1"].id)
+    assert people["U3"].roles == "employee,manager,finance"
+
+
+def test_manager_may_come_later_in_the_file_or_already_exist(database: Database) -> None:
+    run_import(database, HEADER + "UBOSS,Boss,,UTC,US,,manager\n")
+    report = run_import(database, HEADER + "UA,Alice,,UTC,US,UB,employee\nUB,Bea,,UTC,US,UBOSS,manager\n")
+    assert report.errors == [] and report.created == 2
+    people = employees(database)
+    assert people["UA"].manager_id == people["UB"].id
+    assert people["UB"].manager_id == people["UBOSS"].id
+
+
+@pytest.mark.parametrize(
+    ("bad_line", "message"),
+    [
+        ("U0000NEWONE,New Person,new@larkspur.example,Mars/Olympus_Mons,US,U0000ADMIN1,employee",
+         "line 3: unknown time zone 'Mars/Olympus_Mons'"),
+        ("U0000NEWONE,New Person,new@larkspur.example,Europe/Paris,FR,U0000ADMIN1,employee;wizard",
+         "line 3: unknown role(s) wizard"),
+        ("U0000NEWONE,New Person,new@larkspur.example,Europe/Paris,FR,U0000GHOST1,employee",
+         "line 3: manager U0000GHOST1 is not in the directory"),
+        (",Nameless,,UTC,US,,employee", "line 3: slack_id and name are required"),
+        ("U0000ADMIN1,Morgan Again,,UTC,US,,employee", "line 3: duplicate slack_id U0000ADMIN1"),
+    ],
+    ids=["time-zone", "role", "manager", "missing-id", "duplicate"],
+)
+def test_a_bad_row_names_its_line_and_nothing_is_written(database: Database, bad_line: str, message: str) -> None:
+    text = HEADER + "U0000ADMIN1,Morgan Reyes,morgan@larkspur.example,America/New_York,US,,admin\n" + bad_line + "\n"
+    report = run_import(database, text)
+    assert (report.created, report.updated) == (0, 0)
+    assert len(report.errors) == 1
+    assert report.errors[0].startswith(message), report.errors
+    assert counts(database) == (0, 0)
+
+
+def test_all_errors_are_reported_together_and_existing_rows_untouched(database: Database) -> None:
+    run_import(database, SAMPLE.read_text(encoding="utf-8"))
+    before = {s: (e.name, e.tz, e.roles) for s, e in employees(database).items()}
+    text = (
+        HEADER
+        + "U0000DEVONE,Sofia Renamed,,Europe/Rome,IT,U0000ENGMGR,employee\n"
+        + "U0000DEVTWO,Jamal Carter,,Nowhere/City,US,U0000ENGMGR,employee\n"
+        + "U0000DEVTHR,Mei Lin,,UTC,US,U0000NOBODY,boss\n"
+    )
+    report = run_import(database, text)
+    assert report.errors == [
+        "line 3: unknown time zone 'Nowhere/City'",
+        "line 4: unknown role(s) boss; allowed: employee, manager, hr, it, finance, admin",
+        "line 4: manager U0000NOBODY is not in the directory",
+    ]
+    assert {s: (e.name, e.tz, e.roles) for s, e in employees(database).items()} == before
+    assert counts(database) == (12, 12)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["name,email\nAnn,ann@x.example\n", "slack_id,email\nU1,ann@x.example\n", ""],
+    ids=["no-slack-id", "no-name", "empty-file"],
+)
+def test_missing_column_raises_directory_error(database: Database, text: str) -> None:
+    with pytest.raises(DirectoryError, match="missing column"):
+        run_import(database, text)
+    assert counts(database) == (0, 0)
+
+
+# ----------------------------------------------------------------------------- ensure_employee
+
+
+@pytest.fixture
+def gateway(slack: SlackStandIn) -> SlackGateway:
+    return SlackGateway(make_client(slack.token, slack.base_url))
+
+
+def test_unknown_slack_user_is_created_from_users_info(database: Database, slack: SlackStandIn, gateway: SlackGateway) -> None:
+    with database.session_scope() as session:
+        nina = ensure_employee(session, "U0NEWHIRE1", gateway.lookup_user)
+        nina_id = nina.id
+    people = employees(database)
+    nina = people["U0NEWHIRE1"]
+    assert (nina.id, nina.name, nina.email, nina.tz, nina.roles, nina.manager_id) == (
+        nina_id, "Nina Newhire", "nina@larkspur.example", "Europe/Berlin", "employee", None,
+    )
+    assert [c.params.get("user") for c in slack.calls_to("users.info")] == ["U0NEWHIRE1"]
+    assert all(c.token == slack.token for c in slack.calls_to("users.info"))
+    assert audit_rows(database) == [("employee", nina_id, "created_from_slack")]
+
+
+def test_known_employee_is_returned_without_asking_slack(
+    database: Database, slack: SlackStandIn, gateway: SlackGateway
+) -> None:
+    run_import(database, SAMPLE.read_text(encoding="utf-8"))
+    with database.session_scope() as session:
+        sofia = ensure_employee(session, "U0000DEVONE", gateway.lookup_user)
+        assert sofia.name == "Sofia Rossi"
+    assert slack.calls_to("users.info") == []
+    assert counts(database) == (12, 12)
+
+
+def test_second_call_reuses_the_created_record(database: Database, slack: SlackStandIn, gateway: SlackGateway) -> None:
+    with database.session_scope() as session:
+        first = ensure_employee(session, "U0NEWHIRE1", gateway.lookup_user).id
+    with database.session_scope() as session:
+        assert ensure_employee(session, "U0NEWHIRE1", gateway.lookup_user).id == first
+    assert len(slack.calls_to("users.info")) == 1
+    assert counts(database) == (1, 1)
+
+
+def test_id_unknown_to_slack_gets_a_default_record(database: Database, slack: SlackStandIn, gateway: SlackGateway) -> None:
+    with database.session_scope() as session:
+        ghost_id = ensure_employee(session, "U0GHOST999", gateway.lookup_user).id
+    ghost = employees(database)["U0GHOST999"]
+    assert (ghost.name, ghost.email, ghost.tz, ghost.country, ghost.roles) == ("U0GHOST999", None, "UTC", "US", "employee")
+    assert [c.params.get("user") for c in slack.calls_to("users.info")] == ["U0GHOST999"]
+    assert audit_rows(database) == [("employee", ghost_id, "created_unknown")]
+
+
+def test_without_slack_a_default_record_is_created(database: Database) -> None:
+    with database.session_scope() as session:
+        emp = ensure_employee(session, "U0OFFLINE1", None)
+        assert (emp.name, emp.tz) == ("U0OFFLINE1", "UTC")
+    assert audit_rows(database)[0][2] == "created_unknown"
+
+
+def test_slack_email_already_in_the_directory_is_not_stolen(
+    database: Database, slack: SlackStandIn, gateway: SlackGateway
+) -> None:
+    run_import(database, HEADER + "U0OLDNINA1,Nina Old,nina@larkspur.example,UTC,US,,employee\n")
+    with database.session_scope() as session:
+        ensure_employee(session, "U0NEWHIRE1", gateway.lookup_user)
+    people = employees(database)
+    assert people["U0NEWHIRE1"].email is None
+    assert people["U0NEWHIRE1"].name == "Nina Newhire"
+    assert people["U0OLDNINA1"].email == "nina@larkspur.example"
+
+
+def test_invalid_time_zone_from_slack_falls_back_to_utc(database: Database, slack: SlackStandIn, gateway: SlackGateway) -> None:
+    slack.users["U0BADZONE1"] = {"id": "U0BADZONE1", "name": "zed", "tz": "Not/AZone", "profile": {"real_name": "Zed"}}
+    with database.session_scope() as session:
+        ensure_employee(session, "U0BADZONE1", gateway.lookup_user)
+    zed = employees(database)["U0BADZONE1"]
+    assert (zed.name, zed.tz, zed.email) == ("Zed", "UTC", None)
+
+
+def test_get_by_slack_id(database: Database) -> None:
+    run_import(database, SAMPLE.read_text(encoding="utf-8"))
+    with database.session_scope() as session:
+        assert get_by_slack_id(session, "U0000ITLEAD").name == "Grace Okafor"  # type: ignore[union-attr]
+        assert get_by_slack_id(session, "U0NOBODY01") is None
+        assert get_by_slack_id(session, "") is None

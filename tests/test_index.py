@@ -1,0 +1,313 @@
+"""The knowledge index on a real database (SQLite and PostgreSQL) and a real Chroma store: a folder in,
+an IngestReport, KnowledgeDocument rows and search hits out."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from bot.db import Database
+from bot.migrate import upgrade
+from bot.models import KnowledgeDocument
+from knowledge.index import IngestReport, KnowledgeIndex, source_key
+from tests.conftest import HANDBOOK
+
+VPN = """---
+title: Connecting to the VPN
+---
+# Connecting to the VPN
+
+## Installing the client
+
+Download the GlobalProtect client from the self-service portal and sign in with your company account.
+
+## When it will not connect
+
+If the VPN client says "gateway unreachable", restart your laptop and try the backup gateway vpn2.larkspur.example.
+Still stuck? Open an IT ticket with a screenshot of the error.
+"""
+
+EXPENSES = """---
+title: Expenses and Per Diem
+---
+## Meal allowance
+
+The daily meal allowance (per diem) is 45 euros when you travel for work. Keep your receipts.
+
+## Mileage
+
+Mileage for your own car is reimbursed at 0.30 euros per kilometre.
+"""
+
+CALIBRATION = """---
+title: Performance Review Calibration
+audience: managers
+---
+## Calibration meetings
+
+Managers meet each quarter to calibrate performance ratings across teams before reviews are shared.
+Bring your draft ratings and the evidence for each rating to the calibration meeting.
+"""
+
+
+@dataclass
+class Store:
+    database: Database
+    index: KnowledgeIndex
+    folder: Path
+
+    def ingest(self, *paths: Path) -> IngestReport:
+        with self.database.session_scope() as session:
+            return self.index.ingest(session, list(paths) or [self.folder])
+
+    def rows(self) -> dict[str, KnowledgeDocument]:
+        with self.database.session_scope() as session:
+            return {row.source: row for row in session.scalars(select(KnowledgeDocument))}
+
+    def key(self, name: str) -> str:
+        return source_key(self.folder / name)
+
+
+def _store(tmp_path: Path, url: str, folder: Path) -> Store:
+    upgrade(url)
+    return Store(Database(url), KnowledgeIndex.persistent(tmp_path / "chroma"), folder)
+
+
+@pytest.fixture
+def sops(tmp_path: Path) -> Path:
+    folder = tmp_path / "sops"
+    folder.mkdir()
+    (folder / "vpn.md").write_text(VPN, encoding="utf-8")
+    (folder / "expenses.md").write_text(EXPENSES, encoding="utf-8")
+    (folder / "calibration.md").write_text(CALIBRATION, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def store(tmp_path: Path, database_url: str, sops: Path) -> Iterator[Store]:
+    s = _store(tmp_path, database_url, sops)
+    yield s
+    s.database.dispose()
+
+
+def test_first_ingest_adds_every_file_and_writes_rows(store: Store) -> None:
+    report = store.ingest()
+    assert sorted(report.added) == sorted(store.key(n) for n in ("vpn.md", "expenses.md", "calibration.md"))
+    assert (report.updated, report.unchanged, report.removed, report.failed, report.skipped) == ([], [], [], {}, {})
+    rows = store.rows()
+    assert set(rows) == set(report.added)
+    assert report.chunks == sum(r.chunk_count for r in rows.values()) == store.index.count()
+    assert all(r.chunk_count >= 1 for r in rows.values())
+    vpn = rows[store.key("vpn.md")]
+    assert (vpn.title, vpn.audience, len(vpn.content_hash)) == ("Connecting to the VPN", "everyone", 64)
+    assert rows[store.key("calibration.md")].audience == "managers"
+    assert rows[store.key("expenses.md")].title == "Expenses and Per Diem"
+    assert "3 added" in report.summary() and f"{report.chunks} chunks written" in report.summary()
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("the vpn says gateway unreachable, what do I do?", "vpn.md"),
+        ("how much is the per diem for meals when travelling?", "expenses.md"),
+        ("what is the mileage rate for my car", "expenses.md"),
+        ("when do managers calibrate performance ratings?", "calibration.md"),
+    ],
+)
+def test_search_returns_the_right_document_first(store: Store, question: str, expected: str) -> None:
+    store.ingest()
+    hits = store.index.search(question, k=3)
+    assert hits, question
+    assert hits[0].source == store.key(expected)
+    assert hits[0].location.endswith(expected)
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_search_hit_carries_title_heading_and_text(store: Store) -> None:
+    store.ingest()
+    top = store.index.search("backup gateway vpn2", k=1)[0]
+    assert top.title == "Connecting to the VPN"
+    # The front matter gives the title, so the H1 is the first level of the heading path.
+    assert top.heading == "Connecting to the VPN › When it will not connect"
+    assert "vpn2.larkspur.example" in top.text
+    assert top.audience == "everyone"
+    assert top.keyword_rank == 0
+
+
+def test_second_ingest_changes_nothing(store: Store) -> None:
+    first = store.ingest()
+    before = {s: (r.content_hash, r.chunk_count, r.id) for s, r in store.rows().items()}
+    second = store.ingest()
+    assert sorted(second.unchanged) == sorted(first.added)
+    assert (second.added, second.updated, second.removed, second.chunks) == ([], [], [], 0)
+    assert {s: (r.content_hash, r.chunk_count, r.id) for s, r in store.rows().items()} == before
+    assert store.index.count() == first.chunks
+
+
+def test_reopened_store_still_sees_everything_unchanged(tmp_path: Path, store: Store) -> None:
+    """A second process (a new KnowledgeIndex over the same folder) sees the same state."""
+    first = store.ingest()
+    reopened = Store(store.database, KnowledgeIndex.persistent(tmp_path / "chroma"), store.folder)
+    second = reopened.ingest()
+    assert len(second.unchanged) == 3 and second.chunks == 0
+    assert reopened.index.count() == first.chunks
+    assert reopened.index.search("per diem meal allowance", k=1)[0].source == store.key("expenses.md")
+
+
+def test_editing_one_file_updates_exactly_that_file(store: Store) -> None:
+    store.ingest()
+    old_hash = store.rows()[store.key("expenses.md")].content_hash
+    (store.folder / "expenses.md").write_text(EXPENSES.replace("45 euros", "60 euros"), encoding="utf-8")
+    report = store.ingest()
+    assert report.updated == [store.key("expenses.md")]
+    assert sorted(report.unchanged) == sorted([store.key("vpn.md"), store.key("calibration.md")])
+    assert report.added == [] and report.removed == []
+    assert report.chunks == store.rows()[store.key("expenses.md")].chunk_count
+    assert store.rows()[store.key("expenses.md")].content_hash != old_hash
+    texts = " ".join(h.text for h in store.index.search("daily meal allowance per diem", k=5))
+    assert "60 euros" in texts and "45 euros" not in texts
+
+
+def test_deleting_a_file_removes_its_row_and_chunks(store: Store) -> None:
+    first = store.ingest()
+    vpn_chunks = store.rows()[store.key("vpn.md")].chunk_count
+    (store.folder / "vpn.md").unlink()
+    report = store.ingest()
+    assert report.removed == [store.key("vpn.md")]
+    assert sorted(report.unchanged) == sorted([store.key("expenses.md"), store.key("calibration.md")])
+    assert store.key("vpn.md") not in store.rows()
+    assert store.index.count() == first.chunks - vpn_chunks
+    for question in ("vpn gateway unreachable", "GlobalProtect client", "connecting to the VPN"):
+        assert all(h.source != store.key("vpn.md") for h in store.index.search(question, k=10))
+    # Removing again is a no-op.
+    assert store.ingest().removed == []
+
+
+def test_emptying_a_file_stops_its_old_text_being_served(store: Store) -> None:
+    """A file edited down to nothing must not keep answering with its old text.
+    (Known bug: _ingest_file reports it as skipped "no text found" and returns before touching the old
+    KnowledgeDocument row and its chunks, so search keeps citing text that is no longer in the file.)"""
+    store.ingest()
+    (store.folder / "vpn.md").write_text("---\ntitle: Connecting to the VPN\n---\n", encoding="utf-8")
+    report = store.ingest()
+    assert report.skipped == {str(store.folder / "vpn.md"): "no text found"}
+    assert all(h.source != store.key("vpn.md") for h in store.index.search("vpn gateway unreachable", k=10))
+    row = store.rows().get(store.key("vpn.md"))
+    assert row is None or row.chunk_count == 0
+
+
+def test_a_single_deleted_file_path_is_removed(store: Store) -> None:
+    store.ingest()
+    path = store.folder / "vpn.md"
+    path.unlink()
+    report = store.ingest(path)
+    assert report.removed == [store.key("vpn.md")]
+    assert store.key("vpn.md") not in store.rows()
+    assert store.ingest(store.folder / "nope.md").failed == {str(store.folder / "nope.md"): "no such file or folder"}
+
+
+def test_corrupt_and_unsupported_files_are_reported_and_leave_no_rows(store: Store) -> None:
+    (store.folder / "broken.pdf").write_bytes(b"%PDF-1.4\nthis is not really a pdf\n")
+    (store.folder / "junk.md").write_bytes(bytes(range(256)))
+    (store.folder / "setup.exe").write_bytes(b"MZ\x90\x00\x03")
+    (store.folder / "empty.txt").write_text("   \n", encoding="utf-8")
+    (store.folder / ".hidden.md").write_text("# Hidden\n\nnot ingested\n", encoding="utf-8")
+    report = store.ingest()
+    assert set(report.failed) == {str(store.folder / "broken.pdf"), str(store.folder / "junk.md")}
+    assert "PDF" in report.failed[str(store.folder / "broken.pdf")]
+    assert report.skipped == {
+        str(store.folder / "setup.exe"): "unsupported file type .exe",
+        str(store.folder / "empty.txt"): "no text found",
+    }
+    assert len(report.added) == 3
+    assert set(store.rows()) == {store.key(n) for n in ("vpn.md", "expenses.md", "calibration.md")}
+    assert store.index.count() == report.chunks
+
+
+def test_corrupt_docx_is_reported_not_fatal(store: Store) -> None:
+    """A damaged .docx must land in `failed` like a damaged PDF, and the other files still get ingested.
+    (Known bug: python-docx raises PackageNotFoundError, which load_document does not turn into
+    CorruptDocument, so the whole ingest blows up.)"""
+    (store.folder / "contract.docx").write_bytes(b"this was never a word document")
+    report = store.ingest()
+    assert list(report.failed) == [str(store.folder / "contract.docx")]
+    assert len(report.added) == 3
+    assert store.key("contract.docx") not in store.rows()
+
+
+def test_audience_filter_never_returns_manager_documents(store: Store) -> None:
+    store.ingest()
+    question = "performance review calibration meeting ratings"
+    unfiltered = store.index.search(question, k=5)
+    assert unfiltered[0].source == store.key("calibration.md")
+    for q in (question, "managers calibrate ratings quarterly", "calibration"):
+        hits = store.index.search(q, k=10, audiences=["everyone"])
+        assert all(h.audience == "everyone" for h in hits)
+        assert all(h.source != store.key("calibration.md") for h in hits)
+    manager_hits = store.index.search(question, k=10, audiences=["everyone", "managers"])
+    assert manager_hits[0].source == store.key("calibration.md")
+
+
+def test_no_allowed_audience_means_no_hits(store: Store) -> None:
+    """audiences=[] allows nothing, so nothing comes back. (Known bug: the empty list is passed to Chroma as
+    {"$in": []}, which Chroma rejects with ValueError.)"""
+    store.ingest()
+    assert store.index.search("performance review calibration", k=10, audiences=[]) == []
+
+
+def test_changing_audience_in_front_matter_updates_the_filter(store: Store) -> None:
+    store.ingest()
+    (store.folder / "calibration.md").write_text(CALIBRATION.replace("audience: managers", "audience: everyone"))
+    assert store.ingest().updated == [store.key("calibration.md")]
+    assert store.rows()[store.key("calibration.md")].audience == "everyone"
+    hits = store.index.search("performance review calibration", k=3, audiences=["everyone"])
+    assert hits[0].source == store.key("calibration.md")
+
+
+def test_empty_query_and_empty_index(tmp_path: Path, database_url: str) -> None:
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    s = _store(tmp_path, database_url, folder)
+    try:
+        assert s.index.search("anything at all") == []
+        report = s.ingest()
+        assert (report.added, report.chunks) == ([], 0)
+        assert s.rows() == {}
+    finally:
+        s.database.dispose()
+
+
+@pytest.mark.slow
+def test_real_handbook_ingest_is_incremental(tmp_path: Path) -> None:
+    if not HANDBOOK.is_dir():
+        pytest.skip(f"handbook not found at {HANDBOOK}")
+    pages = tmp_path / "pages"
+    shutil.copytree(HANDBOOK, pages)
+    store = _store(tmp_path, f"sqlite:///{tmp_path / 'handbook.db'}", pages)
+    try:
+        first = store.ingest()
+        assert len(first.added) == 238
+        assert (first.failed, first.skipped, first.updated, first.removed) == ({}, {}, [], [])
+        assert first.chunks == store.index.count() > 238
+        assert len(store.rows()) == 238
+
+        second = store.ingest()
+        assert len(second.unchanged) == 238
+        assert (second.added, second.updated, second.removed, second.chunks) == ([], [], [], 0)
+        assert store.index.count() == first.chunks
+
+        edited = sorted(pages.rglob("*.md"))[10]
+        edited.write_text(edited.read_text(encoding="utf-8") + "\n\nZebrafish onboarding rule: bring a snorkel.\n")
+        third = store.ingest()
+        assert third.updated == [source_key(edited)]
+        assert len(third.unchanged) == 237
+        assert third.added == [] and third.removed == []
+        assert third.chunks == store.rows()[source_key(edited)].chunk_count
+        assert store.index.search("zebrafish onboarding snorkel", k=1)[0].source == source_key(edited)
+    finally:
+        store.database.dispose()
