@@ -126,7 +126,7 @@ def _ask_all(
         answerable = bool(row.get("answerable", bool(relevant)))
         started = time.perf_counter()
         hits = index.search(question, k=max(k, 10))
-        answer = extract_answer(question, hits, index.embeddings, min_score=min_score)
+        answer = extract_answer(question, hits, index, min_score=min_score)
         latencies.append((time.perf_counter() - started) * 1000)
         if not answerable:
             unanswerable_n += 1

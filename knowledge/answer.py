@@ -4,15 +4,16 @@ Also decides when the sources do not answer (the bot then says so and offers HR)
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.messages import Citation
-from knowledge.embeddings import WordLlamaEmbeddings
-from knowledge.index import Hit, stem_terms
+from knowledge.index import Hit, KnowledgeIndex, stem_terms
 
 MAX_SENTENCES = 3
 MAX_CHARS = 480
 PASSAGES = 3
+SIMILARITY_WEIGHT = 0.4
 
 
 @dataclass(frozen=True)
@@ -24,16 +25,19 @@ class Answer:
     hits: list[Hit]
 
 
-def answerability(question: str, hits: list[Hit]) -> float:
+def answerability(question: str, hits: list[Hit], idf: Callable[[str], float]) -> float:
     """0..1: how well the best passages cover the question. Blends the embedding similarity of the top
-    passage with the share of the question's content words found in the top passages."""
+    passages with the IDF-weighted share of the question's words found in them: rare words ("bike",
+    "sabbatical") decide, common ones ("work", "company") barely count."""
     if not hits:
         return 0.0
     terms = set(stem_terms(question))
     context = set(stem_terms(" ".join(f"{h.title} {h.heading} {h.text}" for h in hits[:PASSAGES])))
-    coverage = len(terms & context) / len(terms) if terms else 0.0
+    weights = {term: idf(term) for term in terms}
+    total = sum(weights.values())
+    coverage = sum(w for term, w in weights.items() if term in context) / total if total else 0.0
     similarity = max(h.similarity for h in hits[:PASSAGES])
-    return 0.5 * max(similarity, 0.0) + 0.5 * coverage
+    return SIMILARITY_WEIGHT * max(similarity, 0.0) + (1 - SIMILARITY_WEIGHT) * coverage
 
 
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])|\n+")
@@ -58,11 +62,10 @@ def citations_for(hits: list[Hit], limit: int = PASSAGES) -> list[Citation]:
     return citations
 
 
-def extract_answer(
-    question: str, hits: list[Hit], embeddings: WordLlamaEmbeddings, *, min_score: float
-) -> Answer:
+def extract_answer(question: str, hits: list[Hit], index: KnowledgeIndex, *, min_score: float) -> Answer:
     """Pick the few sentences from the top passages that best match the question."""
-    score = answerability(question, hits)
+    embeddings = index.embeddings
+    score = answerability(question, hits, index.idf)
     if not hits or score < min_score:
         return Answer(text="", citations=citations_for(hits), confident=False, score=score, hits=hits)
     candidates: list[tuple[int, int, str]] = []

@@ -4,6 +4,7 @@ reciprocal rank. Documents are tracked in the database by content hash so re-ing
 from __future__ import annotations
 
 import hashlib
+import math
 import logging
 import re
 import threading
@@ -108,6 +109,7 @@ class KnowledgeIndex:
         self._vectors = np.zeros((0, embeddings.dimensions), dtype=np.float32)
         self._bm25: bm25s.BM25 | None = None
         self._position: dict[str, int] = {}
+        self._document_frequency: dict[str, int] = {}
 
     @classmethod
     def persistent(cls, directory: Path, embeddings: WordLlamaEmbeddings | None = None) -> KnowledgeIndex:
@@ -288,6 +290,11 @@ class KnowledgeIndex:
                 else np.zeros((0, self._embeddings.dimensions), dtype=np.float32)
             )
             self._position = {chunk_id: i for i, chunk_id in enumerate(self._ids)}
+            frequency: dict[str, int] = {}
+            for meta, text in zip(self._metas, self._texts, strict=True):
+                for term in set(stem_terms(f"{meta.get('title', '')} {meta.get('heading', '')} {text}")):
+                    frequency[term] = frequency.get(term, 0) + 1
+            self._document_frequency = frequency
             if self._ids:
                 corpus = [f"{m.get('title', '')} {m.get('heading', '')}\n{t}" for m, t in zip(self._metas, self._texts, strict=True)]
                 retriever = bm25s.BM25()
@@ -364,10 +371,11 @@ class KnowledgeIndex:
                 break
         return ids
 
-    def document_terms(self) -> set[str]:
-        """Every stemmed term in the index (used to judge whether a question is covered at all)."""
+    def idf(self, term: str) -> float:
+        """Inverse document frequency of a stemmed term over chunks; unseen terms weigh the most."""
         self._ensure_cache()
-        return set(self._bm25.vocab_dict) if self._bm25 is not None else set()
+        total = max(len(self._ids), 1)
+        return math.log((total + 1) / (self._document_frequency.get(term, 0) + 0.5))
 
 
 def stem_terms(text: str) -> list[str]:

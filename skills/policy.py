@@ -34,7 +34,7 @@ def audiences_for(employee: Employee, channel_type: str) -> list[str]:
 def answer_from_sources(question: str, ctx: SkillContext, channel_type: str) -> Answer:
     """Retrieve and extract an answer from the documents this person may see here."""
     hits = ctx.index.search(question, k=5, audiences=audiences_for(ctx.employee, channel_type))
-    return extract_answer(question, hits, ctx.index.embeddings, min_score=ctx.settings.answer_min_score)
+    return extract_answer(question, hits, ctx.index, min_score=ctx.settings.answer_min_score)
 
 
 def cited_reply(question: str, answer: Answer, ctx: SkillContext, skill: str) -> Reply:

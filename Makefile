@@ -1,0 +1,40 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test install lint eval bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Set up, migrate, load the sample directory + SOPs, serve on http://127.0.0.1:8000
+run: $(STAMP)
+	$(BIN)/backoffice bootstrap
+	$(BIN)/backoffice serve --host 127.0.0.1 --port 8000 --no-samples
+
+## The whole test suite against SQLite and the local PostgreSQL (127.0.0.1:5432)
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+## Quality figures on our own dev sets
+eval: $(STAMP)
+	$(BIN)/backoffice eval routing benchmarks/routing_dev.jsonl
+	$(BIN)/backoffice eval retrieval benchmarks/retrieval_samples.jsonl --corpus knowledge/samples/sops
+	$(BIN)/backoffice eval retrieval benchmarks/retrieval_handbook.jsonl --corpus ../shared/corpora/tts-handbook/pages
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/ingest_bench.py ../shared/corpora/tts-handbook/pages
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,185 @@
+"""The `backoffice` command line through typer's CliRunner: arguments in, exit codes, output and files out.
+Every command gets its own data folder and SQLite database under tmp_path."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner, Result
+
+from bot.cli import app
+from bot.db import Database
+from bot.models import Employee, KnowledgeDocument
+from tests.test_loaders import make_pdf
+
+REPO = Path(__file__).resolve().parent.parent
+ROUTING_DEV = REPO / "benchmarks" / "routing_dev.jsonl"
+RETRIEVAL_SAMPLES = REPO / "benchmarks" / "retrieval_samples.jsonl"
+SAMPLE_SOPS = REPO / "knowledge" / "samples" / "sops"
+SAMPLE_DIRECTORY = REPO / "bot" / "samples" / "directory.csv"
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return {
+        "BACKOFFICE_DATA_DIR": str(tmp_path / "var"),
+        "BACKOFFICE_DATABASE_URL": f"sqlite:///{tmp_path / 'var' / 'cli.db'}",
+        "BACKOFFICE_LLM": "",
+        "SLACK_BOT_TOKEN": "",
+        "SLACK_SIGNING_SECRET": "",
+        "COLUMNS": "200",
+        "NO_COLOR": "1",
+    }
+
+
+def run(env: dict[str, str], *args: str) -> Result:
+    return CliRunner().invoke(app, list(args), env=env)
+
+
+def squashed(text: str) -> str:
+    """Output with all whitespace removed, so rich's line wrapping cannot split what we look for."""
+    return "".join(text.split())
+
+
+def count(env: dict[str, str], model: type) -> int:
+    database = Database(env["BACKOFFICE_DATABASE_URL"])
+    try:
+        with database.session_scope() as session:
+            return int(session.scalar(select(func.count()).select_from(model)) or 0)
+    finally:
+        database.dispose()
+
+
+def test_help_lists_the_commands(env: dict[str, str]) -> None:
+    result = run(env, "--help")
+    assert result.exit_code == 0, result.output
+    for command in ("serve", "migrate", "bootstrap", "ingest", "directory", "chat", "eval"):
+        assert command in result.stdout
+    eval_help = run(env, "eval", "--help")
+    assert eval_help.exit_code == 0
+    assert "routing" in eval_help.stdout and "retrieval" in eval_help.stdout
+    # No sub-command: help is shown and the exit code says "usage".
+    bare = run(env)
+    assert bare.exit_code == 2
+    assert "ingest" in bare.output
+
+
+def test_eval_routing_prints_json_and_writes_predictions(env: dict[str, str], tmp_path: Path) -> None:
+    predictions = tmp_path / "predictions.jsonl"
+    result = run(env, "eval", "routing", str(ROUTING_DEV), "--json", "--predictions", str(predictions))
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    inputs = [json.loads(line) for line in ROUTING_DEV.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert figures["total"] == len(inputs)
+    assert figures["accuracy"] >= 0.85
+    assert set(figures["per_skill"]) >= {"out_of_scope", "expense", "it"}
+    assert sum(f["support"] for f in figures["per_skill"].values()) == len(inputs)
+    lines = predictions.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == len(inputs)
+    rows = [json.loads(line) for line in lines]
+    assert all(set(row) == {"text", "predicted", "confidence"} for row in rows)
+    assert [row["text"] for row in rows] == [row["text"] for row in inputs]
+    assert all(isinstance(row["confidence"], float) for row in rows)
+    correct = sum(p["predicted"] == g["skill"] for p, g in zip(rows, inputs, strict=True))
+    assert round(correct / len(inputs), 4) == figures["accuracy"]
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ('{"text": "hi", "skill": "it"}\n{"text": "broken\n', "routing.jsonl:2:notvalidJSON"),
+        ('{"text": "hi", "skill": "it"}\n\n{"text": "no skill"}\n', "routing.jsonl:3:eachlineneedsthekeystext,skill"),
+        ("\n\n", "routing.jsonl:nolinestoevaluate"),
+    ],
+    ids=["bad-json", "missing-key", "empty"],
+)
+def test_eval_routing_malformed_file_exits_2_naming_the_line(
+    env: dict[str, str], tmp_path: Path, content: str, expected: str
+) -> None:
+    path = tmp_path / "routing.jsonl"
+    path.write_text(content, encoding="utf-8")
+    predictions = tmp_path / "out.jsonl"
+    result = run(env, "eval", "routing", str(path), "--json", "--predictions", str(predictions))
+    assert result.exit_code == 2, result.output
+    assert expected in squashed(result.output)
+    assert not predictions.exists()
+
+
+def test_eval_routing_missing_file_exits_2(env: dict[str, str], tmp_path: Path) -> None:
+    result = run(env, "eval", "routing", str(tmp_path / "nope.jsonl"))
+    assert result.exit_code == 2
+    assert "nope.jsonl" in squashed(result.output)
+
+
+def test_eval_retrieval_over_the_sample_sops(env: dict[str, str]) -> None:
+    result = run(env, "eval", "retrieval", str(RETRIEVAL_SAMPLES), "--corpus", str(SAMPLE_SOPS), "--json")
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    questions = [line for line in RETRIEVAL_SAMPLES.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert figures["questions"] == len(questions)
+    assert figures["documents"] == len(list(SAMPLE_SOPS.glob("*.md")))
+    assert figures["recall@5"] >= 0.9
+    assert figures["recall@1"] <= figures["recall@3"] <= figures["recall@5"]
+
+
+def test_eval_retrieval_needs_a_corpus_folder(env: dict[str, str], tmp_path: Path) -> None:
+    result = run(env, "eval", "retrieval", str(RETRIEVAL_SAMPLES), "--corpus", str(tmp_path / "missing"))
+    assert result.exit_code == 2
+    assert "isnotafolder" in squashed(result.output)
+
+
+def test_ingest_reports_a_corrupt_pdf_and_exits_1(env: dict[str, str], tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "travel.md").write_text("# Travel\n\nBook trains for trips under 4 hours.\n", encoding="utf-8")
+    (folder / "policy.pdf").write_bytes(make_pdf(["Laptops are replaced every three years."]))
+    (folder / "scanned-contract.pdf").write_bytes(b"%PDF-1.7\n\x00\x01garbage, not a PDF body")
+    result = run(env, "ingest", str(folder))
+    assert result.exit_code == 1, result.output
+    assert "failed" in result.output
+    assert "scanned-contract.pdf" in squashed(result.output)
+    assert "2added" in squashed(result.output) and "1failed" in squashed(result.output)
+    # The good files were still ingested; the corrupt one left no row.
+    assert count(env, KnowledgeDocument) == 2
+
+    # A clean folder: exit 0, and a second run changes nothing.
+    (folder / "scanned-contract.pdf").unlink()
+    again = run(env, "ingest", str(folder))
+    assert again.exit_code == 0, again.output
+    assert "0added,0updated,2unchanged" in squashed(again.output)
+
+
+def test_directory_import_of_a_bad_csv_writes_nothing(env: dict[str, str], tmp_path: Path) -> None:
+    bad = tmp_path / "people.csv"
+    bad.write_text(
+        "slack_id,name,email,tz,country,manager_slack_id,roles\n"
+        "U0000ALICE1,Alice,alice@x.example,Europe/Paris,FR,,employee\n"
+        "U0000BOB001,Bob,bob@x.example,Moon/Base,US,U0000ALICE1,employee\n",
+        encoding="utf-8",
+    )
+    result = run(env, "directory", "import", str(bad))
+    assert result.exit_code == 1, result.output
+    assert "Nothing was imported" in result.output
+    assert "line3:unknowntimezone'Moon/Base'" in squashed(result.output)
+    assert count(env, Employee) == 0
+
+
+def test_directory_import_missing_column_exits_1(env: dict[str, str], tmp_path: Path) -> None:
+    bad = tmp_path / "people.csv"
+    bad.write_text("name,email\nAlice,alice@x.example\n", encoding="utf-8")
+    result = run(env, "directory", "import", str(bad))
+    assert result.exit_code == 1
+    assert "missingcolumn(s):slack_id" in squashed(result.output)
+
+
+def test_directory_import_of_the_sample_then_again(env: dict[str, str]) -> None:
+    first = run(env, "directory", "import", str(SAMPLE_DIRECTORY))
+    assert first.exit_code == 0, first.output
+    assert "12 created, 0 updated." in first.output
+    second = run(env, "directory", "import", str(SAMPLE_DIRECTORY))
+    assert second.exit_code == 0
+    assert "0 created, 12 updated." in second.output
+    assert count(env, Employee) == 12

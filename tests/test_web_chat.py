@@ -1,0 +1,71 @@
+"""The local web chat and health endpoint on the embedded default (SQLite, no Slack, no LLM)."""
+
+from __future__ import annotations
+
+import httpx
+from sqlalchemy import func, select
+
+from bot.models import ChatMessage, Escalation
+from bot.runtime import Runtime
+from tests.conftest import LiveServer
+
+
+def test_healthz_and_chat_page(offline_server: LiveServer, http: httpx.Client) -> None:
+    health = http.get(f"{offline_server.url}/healthz")
+    assert health.status_code == 200 and health.json()["status"] == "ok"
+    page = http.get(f"{offline_server.url}/")
+    assert page.status_code == 200 and "Back Office Assistant" in page.text
+    people = http.get(f"{offline_server.url}/api/employees").json()
+    assert any("hr" in p["roles"] for p in people)
+
+
+def test_vacation_question_is_answered_with_a_sample_sop(offline_server: LiveServer, http: httpx.Client) -> None:
+    reply = http.post(f"{offline_server.url}/api/chat", json={"user": "U0000DEVONE", "text": "how many vacation days do I get?"}).json()
+    assert "25" in reply["text"]
+    assert reply["citations"][0]["location"].endswith("leave-and-vacation.md")
+    assert reply["feedback"] is True and reply["message_id"]
+    feed = http.get(f"{offline_server.url}/api/feed", params={"user": "U0000DEVONE"}).json()["messages"]
+    assert [m["direction"] for m in feed] == ["in", "out"]
+
+
+def test_escalation_loop_in_the_web_chat(offline_server: LiveServer, offline_runtime: Runtime, http: httpx.Client) -> None:
+    base = offline_server.url
+    reply = http.post(f"{base}/api/chat", json={"user": "U0000DEVONE", "text": "can I bring my dog to the office?"}).json()
+    assert "passed your question to HR" in reply["text"]
+    hr_feed = http.get(f"{base}/api/feed", params={"user": "U0000HRLEAD"}).json()["messages"]
+    card = next(m for m in hr_feed if m["channel"] == "web:hr")
+    answer_button = next(b for b in card["buttons"] if b["action_id"] == "policy:answer")
+    modal = http.post(f"{base}/api/action", json={"user": "U0000HRLEAD", "action_id": "policy:answer", "value": answer_button["value"]}).json()["modal"]
+    done = http.post(
+        f"{base}/api/action",
+        json={"user": "U0000HRLEAD", "action_id": modal["callback_id"], "value": modal["private_metadata"], "form": {"answer": "Dogs are welcome on Fridays if they are house-trained."}},
+    ).json()
+    assert done["ephemeral"] and "sent to Sofia Rossi" in done["text"]
+    employee_feed = http.get(f"{base}/api/feed", params={"user": "U0000DEVONE"}).json()["messages"]
+    assert "house-trained" in employee_feed[-1]["text"]
+    # Employees don't see the HR queue.
+    assert all(m["channel"] != "web:hr" for m in employee_feed)
+
+
+def test_bad_input_is_answered_clearly_and_writes_nothing(offline_server: LiveServer, offline_runtime: Runtime, http: httpx.Client) -> None:
+    base = offline_server.url
+    for text, expected in (("", "didn't get any text"), ("   ", "didn't get any text"), ("y" * 40_000, "40,000 characters"), ("🎉🎉🚀", "emoji")):
+        reply = http.post(f"{base}/api/chat", json={"user": "U0000DEVONE", "text": text}).json()
+        assert expected in reply["text"] and reply["ephemeral"]
+    assert http.post(f"{base}/api/chat", json={"user": "UNOBODY", "text": "hi"}).status_code == 404
+    assert http.post(f"{base}/api/chat", json={"text": "hi"}).status_code == 422
+    assert http.post(f"{base}/api/action", json={"user": "U0000DEVONE", "action_id": "policy:answer", "value": "999"}).json()["ephemeral"]
+    with offline_runtime.database.session_scope() as session:
+        assert session.scalar(select(func.count()).select_from(ChatMessage)) == 0
+        assert session.scalar(select(func.count()).select_from(Escalation)) == 0
+
+
+def test_routing_outcomes_in_the_chat(offline_server: LiveServer, http: httpx.Client) -> None:
+    def ask(text: str) -> dict:
+        return http.post(f"{offline_server.url}/api/chat", json={"user": "U0000DEVTWO", "text": text}).json()
+
+    assert ask("what's the weather like in Lisbon tomorrow?")["skill"] == "out_of_scope"
+    assert "Policy questions" in ask("what's the weather like in Lisbon tomorrow?")["text"]
+    assert ask("thanks a lot!")["skill"] == "smalltalk"
+    leave = ask("book me off next friday please")
+    assert leave["skill"] == "leave" and "can't do that in the bot yet" in leave["text"]
