@@ -36,7 +36,9 @@ def main(corpus: Path, as_json: bool) -> None:
         first, first_report = run()
         second, second_report = run()
         victim = sorted(copy.rglob("*.md"))[0]
-        victim.write_text(victim.read_text(encoding="utf-8") + "\n\nAn added paragraph for the benchmark.\n", encoding="utf-8")
+        victim.write_text(
+            victim.read_text(encoding="utf-8") + "\n\nAn added paragraph for the benchmark.\n", encoding="utf-8"
+        )
         third, third_report = run()
         figures = {
             "files": len(first_report.added),  # type: ignore[attr-defined]

@@ -15,7 +15,9 @@ from rich.table import Table
 
 from bot.settings import Settings
 
-app = typer.Typer(help="Back Office Assistant: HR answers with sources, IT, expenses and leave — in Slack.", no_args_is_help=True)
+app = typer.Typer(
+    help="Back Office Assistant: HR answers with sources, IT, expenses and leave — in Slack.", no_args_is_help=True
+)
 directory_app = typer.Typer(help="The employee directory.", no_args_is_help=True)
 eval_app = typer.Typer(help="Measure routing and retrieval quality.", no_args_is_help=True)
 app.add_typer(directory_app, name="directory")
@@ -34,14 +36,21 @@ def _settings() -> Settings:
 
 def _progress() -> Progress:
     return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=console, transient=True, disable=not console.is_terminal,
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
     )
 
 
 @app.callback()
 def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug output.")] = False) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
 
 
 @app.command()
@@ -93,7 +102,14 @@ def ingest(
 
 
 @directory_app.command("import")
-def directory_import(file: Annotated[Path, typer.Argument(help="CSV: " + ",".join(("slack_id", "name", "email", "tz", "country", "manager_slack_id", "roles")))]) -> None:
+def directory_import(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV: " + ",".join(("slack_id", "name", "email", "tz", "country", "manager_slack_id", "roles"))
+        ),
+    ],
+) -> None:
     """Create or update employees from a CSV file (all rows are checked before anything is written)."""
     from bot.db import Database
     from bot.directory import DirectoryError, import_csv
@@ -128,7 +144,9 @@ def directory_import(file: Annotated[Path, typer.Argument(help="CSV: " + ",".joi
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
-    socket_mode: Annotated[bool, typer.Option("--socket-mode", help="Connect to Slack over Socket Mode (needs SLACK_APP_TOKEN).")] = False,
+    socket_mode: Annotated[
+        bool, typer.Option("--socket-mode", help="Connect to Slack over Socket Mode (needs SLACK_APP_TOKEN).")
+    ] = False,
     samples: Annotated[bool, typer.Option(help="Load the sample directory and SOPs on start.")] = True,
 ) -> None:
     """Serve the Slack endpoint (/slack/events), the local web chat (/) and /healthz."""
@@ -148,9 +166,10 @@ def serve(
             raise typer.Exit(2)
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-        SocketModeHandler(runtime.slack.app, settings.slack_app_token).connect()
+        SocketModeHandler(runtime.slack.app, settings.slack_app_token).connect()  # type: ignore[no-untyped-call]
         console.print("Connected to Slack over Socket Mode.")
-    console.print(f"Web chat: http://{host}:{port}/  (Slack events: /slack/events{'' if runtime.slack else ' — Slack not configured'})")
+    slack_note = "" if runtime.slack else " — Slack not configured"
+    console.print(f"Web chat: http://{host}:{port}/  (Slack events: /slack/events{slack_note})")
     uvicorn.run(create_app(runtime), host=host, port=port, log_level="warning")
 
 
@@ -224,8 +243,12 @@ def eval_routing(
 
 @eval_app.command("retrieval")
 def eval_retrieval(
-    file: Annotated[Path, typer.Argument(help='JSONL lines {"question", "relevant": [paths], "answer_keywords", "answerable"}.')],
-    corpus: Annotated[Path, typer.Option(help="Folder the relevant paths are relative to; ingested into a fresh store.")],
+    file: Annotated[
+        Path, typer.Argument(help='JSONL lines {"question", "relevant": [paths], "answer_keywords", "answerable"}.')
+    ],
+    corpus: Annotated[
+        Path, typer.Option(help="Folder the relevant paths are relative to; ingested into a fresh store.")
+    ],
     k: Annotated[int, typer.Option(help="Cut-off for the headline recall.")] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as one JSON object (last line).")] = False,
     show_misses: Annotated[bool, typer.Option(help="List the questions that missed.")] = False,

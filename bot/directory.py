@@ -83,8 +83,10 @@ def import_csv(session: Session, text: str) -> ImportReport:
         except DirectoryError as exc:
             report.errors.append(f"line {line}: {exc}")
         manager = (row.get("manager_slack_id") or "").strip()
-        if manager and manager not in {(r.get("slack_id") or "").strip() for r in rows} and not get_by_slack_id(
-            session, manager
+        if (
+            manager
+            and manager not in {(r.get("slack_id") or "").strip() for r in rows}
+            and not get_by_slack_id(session, manager)
         ):
             report.errors.append(f"line {line}: manager {manager} is not in the directory")
     if report.errors:

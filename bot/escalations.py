@@ -41,7 +41,11 @@ def create_escalation(
     session.add(escalation)
     session.flush()
     audit.record(
-        session, entity="escalation", entity_id=escalation.id, action="created", actor_id=employee.id,
+        session,
+        entity="escalation",
+        entity_id=escalation.id,
+        action="created",
+        actor_id=employee.id,
         to_state="open",
     )
     return escalation
@@ -108,7 +112,12 @@ def publish_faq(session: Session, faq: Faq, *, actor: Employee) -> Faq:
     faq.published_at = utcnow()
     session.flush()
     audit.record(
-        session, entity="faq", entity_id=faq.id, action="published", actor_id=actor.id,
-        from_state="draft", to_state="published",
+        session,
+        entity="faq",
+        entity_id=faq.id,
+        action="published",
+        actor_id=actor.id,
+        from_state="draft",
+        to_state="published",
     )
     return faq

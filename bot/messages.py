@@ -114,8 +114,7 @@ class Reply:
             "feedback": self.feedback,
             "citations": [c.to_dict() for c in self.citations],
             "buttons": [
-                {"action_id": b.action_id, "text": b.text, "value": b.value, "style": b.style}
-                for b in self.buttons
+                {"action_id": b.action_id, "text": b.text, "value": b.value, "style": b.style} for b in self.buttons
             ],
         }
 

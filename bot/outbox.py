@@ -46,10 +46,7 @@ class Outbox:
             with self._database.session_scope() as session:
                 ids = list(
                     session.scalars(
-                        select(OutboxItem.id)
-                        .where(OutboxItem.status == "pending")
-                        .order_by(OutboxItem.id)
-                        .limit(limit)
+                        select(OutboxItem.id).where(OutboxItem.status == "pending").order_by(OutboxItem.id).limit(limit)
                     )
                 )
             for item_id in ids:

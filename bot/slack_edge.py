@@ -167,7 +167,11 @@ class SlackEdge:
             bot_user = context.get("bot_user_id")
             mentioned = bool(bot_user) and f"<@{bot_user}>" in message.text
             # Thread replies to the bot need no @mention; mentions arrive as app_mention instead.
-            if mentioned or not message.thread_ts or not self.assistant.is_bot_thread(message.channel, message.thread_ts):
+            if (
+                mentioned
+                or not message.thread_ts
+                or not self.assistant.is_bot_thread(message.channel, message.thread_ts)
+            ):
                 finish_event(self.assistant.database, event_id, "ignored")
                 return
         self._answer(message, event_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
@@ -49,13 +49,16 @@ def build_chat_model(settings: Settings) -> BaseChatModel:
         if provider == "ollama":
             from langchain_ollama import ChatOllama
 
-            return ChatOllama(model=model, base_url=settings.llm_base_url or "http://127.0.0.1:11434", temperature=0)
+            return cast(
+                BaseChatModel,
+                ChatOllama(model=model, base_url=settings.llm_base_url or "http://127.0.0.1:11434", temperature=0),
+            )
         if provider == "anthropic":
             from langchain_anthropic import ChatAnthropic
 
             if settings.llm_api_key:
                 kwargs["api_key"] = settings.llm_api_key
-            return ChatAnthropic(temperature=0, **kwargs)
+            return cast(BaseChatModel, ChatAnthropic(temperature=0, **kwargs))
     except ImportError as exc:
         raise LLMConfigError(
             f"the {provider} provider needs its package: pip install 'backoffice-assistant[llm]' ({exc.name})"
@@ -74,9 +77,7 @@ class AnswerWriter:
 
     def write(self, question: str, hits: list[Hit]) -> str | None:
         """The model's answer, or None when it says the passages don't answer or the call fails."""
-        passages = "\n\n".join(
-            f"[{n}] {hit.title} › {hit.heading}\n{hit.text}" for n, hit in enumerate(hits, start=1)
-        )
+        passages = "\n\n".join(f"[{n}] {hit.title} › {hit.heading}\n{hit.text}" for n, hit in enumerate(hits, start=1))
         messages = [
             SystemMessage(content=SYSTEM_PROMPT),
             HumanMessage(content=f"Passages:\n\n{passages}\n\nQuestion: {question}"),

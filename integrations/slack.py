@@ -36,7 +36,9 @@ def make_client(token: str, base_url: str) -> WebClient:
     return client
 
 
-def render_blocks(text: str, payload: dict[str, Any], *, message_id: int | None = None, feedback: bool = False) -> list[dict[str, Any]]:
+def render_blocks(
+    text: str, payload: dict[str, Any], *, message_id: int | None = None, feedback: bool = False
+) -> list[dict[str, Any]]:
     """Block Kit for a reply: the text, its sources, its buttons, and 👍/👎 when asked."""
     blocks: list[dict[str, Any]] = []
     for start in range(0, max(len(text), 1), SECTION_LIMIT):
@@ -45,13 +47,9 @@ def render_blocks(text: str, payload: dict[str, Any], *, message_id: int | None 
             blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": piece}})
     citations = citations_from_payload(payload)
     if citations:
-        elements = [
-            {"type": "mrkdwn", "text": f"📄 *{c.label}* — {_link(c.location)}"} for c in citations[:10]
-        ]
+        elements = [{"type": "mrkdwn", "text": f"📄 *{c.label}* — {_link(c.location)}"} for c in citations[:10]]
         blocks.append({"type": "context", "elements": elements})
-    buttons = [
-        _button(b.action_id, b.text, b.value, b.style) for b in buttons_from_payload(payload)
-    ]
+    buttons = [_button(b.action_id, b.text, b.value, b.style) for b in buttons_from_payload(payload)]
     if (feedback or payload.get("feedback")) and message_id is not None:
         buttons += [
             _button("feedback:up", "👍", str(message_id), None),

@@ -105,4 +105,3 @@ def extract_answer(question: str, hits: list[Hit], index: KnowledgeIndex, *, min
 
 def _ensure_period(sentence: str) -> str:
     return sentence if sentence[-1:] in ".!?:" else sentence + "."
-

@@ -4,8 +4,8 @@ reciprocal rank. Documents are tracked in the database by content hash so re-ing
 from __future__ import annotations
 
 import hashlib
-import math
 import logging
+import math
 import re
 import threading
 import time
@@ -296,7 +296,10 @@ class KnowledgeIndex:
                     frequency[term] = frequency.get(term, 0) + 1
             self._document_frequency = frequency
             if self._ids:
-                corpus = [f"{m.get('title', '')} {m.get('heading', '')}\n{t}" for m, t in zip(self._metas, self._texts, strict=True)]
+                corpus = [
+                    f"{m.get('title', '')} {m.get('heading', '')}\n{t}"
+                    for m, t in zip(self._metas, self._texts, strict=True)
+                ]
                 retriever = bm25s.BM25()
                 retriever.index(_tokenize(corpus), show_progress=False)
                 self._bm25 = retriever

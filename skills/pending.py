@@ -3,6 +3,8 @@ answered from the SOPs when the sources are clear; anything else gets an honest 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from bot.messages import Message, Reply
 from skills.base import SkillContext, load_examples
 from skills.policy import answer_from_sources, cited_reply
@@ -14,7 +16,7 @@ class NotYetAvailableSkill:
     def __init__(self, name: str, description: str, fallback: str) -> None:
         self.name = name
         self.description = description
-        self.examples = load_examples(name)
+        self.examples: Sequence[str] = load_examples(name)
         self._fallback = fallback
 
     def handle(self, message: Message, ctx: SkillContext) -> Reply:
@@ -32,15 +34,11 @@ class NotYetAvailableSkill:
 
 
 def it_skill() -> NotYetAvailableSkill:
-    return NotYetAvailableSkill(
-        "it", "An IT help request", "please contact the IT service desk for now."
-    )
+    return NotYetAvailableSkill("it", "An IT help request", "please contact the IT service desk for now.")
 
 
 def expense_skill() -> NotYetAvailableSkill:
-    return NotYetAvailableSkill(
-        "expense", "An expense claim", "please submit it through the finance portal for now."
-    )
+    return NotYetAvailableSkill("expense", "An expense claim", "please submit it through the finance portal for now.")
 
 
 def leave_skill() -> NotYetAvailableSkill:

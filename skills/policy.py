@@ -4,6 +4,7 @@ goes back to the employee's thread and can be published as an FAQ."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 
 from sqlalchemy import select
 
@@ -31,6 +32,11 @@ def audiences_for(employee: Employee, channel_type: str) -> list[str]:
     return allowed
 
 
+def _as_id(value: str | None) -> int | None:
+    """A row id from a button value or private_metadata; None for anything that is not one."""
+    return int(value) if value and value.isdigit() and len(value) < 18 else None
+
+
 def answer_from_sources(question: str, ctx: SkillContext, channel_type: str) -> Answer:
     """Retrieve and extract an answer from the documents this person may see here."""
     hits = ctx.index.search(question, k=5, audiences=audiences_for(ctx.employee, channel_type))
@@ -56,7 +62,7 @@ class PolicySkill:
     description = "Answer questions about company policy (leave rules, expenses, travel, IT, benefits) with sources"
 
     def __init__(self) -> None:
-        self.examples = load_examples("policy")
+        self.examples: Sequence[str] = load_examples("policy")
 
     def handle(self, message: Message, ctx: SkillContext) -> Reply:
         if message.action_id == "policy:ask_hr":
@@ -95,7 +101,8 @@ class PolicySkill:
         return escalation
 
     def _ask_hr(self, message: Message, ctx: SkillContext) -> Reply:
-        asked = ctx.session.get(ChatMessage, int(message.action_value)) if message.action_value.isdigit() else None  # type: ignore[union-attr]
+        asked_id = _as_id(message.action_value)
+        asked = ctx.session.get(ChatMessage, asked_id) if asked_id else None
         if asked is None or asked.direction != "in":
             return Reply(text="I couldn't find the question to send to HR. Please ask it again.", ephemeral=True)
         conversation = ctx.session.get(Conversation, asked.conversation_id) if asked.conversation_id else None
@@ -104,14 +111,17 @@ class PolicySkill:
         answer = answer_from_sources(asked.text, ctx, "channel")
         escalation = self._escalate(ctx, asked.text, answer)
         return Reply(
-            text=f"I've sent your question to HR (request #{escalation.id}). Their answer will come back in this thread.",
+            text=(
+                f"I've sent your question to HR (request #{escalation.id}). Their answer will come back in this thread."
+            ),
             skill=self.name,
         )
 
     # ------------------------------------------------------------ HR side
 
     def _escalation(self, ctx: SkillContext, value: str | None) -> Escalation | None:
-        return ctx.session.get(Escalation, int(value)) if value and value.isdigit() else None
+        escalation_id = _as_id(value)
+        return ctx.session.get(Escalation, escalation_id) if escalation_id else None
 
     def _answer_form(self, message: Message, ctx: SkillContext) -> Reply:
         escalation = self._escalation(ctx, message.action_value)
@@ -146,7 +156,10 @@ class PolicySkill:
             ctx.notify(
                 channel=conversation.channel,
                 thread_ts=conversation.thread_ts if conversation.platform == "slack" else None,
-                text=f"HR answered your question (request #{escalation.id}):\n>{escalation.question}\n\n{answer_text}\n— {ctx.employee.name}, HR",
+                text=(
+                    f"HR answered your question (request #{escalation.id}):\n>{escalation.question}\n\n"
+                    f"{answer_text}\n— {ctx.employee.name}, HR"
+                ),
             )
         self._post_card(ctx, escalation, faq=faq)
         return Reply(text=f"Your answer was sent to {escalation.employee.name}.", ephemeral=True, skill=self.name)
@@ -161,14 +174,18 @@ class PolicySkill:
             ctx.notify(
                 channel=conversation.channel,
                 thread_ts=conversation.thread_ts if conversation.platform == "slack" else None,
-                text=f"HR marked your question (request #{escalation.id}) as resolved. {ctx.employee.name} may follow up with you directly.",
+                text=(
+                    f"HR marked your question (request #{escalation.id}) as resolved. "
+                    f"{ctx.employee.name} may follow up with you directly."
+                ),
             )
         faq = ctx.session.scalar(select(Faq).where(Faq.escalation_id == escalation.id))
         self._post_card(ctx, escalation, faq=faq)
         return Reply(text=f"Request #{escalation.id} is resolved.", ephemeral=True, skill=self.name)
 
     def _publish(self, message: Message, ctx: SkillContext) -> Reply:
-        faq = ctx.session.get(Faq, int(message.action_value)) if (message.action_value or "").isdigit() else None  # type: ignore[union-attr]
+        faq_id = _as_id(message.action_value)
+        faq = ctx.session.get(Faq, faq_id) if faq_id else None
         if faq is None:
             return Reply(text="That FAQ no longer exists.", ephemeral=True)
         escalations.publish_faq(ctx.session, faq, actor=ctx.employee)
@@ -192,7 +209,10 @@ class PolicySkill:
     def _post_card(self, ctx: SkillContext, escalation: Escalation, faq: Faq | None = None) -> None:
         """The HR channel card for an escalation, edited in place as it moves."""
         asker = escalation.employee
-        lines = [f"*Question from {asker.name}* (request #{escalation.id}, {escalation.status})", f">{escalation.question}"]
+        lines = [
+            f"*Question from {asker.name}* (request #{escalation.id}, {escalation.status})",
+            f">{escalation.question}",
+        ]
         buttons: list[Button] = []
         if escalation.status == "open":
             buttons = [

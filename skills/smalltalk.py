@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from bot.messages import Message, Reply
 from skills.base import SkillContext, load_examples
@@ -13,10 +14,10 @@ _BYE = re.compile(r"\b(bye|goodbye|see you|later|good night|ttyl)\b", re.I)
 
 MENU = (
     "Here's what I can help with:\n"
-    "• *Policy questions* — \"how many vacation days do I get?\", \"what's the hotel limit?\" (answers with sources)\n"
-    "• *IT help* — \"how do I set up the VPN?\", \"my laptop won't start\"\n"
-    "• *Expenses* — \"I spent $45 on a taxi yesterday\"\n"
-    "• *Leave* — \"can I take next Friday off?\"\n"
+    '• *Policy questions* — "how many vacation days do I get?", "what\'s the hotel limit?" (answers with sources)\n'
+    '• *IT help* — "how do I set up the VPN?", "my laptop won\'t start"\n'
+    '• *Expenses* — "I spent $45 on a taxi yesterday"\n'
+    '• *Leave* — "can I take next Friday off?"\n'
     "If I'm not sure about a policy answer, I'll pass your question to HR."
 )
 
@@ -26,7 +27,7 @@ class SmalltalkSkill:
     description = "Greetings, thanks and what the assistant can do"
 
     def __init__(self) -> None:
-        self.examples = load_examples("smalltalk")
+        self.examples: Sequence[str] = load_examples("smalltalk")
 
     def handle(self, message: Message, ctx: SkillContext) -> Reply:
         first = ctx.employee.name.split()[0] if ctx.employee.name else "there"

@@ -112,7 +112,9 @@ class LiveServer:
 
     def __init__(self, runtime: Runtime) -> None:
         self.port = _free_port()
-        config = uvicorn.Config(create_app(runtime, run_scheduler=False), host="127.0.0.1", port=self.port, log_level="warning")
+        config = uvicorn.Config(
+            create_app(runtime, run_scheduler=False), host="127.0.0.1", port=self.port, log_level="warning"
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.url = f"http://127.0.0.1:{self.port}"

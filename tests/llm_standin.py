@@ -37,7 +37,9 @@ class OpenAIStandIn:
                         "object": "chat.completion",
                         "created": 1_700_000_000,
                         "model": body.get("model", "standin"),
-                        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                        "choices": [
+                            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+                        ],
                         "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
                     }
                 data = json.dumps(payload).encode()

@@ -37,21 +37,41 @@ def event_callback(event: dict[str, Any], event_id: str | None = None) -> dict[s
 
 def app_mention(user: str, text: str, channel: str = "C0GENERAL1", thread_ts: str | None = None) -> dict[str, Any]:
     ts = next_ts()
-    event = {"type": "app_mention", "user": user, "text": f"<@UBOTUSER01> {text}", "ts": ts, "channel": channel, "event_ts": ts}
+    event = {
+        "type": "app_mention",
+        "user": user,
+        "text": f"<@UBOTUSER01> {text}",
+        "ts": ts,
+        "channel": channel,
+        "event_ts": ts,
+    }
     if thread_ts:
         event["thread_ts"] = thread_ts
     return event_callback(event)
 
 
-def message_event(user: str, text: str, channel: str, channel_type: str, thread_ts: str | None = None, **extra: Any) -> dict[str, Any]:
+def message_event(
+    user: str, text: str, channel: str, channel_type: str, thread_ts: str | None = None, **extra: Any
+) -> dict[str, Any]:
     ts = next_ts()
-    event = {"type": "message", "user": user, "text": text, "ts": ts, "channel": channel, "channel_type": channel_type, "event_ts": ts, **extra}
+    event = {
+        "type": "message",
+        "user": user,
+        "text": text,
+        "ts": ts,
+        "channel": channel,
+        "channel_type": channel_type,
+        "event_ts": ts,
+        **extra,
+    }
     if thread_ts:
         event["thread_ts"] = thread_ts
     return event_callback(event)
 
 
-def block_actions(user: str, action_id: str, value: str, channel: str, message_ts: str, thread_ts: str | None = None) -> dict[str, Any]:
+def block_actions(
+    user: str, action_id: str, value: str, channel: str, message_ts: str, thread_ts: str | None = None
+) -> dict[str, Any]:
     message: dict[str, Any] = {"type": "message", "ts": message_ts, "text": "card", "user": "UBOTUSER01"}
     if thread_ts:
         message["thread_ts"] = thread_ts
@@ -66,7 +86,9 @@ def block_actions(user: str, action_id: str, value: str, channel: str, message_t
         "channel": {"id": channel, "name": "channel"},
         "message": message,
         "response_url": "https://hooks.slack.invalid/actions/T0001/1/x",
-        "actions": [{"action_id": action_id, "block_id": "b1", "value": value, "type": "button", "action_ts": next_ts()}],
+        "actions": [
+            {"action_id": action_id, "block_id": "b1", "value": value, "type": "button", "action_ts": next_ts()}
+        ],
     }
 
 
@@ -94,7 +116,9 @@ def signed_headers(body: str, *, timestamp: int | None = None, secret: str = SIG
     return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": signature}
 
 
-def post_event(http: httpx.Client, base: str, payload: dict[str, Any], *, retry: int | None = None, **sign: Any) -> httpx.Response:
+def post_event(
+    http: httpx.Client, base: str, payload: dict[str, Any], *, retry: int | None = None, **sign: Any
+) -> httpx.Response:
     body = json.dumps(payload)
     headers = {"Content-Type": "application/json", **signed_headers(body, **sign)}
     if retry:

@@ -80,7 +80,9 @@ class SlackStandIn:
         self._ts += 1
         return f"{self._ts:.6f}"
 
-    def answer(self, method: str, params: dict[str, Any], token: str | None) -> tuple[int, dict[str, str], dict[str, Any]]:
+    def answer(
+        self, method: str, params: dict[str, Any], token: str | None
+    ) -> tuple[int, dict[str, str], dict[str, Any]]:
         with self._lock:
             limited = self.rate_limits.get(method)
             if limited:
@@ -94,11 +96,32 @@ class SlackStandIn:
             self.calls.append(Call(method, params, token))
             if token != self.token and not method.startswith("respond/"):
                 return 200, {}, {"ok": False, "error": "invalid_auth"}
+            if method.startswith("respond/"):  # a slash command's response_url
+                return 200, {}, {"ok": True}
             if method == "auth.test":
-                return 200, {}, {"ok": True, "user_id": self.bot_user_id, "bot_id": "BBOT01", "team_id": "T0001", "user": "backoffice"}
+                return (
+                    200,
+                    {},
+                    {
+                        "ok": True,
+                        "user_id": self.bot_user_id,
+                        "bot_id": "BBOT01",
+                        "team_id": "T0001",
+                        "user": "backoffice",
+                    },
+                )
             if method == "chat.postMessage":
                 ts = self._next_ts()
-                return 200, {}, {"ok": True, "channel": params.get("channel"), "ts": ts, "message": {"ts": ts, "text": params.get("text")}}
+                return (
+                    200,
+                    {},
+                    {
+                        "ok": True,
+                        "channel": params.get("channel"),
+                        "ts": ts,
+                        "message": {"ts": ts, "text": params.get("text")},
+                    },
+                )
             if method == "chat.update":
                 return 200, {}, {"ok": True, "channel": params.get("channel"), "ts": params.get("ts")}
             if method == "chat.postEphemeral":

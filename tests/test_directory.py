@@ -97,8 +97,10 @@ def test_reimport_updates_in_place(database: Database) -> None:
     text = SAMPLE.read_text(encoding="utf-8")
     run_import(database, text)
     ids_before = {s: e.id for s, e in employees(database).items()}
-    changed = text.replace("Sofia Rossi,sofia.rossi@larkspur.example,Europe/Rome,IT,U0000ENGMGR,employee",
-                           "Sofia Rossi-Bianchi,sofia.rossi@larkspur.example,Europe/Rome,IT,U0000SALMGR,employee;manager")
+    changed = text.replace(
+        "Sofia Rossi,sofia.rossi@larkspur.example,Europe/Rome,IT,U0000ENGMGR,employee",
+        "Sofia Rossi-Bianchi,sofia.rossi@larkspur.example,Europe/Rome,IT,U0000SALMGR,employee;manager",
+    )
     assert changed != text
     report = run_import(database, changed)
     assert (report.created, report.updated, report.errors) == (0, 12, [])
@@ -111,23 +113,22 @@ def test_reimport_updates_in_place(database: Database) -> None:
     assert counts(database) == (12, 24)
 
 
-def test_import_defaults_and_role_separators(database: Database) -> None:
+def test_import_defaults_role_separators_and_manager_order(database: Database) -> None:
     text = HEADER + "U1,Ann,,,,,\nU2,Bob,bob@x.example,Asia/Tokyo,jp,U1,it|hr\nU3,Cy,,UTC,,,\"manager , finance\"\n"
     report = run_import(database, text)
     assert (report.created, report.errors) == (3, [])
     people = employees(database)
-    assert (people["U1"].email, people["U1"].tz, people["U1"].country, people["U1"].roles) == (None, "UTC", "US", "employee")
-    assert (people["U2"].country, people["U2"].roles, people["U2"].manager_id) == ("JP", "employee,it,hr", people["U1"].id)
+    ann, bob = people["U1"], people["U2"]
+    assert (ann.email, ann.tz, ann.country, ann.roles) == (None, "UTC", "US", "employee")
+    assert (bob.country, bob.roles, bob.manager_id) == ("JP", "employee,it,hr", ann.id)
     assert people["U3"].roles == "employee,manager,finance"
 
-
-def test_manager_may_come_later_in_the_file_or_already_exist(database: Database) -> None:
-    run_import(database, HEADER + "UBOSS,Boss,,UTC,US,,manager\n")
-    report = run_import(database, HEADER + "UA,Alice,,UTC,US,UB,employee\nUB,Bea,,UTC,US,UBOSS,manager\n")
+    # A manager may come later in the file, or already be in the directory from an earlier import.
+    report = run_import(database, HEADER + "UA,Alice,,UTC,US,UB,employee\nUB,Bea,,UTC,US,U3,manager\n")
     assert report.errors == [] and report.created == 2
     people = employees(database)
     assert people["UA"].manager_id == people["UB"].id
-    assert people["UB"].manager_id == people["UBOSS"].id
+    assert people["UB"].manager_id == people["U3"].id
 
 
 BAD_ROWS = [
@@ -170,6 +171,17 @@ def test_all_errors_are_reported_together_and_existing_rows_untouched(database: 
     assert counts(database) == (12, 12)
 
 
+def test_duplicate_email_is_a_row_error_not_a_crash(database: Database) -> None:
+    """employees.email is UNIQUE, so a repeated email must be reported by line like any other bad row.
+    (Known bug: import_csv does not validate emails; the INSERT fails with sqlalchemy IntegrityError
+    instead of a report error, and `backoffice directory import` dies with a traceback.)"""
+    text = HEADER + "U1,Ann,same@x.example,UTC,US,,employee\nU2,Bob,same@x.example,UTC,US,,employee\n"
+    report = run_import(database, text)
+    assert report.errors and report.errors[0].startswith("line 3:"), report.errors
+    assert "same@x.example" in report.errors[0]
+    assert counts(database) == (0, 0)
+
+
 def test_missing_column_raises_directory_error(database: Database) -> None:
     for text in ("name,email\nAnn,ann@x.example\n", "slack_id,email\nU1,ann@x.example\n", ""):
         with pytest.raises(DirectoryError, match="missing column"):
@@ -185,7 +197,9 @@ def gateway(slack: SlackStandIn) -> SlackGateway:
     return SlackGateway(make_client(slack.token, slack.base_url))
 
 
-def test_unknown_slack_user_is_created_from_users_info(database: Database, slack: SlackStandIn, gateway: SlackGateway) -> None:
+def test_unknown_slack_user_is_created_from_users_info(
+    database: Database, slack: SlackStandIn, gateway: SlackGateway
+) -> None:
     with database.session_scope() as session:
         nina = ensure_employee(session, "U0NEWHIRE1", gateway.lookup_user)
         nina_id = nina.id
@@ -218,11 +232,15 @@ def test_known_employee_is_returned_without_asking_slack(
     assert counts(database) == (12, 12)
 
 
-def test_id_unknown_to_slack_gets_a_default_record(database: Database, slack: SlackStandIn, gateway: SlackGateway) -> None:
+def test_id_unknown_to_slack_gets_a_default_record(
+    database: Database, slack: SlackStandIn, gateway: SlackGateway
+) -> None:
     with database.session_scope() as session:
         ghost_id = ensure_employee(session, "U0GHOST999", gateway.lookup_user).id
     ghost = employees(database)["U0GHOST999"]
-    assert (ghost.name, ghost.email, ghost.tz, ghost.country, ghost.roles) == ("U0GHOST999", None, "UTC", "US", "employee")
+    assert (ghost.name, ghost.email, ghost.tz, ghost.country, ghost.roles) == (
+        "U0GHOST999", None, "UTC", "US", "employee",
+    )
     assert [c.params.get("user") for c in slack.calls_to("users.info")] == ["U0GHOST999"]
     assert audit_rows(database) == [("employee", ghost_id, "created_unknown")]
     # With no Slack at all (lookup=None) the same defaults apply.
@@ -232,7 +250,7 @@ def test_id_unknown_to_slack_gets_a_default_record(database: Database, slack: Sl
     assert [a[2] for a in audit_rows(database)] == ["created_unknown", "created_unknown"]
 
 
-def test_slack_email_already_in_the_directory_is_not_stolen(
+def test_slack_profile_edge_cases(
     database: Database, slack: SlackStandIn, gateway: SlackGateway
 ) -> None:
     run_import(database, HEADER + "U0OLDNINA1,Nina Old,nina@larkspur.example,UTC,US,,employee\n")
@@ -243,8 +261,7 @@ def test_slack_email_already_in_the_directory_is_not_stolen(
     assert people["U0NEWHIRE1"].name == "Nina Newhire"
     assert people["U0OLDNINA1"].email == "nina@larkspur.example"
 
-
-def test_time_zone_slack_gives_must_be_real(database: Database, slack: SlackStandIn, gateway: SlackGateway) -> None:
+    # A time zone Slack gives must be a real one; a bare profile still yields a usable record.
     slack.users["U0BADZONE1"] = {"id": "U0BADZONE1", "name": "zed", "tz": "Not/AZone", "profile": {"real_name": "Zed"}}
     slack.users["U0NOPROF01"] = {"id": "U0NOPROF01", "name": "just.a.handle"}
     with database.session_scope() as session:

@@ -27,7 +27,9 @@ def card_value(call: object, action_id: str) -> str:
     raise AssertionError(f"no {action_id} button in {call.params['blocks']}")  # type: ignore[attr-defined]
 
 
-def test_escalation_answer_publish_and_reuse(server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client) -> None:
+def test_escalation_answer_publish_and_reuse(
+    server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client
+) -> None:
     ask = app_mention("U0000DEVONE", QUESTION)
     assert post_event(http, server.url, ask).status_code == 200
     posts = slack.wait_for("chat.postMessage", 2)
@@ -40,13 +42,17 @@ def test_escalation_answer_publish_and_reuse(server: LiveServer, slack: SlackSta
     card_ts = slack.calls_to("chat.postMessage")[posts.index(card)].params.get("ts") or "1700000002.000000"
 
     # A non-HR employee cannot answer: they are told so, and no modal opens.
-    post_interaction(http, server.url, block_actions("U0000DEVTWO", "policy:answer", escalation_id, "C0HRQUEUE1", card_ts))
+    post_interaction(
+        http, server.url, block_actions("U0000DEVTWO", "policy:answer", escalation_id, "C0HRQUEUE1", card_ts)
+    )
     refusal = slack.wait_for("chat.postEphemeral")[0]
     assert "Only HR" in refusal.params["text"]
     assert slack.calls_to("views.open") == []
 
     # HR clicks Answer → a modal opens with the escalation id in private_metadata.
-    response = post_interaction(http, server.url, block_actions("U0000HRLEAD", "policy:answer", escalation_id, "C0HRQUEUE1", card_ts))
+    response = post_interaction(
+        http, server.url, block_actions("U0000HRLEAD", "policy:answer", escalation_id, "C0HRQUEUE1", card_ts)
+    )
     assert response.status_code == 200
     modal = slack.wait_for("views.open")[0].params["view"]
     assert modal["callback_id"] == "policy:answer_submit" and modal["private_metadata"] == escalation_id
@@ -67,7 +73,9 @@ def test_escalation_answer_publish_and_reuse(server: LiveServer, slack: SlackSta
     faq_id = card_value(update, "policy:publish")
 
     # Submitting the same modal again (double click) changes nothing.
-    post_interaction(http, server.url, view_submission("U0000HRLEAD", "policy:answer_submit", escalation_id, {"answer": "again"}))
+    post_interaction(
+        http, server.url, view_submission("U0000HRLEAD", "policy:answer_submit", escalation_id, {"answer": "again"})
+    )
     slack.wait_for("chat.postEphemeral", 2)
     with runtime.database.session_scope() as session:
         escalation = session.get_one(Escalation, int(escalation_id))
@@ -80,7 +88,9 @@ def test_escalation_answer_publish_and_reuse(server: LiveServer, slack: SlackSta
     with runtime.database.session_scope() as session:
         assert session.get_one(Faq, int(faq_id)).status == "published"
         assert session.scalar(select(KnowledgeDocument).where(KnowledgeDocument.source == f"faq:{faq_id}")) is not None
-        actions = [a.action for a in session.scalars(select(AuditEntry).where(AuditEntry.entity.in_(["escalation", "faq"])))]
+        actions = [
+            a.action for a in session.scalars(select(AuditEntry).where(AuditEntry.entity.in_(["escalation", "faq"])))
+        ]
         assert actions == ["created", "answered", "drafted", "published"]
 
     # The next employee asking gets HR's answer from the bot, citing the FAQ.
@@ -93,19 +103,31 @@ def test_escalation_answer_publish_and_reuse(server: LiveServer, slack: SlackSta
         assert session.scalar(select(func.count()).select_from(Escalation)) == 1
 
 
-def test_ask_hr_button_and_resolve(server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client) -> None:
+def test_ask_hr_button_and_resolve(
+    server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client
+) -> None:
     ask = app_mention("U0000DEVTWO", "how many vacation days do I get?")
     post_event(http, server.url, ask)
     answer = slack.wait_for("chat.postMessage")[0]
     question_id = card_value(answer, "policy:ask_hr")
-    post_interaction(http, server.url, block_actions("U0000DEVTWO", "policy:ask_hr", question_id, "C0GENERAL1", "1700000001.000001", thread_ts=ask["event"]["ts"]))
+    post_interaction(
+        http,
+        server.url,
+        block_actions(
+            "U0000DEVTWO", "policy:ask_hr", question_id, "C0GENERAL1", "1700000001.000001", thread_ts=ask["event"]["ts"]
+        ),
+    )
     posts = slack.wait_for("chat.postMessage", 3)
     card = next(c for c in posts if c.params["channel"] == "C0HRQUEUE1")
     confirmation = next(c for c in posts[1:] if c.params["channel"] == "C0GENERAL1")
     assert "sent your question to HR" in confirmation.params["text"]
     assert "how many vacation days" in card.params["text"]
     escalation_id = card_value(card, "policy:resolve")
-    post_interaction(http, server.url, block_actions("U0000HRPART", "policy:resolve", escalation_id, "C0HRQUEUE1", "1700000009.000001"))
+    post_interaction(
+        http,
+        server.url,
+        block_actions("U0000HRPART", "policy:resolve", escalation_id, "C0HRQUEUE1", "1700000009.000001"),
+    )
     update = slack.wait_for("chat.update")[0]
     assert "resolved" in update.params["text"]
     notice = slack.wait_for("chat.postMessage", 4)[3]
@@ -114,7 +136,9 @@ def test_ask_hr_button_and_resolve(server: LiveServer, slack: SlackStandIn, runt
         assert session.get_one(Escalation, int(escalation_id)).status == "resolved"
 
 
-def test_feedback_buttons_are_stored_once_per_person(server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client) -> None:
+def test_feedback_buttons_are_stored_once_per_person(
+    server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client
+) -> None:
     post_event(http, server.url, app_mention("U0000DEVONE", "what is the hotel limit per night?"))
     answer = slack.wait_for("chat.postMessage")[0]
     message_id = card_value(answer, "feedback:up")

@@ -39,7 +39,9 @@ def llm_runtime(tmp_path: Path, llm: OpenAIStandIn) -> Iterator[Runtime]:
 
 
 def ask(runtime: Runtime, text: str) -> Any:
-    return runtime.assistant.handle(Message(user_id="U0000DEVONE", text=text, channel="web:U0000DEVONE", platform="web"))
+    return runtime.assistant.handle(
+        Message(user_id="U0000DEVONE", text=text, channel="web:U0000DEVONE", platform="web")
+    )
 
 
 def test_llm_writes_the_answer_from_retrieved_passages(llm_runtime: Runtime, llm: OpenAIStandIn) -> None:

@@ -145,7 +145,9 @@ def test_markdown_heading_paths_follow_the_nesting(tmp_path: Path) -> None:
     assert by_path[("Claims",)].startswith("Submit within 30 days.")
     # A "#" line inside a fenced code block is text, not a heading.
     assert "# not a heading" in by_path[("Claims",)]
-    assert [s.headings for s in doc.sections] == [(), ("Booking",), ("Booking", "Flights"), ("Booking", "Hotels"), ("Claims",)]
+    assert [s.headings for s in doc.sections] == [
+        (), ("Booking",), ("Booking", "Flights"), ("Booking", "Hotels"), ("Claims",),
+    ]
 
 
 # ----------------------------------------------------------------------------- other text formats
@@ -361,7 +363,8 @@ def test_chunks_keep_title_and_heading_path_and_never_exceed_max_chars() -> None
 
 def test_chunking_a_loaded_markdown_file(tmp_path: Path) -> None:
     body = "\n\n".join(f"Rule {i}. " + "Keep receipts for audit purposes. " * 10 for i in range(20))
-    path = write(tmp_path / "expenses.md", f"---\ntitle: Expenses\n---\n## Receipts\n\n{body}\n\n## Mileage\n\nUse the app.\n")
+    text = f"---\ntitle: Expenses\n---\n## Receipts\n\n{body}\n\n## Mileage\n\nUse the app.\n"
+    path = write(tmp_path / "expenses.md", text)
     chunks = chunk_document(load_document(path))
     assert len(chunks) > 2
     assert all(len(c.text) <= MAX_CHARS for c in chunks)

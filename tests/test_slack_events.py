@@ -21,7 +21,9 @@ def count(runtime: Runtime, model: type) -> int:
         return int(session.scalar(select(func.count()).select_from(model)) or 0)
 
 
-def test_app_mention_gets_a_cited_answer_in_the_thread(server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client) -> None:
+def test_app_mention_gets_a_cited_answer_in_the_thread(
+    server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client
+) -> None:
     payload = app_mention("U0000DEVONE", "how many vacation days do I get?")
     response = post_event(http, server.url, payload)
     assert response.status_code == 200
@@ -35,9 +37,13 @@ def test_app_mention_gets_a_cited_answer_in_the_thread(server: LiveServer, slack
     assert post.params["unfurl_links"] in (False, "false", "0", 0)
 
 
-def test_forged_signature_and_stale_timestamp_are_rejected(server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client) -> None:
+def test_forged_signature_and_stale_timestamp_are_rejected(
+    server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client
+) -> None:
     forged = post_event(http, server.url, app_mention("U0000DEVONE", "vacation days?"), secret="not-the-secret")
-    stale = post_event(http, server.url, app_mention("U0000DEVONE", "vacation days?"), timestamp=int(time.time()) - 6 * 60)
+    stale = post_event(
+        http, server.url, app_mention("U0000DEVONE", "vacation days?"), timestamp=int(time.time()) - 6 * 60
+    )
     assert forged.status_code == 401
     assert stale.status_code == 401
     time.sleep(0.5)
@@ -46,7 +52,9 @@ def test_forged_signature_and_stale_timestamp_are_rejected(server: LiveServer, s
     assert count(runtime, ChatMessage) == 0
 
 
-def test_retried_event_is_processed_once(server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client) -> None:
+def test_retried_event_is_processed_once(
+    server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client
+) -> None:
     payload = app_mention("U0000DEVONE", "what is the hotel limit per night?")
     for retry in (None, 1, 2):
         assert post_event(http, server.url, payload, retry=retry).status_code == 200
@@ -59,7 +67,9 @@ def test_retried_event_is_processed_once(server: LiveServer, slack: SlackStandIn
         assert len(inbound) == 1
 
 
-def test_direct_message_and_thread_follow_up_without_mention(server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client) -> None:
+def test_direct_message_and_thread_follow_up_without_mention(
+    server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client
+) -> None:
     dm = message_event("U0000DEVTWO", "how long is parental leave?", "D0DIRECT01", "im")
     post_event(http, server.url, dm)
     first = slack.wait_for("chat.postMessage")[0]
@@ -69,7 +79,11 @@ def test_direct_message_and_thread_follow_up_without_mention(server: LiveServer,
     post_event(http, server.url, mention)
     slack.wait_for("chat.postMessage", 2)
     follow_up = message_event(
-        "U0000DEVTWO", "and how long do I have to submit the claim?", "C0GENERAL1", "channel", thread_ts=mention["event"]["ts"]
+        "U0000DEVTWO",
+        "and how long do I have to submit the claim?",
+        "C0GENERAL1",
+        "channel",
+        thread_ts=mention["event"]["ts"],
     )
     post_event(http, server.url, follow_up)
     third = slack.wait_for("chat.postMessage", 3)[2]
@@ -77,7 +91,9 @@ def test_direct_message_and_thread_follow_up_without_mention(server: LiveServer,
     assert "30" in third.params["text"]
 
 
-def test_ignores_other_threads_bot_echoes_and_edits(server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client) -> None:
+def test_ignores_other_threads_bot_echoes_and_edits(
+    server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client
+) -> None:
     events = [
         message_event("U0000DEVONE", "lunch anyone?", "C0GENERAL1", "channel", thread_ts="1600000000.000001"),
         message_event("U0000DEVONE", "top level chatter", "C0GENERAL1", "channel"),
@@ -91,7 +107,9 @@ def test_ignores_other_threads_bot_echoes_and_edits(server: LiveServer, slack: S
     assert count(runtime, ChatMessage) == 0
 
 
-def test_unknown_slack_user_is_created_from_users_info(server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client) -> None:
+def test_unknown_slack_user_is_created_from_users_info(
+    server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client
+) -> None:
     post_event(http, server.url, message_event("U0NEWHIRE1", "hi there", "D0DIRECT02", "im"))
     post = slack.wait_for("chat.postMessage")[0]
     assert "Nina" in post.params["text"]
@@ -100,7 +118,9 @@ def test_unknown_slack_user_is_created_from_users_info(server: LiveServer, slack
         assert nina is not None and nina.tz == "Europe/Berlin" and nina.email == "nina@larkspur.example"
 
 
-def test_bad_input_gets_a_clear_answer_and_no_rows(server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client) -> None:
+def test_bad_input_gets_a_clear_answer_and_no_rows(
+    server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client
+) -> None:
     post_event(http, server.url, message_event("U0000DEVONE", "x" * 40_000, "D0DIRECT01", "im"))
     post_event(http, server.url, message_event("U0000DEVONE", ":tada: :rocket:", "D0DIRECT01", "im"))
     replies = slack.wait_for("chat.postEphemeral", 2)
@@ -110,9 +130,17 @@ def test_bad_input_gets_a_clear_answer_and_no_rows(server: LiveServer, slack: Sl
     assert count(runtime, ChatMessage) == 0
 
 
-def test_malformed_payloads_get_a_4xx(server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client) -> None:
-    for body, content_type in (("{not json", "application/json"), ("payload=%7Bbroken", "application/x-www-form-urlencoded"), ("", "application/json")):
-        response = http.post(f"{server.url}/slack/events", content=body, headers={"Content-Type": content_type, **signed_headers(body)})
+def test_malformed_payloads_get_a_4xx(
+    server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client
+) -> None:
+    for body, content_type in (
+        ("{not json", "application/json"),
+        ("payload=%7Bbroken", "application/x-www-form-urlencoded"),
+        ("", "application/json"),
+    ):
+        response = http.post(
+            f"{server.url}/slack/events", content=body, headers={"Content-Type": content_type, **signed_headers(body)}
+        )
         assert 400 <= response.status_code < 500, (body, response.status_code)
     unsigned = http.post(f"{server.url}/slack/events", json={"type": "event_callback"})
     assert unsigned.status_code == 401

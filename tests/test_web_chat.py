@@ -20,7 +20,9 @@ def test_healthz_and_chat_page(offline_server: LiveServer, http: httpx.Client) -
 
 
 def test_vacation_question_is_answered_with_a_sample_sop(offline_server: LiveServer, http: httpx.Client) -> None:
-    reply = http.post(f"{offline_server.url}/api/chat", json={"user": "U0000DEVONE", "text": "how many vacation days do I get?"}).json()
+    reply = http.post(
+        f"{offline_server.url}/api/chat", json={"user": "U0000DEVONE", "text": "how many vacation days do I get?"}
+    ).json()
     assert "25" in reply["text"]
     assert reply["citations"][0]["location"].endswith("leave-and-vacation.md")
     assert reply["feedback"] is True and reply["message_id"]
@@ -28,17 +30,29 @@ def test_vacation_question_is_answered_with_a_sample_sop(offline_server: LiveSer
     assert [m["direction"] for m in feed] == ["in", "out"]
 
 
-def test_escalation_loop_in_the_web_chat(offline_server: LiveServer, offline_runtime: Runtime, http: httpx.Client) -> None:
+def test_escalation_loop_in_the_web_chat(
+    offline_server: LiveServer, offline_runtime: Runtime, http: httpx.Client
+) -> None:
     base = offline_server.url
-    reply = http.post(f"{base}/api/chat", json={"user": "U0000DEVONE", "text": "can I bring my dog to the office?"}).json()
+    reply = http.post(
+        f"{base}/api/chat", json={"user": "U0000DEVONE", "text": "can I bring my dog to the office?"}
+    ).json()
     assert "passed your question to HR" in reply["text"]
     hr_feed = http.get(f"{base}/api/feed", params={"user": "U0000HRLEAD"}).json()["messages"]
     card = next(m for m in hr_feed if m["channel"] == "web:hr")
     answer_button = next(b for b in card["buttons"] if b["action_id"] == "policy:answer")
-    modal = http.post(f"{base}/api/action", json={"user": "U0000HRLEAD", "action_id": "policy:answer", "value": answer_button["value"]}).json()["modal"]
+    modal = http.post(
+        f"{base}/api/action",
+        json={"user": "U0000HRLEAD", "action_id": "policy:answer", "value": answer_button["value"]},
+    ).json()["modal"]
     done = http.post(
         f"{base}/api/action",
-        json={"user": "U0000HRLEAD", "action_id": modal["callback_id"], "value": modal["private_metadata"], "form": {"answer": "Dogs are welcome on Fridays if they are house-trained."}},
+        json={
+            "user": "U0000HRLEAD",
+            "action_id": modal["callback_id"],
+            "value": modal["private_metadata"],
+            "form": {"answer": "Dogs are welcome on Fridays if they are house-trained."},
+        },
     ).json()
     assert done["ephemeral"] and "sent to Sofia Rossi" in done["text"]
     employee_feed = http.get(f"{base}/api/feed", params={"user": "U0000DEVONE"}).json()["messages"]
@@ -47,14 +61,23 @@ def test_escalation_loop_in_the_web_chat(offline_server: LiveServer, offline_run
     assert all(m["channel"] != "web:hr" for m in employee_feed)
 
 
-def test_bad_input_is_answered_clearly_and_writes_nothing(offline_server: LiveServer, offline_runtime: Runtime, http: httpx.Client) -> None:
+def test_bad_input_is_answered_clearly_and_writes_nothing(
+    offline_server: LiveServer, offline_runtime: Runtime, http: httpx.Client
+) -> None:
     base = offline_server.url
-    for text, expected in (("", "didn't get any text"), ("   ", "didn't get any text"), ("y" * 40_000, "40,000 characters"), ("🎉🎉🚀", "emoji")):
+    for text, expected in (
+        ("", "didn't get any text"),
+        ("   ", "didn't get any text"),
+        ("y" * 40_000, "40,000 characters"),
+        ("🎉🎉🚀", "emoji"),
+    ):
         reply = http.post(f"{base}/api/chat", json={"user": "U0000DEVONE", "text": text}).json()
         assert expected in reply["text"] and reply["ephemeral"]
     assert http.post(f"{base}/api/chat", json={"user": "UNOBODY", "text": "hi"}).status_code == 404
     assert http.post(f"{base}/api/chat", json={"text": "hi"}).status_code == 422
-    assert http.post(f"{base}/api/action", json={"user": "U0000DEVONE", "action_id": "policy:answer", "value": "999"}).json()["ephemeral"]
+    assert http.post(
+        f"{base}/api/action", json={"user": "U0000DEVONE", "action_id": "policy:answer", "value": "999"}
+    ).json()["ephemeral"]
     with offline_runtime.database.session_scope() as session:
         assert session.scalar(select(func.count()).select_from(ChatMessage)) == 0
         assert session.scalar(select(func.count()).select_from(Escalation)) == 0
