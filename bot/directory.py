@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot import audit
@@ -68,6 +68,8 @@ def import_csv(session: Session, text: str) -> ImportReport:
     rows = list(reader)
     report = ImportReport()
     seen: set[str] = set()
+    emails: set[str] = set()
+    ids_in_file = {(r.get("slack_id") or "").strip() for r in rows}
     for line, row in enumerate(rows, start=2):
         slack_id = (row.get("slack_id") or "").strip()
         if not slack_id or not (row.get("name") or "").strip():
@@ -75,6 +77,13 @@ def import_csv(session: Session, text: str) -> ImportReport:
         elif slack_id in seen:
             report.errors.append(f"line {line}: duplicate slack_id {slack_id}")
         seen.add(slack_id)
+        email = (row.get("email") or "").strip().lower()
+        if email:
+            owner = session.scalar(select(Employee).where(func.lower(Employee.email) == email))
+            taken = owner is not None and owner.slack_id != slack_id and owner.slack_id not in ids_in_file
+            if email in emails or taken:
+                report.errors.append(f"line {line}: duplicate email {email}")
+            emails.add(email)
         tz = (row.get("tz") or "UTC").strip()
         if not _valid_tz(tz):
             report.errors.append(f"line {line}: unknown time zone {tz!r}")

@@ -255,6 +255,9 @@ class KnowledgeIndex:
             return
         if document.is_empty:
             report.skipped[str(file)] = "no text found"
+            if source in known:  # it had text before: stop citing what is no longer there
+                self.remove_document(session, source)
+                report.removed.append(source)
             return
         location = document.url or _display_path(file, location_base)
         # A savepoint per file: one bad file never leaves half its rows behind.
@@ -316,6 +319,8 @@ class KnowledgeIndex:
         if not self._ids or not query.strip():
             return []
         allowed = set(audiences) if audiences is not None else None
+        if allowed is not None and not allowed:
+            return []
         query_vector = self._embeddings.embed_array([query])[0]
         n = min(CANDIDATES, len(self._ids))
         where = {"audience": {"$in": sorted(allowed)}} if allowed is not None else None

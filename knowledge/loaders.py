@@ -159,7 +159,7 @@ def _load_html(path: Path) -> LoadedDocument:
 
 def _load_pdf(path: Path) -> LoadedDocument:
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import PyPdfError
 
     try:
         reader = PdfReader(str(path))
@@ -167,7 +167,7 @@ def _load_pdf(path: Path) -> LoadedDocument:
             raise CorruptDocument("the PDF is encrypted")
         pages = [(page.extract_text() or "").strip() for page in reader.pages]
         meta_title = (reader.metadata.title if reader.metadata else None) or ""
-    except (PdfReadError, ValueError, KeyError, TypeError) as exc:
+    except (PyPdfError, ValueError, KeyError, TypeError) as exc:
         raise CorruptDocument(f"cannot read PDF: {exc}") from exc
     sections = [Section((f"Page {n}",), text) for n, text in enumerate(pages, start=1) if text]
     return LoadedDocument(title=str(meta_title).strip() or _title_from_name(path), sections=sections)
@@ -177,10 +177,11 @@ def _load_docx(path: Path) -> LoadedDocument:
     import zipfile
 
     import docx
+    from docx.opc.exceptions import PackageNotFoundError
 
     try:
         document = docx.Document(str(path))
-    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+    except (zipfile.BadZipFile, PackageNotFoundError, KeyError, ValueError) as exc:
         raise CorruptDocument(f"cannot read DOCX: {exc}") from exc
     title = (document.core_properties.title or "").strip()
     sections: list[Section] = []

@@ -74,7 +74,11 @@ def test_sample_directory_creates_twelve_linked_employees(database: Database) ->
 
     sofia = people["U0000DEVONE"]
     assert (sofia.name, sofia.email, sofia.tz, sofia.country, sofia.roles) == (
-        "Sofia Rossi", "sofia.rossi@larkspur.example", "Europe/Rome", "IT", "employee",
+        "Sofia Rossi",
+        "sofia.rossi@larkspur.example",
+        "Europe/Rome",
+        "IT",
+        "employee",
     )
     assert people["U0000ADMIN1"].role_set == {"employee", "manager", "admin"}
     assert people["U0000HRLEAD"].role_set == {"employee", "manager", "hr"}
@@ -114,7 +118,7 @@ def test_reimport_updates_in_place(database: Database) -> None:
 
 
 def test_import_defaults_role_separators_and_manager_order(database: Database) -> None:
-    text = HEADER + "U1,Ann,,,,,\nU2,Bob,bob@x.example,Asia/Tokyo,jp,U1,it|hr\nU3,Cy,,UTC,,,\"manager , finance\"\n"
+    text = HEADER + 'U1,Ann,,,,,\nU2,Bob,bob@x.example,Asia/Tokyo,jp,U1,it|hr\nU3,Cy,,UTC,,,"manager , finance"\n'
     report = run_import(database, text)
     assert (report.created, report.errors) == (3, [])
     people = employees(database)
@@ -132,12 +136,18 @@ def test_import_defaults_role_separators_and_manager_order(database: Database) -
 
 
 BAD_ROWS = [
-    ("U0000NEWONE,New Person,new@larkspur.example,Mars/Olympus_Mons,US,U0000ADMIN1,employee",
-     "line 3: unknown time zone 'Mars/Olympus_Mons'"),
-    ("U0000NEWONE,New Person,new@larkspur.example,Europe/Paris,FR,U0000ADMIN1,employee;wizard",
-     "line 3: unknown role(s) wizard"),
-    ("U0000NEWONE,New Person,new@larkspur.example,Europe/Paris,FR,U0000GHOST1,employee",
-     "line 3: manager U0000GHOST1 is not in the directory"),
+    (
+        "U0000NEWONE,New Person,new@larkspur.example,Mars/Olympus_Mons,US,U0000ADMIN1,employee",
+        "line 3: unknown time zone 'Mars/Olympus_Mons'",
+    ),
+    (
+        "U0000NEWONE,New Person,new@larkspur.example,Europe/Paris,FR,U0000ADMIN1,employee;wizard",
+        "line 3: unknown role(s) wizard",
+    ),
+    (
+        "U0000NEWONE,New Person,new@larkspur.example,Europe/Paris,FR,U0000GHOST1,employee",
+        "line 3: manager U0000GHOST1 is not in the directory",
+    ),
     (",Nameless,,UTC,US,,employee", "line 3: slack_id and name are required"),
     ("U0000ADMIN1,Morgan Again,,UTC,US,,employee", "line 3: duplicate slack_id U0000ADMIN1"),
 ]
@@ -206,7 +216,12 @@ def test_unknown_slack_user_is_created_from_users_info(
     people = employees(database)
     nina = people["U0NEWHIRE1"]
     assert (nina.id, nina.name, nina.email, nina.tz, nina.roles, nina.manager_id) == (
-        nina_id, "Nina Newhire", "nina@larkspur.example", "Europe/Berlin", "employee", None,
+        nina_id,
+        "Nina Newhire",
+        "nina@larkspur.example",
+        "Europe/Berlin",
+        "employee",
+        None,
     )
     assert [c.params.get("user") for c in slack.calls_to("users.info")] == ["U0NEWHIRE1"]
     assert all(c.token == slack.token for c in slack.calls_to("users.info"))
@@ -239,7 +254,11 @@ def test_id_unknown_to_slack_gets_a_default_record(
         ghost_id = ensure_employee(session, "U0GHOST999", gateway.lookup_user).id
     ghost = employees(database)["U0GHOST999"]
     assert (ghost.name, ghost.email, ghost.tz, ghost.country, ghost.roles) == (
-        "U0GHOST999", None, "UTC", "US", "employee",
+        "U0GHOST999",
+        None,
+        "UTC",
+        "US",
+        "employee",
     )
     assert [c.params.get("user") for c in slack.calls_to("users.info")] == ["U0GHOST999"]
     assert audit_rows(database) == [("employee", ghost_id, "created_unknown")]
@@ -250,9 +269,7 @@ def test_id_unknown_to_slack_gets_a_default_record(
     assert [a[2] for a in audit_rows(database)] == ["created_unknown", "created_unknown"]
 
 
-def test_slack_profile_edge_cases(
-    database: Database, slack: SlackStandIn, gateway: SlackGateway
-) -> None:
+def test_slack_profile_edge_cases(database: Database, slack: SlackStandIn, gateway: SlackGateway) -> None:
     run_import(database, HEADER + "U0OLDNINA1,Nina Old,nina@larkspur.example,UTC,US,,employee\n")
     with database.session_scope() as session:
         ensure_employee(session, "U0NEWHIRE1", gateway.lookup_user)

@@ -28,9 +28,7 @@ def make_pdf(pages: list[str], title: str | None = None) -> bytes:
     page_ids = [3 + 2 * i for i in range(n_pages)]
     objects: dict[int, bytes] = {
         1: b"<< /Type /Catalog /Pages 2 0 R >>",
-        2: (
-            "<< /Type /Pages /Kids [" + " ".join(f"{p} 0 R" for p in page_ids) + f"] /Count {n_pages} >>"
-        ).encode(),
+        2: ("<< /Type /Pages /Kids [" + " ".join(f"{p} 0 R" for p in page_ids) + f"] /Count {n_pages} >>").encode(),
     }
     for page_id, text in zip(page_ids, pages, strict=True):
         content_id = page_id + 1
@@ -110,9 +108,9 @@ def test_eleventy_and_nunjucks_tags_are_stripped(tmp_path: Path) -> None:
         "---\ntitle: Leave\n---\n"
         'See [the travel guide]({% page "/travel/guide/" %}) before booking.\n\n'
         "{% alert %}Book early.{% endalert %}\n\n"
-        "{% alert \"warning\", \"Careful\" %}\nMind the cut-off.\n{% endalert %}\n\n"
+        '{% alert "warning", "Careful" %}\nMind the cut-off.\n{% endalert %}\n\n'
         "Ask {{ site.hr_email }} for help. {# a template comment #}\n\n"
-        "{% include \"footer.html\" %}\n"
+        '{% include "footer.html" %}\n'
         'Raw link: {% page "/benefits/" %}\n',
     )
     doc = load_document(path)
@@ -146,7 +144,11 @@ def test_markdown_heading_paths_follow_the_nesting(tmp_path: Path) -> None:
     # A "#" line inside a fenced code block is text, not a heading.
     assert "# not a heading" in by_path[("Claims",)]
     assert [s.headings for s in doc.sections] == [
-        (), ("Booking",), ("Booking", "Flights"), ("Booking", "Hotels"), ("Claims",),
+        (),
+        ("Booking",),
+        ("Booking", "Flights"),
+        ("Booking", "Hotels"),
+        ("Claims",),
     ]
 
 
