@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     # Router: below this confidence the outcome is out_of_scope.
     router_threshold: float = Field(default=0.4, validation_alias="BACKOFFICE_ROUTER_THRESHOLD")
     # Policy answers: retrieval score below which the bot says it is unsure and offers HR.
-    answer_min_score: float = Field(default=0.4, validation_alias="BACKOFFICE_ANSWER_MIN_SCORE")
+    answer_min_score: float = Field(default=0.55, validation_alias="BACKOFFICE_ANSWER_MIN_SCORE")
     max_message_chars: int = Field(default=4000, validation_alias="BACKOFFICE_MAX_MESSAGE_CHARS")
 
     @model_validator(mode="after")

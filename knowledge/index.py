@@ -52,6 +52,7 @@ class Hit:
     score: float
     similarity: float
     keyword_rank: int | None
+    vector_rank: int | None = None
 
 
 @dataclass
@@ -334,6 +335,7 @@ class KnowledgeIndex:
             for rank, chunk_id in enumerate(ranking):
                 fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
         keyword_rank = {chunk_id: rank for rank, chunk_id in enumerate(keyword_ids)}
+        vector_rank = {chunk_id: rank for rank, chunk_id in enumerate(vector_ids)}
         best = sorted(fused.items(), key=lambda item: item[1], reverse=True)[:k]
         hits = []
         for chunk_id, score in best:
@@ -353,6 +355,7 @@ class KnowledgeIndex:
                     score=score,
                     similarity=float(self._vectors[position] @ query_vector),
                     keyword_rank=keyword_rank.get(chunk_id),
+                    vector_rank=vector_rank.get(chunk_id),
                 )
             )
         return hits
