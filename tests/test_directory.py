@@ -183,8 +183,8 @@ def test_all_errors_are_reported_together_and_existing_rows_untouched(database: 
 
 def test_duplicate_email_is_a_row_error_not_a_crash(database: Database) -> None:
     """employees.email is UNIQUE, so a repeated email must be reported by line like any other bad row.
-    (Known bug: import_csv does not validate emails; the INSERT fails with sqlalchemy IntegrityError
-    instead of a report error, and `backoffice directory import` dies with a traceback.)"""
+    (Regression: import_csv used to skip email checks, so the INSERT failed with IntegrityError
+    instead of a report error, and `backoffice directory import` died with a traceback.)"""
     text = HEADER + "U1,Ann,same@x.example,UTC,US,,employee\nU2,Bob,same@x.example,UTC,US,,employee\n"
     report = run_import(database, text)
     assert report.errors and report.errors[0].startswith("line 3:"), report.errors

@@ -227,8 +227,8 @@ def test_corrupt_and_unsupported_files_are_reported_and_leave_no_rows(store: Sto
 
 def test_corrupt_docx_is_reported_not_fatal(sqlite_store: Store) -> None:
     """A damaged .docx must land in `failed` like a damaged PDF, and the other files still get ingested.
-    (Known bug: python-docx raises PackageNotFoundError, which load_document does not turn into
-    CorruptDocument, so the whole ingest blows up.)"""
+    (Regression: python-docx raises PackageNotFoundError, which load_document used not to turn into
+    CorruptDocument, so the whole ingest blew up.)"""
     store = sqlite_store
     (store.folder / "contract.docx").write_bytes(b"this was never a word document")
     report = store.ingest()
@@ -257,7 +257,7 @@ def test_audience_filter_never_returns_manager_documents(store: Store) -> None:
 
 
 def test_no_allowed_audience_means_no_hits(sqlite_store: Store) -> None:
-    """audiences=[] allows nothing, so nothing comes back. (Known bug: the empty list is passed to Chroma as
+    """audiences=[] allows nothing, so nothing comes back. (Regression: the empty list used to reach Chroma as
     {"$in": []}, which Chroma rejects with ValueError.)"""
     store = sqlite_store
     store.ingest()

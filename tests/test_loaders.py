@@ -285,7 +285,7 @@ def test_corrupt_pdf_raises_corrupt_document(tmp_path: Path, data: bytes) -> Non
 
 def test_pdf_with_damaged_xref_header_is_corrupt(tmp_path: Path) -> None:
     """One lost newline in the xref table ("0 6\\n0000000000" → "0 60000000000") is a corrupt file too.
-    (Known bug: pypdf raises LimitReachedError, a PyPdfError but not a PdfReadError, and it escapes.)"""
+    (Regression: pypdf raises LimitReachedError, a PyPdfError but not a PdfReadError, which used to escape.)"""
     good = make_pdf(["Hello"])
     assert b"xref\n0 6\n0000000000" in good
     path = tmp_path / "damaged.pdf"
