@@ -197,7 +197,13 @@ def chat(
         ask(text)
     else:
         out.print("Ask me anything (Ctrl-D to quit).")
-        for line in sys.stdin if not sys.stdin.isatty() else iter(lambda: input("> "), None):
+        while True:
+            try:
+                line = input("> ") if sys.stdin.isatty() else sys.stdin.readline()
+            except (EOFError, KeyboardInterrupt):
+                break
+            if not sys.stdin.isatty() and not line:
+                break
             if line.strip():
                 ask(line.strip())
     runtime.close()
