@@ -41,6 +41,35 @@ class LoadedDocument:
         return not any(s.text.strip() for s in self.sections)
 
 
+class _SectionBuilder:
+    """Collects text under the current heading path; a new heading closes the running section."""
+
+    def __init__(self) -> None:
+        self.sections: list[Section] = []
+        self._stack: list[tuple[int, str]] = []
+        self._lines: list[str] = []
+
+    @property
+    def empty(self) -> bool:
+        return not self.sections and not self._stack
+
+    def heading(self, level: int, name: str) -> None:
+        self.flush()
+        while self._stack and self._stack[-1][0] >= level:
+            self._stack.pop()
+        self._stack.append((level, name))
+
+    def text(self, line: str) -> None:
+        self._lines.append(line)
+
+    def flush(self) -> list[Section]:
+        text = "\n".join(self._lines).strip()
+        if text:
+            self.sections.append(Section(tuple(name for _, name in self._stack), text))
+        self._lines.clear()
+        return self.sections
+
+
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*(?:\n|\Z)", re.DOTALL)
 _TEMPLATE_BLOCK = re.compile(r"\{%-?\s*(alert|raw|comment)\b.*?%\}|\{%-?\s*end\w*\s*-?%\}", re.DOTALL)
 _PAGE_LINK = re.compile(r"\{%-?\s*page\s+[\"']([^\"']*)[\"']\s*-?%\}")
@@ -84,34 +113,23 @@ def parse_markdown(raw: str, fallback_title: str) -> LoadedDocument:
     meta, body = split_front_matter(raw)
     body = strip_templates(body)
     title = str(meta.get("title") or "").strip()
-    sections: list[Section] = []
-    stack: list[tuple[int, str]] = []
-    lines: list[str] = []
+    builder = _SectionBuilder()
     in_code = False
-
-    def flush() -> None:
-        text = "\n".join(lines).strip()
-        if text:
-            sections.append(Section(tuple(h for _, h in stack), text))
-        lines.clear()
-
     for line in body.splitlines():
         if line.strip().startswith("```"):
             in_code = not in_code
             continue
         heading = None if in_code else _HEADING.match(line)
-        if heading:
-            flush()
-            level, name = len(heading.group(1)), _clean_inline(heading.group(2)).strip()
-            if level == 1 and not title and not sections and not stack:
-                title = name
-                continue
-            while stack and stack[-1][0] >= level:
-                stack.pop()
-            stack.append((level, name))
-        else:
-            lines.append(_clean_inline(line))
-    flush()
+        if heading is None:
+            builder.text(_clean_inline(line))
+            continue
+        level, name = len(heading.group(1)), _clean_inline(heading.group(2)).strip()
+        if level == 1 and not title and builder.empty:
+            builder.flush()
+            title = name
+            continue
+        builder.heading(level, name)
+    sections = builder.flush()
     audience = str(meta.get("audience") or "everyone").strip().lower()
     url = meta.get("url") or meta.get("permalink")
     return LoadedDocument(
@@ -129,31 +147,20 @@ def _load_html(path: Path) -> LoadedDocument:
     for tag in soup(["script", "style", "nav", "footer"]):
         tag.decompose()
     title = soup.title.get_text(strip=True) if soup.title else ""
-    sections: list[Section] = []
-    stack: list[tuple[int, str]] = []
-    buffer: list[str] = []
-
-    def flush() -> None:
-        if buffer:
-            sections.append(Section(tuple(h for _, h in stack), "\n".join(buffer)))
-            buffer.clear()
-
+    builder = _SectionBuilder()
     for element in soup.find_all(["h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "td", "pre"]):
         text = element.get_text(" ", strip=True)
         if not text:
             continue
-        if element.name and element.name.startswith("h") and len(element.name) == 2:
-            flush()
+        if element.name and len(element.name) == 2 and element.name.startswith("h"):
             level = int(element.name[1])
             if level == 1 and not title:
                 title = text
-                continue
-            while stack and stack[-1][0] >= level:
-                stack.pop()
-            stack.append((level, text))
+            else:
+                builder.heading(level, text)
         else:
-            buffer.append(text)
-    flush()
+            builder.text(text)
+    sections = builder.flush()
     return LoadedDocument(title=title or _title_from_name(path), sections=sections)
 
 
@@ -184,15 +191,7 @@ def _load_docx(path: Path) -> LoadedDocument:
     except (zipfile.BadZipFile, PackageNotFoundError, KeyError, ValueError) as exc:
         raise CorruptDocument(f"cannot read DOCX: {exc}") from exc
     title = (document.core_properties.title or "").strip()
-    sections: list[Section] = []
-    stack: list[tuple[int, str]] = []
-    buffer: list[str] = []
-
-    def flush() -> None:
-        if buffer:
-            sections.append(Section(tuple(h for _, h in stack), "\n".join(buffer)))
-            buffer.clear()
-
+    builder = _SectionBuilder()
     for paragraph in document.paragraphs:
         text = paragraph.text.strip()
         if not text:
@@ -201,14 +200,10 @@ def _load_docx(path: Path) -> LoadedDocument:
         if style == "Title" and not title:
             title = text
         elif style.startswith("Heading"):
-            flush()
-            level = int(style.split()[-1]) if style.split()[-1].isdigit() else 1
-            while stack and stack[-1][0] >= level:
-                stack.pop()
-            stack.append((level, text))
+            builder.heading(int(style.split()[-1]) if style.split()[-1].isdigit() else 1, text)
         else:
-            buffer.append(text)
-    flush()
+            builder.text(text)
+    sections = builder.flush()
     return LoadedDocument(title=title or _title_from_name(path), sections=sections)
 
 
