@@ -111,6 +111,15 @@ def create_app(runtime: Runtime, *, run_scheduler: bool = True) -> FastAPI:
             headers=bolt_response.first_headers_without_set_cookie(),
         )
 
+    if runtime.settings.environment != "production":
+        # The playground lets you pick who you are, so it is never served in production.
+        add_web_chat(app)
+    return app
+
+
+def add_web_chat(app: FastAPI) -> None:
+    """The local web chat: pick a sample employee and use the same pipeline as Slack."""
+
     @app.get("/", response_class=HTMLResponse)
     def chat_page() -> str:
         return CHAT_PAGE.read_text(encoding="utf-8")
@@ -174,5 +183,3 @@ def create_app(runtime: Runtime, *, run_scheduler: bool = True) -> FastAPI:
                 for m in reversed(rows)
             ]
         return {"messages": items, "hr_channel": rt.settings.hr_destination}
-
-    return app

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 from sqlalchemy import func, select
 
 from bot.models import ChatMessage, Escalation
-from bot.runtime import Runtime
-from tests.conftest import LiveServer
+from bot.runtime import Runtime, build_runtime
+from tests.conftest import LiveServer, make_settings
 
 
 def test_healthz_and_chat_page(offline_server: LiveServer, http: httpx.Client) -> None:
@@ -92,3 +94,15 @@ def test_routing_outcomes_in_the_chat(offline_server: LiveServer, http: httpx.Cl
     assert ask("thanks a lot!")["skill"] == "smalltalk"
     leave = ask("book me off next friday please")
     assert leave["skill"] == "leave" and "can't do that in the bot yet" in leave["text"]
+
+
+def test_the_playground_is_not_served_in_production(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'prod.db'}", BACKOFFICE_ENV="production")
+    runtime = build_runtime(settings)
+    try:
+        with LiveServer(runtime) as live, httpx.Client() as client:
+            assert client.get(f"{live.url}/healthz").status_code == 200
+            assert client.get(f"{live.url}/").status_code == 404
+            assert client.post(f"{live.url}/api/chat", json={"user": "U0000HRLEAD", "text": "hi"}).status_code == 404
+    finally:
+        runtime.close()
