@@ -127,7 +127,10 @@ class Assistant:
                 inbound_id = inbound.id
             employee_id, conversation_id = employee.id, conversation.id
         if skill is None:
-            return self._store_reply(message, self._out_of_scope(route), conversation_id, None)
+            reply = self._out_of_scope(route)
+            with self.database.session_scope() as session:
+                self._record_reply(session, message, reply, conversation_id)
+            return reply
         try:
             with self.database.session_scope() as session:
                 ctx = SkillContext(
@@ -159,11 +162,6 @@ class Assistant:
         else:
             text = "That button or form is not something I recognise any more."
         return Reply(text=text, skill=OUT_OF_SCOPE, confidence=route.confidence)
-
-    def _store_reply(self, message: Message, reply: Reply, conversation_id: int, _employee: int | None) -> Reply:
-        with self.database.session_scope() as session:
-            self._record_reply(session, message, reply, conversation_id)
-        return reply
 
     def _record_reply(self, session: Session, message: Message, reply: Reply, conversation_id: int) -> None:
         if reply.modal is not None or reply.ephemeral:

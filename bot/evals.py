@@ -6,7 +6,6 @@ import json
 import statistics
 import tempfile
 import time
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -166,7 +165,3 @@ def _ask_all(
         "latency_ms_p95": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.95))], 2),
     }
     return RetrievalResult(figures=figures, misses=misses)
-
-
-def class_counts(rows: list[dict[str, Any]]) -> Counter[str]:
-    return Counter(str(row["skill"]) for row in rows)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -39,7 +39,6 @@ class SkillContext:
     now: Callable[[], datetime]
     answer_writer: AnswerWriter | None = None
     inbound_message_id: int | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
 
     def notify(
         self,
