@@ -151,16 +151,12 @@ class PolicySkill:
             return Reply(text="Please write an answer before sending.", ephemeral=True)
         escalations.transition(ctx.session, escalation, "answered", actor=ctx.employee, answer=answer_text)
         faq = escalations.create_draft_faq(ctx.session, escalation=escalation, actor=ctx.employee)
-        conversation = escalation.conversation
-        if conversation is not None:
-            ctx.notify(
-                channel=conversation.channel,
-                thread_ts=conversation.thread_ts if conversation.platform == "slack" else None,
-                text=(
-                    f"HR answered your question (request #{escalation.id}):\n>{escalation.question}\n\n"
-                    f"{answer_text}\n— {ctx.employee.name}, HR"
-                ),
-            )
+        self._tell_employee(
+            ctx,
+            escalation,
+            f"HR answered your question (request #{escalation.id}):\n>{escalation.question}\n\n"
+            f"{answer_text}\n— {ctx.employee.name}, HR",
+        )
         self._post_card(ctx, escalation, faq=faq)
         return Reply(text=f"Your answer was sent to {escalation.employee.name}.", ephemeral=True, skill=self.name)
 
@@ -169,15 +165,12 @@ class PolicySkill:
         if escalation is None:
             return Reply(text="That question no longer exists.", ephemeral=True)
         escalations.transition(ctx.session, escalation, "resolved", actor=ctx.employee)
-        conversation = escalation.conversation
-        if conversation is not None and escalation.answer is None:
-            ctx.notify(
-                channel=conversation.channel,
-                thread_ts=conversation.thread_ts if conversation.platform == "slack" else None,
-                text=(
-                    f"HR marked your question (request #{escalation.id}) as resolved. "
-                    f"{ctx.employee.name} may follow up with you directly."
-                ),
+        if escalation.answer is None:
+            self._tell_employee(
+                ctx,
+                escalation,
+                f"HR marked your question (request #{escalation.id}) as resolved. "
+                f"{ctx.employee.name} may follow up with you directly.",
             )
         faq = ctx.session.scalar(select(Faq).where(Faq.escalation_id == escalation.id))
         self._post_card(ctx, escalation, faq=faq)
@@ -205,6 +198,14 @@ class PolicySkill:
         if escalation is not None:
             self._post_card(ctx, escalation, faq=faq)
         return Reply(text=f"FAQ #{faq.id} is published; the bot will use it from now on.", ephemeral=True)
+
+    @staticmethod
+    def _tell_employee(ctx: SkillContext, escalation: Escalation, text: str) -> None:
+        """A message in the thread where the employee asked (web conversations have no threads)."""
+        conversation = escalation.conversation
+        if conversation is not None:
+            thread = conversation.thread_ts if conversation.platform == "slack" else None
+            ctx.notify(channel=conversation.channel, thread_ts=thread, text=text)
 
     def _post_card(self, ctx: SkillContext, escalation: Escalation, faq: Faq | None = None) -> None:
         """The HR channel card for an escalation, edited in place as it moves."""
