@@ -73,7 +73,7 @@ def build_runtime(settings: Settings, *, migrate: bool = True, slack_client: Web
         user_lookup=gateway.lookup_user if gateway else None,
         answer_writer=writer,
     )
-    edge = SlackEdge(assistant, gateway.client, settings.slack_signing_secret or "") if gateway else None
+    edge = SlackEdge(assistant, gateway, settings.slack_signing_secret or "") if gateway else None
     return Runtime(settings=settings, database=database, index=index, assistant=assistant, outbox=outbox, slack=edge)
 
 

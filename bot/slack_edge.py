@@ -10,7 +10,6 @@ from typing import Any
 
 from slack_bolt import App, BoltResponse
 from slack_bolt.request import BoltRequest
-from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import IntegrityError
 
@@ -18,7 +17,7 @@ from bot.assistant import Assistant
 from bot.db import Database, utcnow
 from bot.messages import FileRef, Message, Reply
 from bot.models import ChatMessage, ProcessedEvent
-from integrations.slack import render_blocks, render_modal
+from integrations.slack import SlackGateway, render_blocks, render_modal
 
 log = logging.getLogger(__name__)
 _ANY = re.compile(".*")
@@ -108,11 +107,12 @@ def view_message(body: dict[str, Any]) -> Message:
 class SlackEdge:
     """Registers the listeners on a bolt App and renders replies through its WebClient."""
 
-    def __init__(self, assistant: Assistant, client: WebClient, signing_secret: str) -> None:
+    def __init__(self, assistant: Assistant, gateway: SlackGateway, signing_secret: str) -> None:
         self.assistant = assistant
-        self.client = client
+        self.gateway = gateway
+        self.client = gateway.client
         self.app = App(
-            client=client,
+            client=self.client,
             signing_secret=signing_secret,
             process_before_response=False,
             token_verification_enabled=False,
@@ -177,14 +177,7 @@ class SlackEdge:
         self._answer(message, event_id)
 
     def _answer(self, message: Message, event_id: str) -> None:
-        reply = self.assistant.handle(message)
-        thread = message.thread_ts or message.ts
-        if reply.ephemeral:
-            self.client.chat_postEphemeral(
-                channel=message.channel, user=message.user_id, text=reply.text, thread_ts=thread
-            )
-        else:
-            self._post(message.channel, thread, reply)
+        self._deliver(message, self.assistant.handle(message))
         if event_id:
             finish_event(self.assistant.database, event_id)
 
@@ -237,16 +230,11 @@ class SlackEdge:
         self._post(message.channel, thread, reply)
 
     def _post(self, channel: str, thread_ts: str | None, reply: Reply) -> None:
-        response = self.client.chat_postMessage(
-            channel=channel,
-            thread_ts=thread_ts,
-            text=reply.text,
-            blocks=render_blocks(reply.text, reply.payload(), message_id=reply.message_id, feedback=reply.feedback),
-            unfurl_links=False,
-            unfurl_media=False,
+        ts = self.gateway.post(
+            channel=channel, text=reply.text, thread_ts=thread_ts, payload=reply.payload(), message_id=reply.message_id
         )
         if reply.message_id is not None:
             with self.assistant.database.session_scope() as session:
                 stored = session.get(ChatMessage, reply.message_id)
                 if stored is not None:
-                    stored.slack_ts = str(response.get("ts", ""))
+                    stored.slack_ts = ts

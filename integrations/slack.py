@@ -36,10 +36,9 @@ def make_client(token: str, base_url: str) -> WebClient:
     return client
 
 
-def render_blocks(
-    text: str, payload: dict[str, Any], *, message_id: int | None = None, feedback: bool = False
-) -> list[dict[str, Any]]:
-    """Block Kit for a reply: the text, its sources, its buttons, and 👍/👎 when asked."""
+def render_blocks(text: str, payload: dict[str, Any], *, message_id: int | None = None) -> list[dict[str, Any]]:
+    """Block Kit for a reply: the text, its sources, its buttons, and 👍/👎 when the payload asks for them
+    (they need the stored message id to know which answer is rated)."""
     blocks: list[dict[str, Any]] = []
     for start in range(0, max(len(text), 1), SECTION_LIMIT):
         piece = text[start : start + SECTION_LIMIT]
@@ -50,7 +49,7 @@ def render_blocks(
         elements = [{"type": "mrkdwn", "text": f"📄 *{c.label}* — {_link(c.location)}"} for c in citations[:10]]
         blocks.append({"type": "context", "elements": elements})
     buttons = [_button(b.action_id, b.text, b.value, b.style) for b in buttons_from_payload(payload)]
-    if (feedback or payload.get("feedback")) and message_id is not None:
+    if payload.get("feedback") and message_id is not None:
         buttons += [
             _button("feedback:up", "👍", str(message_id), None),
             _button("feedback:down", "👎", str(message_id), None),
@@ -108,12 +107,15 @@ class SlackGateway:
     def __init__(self, client: WebClient) -> None:
         self.client = client
 
-    def post(self, *, channel: str, text: str, thread_ts: str | None, payload: dict[str, Any]) -> str:
+    def post(
+        self, *, channel: str, text: str, thread_ts: str | None, payload: dict[str, Any], message_id: int | None = None
+    ) -> str:
+        """Post in a channel or thread; links are never unfurled. Returns the message ts."""
         response = self.client.chat_postMessage(
             channel=channel,
             text=text,
             thread_ts=thread_ts,
-            blocks=render_blocks(text, payload),
+            blocks=render_blocks(text, payload, message_id=message_id),
             unfurl_links=False,
             unfurl_media=False,
         )
