@@ -16,7 +16,7 @@ from bot import directory
 from bot.db import Database, utcnow
 from bot.escalations import TransitionError
 from bot.messages import Message, Reply
-from bot.models import ChatMessage, Conversation, Employee, Feedback
+from bot.models import ChatMessage, Conversation, Employee, Feedback, find_conversation
 from bot.outbox import Outbox
 from bot.router import OUT_OF_SCOPE, Route, Router
 from bot.settings import Settings
@@ -181,9 +181,7 @@ class Assistant:
 
     def _conversation(self, session: Session, message: Message, employee: Employee) -> Conversation:
         thread = message.conversation_thread if message.platform == "slack" else "main"
-        found = session.scalar(
-            select(Conversation).where(Conversation.channel == message.channel, Conversation.thread_ts == thread)
-        )
+        found = find_conversation(session, channel=message.channel, thread_ts=thread)
         if found is not None:
             return found
         conversation = Conversation(
@@ -193,9 +191,7 @@ class Assistant:
             with session.begin_nested():
                 session.add(conversation)
         except IntegrityError:  # created concurrently by another worker
-            found = session.scalar(
-                select(Conversation).where(Conversation.channel == message.channel, Conversation.thread_ts == thread)
-            )
+            found = find_conversation(session, channel=message.channel, thread_ts=thread)
             assert found is not None
             return found
         return conversation
@@ -234,9 +230,4 @@ class Assistant:
     def is_bot_thread(self, channel: str, thread_ts: str) -> bool:
         """Whether the bot is part of this thread (so replies there need no @mention)."""
         with self.database.session_scope() as session:
-            return (
-                session.scalar(
-                    select(Conversation.id).where(Conversation.channel == channel, Conversation.thread_ts == thread_ts)
-                )
-                is not None
-            )
+            return find_conversation(session, channel=channel, thread_ts=thread_ts) is not None

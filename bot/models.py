@@ -14,8 +14,9 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    select,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 from bot.db import utcnow
 
@@ -91,6 +92,13 @@ class Conversation(Base):
     thread_ts: Mapped[str] = mapped_column(String(32), nullable=False)
     employee_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = _ts()
+
+
+def find_conversation(session: Session, *, channel: str, thread_ts: str) -> Conversation | None:
+    """The conversation of a channel + thread (web and CLI conversations use the thread "main")."""
+    return session.scalar(
+        select(Conversation).where(Conversation.channel == channel, Conversation.thread_ts == thread_ts)
+    )
 
 
 class ChatMessage(Base):

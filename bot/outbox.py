@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.db import Database, utcnow
-from bot.models import ChatMessage, Conversation, OutboxItem
+from bot.models import ChatMessage, OutboxItem, find_conversation
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
@@ -98,11 +98,7 @@ class Outbox:
             existing.text = item.text
             existing.payload = item.payload
             return
-        conversation = session.scalar(
-            select(Conversation).where(
-                Conversation.channel == item.channel, Conversation.thread_ts == (item.thread_ts or "main")
-            )
-        )
+        conversation = find_conversation(session, channel=item.channel, thread_ts=item.thread_ts or "main")
         session.add(
             ChatMessage(
                 conversation_id=conversation.id if conversation else None,
