@@ -4,7 +4,7 @@ Also decides when the sources do not answer (the bot then says so and offers HR)
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from bot.messages import Citation
@@ -26,7 +26,7 @@ class Answer:
     hits: list[Hit]
 
 
-def answerability(question: str, hits: list[Hit], idf: Callable[[str], float]) -> float:
+def answerability(question: str, hits: list[Hit], idf_weights: Callable[[Iterable[str]], dict[str, float]]) -> float:
     """How well the best passages answer the question (about 0..1.2). Three signals, measured on our dev
     sets (benchmarks/retrieval_*.jsonl):
     - embedding similarity of the top passages to the question;
@@ -38,7 +38,7 @@ def answerability(question: str, hits: list[Hit], idf: Callable[[str], float]) -
         return 0.0
     terms = set(stem_terms(question))
     context = set(stem_terms(" ".join(f"{h.title} {h.heading} {h.text}" for h in hits[:PASSAGES])))
-    weights = {term: idf(term) for term in terms}
+    weights = idf_weights(terms)
     total = sum(weights.values())
     coverage = sum(w for term, w in weights.items() if term in context) / total if total else 0.0
     similarity = max(max(h.similarity for h in hits[:PASSAGES]), 0.0)
@@ -74,7 +74,7 @@ def citations_for(hits: list[Hit], limit: int = PASSAGES) -> list[Citation]:
 def extract_answer(question: str, hits: list[Hit], index: KnowledgeIndex, *, min_score: float) -> Answer:
     """Pick the few sentences from the top passages that best match the question."""
     embeddings = index.embeddings
-    score = answerability(question, hits, index.idf)
+    score = answerability(question, hits, index.idf_weights)
     if not hits or score < min_score:
         return Answer(text="", citations=citations_for(hits), confident=False, score=score, hits=hits)
     candidates: list[tuple[int, int, str]] = []

@@ -382,11 +382,11 @@ class KnowledgeIndex:
                 break
         return ids
 
-    def idf(self, term: str) -> float:
-        """Inverse document frequency of a stemmed term over chunks; unseen terms weigh the most."""
+    def idf_weights(self, terms: Iterable[str]) -> dict[str, float]:
+        """Inverse document frequency over chunks for each stemmed term; unseen terms weigh the most."""
         self._ensure_cache()
         total = max(len(self._ids), 1)
-        return math.log((total + 1) / (self._document_frequency.get(term, 0) + 0.5))
+        return {term: math.log((total + 1) / (self._document_frequency.get(term, 0) + 0.5)) for term in terms}
 
 
 def stem_terms(text: str) -> list[str]:
