@@ -228,10 +228,7 @@ def eval_routing(
         raise typer.Exit(2) from exc
     settings = _settings()
 
-    class _Index:  # the router only needs the embeddings
-        embeddings = WordLlamaEmbeddings()
-
-    router = build_router(settings, _Index(), {s.name: tuple(s.examples) for s in build_skills()})  # type: ignore[arg-type]
+    router = build_router(settings, WordLlamaEmbeddings(), {s.name: tuple(s.examples) for s in build_skills()})
     result = evaluate_routing(router, rows)
     if predictions:
         predictions.write_text("".join(json.dumps(p) + "\n" for p in result.predictions), encoding="utf-8")

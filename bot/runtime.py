@@ -20,6 +20,7 @@ from bot.settings import Settings
 from bot.slack_edge import SlackEdge
 from integrations.llm import AnswerWriter, build_chat_model
 from integrations.slack import SlackGateway, make_client
+from knowledge.embeddings import WordLlamaEmbeddings
 from knowledge.index import IngestReport, KnowledgeIndex, ProgressCallback
 from skills import build_skills
 from skills.base import load_examples
@@ -42,10 +43,12 @@ class Runtime:
         self.database.dispose()
 
 
-def build_router(settings: Settings, index: KnowledgeIndex, skill_examples: dict[str, tuple[str, ...]]) -> Router:
+def build_router(
+    settings: Settings, embeddings: WordLlamaEmbeddings, skill_examples: dict[str, tuple[str, ...]]
+) -> Router:
     examples = dict(skill_examples)
     examples[OUT_OF_SCOPE] = load_examples(OUT_OF_SCOPE)
-    return Router(examples, index.embeddings, threshold=settings.router_threshold)
+    return Router(examples, embeddings, threshold=settings.router_threshold)
 
 
 def build_runtime(settings: Settings, *, migrate: bool = True, slack_client: WebClient | None = None) -> Runtime:
@@ -56,7 +59,7 @@ def build_runtime(settings: Settings, *, migrate: bool = True, slack_client: Web
     database = Database(url)
     index = KnowledgeIndex.persistent(settings.chroma_dir)
     skills = build_skills()
-    router = build_router(settings, index, {s.name: tuple(s.examples) for s in skills})
+    router = build_router(settings, index.embeddings, {s.name: tuple(s.examples) for s in skills})
     gateway: SlackGateway | None = None
     if settings.slack_enabled:
         client = slack_client or make_client(settings.slack_bot_token or "", settings.slack_api_url)
