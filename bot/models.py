@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Date,
     DateTime,
     ForeignKey,
     Integer,
     MetaData,
+    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -52,12 +55,17 @@ class Employee(Base):
     country: Mapped[str] = mapped_column(String(2), default="US", nullable=False)
     manager_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id", ondelete="SET NULL"))
     roles: Mapped[str] = mapped_column(String(200), default="employee", nullable=False)
+    # Who approves in this person's place while they are away (falls back to their own manager).
+    delegate_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id", ondelete="SET NULL"))
+    # Leave accrues from the month of hire; unknown → from the start of the leave year.
+    hired_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = _ts()
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow, nullable=False
     )
 
-    manager: Mapped[Employee | None] = relationship(remote_side=[id])
+    manager: Mapped[Employee | None] = relationship(remote_side=[id], foreign_keys=[manager_id])
+    delegate: Mapped[Employee | None] = relationship(remote_side=[id], foreign_keys=[delegate_id])
 
     @property
     def role_set(self) -> frozenset[str]:
@@ -91,6 +99,8 @@ class Conversation(Base):
     channel: Mapped[str] = mapped_column(String(64), nullable=False)
     thread_ts: Mapped[str] = mapped_column(String(32), nullable=False)
     employee_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id", ondelete="SET NULL"))
+    # A skill that asked a question here: the next message in this conversation goes to it.
+    awaiting_skill: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = _ts()
 
 
@@ -218,3 +228,78 @@ class OutboxItem(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _ts()
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LeaveRequest(Base):
+    """A request for time off. States: draft → pending → approved | denied; draft → approved (types that
+    need no approval); draft → discarded; pending → withdrawn; approved → cancelled. Changes go through
+    bot.leave.requests.transition, which also writes the audit row and the ledger."""
+
+    __tablename__ = "leave_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    employee_id: Mapped[int] = mapped_column(ForeignKey("employees.id"), nullable=False, index=True)
+    leave_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    start_date: Mapped[date] = mapped_column(Date, nullable=False)
+    end_date: Mapped[date] = mapped_column(Date, nullable=False)
+    # "am" = only the morning off, "pm" = only the afternoon off; None = the whole day.
+    start_half: Mapped[str | None] = mapped_column(String(2))
+    end_half: Mapped[str | None] = mapped_column(String(2))
+    days: Mapped[Decimal] = mapped_column(Numeric(6, 1), nullable=False)
+    reason: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="draft", nullable=False, index=True)
+    approver_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id"), index=True)
+    approver_note: Mapped[str | None] = mapped_column(Text)  # why this approver (e.g. manager away)
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    warnings: Mapped[list[str]] = mapped_column(JSON, default=list, nullable=False)
+    platform: Mapped[str] = mapped_column(String(16), default="slack", nullable=False)
+    channel: Mapped[str] = mapped_column(String(64), nullable=False)
+    thread_ts: Mapped[str | None] = mapped_column(String(32))
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id", ondelete="SET NULL"))
+    reminders_sent: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    last_reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    escalated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _ts()
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow, nullable=False
+    )
+
+    employee: Mapped[Employee] = relationship(foreign_keys=[employee_id])
+    approver: Mapped[Employee | None] = relationship(foreign_keys=[approver_id])
+
+
+class LeaveLedgerEntry(Base):
+    """One movement of a leave balance (days, signed). Balances are sums of these, never a stored counter.
+
+    `period` makes bookings idempotent: "accrual:2026-11", "grant:2027", "request:42", "reversal:42",
+    "forfeit:2026", "carry-out:2026", "carry-in:2026", "carry-expiry:2026". Running a job twice, or
+    approving twice, hits the unique constraint instead of booking twice."""
+
+    __tablename__ = "leave_ledger"
+    __table_args__ = (
+        UniqueConstraint("employee_id", "leave_type", "period", name="uq_leave_ledger_employee_type_period"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    employee_id: Mapped[int] = mapped_column(ForeignKey("employees.id"), nullable=False)
+    leave_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    days: Mapped[Decimal] = mapped_column(Numeric(8, 4), nullable=False)
+    effective_on: Mapped[date] = mapped_column(Date, nullable=False)
+    period: Mapped[str] = mapped_column(String(64), nullable=False)
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("leave_requests.id", ondelete="SET NULL"))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = _ts()
+
+
+class SchedulerLease(Base):
+    """A named lease: the process holding an unexpired lease is the one that runs scheduled jobs."""
+
+    __tablename__ = "scheduler_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(200))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,45 @@
+"""Scheduled jobs. APScheduler keeps them in the database job store, which stores a job as a textual
+reference ("bot.jobs:deliver_outbox") plus its trigger, so each job is a module-level function without
+arguments; it reaches the running system through `current()`, bound by whoever starts the scheduler.
+
+Only the scheduler leader runs them (see bot.scheduler)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
+
+_runtime: Runtime | None = None
+
+
+def bind(runtime: Runtime | None) -> None:
+    """Make `runtime` the one the jobs act on (None unbinds)."""
+    global _runtime
+    _runtime = runtime
+
+
+def current() -> Runtime:
+    if _runtime is None:
+        raise RuntimeError("no runtime is bound to the scheduled jobs")
+    return _runtime
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    id: str
+    func: str  # textual reference, so the database job store can persist it
+    trigger: str
+    trigger_args: dict[str, Any] = field(default_factory=dict)
+
+
+def deliver_outbox() -> None:
+    """Retry notifications that could not be delivered at once (Slack down, rate limited)."""
+    current().outbox.deliver_pending()
+
+
+SCHEDULE: tuple[JobSpec, ...] = (
+    JobSpec("outbox", "bot.jobs:deliver_outbox", "interval", {"seconds": 30}),
+)

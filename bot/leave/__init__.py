@@ -1,0 +1,1 @@
+"""Leave: configuration of leave types, date parsing, working days, the ledger, requests and their jobs."""
