@@ -110,6 +110,11 @@ class Assistant:
         with self.database.session_scope() as session:
             employee = directory.ensure_employee(session, message.user_id, self.user_lookup)
             conversation = self._conversation(session, message, employee)
+            if conversation.awaiting_skill and not message.is_action and conversation.awaiting_skill in self.skills:
+                # The skill asked a question in this conversation: this message is the answer.
+                route = Route(skill=conversation.awaiting_skill, confidence=1.0, reason="awaiting")
+                skill = self.skills[route.skill]
+                conversation.awaiting_skill = None
             inbound_id = None
             if not message.is_action:
                 inbound = ChatMessage(
@@ -174,6 +179,7 @@ class Assistant:
             skill=reply.skill,
             confidence=reply.confidence,
             payload=reply.payload(),
+            update_key=reply.update_key,
         )
         session.add(stored)
         session.flush()

@@ -1,4 +1,4 @@
-"""The `backoffice` command line: serve, migrate, ingest, directory import, chat, and evals."""
+"""The `backoffice` command line: serve, scheduler, migrate, ingest, directory import, chat, and evals."""
 
 from __future__ import annotations
 
@@ -148,6 +148,14 @@ def serve(
         bool, typer.Option("--socket-mode", help="Connect to Slack over Socket Mode (needs SLACK_APP_TOKEN).")
     ] = False,
     samples: Annotated[bool, typer.Option(help="Load the sample directory and SOPs on start.")] = True,
+    run_scheduler: Annotated[
+        bool,
+        typer.Option(
+            "--scheduler/--no-scheduler",
+            help="Run the scheduled jobs in this process (leader-elected, so several processes are safe). "
+            "Use --no-scheduler for web workers when a dedicated `backoffice scheduler` process runs them.",
+        ),
+    ] = True,
 ) -> None:
     """Serve the Slack endpoint (/slack/events), the local web chat (/) and /healthz."""
     import uvicorn
@@ -170,7 +178,48 @@ def serve(
         console.print("Connected to Slack over Socket Mode.")
     slack_note = "" if runtime.slack else " — Slack not configured"
     console.print(f"Web chat: http://{host}:{port}/  (Slack events: /slack/events{slack_note})")
-    uvicorn.run(create_app(runtime), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(runtime, run_scheduler=run_scheduler), host=host, port=port, log_level="warning")
+
+
+@app.command()
+def scheduler(
+    ttl: Annotated[
+        float, typer.Option(help="Seconds the leader's lease lasts unrenewed; a standby takes over after that.")
+    ] = 30.0,
+    renew: Annotated[float, typer.Option(help="Seconds between lease renewals; under half of --ttl.")] = 10.0,
+) -> None:
+    """Run only the scheduled jobs, in the foreground until Ctrl-C or SIGTERM.
+
+    For scale-out deployments: run this next to web workers started with `serve --no-scheduler`. Any number of
+    these (and of `serve --scheduler`) may run against one database; they elect one leader through a lease in the
+    database and only the leader runs the jobs. When it stops or dies, a standby takes over within --ttl seconds.
+    """
+    import signal
+    import threading
+
+    from bot.runtime import build_runtime
+    from bot.scheduler import SchedulerService, check_timing
+
+    try:
+        check_timing(ttl, renew)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    runtime = build_runtime(_settings())
+    service = SchedulerService(runtime, ttl_seconds=ttl, renew_seconds=renew)
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+    # Leadership changes are what an operator watches this process for, whatever the log level.
+    logging.getLogger("bot.scheduler").setLevel(logging.INFO)
+    console.print(f"Scheduler {service.holder}: lease ttl {ttl:g}s, renewed every {renew:g}s. Ctrl-C to stop.")
+    service.start()
+    try:
+        stopping.wait()
+    finally:
+        service.stop()
+        runtime.close()
+    console.print("Scheduler stopped; lease released.")
 
 
 @app.command()
@@ -217,6 +266,7 @@ def eval_routing(
 ) -> None:
     """Route every line and print accuracy, per-skill precision/recall and out-of-scope recall."""
     from bot.evals import EvalFileError, evaluate_routing, read_jsonl
+    from bot.leave.config import load_policy
     from bot.runtime import build_router
     from knowledge.embeddings import WordLlamaEmbeddings
     from skills import build_skills
@@ -228,7 +278,8 @@ def eval_routing(
         raise typer.Exit(2) from exc
     settings = _settings()
 
-    router = build_router(settings, WordLlamaEmbeddings(), {s.name: tuple(s.examples) for s in build_skills()})
+    skills = build_skills(load_policy(settings.leave_config))
+    router = build_router(settings, WordLlamaEmbeddings(), {s.name: tuple(s.examples) for s in skills})
     result = evaluate_routing(router, rows)
     if predictions:
         predictions.write_text("".join(json.dumps(p) + "\n" for p in result.predictions), encoding="utf-8")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
@@ -14,6 +15,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def local_date(moment: datetime, tz: str | None) -> date:
+    """The calendar date at `moment` in time zone `tz` (an IANA name; unknown or empty → UTC)."""
+    try:
+        zone = ZoneInfo(tz or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    return moment.astimezone(zone).date()
 
 
 def make_engine(url: str) -> Engine:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bot.leave import jobs as leave_jobs
+
 if TYPE_CHECKING:
     from bot.runtime import Runtime
 
@@ -40,6 +42,30 @@ def deliver_outbox() -> None:
     current().outbox.deliver_pending()
 
 
+def leave_bookings() -> None:
+    """Accruals, yearly grants, year-end carry-over and expiry that are due (idempotent catch-up)."""
+    runtime = current()
+    with runtime.database.session_scope() as session:
+        leave_jobs.book_due(session, policy=runtime.leave_policy, now=runtime.assistant.clock())
+
+
+def leave_reminders() -> None:
+    """Remind approvers of waiting requests; escalate to People Ops after the last reminder."""
+    runtime = current()
+    with runtime.database.session_scope() as session:
+        leave_jobs.remind_approvers(
+            session,
+            policy=runtime.leave_policy,
+            now=runtime.assistant.clock(),
+            hr_destination=runtime.settings.hr_destination,
+        )
+    runtime.outbox.deliver_pending()
+
+
 SCHEDULE: tuple[JobSpec, ...] = (
     JobSpec("outbox", "bot.jobs:deliver_outbox", "interval", {"seconds": 30}),
+    # Hourly rather than monthly: a missed run (server down on the 1st) is caught up, and booking twice is
+    # impossible (the ledger's period key), so running often costs nothing.
+    JobSpec("leave_bookings", "bot.jobs:leave_bookings", "interval", {"hours": 1}),
+    JobSpec("leave_reminders", "bot.jobs:leave_reminders", "interval", {"minutes": 15}),
 )

@@ -75,11 +75,15 @@ class Citation:
 
 @dataclass(frozen=True)
 class ModalField:
+    """A form input. kind "date" holds an ISO date; kind "select" one of `options` (value, label)."""
+
     name: str
     label: str
     multiline: bool = False
     initial: str = ""
     optional: bool = False
+    kind: Literal["text", "date", "select"] = "text"
+    options: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -107,16 +111,23 @@ class Reply:
     skill: str | None = None
     confidence: float | None = None
     message_id: int | None = None  # set by the assistant once the reply is stored
+    # A card that later changes in place (notifications with the same key edit it instead of posting).
+    update_key: str | None = None
+    # A skill's note to itself, kept with the stored reply (e.g. the request text awaiting an answer).
+    memo: dict[str, str] = field(default_factory=dict)
 
     def payload(self) -> dict[str, Any]:
         """The renderable parts, as stored with the message and in the outbox."""
-        return {
+        data: dict[str, Any] = {
             "feedback": self.feedback,
             "citations": [c.to_dict() for c in self.citations],
             "buttons": [
                 {"action_id": b.action_id, "text": b.text, "value": b.value, "style": b.style} for b in self.buttons
             ],
         }
+        if self.memo:
+            data["memo"] = dict(self.memo)
+        return data
 
 
 def buttons_from_payload(payload: dict[str, Any]) -> list[Button]:

@@ -8,22 +8,33 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.db import Database, utcnow
-from bot.models import ChatMessage, OutboxItem, find_conversation
+from bot.messages import Button, Citation, Reply
+from bot.models import ChatMessage, Employee, OutboxItem, find_conversation
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 
 
+@dataclass(frozen=True)
+class Posted:
+    """Where a message landed: the real channel id (a DM's "D…" when posted to a user id) and its ts."""
+
+    channel: str
+    ts: str
+
+
 class SlackPoster(Protocol):
     """The part of the Slack Web API the outbox needs (see integrations.slack)."""
 
-    def post(self, *, channel: str, text: str, thread_ts: str | None, payload: dict[str, Any]) -> str: ...
+    def post(self, *, channel: str, text: str, thread_ts: str | None, payload: dict[str, Any]) -> Posted: ...
 
     def update(self, *, channel: str, ts: str, text: str, payload: dict[str, Any]) -> None: ...
 
@@ -31,6 +42,33 @@ class SlackPoster(Protocol):
 def is_web_channel(channel: str) -> bool:
     """Channels of the local web chat (no Slack): 'web:<slack id>' and 'web:hr'."""
     return channel.startswith("web:") or channel.startswith("cli:")
+
+
+def person_channel(employee: Employee, platform: str) -> str:
+    """Where to reach someone directly: their Slack DM (posting to a user id opens it), or their web/CLI feed."""
+    return employee.slack_id if platform == "slack" else f"{platform}:{employee.slack_id}"
+
+
+def queue(
+    session: Session,
+    *,
+    channel: str,
+    text: str,
+    thread_ts: str | None = None,
+    update_key: str | None = None,
+    buttons: Sequence[Button] = (),
+    citations: Sequence[Citation] = (),
+) -> OutboxItem:
+    """Queue a message in the same transaction as the change that caused it."""
+    item = OutboxItem(
+        channel=channel,
+        thread_ts=thread_ts,
+        update_key=update_key,
+        text=text,
+        payload=Reply(text=text, buttons=list(buttons), citations=list(citations)).payload(),
+    )
+    session.add(item)
+    return item
 
 
 class Outbox:
@@ -85,15 +123,17 @@ class Outbox:
             if item.update_key
             else None
         )
+        channel, slack_ts = item.channel, None
         if is_web_channel(item.channel) or self._slack is None:
-            slack_ts = None
+            pass
         elif existing is not None and existing.slack_ts:
             self._slack.update(channel=existing.channel, ts=existing.slack_ts, text=item.text, payload=item.payload)
             slack_ts = existing.slack_ts
         else:
-            slack_ts = self._slack.post(
+            posted = self._slack.post(
                 channel=item.channel, text=item.text, thread_ts=item.thread_ts, payload=item.payload
             )
+            channel, slack_ts = posted.channel, posted.ts
         if existing is not None:
             existing.text = item.text
             existing.payload = item.payload
@@ -102,7 +142,7 @@ class Outbox:
         session.add(
             ChatMessage(
                 conversation_id=conversation.id if conversation else None,
-                channel=item.channel,
+                channel=channel,
                 direction="out",
                 text=item.text,
                 slack_ts=slack_ts,

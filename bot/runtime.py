@@ -11,7 +11,10 @@ from sqlalchemy import func, select
 
 from bot import directory
 from bot.assistant import Assistant
-from bot.db import Database
+from bot.db import Database, local_date
+from bot.leave import ledger
+from bot.leave.config import LeavePolicy, load_policy
+from bot.leave.home import HomeSection, home_sections
 from bot.migrate import upgrade
 from bot.models import Employee
 from bot.outbox import Outbox
@@ -38,6 +41,7 @@ class Runtime:
     assistant: Assistant
     outbox: Outbox
     slack: SlackEdge | None
+    leave_policy: LeavePolicy
 
     def close(self) -> None:
         self.database.dispose()
@@ -58,7 +62,8 @@ def build_runtime(settings: Settings, *, migrate: bool = True, slack_client: Web
         upgrade(url)
     database = Database(url)
     index = KnowledgeIndex.persistent(settings.chroma_dir)
-    skills = build_skills()
+    leave_policy = load_policy(settings.leave_config)
+    skills = build_skills(leave_policy)
     router = build_router(settings, index.embeddings, {s.name: tuple(s.examples) for s in skills})
     gateway: SlackGateway | None = None
     if settings.slack_enabled:
@@ -76,8 +81,29 @@ def build_runtime(settings: Settings, *, migrate: bool = True, slack_client: Web
         user_lookup=gateway.lookup_user if gateway else None,
         answer_writer=writer,
     )
-    edge = SlackEdge(assistant, gateway, settings.slack_signing_secret or "") if gateway else None
-    return Runtime(settings=settings, database=database, index=index, assistant=assistant, outbox=outbox, slack=edge)
+
+    def home(slack_id: str) -> list[HomeSection]:
+        with database.session_scope() as session:
+            employee = directory.ensure_employee(session, slack_id, gateway.lookup_user if gateway else None)
+            return home_sections(
+                session,
+                policy=leave_policy,
+                employee=employee,
+                today=local_date(assistant.clock(), employee.tz),
+                public_url=settings.public_url,
+                secret_key=settings.secret_key,
+            )
+
+    edge = SlackEdge(assistant, gateway, settings.slack_signing_secret or "", home) if gateway else None
+    return Runtime(
+        settings=settings,
+        database=database,
+        index=index,
+        assistant=assistant,
+        outbox=outbox,
+        slack=edge,
+        leave_policy=leave_policy,
+    )
 
 
 def bootstrap_samples(runtime: Runtime, on_progress: ProgressCallback | None = None) -> IngestReport:
@@ -86,5 +112,8 @@ def bootstrap_samples(runtime: Runtime, on_progress: ProgressCallback | None = N
         if not session.scalar(select(func.count()).select_from(Employee)):
             report = directory.import_csv(session, SAMPLE_DIRECTORY.read_text(encoding="utf-8"))
             log.info("sample directory loaded: %s employees", report.created)
+    with runtime.database.session_scope() as session:
+        # Book the leave accruals and grants due so far this year, so sample balances are real.
+        ledger.run_due_bookings(session, policy=runtime.leave_policy, today=runtime.assistant.clock().date())
     with runtime.database.session_scope() as session:
         return runtime.index.ingest(session, [SAMPLE_SOPS], on_progress=on_progress)

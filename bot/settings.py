@@ -35,11 +35,19 @@ class Settings(BaseSettings):
     # Policy answers: retrieval score below which the bot says it is unsure and offers HR.
     answer_min_score: float = Field(default=0.55, validation_alias="BACKOFFICE_ANSWER_MIN_SCORE")
     max_message_chars: int = Field(default=4000, validation_alias="BACKOFFICE_MAX_MESSAGE_CHARS")
+    # Leave types and rules (YAML); None = the bundled bot/leave/leave_types.yml.
+    leave_config: Path | None = Field(default=None, validation_alias="BACKOFFICE_LEAVE_CONFIG")
+    # Signs calendar-feed links (and other tokens handed out in URLs). Required in production.
+    secret_key: str = Field(default="dev-only-secret-change-me", validation_alias="BACKOFFICE_SECRET_KEY")
+    # Base URL people reach this server at, for links in Slack (calendar feeds).
+    public_url: str = Field(default="http://127.0.0.1:8000", validation_alias="BACKOFFICE_PUBLIC_URL")
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.environment == "production" and self.slack_bot_token and not self.slack_signing_secret:
             raise ValueError("SLACK_SIGNING_SECRET is required in production when Slack is enabled")
+        if self.environment == "production" and self.secret_key.startswith("dev-only"):
+            raise ValueError("BACKOFFICE_SECRET_KEY must be set in production")
         return self
 
     @property

@@ -15,9 +15,10 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.assistant import Assistant
 from bot.db import Database, utcnow
+from bot.leave.home import HomeSection
 from bot.messages import FileRef, Message, Reply
 from bot.models import ChatMessage, ProcessedEvent
-from integrations.slack import SlackGateway, render_blocks, render_modal
+from integrations.slack import SlackGateway, render_blocks, render_home, render_modal
 
 log = logging.getLogger(__name__)
 _ANY = re.compile(".*")
@@ -84,13 +85,23 @@ def action_message(body: dict[str, Any]) -> Message:
     )
 
 
+def _element_value(element: Any) -> str:
+    """The submitted value of a text input, a date picker or a select."""
+    if not isinstance(element, dict):
+        return ""
+    if "selected_date" in element:
+        return str(element.get("selected_date") or "")
+    if "selected_option" in element:
+        return str((element.get("selected_option") or {}).get("value", ""))
+    return str(element.get("value") or "")
+
+
 def view_message(body: dict[str, Any]) -> Message:
     view = body.get("view") or {}
     form: dict[str, str] = {}
     for block_id, actions in ((view.get("state") or {}).get("values") or {}).items():
         for action_id, element in (actions or {}).items():
-            value = element.get("value") if isinstance(element, dict) else None
-            form[action_id or block_id] = str(value or "")
+            form[action_id or block_id] = _element_value(element)
     user = str((body.get("user") or {}).get("id", ""))
     return Message(
         user_id=user,
@@ -107,8 +118,15 @@ def view_message(body: dict[str, Any]) -> Message:
 class SlackEdge:
     """Registers the listeners on a bolt App and renders replies through its WebClient."""
 
-    def __init__(self, assistant: Assistant, gateway: SlackGateway, signing_secret: str) -> None:
+    def __init__(
+        self,
+        assistant: Assistant,
+        gateway: SlackGateway,
+        signing_secret: str,
+        home: Callable[[str], list[HomeSection]] | None = None,
+    ) -> None:
         self.assistant = assistant
+        self.home = home
         self.gateway = gateway
         self.client = gateway.client
         self.app = App(
@@ -126,6 +144,7 @@ class SlackEdge:
         app.middleware(self._drop_retried_events)
         app.event("app_mention")(self._on_mention)
         app.event("message")(self._on_message)
+        app.event("app_home_opened")(self._on_home_opened)
         app.action(_ANY)(self._on_action)
         app.view(_ANY)(self._on_view)
         app.command("/backoffice")(self._on_command)
@@ -176,6 +195,15 @@ class SlackEdge:
                 return
         self._answer(message, event_id)
 
+    def _on_home_opened(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        event_id = str(body.get("event_id", ""))
+        user = str(event.get("user", ""))
+        if event.get("tab", "home") != "home" or not user or self.home is None:
+            finish_event(self.assistant.database, event_id, "ignored")
+            return
+        self.client.views_publish(user_id=user, view={"type": "home", "blocks": render_home(self.home(user))})
+        finish_event(self.assistant.database, event_id)
+
     def _answer(self, message: Message, event_id: str) -> None:
         self._deliver(message, self.assistant.handle(message))
         if event_id:
@@ -189,7 +217,8 @@ class SlackEdge:
 
     def _on_view(self, ack: Callable[..., None], body: dict[str, Any]) -> None:
         message = view_message(body)
-        empty = [name for name, value in message.form.items() if not value.strip()]
+        # Slack enforces required inputs itself but accepts whitespace; optional inputs come back "".
+        empty = [name for name, value in message.form.items() if value and not value.strip()]
         if empty:
             ack(response_action="errors", errors={name: "Please fill this in." for name in empty})
             return
@@ -208,6 +237,9 @@ class SlackEdge:
             trigger_id=command.get("trigger_id"),
         )
         reply = self.assistant.handle(message)
+        if reply.modal is not None and message.trigger_id:
+            self.client.views_open(trigger_id=message.trigger_id, view=render_modal(reply.modal))
+            return
         respond(text=reply.text, blocks=render_blocks(reply.text, reply.payload()), response_type="ephemeral")
 
     # ------------------------------------------------------------ rendering
@@ -230,11 +262,12 @@ class SlackEdge:
         self._post(message.channel, thread, reply)
 
     def _post(self, channel: str, thread_ts: str | None, reply: Reply) -> None:
-        ts = self.gateway.post(
+        posted = self.gateway.post(
             channel=channel, text=reply.text, thread_ts=thread_ts, payload=reply.payload(), message_id=reply.message_id
         )
         if reply.message_id is not None:
             with self.assistant.database.session_scope() as session:
                 stored = session.get(ChatMessage, reply.message_id)
                 if stored is not None:
-                    stored.slack_ts = ts
+                    stored.slack_ts = posted.ts
+                    stored.channel = posted.channel

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-from apscheduler.schedulers.background import BackgroundScheduler
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
@@ -17,9 +18,12 @@ from sqlalchemy import or_, select
 from starlette.concurrency import run_in_threadpool
 
 from bot.directory import get_by_slack_id
+from bot.leave.calendar import team_calendar
+from bot.leave.home import calendar_token
 from bot.messages import Message, Reply
 from bot.models import ChatMessage, Employee
 from bot.runtime import Runtime
+from bot.scheduler import SchedulerService
 
 log = logging.getLogger(__name__)
 MAX_SLACK_BODY = 1_000_000
@@ -70,14 +74,16 @@ def reply_json(reply: Reply) -> dict[str, Any]:
 def create_app(runtime: Runtime, *, run_scheduler: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        scheduler = BackgroundScheduler(timezone="UTC")
-        if run_scheduler:
-            # Retries notifications that could not be delivered at once (Slack down, rate limited).
-            scheduler.add_job(runtime.outbox.deliver_pending, "interval", seconds=30, id="outbox", coalesce=True)
+        # Every worker process may start one: the lease lets exactly one of them run the jobs (bot.scheduler).
+        scheduler = SchedulerService(runtime) if run_scheduler else None
+        if scheduler is not None:
             scheduler.start()
-        yield
-        if scheduler.running:
-            scheduler.shutdown(wait=False)
+        try:
+            yield
+        finally:
+            if scheduler is not None:
+                # stop() waits for a running job, so keep it off the event loop.
+                await run_in_threadpool(scheduler.stop)
 
     app = FastAPI(title="Back Office Assistant", lifespan=lifespan)
     app.state.runtime = runtime
@@ -110,6 +116,22 @@ def create_app(runtime: Runtime, *, run_scheduler: bool = True) -> FastAPI:
             status_code=bolt_response.status,
             headers=bolt_response.first_headers_without_set_cookie(),
         )
+
+    @app.get("/calendar/{slack_id}.ics")
+    def team_calendar_feed(slack_id: str, token: str, rt: RuntimeDep) -> Response:
+        """A manager's team leave calendar; the token in the link is the credential (calendar apps
+        cannot send headers), compared in constant time."""
+        with rt.database.session_scope() as session:
+            manager = get_by_slack_id(session, slack_id)
+            if manager is None:
+                raise HTTPException(status_code=404, detail="no such calendar")
+            if not hmac.compare_digest(token, calendar_token(rt.settings.secret_key, manager)):
+                raise HTTPException(status_code=403, detail="invalid calendar token")
+            now = rt.assistant.clock()
+            body = team_calendar(
+                session, policy=rt.leave_policy, manager=manager, since=now.date() - timedelta(days=90), now=now
+            )
+        return Response(content=body, media_type="text/calendar; charset=utf-8")
 
     if runtime.settings.environment != "production":
         # The playground lets you pick who you are, so it is never served in production.

@@ -15,7 +15,9 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.directory import SlackProfile
-from bot.messages import Modal, buttons_from_payload, citations_from_payload
+from bot.leave.home import HomeSection
+from bot.messages import Modal, ModalField, buttons_from_payload, citations_from_payload
+from bot.outbox import Posted
 
 log = logging.getLogger(__name__)
 SECTION_LIMIT = 2900  # Slack rejects section text over 3000 characters
@@ -89,16 +91,45 @@ def render_modal(modal: Modal) -> dict[str, Any]:
                 "block_id": field.name,
                 "optional": field.optional,
                 "label": {"type": "plain_text", "text": field.label[:2000]},
-                "element": {
-                    "type": "plain_text_input",
-                    "action_id": field.name,
-                    "multiline": field.multiline,
-                    **({"initial_value": field.initial} if field.initial else {}),
-                },
+                "element": _modal_element(field),
             }
             for field in modal.fields
         ],
     }
+
+
+def _modal_element(field: ModalField) -> dict[str, Any]:
+    if field.kind == "date":
+        return {
+            "type": "datepicker",
+            "action_id": field.name,
+            **({"initial_date": field.initial} if field.initial else {}),
+        }
+    if field.kind == "select":
+        options = [
+            {"text": {"type": "plain_text", "text": label[:75]}, "value": value} for value, label in field.options
+        ]
+        element: dict[str, Any] = {"type": "static_select", "action_id": field.name, "options": options}
+        chosen = [o for o in options if o["value"] == field.initial]
+        if chosen:
+            element["initial_option"] = chosen[0]
+        return element
+    return {
+        "type": "plain_text_input",
+        "action_id": field.name,
+        "multiline": field.multiline,
+        **({"initial_value": field.initial} if field.initial else {}),
+    }
+
+
+def render_home(sections: list[HomeSection]) -> list[dict[str, Any]]:
+    """App Home blocks: a header and a list per section."""
+    blocks: list[dict[str, Any]] = []
+    for section in sections:
+        blocks.append({"type": "header", "text": {"type": "plain_text", "text": section.title[:150]}})
+        text = "\n".join(f"• {line}" for line in section.lines) or "—"
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text[:SECTION_LIMIT]}})
+    return blocks[:100]
 
 
 class SlackGateway:
@@ -109,8 +140,9 @@ class SlackGateway:
 
     def post(
         self, *, channel: str, text: str, thread_ts: str | None, payload: dict[str, Any], message_id: int | None = None
-    ) -> str:
-        """Post in a channel or thread; links are never unfurled. Returns the message ts."""
+    ) -> Posted:
+        """Post in a channel or thread; links are never unfurled. Posting to a user id opens their DM;
+        the returned channel is the real one (a DM "D…" id), which chat.update needs."""
         response = self.client.chat_postMessage(
             channel=channel,
             text=text,
@@ -119,7 +151,7 @@ class SlackGateway:
             unfurl_links=False,
             unfurl_media=False,
         )
-        return str(response["ts"])
+        return Posted(channel=str(response.get("channel") or channel), ts=str(response["ts"]))
 
     def update(self, *, channel: str, ts: str, text: str, payload: dict[str, Any]) -> None:
         self.client.chat_update(channel=channel, ts=ts, text=text, blocks=render_blocks(text, payload))

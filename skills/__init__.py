@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from bot.leave.config import LeavePolicy
 from skills.base import Skill
-from skills.pending import expense_skill, it_skill, leave_skill
+from skills.leave import LeaveSkill
+from skills.pending import expense_skill, it_skill
 from skills.policy import PolicySkill
 from skills.smalltalk import SmalltalkSkill
 
 
-def build_skills() -> list[Skill]:
+def build_skills(leave_policy: LeavePolicy) -> list[Skill]:
     return [
         PolicySkill(),
         it_skill(),
         expense_skill(),
-        leave_skill(),
+        LeaveSkill(leave_policy),
         SmalltalkSkill(),
     ]

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy.orm import Session
 
+from bot import outbox
 from bot.messages import Button, Citation, Message, Reply
 from bot.models import Conversation, Employee, OutboxItem
 from bot.settings import Settings
@@ -51,15 +52,15 @@ class SkillContext:
         citations: Sequence[Citation] = (),
     ) -> OutboxItem:
         """Queue a message to someone else in the same transaction as the change that caused it."""
-        item = OutboxItem(
+        return outbox.queue(
+            self.session,
             channel=channel,
+            text=text,
             thread_ts=thread_ts,
             update_key=update_key,
-            text=text,
-            payload=Reply(text=text, buttons=list(buttons), citations=list(citations)).payload(),
+            buttons=buttons,
+            citations=citations,
         )
-        self.session.add(item)
-        return item
 
 
 class Skill(Protocol):

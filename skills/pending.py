@@ -39,9 +39,3 @@ def it_skill() -> NotYetAvailableSkill:
 
 def expense_skill() -> NotYetAvailableSkill:
     return NotYetAvailableSkill("expense", "An expense claim", "please submit it through the finance portal for now.")
-
-
-def leave_skill() -> NotYetAvailableSkill:
-    return NotYetAvailableSkill(
-        "leave", "A leave request", "please request it in the HR portal and tell your manager for now."
-    )

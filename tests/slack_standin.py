@@ -112,20 +112,27 @@ class SlackStandIn:
                 )
             if method == "chat.postMessage":
                 ts = self._next_ts()
+                channel = str(params.get("channel", ""))
+                if channel.startswith("U") or channel.startswith("W"):
+                    channel = "D" + channel[1:]  # posting to a user id opens (or reuses) the DM with them
                 return (
                     200,
                     {},
                     {
                         "ok": True,
-                        "channel": params.get("channel"),
+                        "channel": channel,
                         "ts": ts,
                         "message": {"ts": ts, "text": params.get("text")},
                     },
                 )
             if method == "chat.update":
+                if str(params.get("channel", "")).startswith(("U", "W")):
+                    return 200, {}, {"ok": False, "error": "channel_not_found"}  # needs the DM's channel id
                 return 200, {}, {"ok": True, "channel": params.get("channel"), "ts": params.get("ts")}
             if method == "chat.postEphemeral":
                 return 200, {}, {"ok": True, "message_ts": self._next_ts()}
+            if method == "views.publish":
+                return 200, {}, {"ok": True, "view": {"id": "VHOME1", **(params.get("view") or {})}}
             if method == "views.open":
                 return 200, {}, {"ok": True, "view": {"id": "V0001", **(params.get("view") or {})}}
             if method == "users.info":

@@ -56,7 +56,7 @@ def count(env: dict[str, str], model: type) -> int:
 def test_help_lists_the_commands(env: dict[str, str]) -> None:
     result = run(env, "--help")
     assert result.exit_code == 0, result.output
-    for command in ("serve", "migrate", "bootstrap", "ingest", "directory", "chat", "eval"):
+    for command in ("serve", "scheduler", "migrate", "bootstrap", "ingest", "directory", "chat", "eval"):
         assert command in result.stdout
     eval_help = run(env, "eval", "--help")
     assert eval_help.exit_code == 0

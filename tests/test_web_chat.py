@@ -93,11 +93,17 @@ def test_routing_outcomes_in_the_chat(offline_server: LiveServer, http: httpx.Cl
     assert "Policy questions" in ask("what's the weather like in Lisbon tomorrow?")["text"]
     assert ask("thanks a lot!")["skill"] == "smalltalk"
     leave = ask("book me off next friday please")
-    assert leave["skill"] == "leave" and "can't do that in the bot yet" in leave["text"]
+    assert leave["skill"] == "leave" and "Please check your request" in leave["text"]
+    assert [b["action_id"] for b in leave["buttons"]] == ["leave:confirm", "leave:edit", "leave:discard"]
 
 
 def test_the_playground_is_not_served_in_production(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'prod.db'}", BACKOFFICE_ENV="production")
+    settings = make_settings(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'prod.db'}",
+        BACKOFFICE_ENV="production",
+        BACKOFFICE_SECRET_KEY="a-long-random-production-secret",
+    )
     runtime = build_runtime(settings)
     try:
         with LiveServer(runtime) as live, httpx.Client() as client:

@@ -1,0 +1,116 @@
+"""Scheduled leave work: ledger bookings that fall due (accruals, grants, year end, carry-over expiry) and
+reminders for requests waiting on an approver — a bounded number, then People Ops is told. A request is
+never expired silently."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot import audit, outbox
+from bot.leave import ledger
+from bot.leave.config import LeavePolicy
+from bot.leave.requests import fmt_days, fmt_range
+from bot.messages import Button
+from bot.models import LeaveRequest
+
+
+def decision_buttons(request: LeaveRequest) -> list[Button]:
+    return [
+        Button("leave:approve", "Approve", str(request.id), "primary"),
+        Button("leave:deny", "Deny", str(request.id), "danger"),
+    ]
+
+
+def _hours(delta: timedelta) -> str:
+    hours = int(delta.total_seconds() // 3600)
+    return f"{hours} hours" if hours < 48 else f"{hours // 24} days"
+
+
+def remind_approvers(session: Session, *, policy: LeavePolicy, now: datetime, hr_destination: str) -> int:
+    """Remind approvers of requests pending too long; after the last reminder and one more interval, tell
+    People Ops (who may decide it). Returns how many notifications were queued."""
+    rules = policy.reminders
+    first = timedelta(hours=rules.first_after_hours)
+    every = timedelta(hours=rules.every_hours)
+    queued = 0
+    pending = session.scalars(
+        select(LeaveRequest).where(
+            LeaveRequest.status == "pending",
+            LeaveRequest.escalated_at.is_(None),
+            LeaveRequest.submitted_at.is_not(None),
+        )
+    )
+    for request in pending:
+        assert request.submitted_at is not None
+        submitted = _aware(request.submitted_at, now)
+        due = submitted + first + every * request.reminders_sent
+        if now < due:
+            continue
+        waited = now - submitted
+        label = policy.types[request.leave_type].label.lower() if request.leave_type in policy.types else "leave"
+        when = fmt_range(request.start_date, request.end_date, request.start_half, request.end_half)
+        summary = f"{request.employee.name}'s {label} request #{request.id} ({when}, {fmt_days(request.days)} days)"
+        if request.reminders_sent < rules.max_reminders and request.approver is not None:
+            outbox.queue(
+                session,
+                channel=outbox.person_channel(request.approver, request.platform),
+                text=f"⏰ Reminder: {summary} has been waiting {_hours(waited)} for your decision.",
+                buttons=decision_buttons(request),
+            )
+            request.reminders_sent += 1
+            request.last_reminded_at = now
+            audit.record(
+                session,
+                entity="leave_request",
+                entity_id=request.id,
+                action="reminded",
+                actor_id=None,
+                from_state="pending",
+                to_state="pending",
+                detail={"reminder": request.reminders_sent},
+            )
+        else:
+            approver = request.approver.name if request.approver else "no approver"
+            outbox.queue(
+                session,
+                channel=hr_destination,
+                text=(
+                    f"⚠️ {summary} has been waiting {_hours(waited)} for {approver} after "
+                    f"{request.reminders_sent} reminder(s). People Ops may decide it here."
+                ),
+                update_key=f"leave:{request.id}:hr",
+                buttons=decision_buttons(request),
+            )
+            outbox.queue(
+                session,
+                channel=request.channel,
+                thread_ts=request.thread_ts,
+                text="Your request is still waiting for a decision, so I've asked People Ops to follow up.",
+            )
+            request.escalated_at = now
+            audit.record(
+                session,
+                entity="leave_request",
+                entity_id=request.id,
+                action="escalated",
+                actor_id=None,
+                from_state="pending",
+                to_state="pending",
+                detail={"after_reminders": request.reminders_sent},
+            )
+        queued += 1
+    session.flush()
+    return queued
+
+
+def book_due(session: Session, *, policy: LeavePolicy, now: datetime) -> int:
+    """Accruals, grants, year-end close and carry-over expiry due by today (idempotent)."""
+    return ledger.run_due_bookings(session, policy=policy, today=now.date())
+
+
+def _aware(value: datetime, now: datetime) -> datetime:
+    """SQLite returns naive datetimes for timezone-aware columns; they were stored in UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=now.tzinfo)
