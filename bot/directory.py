@@ -6,6 +6,7 @@ import csv
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, select
@@ -15,6 +16,8 @@ from bot import audit
 from bot.models import ROLES, Employee
 
 CSV_COLUMNS = ("slack_id", "name", "email", "tz", "country", "manager_slack_id", "roles")
+# Optional columns: delegate_slack_id (who approves while this person is away), hired_on (YYYY-MM-DD).
+OPTIONAL_COLUMNS = ("delegate_slack_id", "hired_on")
 
 
 @dataclass(frozen=True)
@@ -91,13 +94,16 @@ def import_csv(session: Session, text: str) -> ImportReport:
             parse_roles(row.get("roles") or "employee")
         except DirectoryError as exc:
             report.errors.append(f"line {line}: {exc}")
-        manager = (row.get("manager_slack_id") or "").strip()
-        if (
-            manager
-            and manager not in {(r.get("slack_id") or "").strip() for r in rows}
-            and not get_by_slack_id(session, manager)
-        ):
-            report.errors.append(f"line {line}: manager {manager} is not in the directory")
+        for column, role in (("manager_slack_id", "manager"), ("delegate_slack_id", "delegate")):
+            other = (row.get(column) or "").strip()
+            if other and other not in ids_in_file and not get_by_slack_id(session, other):
+                report.errors.append(f"line {line}: {role} {other} is not in the directory")
+        hired = (row.get("hired_on") or "").strip()
+        if hired:
+            try:
+                date.fromisoformat(hired)
+            except ValueError:
+                report.errors.append(f"line {line}: hired_on {hired!r} is not a date (YYYY-MM-DD)")
     if report.errors:
         return report
     by_slack: dict[str, Employee] = {}
@@ -115,16 +121,26 @@ def import_csv(session: Session, text: str) -> ImportReport:
         employee.tz = (row.get("tz") or "UTC").strip()
         employee.country = ((row.get("country") or "US").strip() or "US").upper()[:2]
         employee.roles = parse_roles(row.get("roles") or "employee")
+        hired = (row.get("hired_on") or "").strip()
+        employee.hired_on = date.fromisoformat(hired) if hired else None
         by_slack[slack_id] = employee
     session.flush()
     for row in rows:
-        manager = (row.get("manager_slack_id") or "").strip()
         employee = by_slack[row["slack_id"].strip()]
-        employee.manager_id = (by_slack.get(manager) or get_by_slack_id(session, manager)).id if manager else None  # type: ignore[union-attr]
+        employee.manager_id = _linked_id(session, by_slack, row.get("manager_slack_id"))
+        employee.delegate_id = _linked_id(session, by_slack, row.get("delegate_slack_id"))
     session.flush()
     for employee in by_slack.values():
         audit.record(session, entity="employee", entity_id=employee.id, action="directory_import", actor_id=None)
     return report
+
+
+def _linked_id(session: Session, by_slack: dict[str, Employee], value: str | None) -> int | None:
+    slack_id = (value or "").strip()
+    if not slack_id:
+        return None
+    linked = by_slack.get(slack_id) or get_by_slack_id(session, slack_id)
+    return linked.id if linked is not None else None
 
 
 def get_by_slack_id(session: Session, slack_id: str) -> Employee | None:

@@ -287,3 +287,26 @@ def test_slack_profile_edge_cases(database: Database, slack: SlackStandIn, gatew
     people = employees(database)
     assert (people["U0BADZONE1"].name, people["U0BADZONE1"].tz, people["U0BADZONE1"].email) == ("Zed", "UTC", None)
     assert (people["U0NOPROF01"].name, people["U0NOPROF01"].tz) == ("just.a.handle", "UTC")
+
+
+def test_delegate_and_hire_date_columns(database: Database) -> None:
+    header = "slack_id,name,tz,country,manager_slack_id,roles,delegate_slack_id,hired_on\n"
+    rows = (
+        "U0BOSS0001,Bea Boss,UTC,US,,manager,U0DEPUTY01,\n"
+        "U0DEPUTY01,Dev Deputy,UTC,US,U0BOSS0001,manager,,2026-06-15\n"
+    )
+    with database.session_scope() as session:
+        report = import_csv(session, header + rows)
+    assert report.errors == [] and report.created == 2
+    people = employees(database)
+    assert people["U0BOSS0001"].delegate_id == people["U0DEPUTY01"].id
+    assert str(people["U0DEPUTY01"].hired_on) == "2026-06-15" and people["U0BOSS0001"].hired_on is None
+
+    bad = "U0OTHER001,Otto,UTC,US,,employee,U0NOBODY01,15/06/2026\n"
+    with database.session_scope() as session:
+        report = import_csv(session, header + bad)
+    assert report.errors == [
+        "line 2: delegate U0NOBODY01 is not in the directory",
+        "line 2: hired_on '15/06/2026' is not a date (YYYY-MM-DD)",
+    ]
+    assert "U0OTHER001" not in employees(database)
