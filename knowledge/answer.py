@@ -73,28 +73,12 @@ def citations_for(hits: list[Hit], limit: int = PASSAGES) -> list[Citation]:
 
 def extract_answer(question: str, hits: list[Hit], index: KnowledgeIndex, *, min_score: float) -> Answer:
     """Pick the few sentences from the top passages that best match the question."""
-    embeddings = index.embeddings
     score = answerability(question, hits, index.idf_weights)
     if not hits or score < min_score:
         return Answer(text="", citations=citations_for(hits), confident=False, score=score, hits=hits)
-    candidates: list[tuple[int, int, str]] = []
-    for rank, hit in enumerate(hits[:PASSAGES]):
-        for position, sentence in enumerate(_sentences(hit.text)):
-            candidates.append((rank, position, sentence))
+    candidates, scored = _scored_sentences(question, hits, index)
     if not candidates:
         return Answer(text="", citations=citations_for(hits), confident=False, score=score, hits=hits)
-    terms = set(stem_terms(question))
-    vectors = embeddings.embed_array([c[2] for c in candidates])
-    query = embeddings.embed_array([question])[0]
-    similarity = vectors @ query
-    scored: list[tuple[float, int]] = []
-    for i, (rank, position, sentence) in enumerate(candidates):
-        words = set(stem_terms(sentence))
-        overlap = len(terms & words) / len(terms) if terms else 0.0
-        has_number = 0.05 if re.search(r"\d", sentence) else 0.0
-        value = 0.45 * float(similarity[i]) + 0.45 * overlap - 0.08 * rank - 0.01 * position + has_number
-        scored.append((value, i))
-    scored.sort(reverse=True)
     chosen: list[int] = []
     total = 0
     for _value, i in scored:
@@ -110,6 +94,38 @@ def extract_answer(question: str, hits: list[Hit], index: KnowledgeIndex, *, min
     text = " ".join(_ensure_period(candidates[i][2]) for i in chosen)
     cited = [hits[r] for r in used_ranks] + [h for r, h in enumerate(hits[:PASSAGES]) if r not in used_ranks]
     return Answer(text=text, citations=citations_for(cited), confident=True, score=score, hits=hits)
+
+
+def _scored_sentences(
+    question: str, hits: list[Hit], index: KnowledgeIndex
+) -> tuple[list[tuple[int, int, str]], list[tuple[float, int]]]:
+    """Sentences of the top passages as (passage rank, position, text), and (score, index) best first."""
+    candidates: list[tuple[int, int, str]] = []
+    for rank, hit in enumerate(hits[:PASSAGES]):
+        for position, sentence in enumerate(_sentences(hit.text)):
+            candidates.append((rank, position, sentence))
+    if not candidates:
+        return [], []
+    embeddings = index.embeddings
+    terms = set(stem_terms(question))
+    vectors = embeddings.embed_array([c[2] for c in candidates])
+    query = embeddings.embed_array([question])[0]
+    similarity = vectors @ query
+    scored: list[tuple[float, int]] = []
+    for i, (rank, position, sentence) in enumerate(candidates):
+        words = set(stem_terms(sentence))
+        overlap = len(terms & words) / len(terms) if terms else 0.0
+        has_number = 0.05 if re.search(r"\d", sentence) else 0.0
+        value = 0.45 * float(similarity[i]) + 0.45 * overlap - 0.08 * rank - 0.01 * position + has_number
+        scored.append((value, i))
+    scored.sort(reverse=True)
+    return candidates, scored
+
+
+def best_sentence(statement: str, hits: list[Hit], index: KnowledgeIndex) -> str:
+    """The one sentence of the top passages that best matches `statement` (e.g. a rule, to quote it)."""
+    candidates, scored = _scored_sentences(statement, hits, index)
+    return _ensure_period(candidates[scored[0][1]][2]) if scored else ""
 
 
 def _ensure_period(sentence: str) -> str:

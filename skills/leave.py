@@ -14,11 +14,12 @@ from bot.leave import ledger
 from bot.leave import requests as leave_requests
 from bot.leave.config import LeavePolicy, LeaveType, load_policy
 from bot.leave.dates import ParsedLeave, parse_leave
-from bot.leave.requests import Assessment, Proposal, fmt_date, fmt_days, fmt_range
+from bot.leave.jobs import decision_buttons
+from bot.leave.requests import Assessment, Proposal, RuleBreak, fmt_date, fmt_days, fmt_range
 from bot.messages import Button, Citation, Message, Modal, ModalField, Reply
 from bot.models import ChatMessage, Employee, LeaveRequest
 from bot.outbox import person_channel
-from knowledge.answer import citations_for, extract_answer
+from knowledge.answer import best_sentence, citations_for
 from skills.base import SkillContext, load_examples
 from skills.policy import answer_from_sources, cited_reply
 
@@ -62,6 +63,25 @@ def _citations(cited: Cited) -> list[Citation]:
     for citations, _quote in cited.values():
         found += [c for c in citations if c not in found]
     return found
+
+
+def _summary(request: LeaveRequest, assessment: Assessment | None) -> list[str]:
+    """The lines both the employee's and the approver's cards show."""
+    counted = f"• Working days: *{fmt_days(request.days)}*"
+    if assessment is not None and assessment.workdays.excluded_text():
+        counted += f" — {assessment.workdays.excluded_text()}"
+    lines = [
+        f"• Dates: {fmt_range(request.start_date, request.end_date, request.start_half, request.end_half)}",
+        counted,
+    ]
+    if assessment is not None and assessment.balance_before is not None and assessment.balance_after is not None:
+        pending = f", {fmt_days(assessment.pending)} already pending" if assessment.pending else ""
+        lines.append(
+            f"• Balance: {fmt_days(assessment.balance_before)} → {fmt_days(assessment.balance_after)} days{pending}"
+        )
+    if request.reason:
+        lines.append(f"• Reason: {request.reason}")
+    return lines
 
 
 def _looks_like_request(text: str) -> bool:
@@ -231,7 +251,7 @@ class LeaveSkill:
         return Reply(
             text=text,
             citations=_citations(cited),
-            buttons=self._draft_buttons(request, assessment),
+            buttons=self._draft_buttons(request, blocked=assessment.blocked),
             skill=self.name,
             update_key=card_key(request),
         )
@@ -241,8 +261,8 @@ class LeaveSkill:
             return None, None
         return leave_requests.choose_approver(ctx.session, ctx.employee, today)
 
-    def _draft_buttons(self, request: LeaveRequest, assessment: Assessment) -> list[Button]:
-        buttons = [] if assessment.blocked else [Button("leave:confirm", "Confirm", str(request.id), "primary")]
+    def _draft_buttons(self, request: LeaveRequest, *, blocked: bool) -> list[Button]:
+        buttons = [] if blocked else [Button("leave:confirm", "Confirm", str(request.id), "primary")]
         return buttons + [
             Button("leave:edit", "Edit", str(request.id)),
             Button("leave:discard", "Cancel", str(request.id), "danger"),
@@ -260,21 +280,7 @@ class LeaveSkill:
         heading: str,
     ) -> str:
         leave_type = self.policy.types[request.leave_type]
-        lines = [
-            f"*{heading}* — {leave_type.label} (request #{request.id})",
-            f"• Dates: {fmt_range(request.start_date, request.end_date, request.start_half, request.end_half)}",
-        ]
-        counted = f"• Working days: *{fmt_days(request.days)}*"
-        if assessment is not None and assessment.workdays.excluded_text():
-            counted += f" ({assessment.workdays.excluded_text()})"
-        lines.append(counted)
-        if assessment is not None and assessment.balance_before is not None and assessment.balance_after is not None:
-            pending = f", {fmt_days(assessment.pending)} already pending" if assessment.pending else ""
-            lines.append(
-                f"• Balance: {fmt_days(assessment.balance_before)} → {fmt_days(assessment.balance_after)} days{pending}"
-            )
-        if request.reason:
-            lines.append(f"• Reason: {request.reason}")
+        lines = [f"*{heading}* — {leave_type.label} (request #{request.id})", *_summary(request, assessment)]
         if leave_type.requires_approval:
             lines.append(f"• Approver: {approver.name if approver else 'nobody found — People Ops will pick it up'}")
             if why:
@@ -293,33 +299,24 @@ class LeaveSkill:
 
     # ------------------------------------------------------------ rule citations
 
-    def cite(self, ctx: SkillContext, leave_type: LeaveType, rule: str) -> tuple[list[Citation], str]:
-        """The SOP passage that states a rule (searched with the query configured for it), and its key
-        sentence. Only everyone-documents: the approver sees the same card."""
-        query = leave_type.policy.get(rule)
+    def cite(self, ctx: SkillContext, leave_type: LeaveType, rule: RuleBreak) -> tuple[list[Citation], str]:
+        """The SOP passage that states a rule (found with the search configured for it) and its sentence
+        closest to the rule. Only everyone-documents: the approver sees the same card."""
+        query = leave_type.policy.get(rule.rule)
         if not query:
             return [], ""
-        hits = ctx.index.search(query, k=3, audiences=["everyone"])
+        hits = ctx.index.search(query, k=1, audiences=["everyone"])
         if not hits:
             return [], ""
-        answer = extract_answer(query, hits[:1], ctx.index, min_score=0.0)
-        sentence = answer.text.split(". ")[0].rstrip(".") + "." if answer.text else ""
-        return citations_for(hits[:1], limit=1), sentence
+        return citations_for(hits, limit=1), best_sentence(rule.message, hits, ctx.index)
 
     def _cite_all(self, ctx: SkillContext, assessment: Assessment) -> Cited:
-        return {rule.rule: self.cite(ctx, assessment.leave_type, rule.rule) for rule in assessment.breaks}
+        return {rule.rule: self.cite(ctx, assessment.leave_type, rule) for rule in assessment.breaks}
 
     # ------------------------------------------------------------ confirming and deciding
 
     def _assess_existing(self, ctx: SkillContext, request: LeaveRequest, today: date) -> Assessment:
-        proposal = Proposal(
-            leave_type=request.leave_type,
-            start=request.start_date,
-            end=request.end_date,
-            start_half=request.start_half,
-            end_half=request.end_half,
-            reason=request.reason,
-        )
+        proposal = Proposal.of(request)
         return leave_requests.assess(
             ctx.session,
             policy=self.policy,
@@ -374,7 +371,7 @@ class LeaveSkill:
             ctx.notify(
                 channel=ctx.settings.hr_destination,
                 text=f"Leave request #{request.id} from {ctx.employee.name} has no approver in the directory.",
-                buttons=self._decision_buttons(request),
+                buttons=decision_buttons(request),
             )
             return Reply(
                 text="Submitted. I couldn't find your approver, so People Ops will pick it up.", skill=self.name
@@ -384,12 +381,6 @@ class LeaveSkill:
             text=f"Submitted to {approver.name} for approval. I'll tell you here when they decide.", skill=self.name
         )
 
-    def _decision_buttons(self, request: LeaveRequest) -> list[Button]:
-        return [
-            Button("leave:approve", "Approve", str(request.id), "primary"),
-            Button("leave:deny", "Deny", str(request.id), "danger"),
-        ]
-
     def approval_text(
         self, ctx: SkillContext, request: LeaveRequest, assessment: Assessment | None, heading: str
     ) -> str:
@@ -398,20 +389,8 @@ class LeaveSkill:
         employee = request.employee
         lines = [
             f"*{heading}* — {employee.name}: {leave_type.label} (request #{request.id})",
-            f"• Dates: {fmt_range(request.start_date, request.end_date, request.start_half, request.end_half)}",
-            f"• Working days: *{fmt_days(request.days)}*"
-            + (
-                f" ({assessment.workdays.excluded_text()})"
-                if assessment and assessment.workdays.excluded_text()
-                else ""
-            ),
+            *_summary(request, assessment),
         ]
-        if assessment is not None and assessment.balance_before is not None and assessment.balance_after is not None:
-            lines.append(
-                f"• Balance: {fmt_days(assessment.balance_before)} → {fmt_days(assessment.balance_after)} days"
-            )
-        if request.reason:
-            lines.append(f"• Reason: {request.reason}")
         if request.approver_note:
             lines.append(f"• Why you: _{request.approver_note}_")
         others = leave_requests.team_absences(ctx.session, request)
@@ -439,7 +418,7 @@ class LeaveSkill:
             channel=person_channel(approver, request.platform),
             text=self.approval_text(ctx, request, assessment, heading),
             update_key=approval_key(request),
-            buttons=self._decision_buttons(request),
+            buttons=decision_buttons(request),
         )
 
     def _update_card(
@@ -447,12 +426,8 @@ class LeaveSkill:
     ) -> None:
         """Rewrite the employee's card in place with the request's current state and buttons."""
         buttons: list[Button] = []
-        if request.status in ("draft",):
-            buttons = [
-                Button("leave:confirm", "Confirm", str(request.id), "primary"),
-                Button("leave:edit", "Edit", str(request.id)),
-                Button("leave:discard", "Cancel", str(request.id), "danger"),
-            ]
+        if request.status == "draft":
+            buttons = self._draft_buttons(request, blocked=assessment is not None and assessment.blocked)
         elif request.status == "pending":
             buttons = [
                 Button("leave:edit", "Edit", str(request.id)),

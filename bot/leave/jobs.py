@@ -62,16 +62,7 @@ def remind_approvers(session: Session, *, policy: LeavePolicy, now: datetime, hr
             )
             request.reminders_sent += 1
             request.last_reminded_at = now
-            audit.record(
-                session,
-                entity="leave_request",
-                entity_id=request.id,
-                action="reminded",
-                actor_id=None,
-                from_state="pending",
-                to_state="pending",
-                detail={"reminder": request.reminders_sent},
-            )
+            _audit_pending(session, request, "reminded", {"reminder": request.reminders_sent})
         else:
             approver = request.approver.name if request.approver else "no approver"
             outbox.queue(
@@ -91,19 +82,24 @@ def remind_approvers(session: Session, *, policy: LeavePolicy, now: datetime, hr
                 text="Your request is still waiting for a decision, so I've asked People Ops to follow up.",
             )
             request.escalated_at = now
-            audit.record(
-                session,
-                entity="leave_request",
-                entity_id=request.id,
-                action="escalated",
-                actor_id=None,
-                from_state="pending",
-                to_state="pending",
-                detail={"after_reminders": request.reminders_sent},
-            )
+            _audit_pending(session, request, "escalated", {"after_reminders": request.reminders_sent})
         queued += 1
     session.flush()
     return queued
+
+
+def _audit_pending(session: Session, request: LeaveRequest, action: str, detail: dict[str, int]) -> None:
+    """A scheduler action on a waiting request (no state change, but part of its history)."""
+    audit.record(
+        session,
+        entity="leave_request",
+        entity_id=request.id,
+        action=action,
+        actor_id=None,
+        from_state="pending",
+        to_state="pending",
+        detail=detail,
+    )
 
 
 def book_due(session: Session, *, policy: LeavePolicy, now: datetime) -> int:

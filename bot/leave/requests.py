@@ -41,6 +41,18 @@ class Proposal:
     end_half: str | None = None
     reason: str | None = None
 
+    @classmethod
+    def of(cls, request: LeaveRequest) -> Proposal:
+        """What an existing request asks for (to check it again)."""
+        return cls(
+            leave_type=request.leave_type,
+            start=request.start_date,
+            end=request.end_date,
+            start_half=request.start_half,
+            end_half=request.end_half,
+            reason=request.reason,
+        )
+
 
 @dataclass(frozen=True)
 class RuleBreak:
@@ -225,8 +237,9 @@ def _check_balance(
         result.breaks.append(
             RuleBreak(
                 "carry_over",
-                f"Over the carry-over limit: {fmt_days(at_start.expiring)} of your days expire before "
-                f"{fmt_date(proposal.start)}, leaving {fmt_days(available)}{by} for the "
+                f"Over the carry-over limit: at most {fmt_days(leave_type.carry_over_cap or Decimal(0))} unused days "
+                f"carry into a new year and carried days expire if unused, so {fmt_days(at_start.expiring)} of your "
+                f"days lapse before {fmt_date(proposal.start)}. That leaves {fmt_days(available)} for the "
                 f"{fmt_days(result.days)} days asked.",
                 True,
             )
