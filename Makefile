@@ -35,6 +35,7 @@ eval: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest_bench.py ../shared/corpora/tts-handbook/pages
+	$(BIN)/python benchmarks/leave_bench.py
 
 clean:
 	rm -rf $(VENV) var

@@ -503,3 +503,36 @@ def test_mention_in_a_channel_threads_the_card(
     assert post_event(http, server.url, ask).status_code == 200
     card = slack.wait_for("chat.postMessage")[0]
     assert card.params["thread_ts"] == ask["event"]["ts"] and "Fri 27 Nov 2026" in card.params["text"]
+
+
+def test_deny_needs_a_reason_and_withdraw_tells_the_approver(runtime: Runtime) -> None:
+    use_clock(runtime)
+    card = say(runtime, "U0000DEVTWO", "vacation Dec 14 to Dec 16")
+    request_id = button(card, "leave:confirm")
+    click(runtime, "U0000DEVTWO", "leave:confirm", request_id)
+    form = click(runtime, "U0000ENGMGR", "leave:deny", request_id)
+    assert form.modal is not None and form.modal.callback_id == "leave:deny_submit"
+    empty = click(runtime, "U0000ENGMGR", "leave:deny_submit", request_id, {"reason": " "})
+    assert "give a reason" in empty.text
+    denied = click(runtime, "U0000ENGMGR", "leave:deny_submit", request_id, {"reason": "Release week, sorry"})
+    assert "Denied" in denied.text
+    with runtime.database.session_scope() as session:
+        request = session.get_one(LeaveRequest, int(request_id))
+        assert (request.status, request.decision_note) == ("denied", "Release week, sorry")
+        told = session.scalars(select(OutboxItem).where(OutboxItem.channel == "web:U0000DEVTWO")).all()
+        assert any("denied your vacation" in i.text and "Release week" in i.text for i in told)
+    assert usage_rows(runtime, int(request_id)) == []
+    again = click(runtime, "U0000ENGMGR", "leave:approve", request_id)
+    assert "already denied" in again.text
+
+    card = say(runtime, "U0000DEVTWO", "vacation Dec 21 to Dec 23")
+    request_id = button(card, "leave:confirm")
+    click(runtime, "U0000DEVTWO", "leave:confirm", request_id)
+    withdrawn = click(runtime, "U0000DEVTWO", "leave:withdraw", request_id)
+    assert "Withdrawn" in withdrawn.text
+    with runtime.database.session_scope() as session:
+        assert session.get_one(LeaveRequest, int(request_id)).status == "withdrawn"
+        cards = session.scalars(
+            select(OutboxItem).where(OutboxItem.update_key == f"leave:{request_id}:approval").order_by(OutboxItem.id)
+        ).all()
+        assert "Withdrawn by Jamal Carter" in cards[-1].text and cards[-1].payload["buttons"] == []
