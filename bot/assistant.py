@@ -108,7 +108,7 @@ class Assistant:
             return self._feedback(message)
         skill = self.skills.get(route.skill)
         with self.database.session_scope() as session:
-            employee = directory.ensure_employee(session, message.user_id, self.user_lookup)
+            employee = directory.ensure_employee(session, message.user_id, self.user_lookup, today=self.clock().date())
             conversation = self._conversation(session, message, employee)
             if conversation.awaiting_skill and not message.is_action and conversation.awaiting_skill in self.skills:
                 # The skill asked a question in this conversation: this message is the answer.
@@ -220,7 +220,7 @@ class Assistant:
 
     def _store_vote(self, message: Message, value: int) -> bool:
         with self.database.session_scope() as session:
-            employee = directory.ensure_employee(session, message.user_id, self.user_lookup)
+            employee = directory.ensure_employee(session, message.user_id, self.user_lookup, today=self.clock().date())
             answer = session.get(ChatMessage, int(message.action_value or 0))
             if answer is None or answer.direction != "out":
                 return False

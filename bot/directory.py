@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot import audit
+from bot.db import utcnow
 from bot.models import ROLES, Employee
 
 CSV_COLUMNS = ("slack_id", "name", "email", "tz", "country", "manager_slack_id", "roles")
@@ -149,8 +150,11 @@ def get_by_slack_id(session: Session, slack_id: str) -> Employee | None:
     return session.scalar(select(Employee).where(Employee.slack_id == slack_id))
 
 
-def ensure_employee(session: Session, slack_id: str, lookup: UserLookup | None) -> Employee:
-    """The employee for a Slack user; unknown users are created from users.info (or with defaults)."""
+def ensure_employee(
+    session: Session, slack_id: str, lookup: UserLookup | None, *, today: date | None = None
+) -> Employee:
+    """The employee for a Slack user; unknown users are created from users.info (or with defaults), with
+    `today` (default: the UTC date) as their start for leave accrual."""
     employee = get_by_slack_id(session, slack_id)
     if employee is not None:
         return employee
@@ -161,6 +165,8 @@ def ensure_employee(session: Session, slack_id: str, lookup: UserLookup | None) 
         email=profile.email if profile else None,
         tz=profile.tz if profile and profile.tz and _valid_tz(profile.tz) else "UTC",
         roles="employee",
+        # Someone the directory doesn't know yet: leave accrues from now, never for months before we knew them.
+        hired_on=today or utcnow().date(),
     )
     if employee.email and session.scalar(select(Employee).where(Employee.email == employee.email)):
         employee.email = None  # never steal another record's unique email

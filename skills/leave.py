@@ -113,6 +113,8 @@ class LeaveSkill:
         if text.lower().strip(" .!?") in _FORM_WORDS:
             return self._form(ctx, None, trigger=message.trigger_id is not None or message.platform != "slack")
         follow_up = self._pending_question(ctx)
+        # Someone new since the last bookings job still sees a true balance.
+        ledger.catch_up(ctx.session, policy=self.policy, employee=ctx.employee, today=local_today(ctx))
         if _STATUS.search(text) and not _CANCEL.search(text):
             return self._status(text, ctx)
         if _CANCEL.search(text):

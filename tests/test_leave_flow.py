@@ -536,3 +536,16 @@ def test_deny_needs_a_reason_and_withdraw_tells_the_approver(runtime: Runtime) -
             select(OutboxItem).where(OutboxItem.update_key == f"leave:{request_id}:approval").order_by(OutboxItem.id)
         ).all()
         assert "Withdrawn by Jamal Carter" in cards[-1].text and cards[-1].payload["buttons"] == []
+
+
+def test_a_new_slack_user_accrues_from_when_we_first_see_them(runtime: Runtime) -> None:
+    use_clock(runtime)
+    reply = say(runtime, "U0NEWHIRE1", "how many vacation days do I have left")  # unknown: created from users.info
+    assert "Vacation: *2.1* days left" in reply.text, reply.text  # this month's accrual only, booked at once
+    with runtime.database.session_scope() as session:
+        nina = session.scalars(select(Employee).where(Employee.slack_id == "U0NEWHIRE1")).one()
+        assert nina.hired_on is not None and nina.tz == "Europe/Berlin"
+        periods = sorted(
+            e.period for e in session.scalars(select(LeaveLedgerEntry).where(LeaveLedgerEntry.employee_id == nina.id))
+        )
+    assert periods == ["accrual:2026-11", "grant:2026", "grant:2026"]

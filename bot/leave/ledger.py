@@ -239,20 +239,46 @@ def _unused_carry(session: Session, employee_id: int, leave_type: str, year: int
 
 
 def run_due_bookings(session: Session, *, policy: LeavePolicy, today: date) -> int:
-    """Catch up everything due by `today` for everyone: this year's monthly accruals and grants, last
-    year's close, and expiry of carried days. Safe to run any number of times."""
+    """Catch up everything due by `today` for everyone. Safe to run any number of times."""
+    employees = list(session.scalars(select(Employee).order_by(Employee.id)))
+    return sum(catch_up(session, policy=policy, employee=e, today=today) for e in employees)
+
+
+def catch_up(session: Session, *, policy: LeavePolicy, employee: Employee, today: date) -> int:
+    """Book what is due for one employee by `today`: this year's monthly accruals and grants, last
+    year's close, and expiry of carried days. Cheap when nothing is due (one query)."""
+    if _is_current(session, policy, employee, today):
+        return 0
     written = 0
-    for employee in session.scalars(select(Employee).order_by(Employee.id)):
-        if today.month == 1 or _has_entries_before(session, employee.id, date(today.year, 1, 1)):
-            written += close_year(session, policy=policy, employee=employee, year=today.year - 1)
-        for month in range(1, today.month + 1):
-            written += accrue_month(session, policy=policy, employee=employee, month=date(today.year, month, 1))
-        for leave_type in policy.types.values():
-            expires = carry_expiry_date(leave_type, today.year - 1)
-            if expires is not None and today > expires:
-                written += expire_carry_over(session, policy=policy, employee=employee, year=today.year - 1)
-                break
+    if today.month == 1 or _has_entries_before(session, employee.id, date(today.year, 1, 1)):
+        written += close_year(session, policy=policy, employee=employee, year=today.year - 1)
+    for month in range(1, today.month + 1):
+        written += accrue_month(session, policy=policy, employee=employee, month=date(today.year, month, 1))
+    if any(
+        (expires := carry_expiry_date(t, today.year - 1)) is not None and today > expires
+        for t in policy.types.values()
+    ):
+        written += expire_carry_over(session, policy=policy, employee=employee, year=today.year - 1)
     return written
+
+
+def _is_current(session: Session, policy: LeavePolicy, employee: Employee, today: date) -> bool:
+    """Whether this month's accruals are booked already (then everything before them is too), so the
+    common case costs one query. Not when a year-end or expiry date has passed this month."""
+    expiries = [carry_expiry_date(t, today.year - 1) for t in policy.types.values()]
+    if today.month == 1 or any(e is not None and e.year == today.year and e.month == today.month for e in expiries):
+        return False
+    accruing = [t.key for t in policy.types.values() if t.tracked and t.accrual_per_year is not None]
+    if not accruing or today.month < _first_month(employee, today.year):
+        return not accruing
+    booked = session.scalar(
+        select(func.count()).where(
+            LeaveLedgerEntry.employee_id == employee.id,
+            LeaveLedgerEntry.leave_type.in_(accruing),
+            LeaveLedgerEntry.period == f"accrual:{today:%Y-%m}",
+        )
+    )
+    return booked == len(accruing)
 
 
 def _has_entries_before(session: Session, employee_id: int, day: date) -> bool:
