@@ -37,6 +37,14 @@ class Settings(BaseSettings):
     max_message_chars: int = Field(default=4000, validation_alias="BACKOFFICE_MAX_MESSAGE_CHARS")
     # Leave types and rules (YAML); None = the bundled bot/leave/leave_types.yml.
     leave_config: Path | None = Field(default=None, validation_alias="BACKOFFICE_LEAVE_CONFIG")
+    # IT tickets: who is mentioned for security incidents (e.g. "<!subteam^S0SECURITY>"), SLA configuration.
+    security_mention: str = Field(default="@security-oncall", validation_alias="BACKOFFICE_SECURITY_MENTION")
+    it_config: Path | None = Field(default=None, validation_alias="BACKOFFICE_IT_CONFIG")
+    # Outbound webhook for ticket events (signed with HMAC-SHA256); unset = no webhook.
+    webhook_url: str | None = Field(default=None, validation_alias="BACKOFFICE_WEBHOOK_URL")
+    webhook_secret: str | None = Field(default=None, validation_alias="BACKOFFICE_WEBHOOK_SECRET")
+    # Largest file the bot fetches from Slack (screenshots, receipts).
+    max_upload_bytes: int = Field(default=10_000_000, validation_alias="BACKOFFICE_MAX_UPLOAD_BYTES")
     # Signs calendar-feed links (and other tokens handed out in URLs). Required in production.
     secret_key: str = Field(default="dev-only-secret-change-me", validation_alias="BACKOFFICE_SECRET_KEY")
     # Base URL people reach this server at, for links in Slack (calendar feeds).
@@ -63,6 +71,11 @@ class Settings(BaseSettings):
     @property
     def uploads_dir(self) -> Path:
         return self.data_dir / "uploads"
+
+    @property
+    def it_destination(self) -> str:
+        """Where tickets are triaged: the Slack IT channel, or the web console's IT queue offline."""
+        return self.it_channel or "web:it"
 
     @property
     def slack_enabled(self) -> bool:
