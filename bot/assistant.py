@@ -16,7 +16,7 @@ from bot import directory
 from bot.db import Database, utcnow
 from bot.escalations import TransitionError
 from bot.messages import Message, Reply
-from bot.models import ChatMessage, Conversation, Employee, Feedback, find_conversation
+from bot.models import ChatMessage, Conversation, Employee, Feedback, find_card, find_conversation
 from bot.outbox import Outbox
 from bot.router import OUT_OF_SCOPE, Route, Router
 from bot.settings import Settings
@@ -115,6 +115,13 @@ class Assistant:
                 route = Route(skill=conversation.awaiting_skill, confidence=1.0, reason="awaiting")
                 skill = self.skills[route.skill]
                 conversation.awaiting_skill = None
+            elif not message.is_action and message.thread_ts:
+                # A reply under a skill's card (e.g. IT answering in a ticket's thread) goes to that skill.
+                card = find_card(session, channel=message.channel, ts=message.thread_ts)
+                owner = (card.update_key or "").split(":", 1)[0] if card else ""
+                if owner in self.skills:
+                    route = Route(skill=owner, confidence=1.0, reason="thread")
+                    skill = self.skills[owner]
             inbound_id = None
             if not message.is_action:
                 inbound = ChatMessage(
@@ -236,4 +243,6 @@ class Assistant:
     def is_bot_thread(self, channel: str, thread_ts: str) -> bool:
         """Whether the bot is part of this thread (so replies there need no @mention)."""
         with self.database.session_scope() as session:
-            return find_conversation(session, channel=channel, thread_ts=thread_ts) is not None
+            if find_conversation(session, channel=channel, thread_ts=thread_ts) is not None:
+                return True
+            return find_card(session, channel=channel, ts=thread_ts) is not None

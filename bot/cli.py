@@ -19,8 +19,10 @@ app = typer.Typer(
     help="Back Office Assistant: HR answers with sources, IT, expenses and leave — in Slack.", no_args_is_help=True
 )
 directory_app = typer.Typer(help="The employee directory.", no_args_is_help=True)
-eval_app = typer.Typer(help="Measure routing and retrieval quality.", no_args_is_help=True)
+eval_app = typer.Typer(help="Measure routing, retrieval and ticket-triage quality.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens for the HTTP API (shown once; only a hash is stored).", no_args_is_help=True)
 app.add_typer(directory_app, name="directory")
+app.add_typer(token_app, name="token")
 app.add_typer(eval_app, name="eval")
 console = Console(stderr=True)
 out = Console(soft_wrap=True)
@@ -99,6 +101,33 @@ def ingest(
     runtime.close()
     if report.failed:
         raise typer.Exit(1)
+
+
+@token_app.command("create")
+def token_create(
+    slack_id: Annotated[str, typer.Option("--as", help="Slack id of the person the token acts as (their roles apply)")],
+    name: Annotated[str, typer.Option(help="What the token is for, e.g. 'staff console'")] = "api",
+) -> None:
+    """Create an API token for a person in the directory and print it once."""
+    from bot.db import Database
+    from bot.directory import get_by_slack_id
+    from bot.migrate import upgrade
+    from bot.tokens import create_token
+
+    settings = _settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.resolved_database_url)
+    database = Database(settings.resolved_database_url)
+    with database.session_scope() as session:
+        employee = get_by_slack_id(session, slack_id)
+        if employee is None:
+            console.print(f"[red]{slack_id} is not in the directory.[/red]")
+            raise typer.Exit(1)
+        token = create_token(session, employee=employee, name=name)
+        roles = ", ".join(sorted(employee.role_set))
+    database.dispose()
+    console.print(f"Token for {employee.name} ({roles}). Store it now; it cannot be shown again:")
+    print(token)
 
 
 @directory_app.command("import")
@@ -332,6 +361,80 @@ def eval_retrieval(
             out.print(miss, markup=False)
     if as_json:
         print(json.dumps(result.figures))
+
+
+@eval_app.command("tickets")
+def eval_tickets(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help='JSONL lines {"text", "category", "priority", "security": bool, "is_problem": bool}; '
+            "category is one of access, account, hardware, software, network, security, other; priority P1-P4."
+        ),
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as one JSON object (last line).")] = False,
+    show_misses: Annotated[
+        bool, typer.Option(help="List the lines where any label was wrong, with the reasons.")
+    ] = False,
+) -> None:
+    """Triage every line offline (no LLM) and print category and priority accuracy, priority within one level,
+    security precision/recall, how-to detection accuracy, per-category figures and the commonest confusions."""
+    from bot.evals import TICKET_KEYS, EvalFileError, evaluate_tickets, read_jsonl
+
+    try:
+        rows = read_jsonl(file, TICKET_KEYS)
+    except (EvalFileError, OSError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    try:
+        result = evaluate_tickets(rows)
+    except EvalFileError as exc:
+        console.print(f"{file}: {exc}", style="red", markup=False)
+        raise typer.Exit(2) from exc
+
+    def shown(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.3f}"
+
+    summary = Table(title=f"Ticket triage over {result.total} lines")
+    summary.add_column("figure")
+    summary.add_column("value")
+    for name, value in (
+        ("category accuracy", result.category_accuracy),
+        ("priority accuracy", result.priority_accuracy),
+        ("priority within one level", result.priority_within_one),
+        ("security precision", result.security_precision),
+        ("security recall", result.security_recall),
+        ("is_problem accuracy", result.is_problem_accuracy),
+    ):
+        summary.add_row(name, shown(value))
+    out.print(summary)
+    per_category = Table(title="Per category")
+    for column in ("category", "support", "predicted", "correct", "precision", "recall"):
+        per_category.add_column(column)
+    for label, figures in result.per_category.items():
+        per_category.add_row(
+            label,
+            *(str(int(figures[key])) for key in ("support", "predicted", "correct")),
+            f"{figures['precision']:.3f}",
+            f"{figures['recall']:.3f}",
+        )
+    out.print(per_category)
+    for title, pairs in (
+        ("Category confusions", result.category_confusions),
+        ("Priority confusions", result.priority_confusions),
+    ):
+        if pairs:
+            table = Table(title=title)
+            for column in ("gold", "predicted", "count"):
+                table.add_column(column)
+            for pair in pairs:
+                table.add_row(str(pair["gold"]), str(pair["predicted"]), str(pair["count"]))
+            out.print(table)
+    if show_misses:
+        for miss in result.misses:
+            out.print(miss, markup=False)
+    if as_json:
+        print(json.dumps(result.figures()))
 
 
 if __name__ == "__main__":

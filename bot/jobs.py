@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bot.leave import jobs as leave_jobs
+from bot.tickets.sla import check_slas
+from integrations.webhooks import WebhookDispatcher
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -62,10 +64,35 @@ def leave_reminders() -> None:
     runtime.outbox.deliver_pending()
 
 
+def deliver_webhooks() -> None:
+    """Send due ticket-event webhooks and retry failed ones; nothing to do when no webhook URL is configured."""
+    runtime = current()
+    url = runtime.settings.webhook_url
+    if not url:
+        return
+    WebhookDispatcher(runtime.database, url=url, secret=runtime.settings.webhook_secret or "").deliver_pending()
+
+
+def ticket_slas() -> None:
+    """Warn in the IT channel at 75% of a ticket's SLA targets and escalate at breach (each once)."""
+    runtime = current()
+    with runtime.database.session_scope() as session:
+        check_slas(
+            session,
+            config=runtime.it_config,
+            now=runtime.assistant.clock(),
+            it_destination=runtime.settings.it_destination,
+            mention=runtime.settings.security_mention,
+        )
+    runtime.outbox.deliver_pending()
+
+
 SCHEDULE: tuple[JobSpec, ...] = (
     JobSpec("outbox", "bot.jobs:deliver_outbox", "interval", {"seconds": 30}),
     # Hourly rather than monthly: a missed run (server down on the 1st) is caught up, and booking twice is
     # impossible (the ledger's period key), so running often costs nothing.
     JobSpec("leave_bookings", "bot.jobs:leave_bookings", "interval", {"hours": 1}),
     JobSpec("leave_reminders", "bot.jobs:leave_reminders", "interval", {"minutes": 15}),
+    JobSpec("ticket_slas", "bot.jobs:ticket_slas", "interval", {"minutes": 1}),
+    JobSpec("webhooks", "bot.jobs:deliver_webhooks", "interval", {"seconds": 30}),
 )

@@ -56,6 +56,17 @@ class Button:
 
 
 @dataclass(frozen=True)
+class Select:
+    """A pick-one control under a message: kind "users" lists workspace members (Slack's user select).
+    The choice comes back as an action with `value` and form["selected"]."""
+
+    action_id: str
+    placeholder: str
+    value: str = ""
+    kind: Literal["users"] = "users"
+
+
+@dataclass(frozen=True)
 class Citation:
     title: str
     heading: str
@@ -105,6 +116,7 @@ class Reply:
     text: str
     citations: list[Citation] = field(default_factory=list)
     buttons: list[Button] = field(default_factory=list)
+    selects: list[Select] = field(default_factory=list)
     modal: Modal | None = None
     ephemeral: bool = False
     feedback: bool = False
@@ -125,6 +137,11 @@ class Reply:
                 {"action_id": b.action_id, "text": b.text, "value": b.value, "style": b.style} for b in self.buttons
             ],
         }
+        if self.selects:
+            data["selects"] = [
+                {"action_id": s.action_id, "placeholder": s.placeholder, "value": s.value, "kind": s.kind}
+                for s in self.selects
+            ]
         if self.memo:
             data["memo"] = dict(self.memo)
         return data
@@ -134,6 +151,13 @@ def buttons_from_payload(payload: dict[str, Any]) -> list[Button]:
     return [
         Button(action_id=b["action_id"], text=b["text"], value=b.get("value", ""), style=b.get("style"))
         for b in payload.get("buttons", [])
+    ]
+
+
+def selects_from_payload(payload: dict[str, Any]) -> list[Select]:
+    return [
+        Select(action_id=s["action_id"], placeholder=s["placeholder"], value=s.get("value", ""))
+        for s in payload.get("selects", [])
     ]
 
 

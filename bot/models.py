@@ -111,6 +111,15 @@ def find_conversation(session: Session, *, channel: str, thread_ts: str) -> Conv
     )
 
 
+def find_card(session: Session, *, channel: str, ts: str) -> ChatMessage | None:
+    """The bot card posted at `ts` in `channel` (a thread under it belongs to the skill that owns the card)."""
+    return session.scalar(
+        select(ChatMessage).where(
+            ChatMessage.channel == channel, ChatMessage.slack_ts == ts, ChatMessage.update_key.is_not(None)
+        )
+    )
+
+
 class ChatMessage(Base):
     """One message in a conversation, in either direction. Bot cards keep an update_key to edit in place."""
 

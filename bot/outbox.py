@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.db import Database, utcnow
-from bot.messages import Button, Citation, Reply
+from bot.messages import Button, Citation, Reply, Select
 from bot.models import ChatMessage, Employee, OutboxItem, find_conversation
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,7 @@ def queue(
     update_key: str | None = None,
     buttons: Sequence[Button] = (),
     citations: Sequence[Citation] = (),
+    selects: Sequence[Select] = (),
 ) -> OutboxItem:
     """Queue a message in the same transaction as the change that caused it."""
     item = OutboxItem(
@@ -65,7 +66,7 @@ def queue(
         thread_ts=thread_ts,
         update_key=update_key,
         text=text,
-        payload=Reply(text=text, buttons=list(buttons), citations=list(citations)).payload(),
+        payload=Reply(text=text, buttons=list(buttons), citations=list(citations), selects=list(selects)).payload(),
     )
     session.add(item)
     return item

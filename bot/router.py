@@ -34,7 +34,7 @@ def _terms(text: str) -> list[str]:
 class Route:
     skill: str
     confidence: float
-    reason: str  # "action" | "classifier" | "below_threshold" | "empty" | "awaiting"
+    reason: str  # "action" | "classifier" | "below_threshold" | "empty" | "awaiting" | "thread"
 
 
 class Router:

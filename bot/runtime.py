@@ -21,6 +21,7 @@ from bot.outbox import Outbox
 from bot.router import OUT_OF_SCOPE, Router
 from bot.settings import Settings
 from bot.slack_edge import SlackEdge
+from bot.tickets.config import ItConfig, load_it_config
 from integrations.llm import AnswerWriter, build_chat_model
 from integrations.slack import SlackGateway, make_client
 from knowledge.embeddings import WordLlamaEmbeddings
@@ -42,6 +43,7 @@ class Runtime:
     outbox: Outbox
     slack: SlackEdge | None
     leave_policy: LeavePolicy
+    it_config: ItConfig
 
     def close(self) -> None:
         self.database.dispose()
@@ -103,6 +105,7 @@ def build_runtime(settings: Settings, *, migrate: bool = True, slack_client: Web
         outbox=outbox,
         slack=edge,
         leave_policy=leave_policy,
+        it_config=load_it_config(settings.it_config),
     )
 
 

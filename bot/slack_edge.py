@@ -71,6 +71,15 @@ def action_message(body: dict[str, Any]) -> Message:
     message = body.get("message") or {}
     container = body.get("container") or {}
     channel = (body.get("channel") or {}).get("id") or container.get("channel_id") or ""
+    action_id = str(action.get("action_id", ""))
+    value = str(action.get("value", "") or "")
+    form: dict[str, str] = {}
+    if "|" in action_id:  # a select: its value travels in the action_id (see integrations.slack.render_blocks)
+        action_id, value = action_id.split("|", 1)
+    if action.get("selected_user"):
+        form["selected"] = str(action["selected_user"])
+    elif isinstance(action.get("selected_option"), dict):
+        form["selected"] = str(action["selected_option"].get("value", ""))
     return Message(
         user_id=str((body.get("user") or {}).get("id", "")),
         text="",
@@ -79,8 +88,9 @@ def action_message(body: dict[str, Any]) -> Message:
         thread_ts=message.get("thread_ts") or container.get("thread_ts"),
         ts=message.get("ts") or container.get("message_ts"),
         channel_type="im" if str(channel).startswith("D") else "channel",
-        action_id=str(action.get("action_id", "")),
-        action_value=str(action.get("value", "") or ""),
+        action_id=action_id,
+        action_value=value,
+        form=form,
         trigger_id=body.get("trigger_id"),
     )
 

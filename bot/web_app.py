@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 from slack_bolt.request import BoltRequest
@@ -21,9 +21,12 @@ from bot.directory import get_by_slack_id
 from bot.leave.calendar import team_calendar
 from bot.leave.home import calendar_token
 from bot.messages import Message, Reply
-from bot.models import ChatMessage, Employee
+from bot.models import ChatMessage, Employee, Ticket
 from bot.runtime import Runtime
 from bot.scheduler import SchedulerService
+from bot.tickets.classify import CATEGORIES, PRIORITIES
+from bot.tickets.service import STATUSES, snapshot
+from bot.tokens import authenticate
 
 log = logging.getLogger(__name__)
 MAX_SLACK_BODY = 1_000_000
@@ -117,6 +120,42 @@ def create_app(runtime: Runtime, *, run_scheduler: bool = True) -> FastAPI:
             headers=bolt_response.first_headers_without_set_cookie(),
         )
 
+    @app.get("/api/tickets")
+    def list_tickets(
+        rt: RuntimeDep,
+        authorization: Annotated[str | None, Header()] = None,
+        status: str | None = None,
+        priority: str | None = None,
+        assignee: str | None = None,
+        category: str | None = None,
+        limit: int = 100,
+    ) -> dict[str, Any]:
+        """Tickets for the staff console: IT (and admins) see all, anyone else only the ones they reported."""
+        scheme, _, token = (authorization or "").partition(" ")
+        with rt.database.session_scope() as session:
+            caller = authenticate(session, token.strip(), now=rt.assistant.clock()) if scheme == "Bearer" else None
+            if caller is None:
+                raise HTTPException(
+                    status_code=401, detail="a valid API token is required", headers={"WWW-Authenticate": "Bearer"}
+                )
+            query = select(Ticket).order_by(Ticket.id.desc()).limit(max(1, min(limit, 500)))
+            if not caller.has_role("it"):
+                query = query.where(Ticket.requester_id == caller.id)
+            for column, value, allowed in (
+                (Ticket.status, status, STATUSES),
+                (Ticket.priority, priority, PRIORITIES),
+                (Ticket.category, category, CATEGORIES),
+            ):
+                if value is not None:
+                    if value not in allowed:
+                        raise HTTPException(status_code=422, detail=f"{value!r} is not one of {', '.join(allowed)}")
+                    query = query.where(column == value)
+            if assignee is not None:
+                person = get_by_slack_id(session, assignee)
+                query = query.where(Ticket.assignee_id == (person.id if person else -1))
+            tickets = [snapshot(t) | {"created_at": t.created_at.isoformat()} for t in session.scalars(query)]
+        return {"tickets": tickets, "count": len(tickets)}
+
     @app.get("/calendar/{slack_id}.ics")
     def team_calendar_feed(slack_id: str, token: str, rt: RuntimeDep) -> Response:
         """A manager's team leave calendar; the token in the link is the credential (calendar apps
@@ -187,6 +226,8 @@ def add_web_chat(app: FastAPI) -> None:
         channels = [f"web:{user}"]
         if employee.has_role("hr"):
             channels.append(rt.settings.hr_destination)
+        if employee.has_role("it"):
+            channels.append(rt.settings.it_destination)
         with rt.database.session_scope() as session:
             rows = session.scalars(
                 select(ChatMessage)

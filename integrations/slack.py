@@ -16,7 +16,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 from bot.directory import SlackProfile
 from bot.leave.home import HomeSection
-from bot.messages import Modal, ModalField, buttons_from_payload, citations_from_payload
+from bot.messages import Modal, ModalField, buttons_from_payload, citations_from_payload, selects_from_payload
 from bot.outbox import Posted
 
 log = logging.getLogger(__name__)
@@ -56,8 +56,17 @@ def render_blocks(text: str, payload: dict[str, Any], *, message_id: int | None 
             _button("feedback:up", "👍", str(message_id), None),
             _button("feedback:down", "👎", str(message_id), None),
         ]
-    if buttons:
-        blocks.append({"type": "actions", "elements": buttons[:25]})
+    # A select's action_id carries its value after "|" (Slack's user select has no value field).
+    selects = [
+        {
+            "type": "users_select",
+            "action_id": f"{s.action_id}|{s.value}",
+            "placeholder": {"type": "plain_text", "text": s.placeholder[:150]},
+        }
+        for s in selects_from_payload(payload)
+    ]
+    if buttons or selects:
+        blocks.append({"type": "actions", "elements": (buttons + selects)[:25]})
     return blocks
 
 

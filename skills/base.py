@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 from sqlalchemy.orm import Session
 
 from bot import outbox
-from bot.messages import Button, Citation, Message, Reply
+from bot.messages import Button, Citation, Message, Reply, Select
 from bot.models import Conversation, Employee, OutboxItem
 from bot.settings import Settings
 
@@ -50,6 +50,7 @@ class SkillContext:
         update_key: str | None = None,
         buttons: Sequence[Button] = (),
         citations: Sequence[Citation] = (),
+        selects: Sequence[Select] = (),
     ) -> OutboxItem:
         """Queue a message to someone else in the same transaction as the change that caused it."""
         return outbox.queue(
@@ -60,6 +61,7 @@ class SkillContext:
             update_key=update_key,
             buttons=buttons,
             citations=citations,
+            selects=selects,
         )
 
 

@@ -33,9 +33,5 @@ class NotYetAvailableSkill:
         )
 
 
-def it_skill() -> NotYetAvailableSkill:
-    return NotYetAvailableSkill("it", "An IT help request", "please contact the IT service desk for now.")
-
-
 def expense_skill() -> NotYetAvailableSkill:
     return NotYetAvailableSkill("expense", "An expense claim", "please submit it through the finance portal for now.")

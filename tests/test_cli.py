@@ -183,3 +183,21 @@ def test_directory_import_of_the_sample_then_again(env: dict[str, str]) -> None:
     assert second.exit_code == 0
     assert "0 created, 12 updated." in second.output
     assert count(env, Employee) == 12
+
+
+def test_token_create_prints_a_working_token_once(env: dict[str, str]) -> None:
+    assert run(env, "bootstrap").exit_code == 0
+    result = run(env, "token", "create", "--as", "U0000ITDESK", "--name", "console")
+    assert result.exit_code == 0, result.output
+    token = result.stdout.strip().splitlines()[-1]
+    assert token.startswith("bo_") and "Lukas Brandt" in result.output
+    from bot.db import Database, utcnow
+    from bot.settings import Settings
+    from bot.tokens import authenticate
+
+    database = Database(Settings(_env_file=None, **env).resolved_database_url)  # type: ignore[arg-type]
+    with database.session_scope() as session:
+        person = authenticate(session, token, now=utcnow())
+        assert person is not None and person.slack_id == "U0000ITDESK"
+    database.dispose()
+    assert run(env, "token", "create", "--as", "UNOBODY").exit_code == 1

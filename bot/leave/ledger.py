@@ -255,8 +255,7 @@ def catch_up(session: Session, *, policy: LeavePolicy, employee: Employee, today
     for month in range(1, today.month + 1):
         written += accrue_month(session, policy=policy, employee=employee, month=date(today.year, month, 1))
     if any(
-        (expires := carry_expiry_date(t, today.year - 1)) is not None and today > expires
-        for t in policy.types.values()
+        (expires := carry_expiry_date(t, today.year - 1)) is not None and today > expires for t in policy.types.values()
     ):
         written += expire_carry_over(session, policy=policy, employee=employee, year=today.year - 1)
     return written

@@ -1,0 +1,1 @@
+"""IT tickets: triage (category, priority), the ticket service, SLAs and incidents."""

@@ -1,0 +1,585 @@
+"""IT help: answer how-to questions from the knowledge base first; open a well-formed ticket for a problem
+(category and priority from the words used, security incidents at once to the IT channel with first steps);
+IT triages from a card in their channel; the requester confirms and rates the resolution."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from bot import audit
+from bot.messages import Button, Citation, Message, Modal, ModalField, Reply, Select
+from bot.models import ChatMessage, Employee, Incident, Ticket, find_card
+from bot.tickets import service
+from bot.tickets.classify import CATEGORIES, PRIORITIES, Triage, triage
+from bot.tickets.config import load_it_config
+from bot.tickets.service import STATUS_LABELS
+from knowledge.answer import extract_answer
+from skills.base import SkillContext, load_examples
+from skills.policy import answer_from_sources, cited_reply
+
+_STATUS_QUESTION = re.compile(
+    r"\b(update|status|progress|news|heard|hear back|any word|still open|fixed yet|what happened)\b.*"
+    r"\b(ticket|request|issue|problem|laptop|it)\b"
+    r"|\b(my|the) tickets?\b",
+    re.IGNORECASE,
+)
+CATEGORY_LABELS = {
+    "access": "Access",
+    "account": "Account / password",
+    "hardware": "Hardware",
+    "software": "Software",
+    "network": "Network",
+    "security": "Security",
+    "other": "Other",
+}
+MAX_DESCRIPTION = 4000
+# Cosine similarity (WordLlama) above which two people's reports are taken as the same outage; measured:
+# room-B Wi-Fi phrasings 0.62–0.74, unrelated problems below 0.2.
+SAME_OUTAGE = 0.55
+
+
+def _id(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() and len(value) < 18 else None
+
+
+def triage_key(ticket: Ticket) -> str:
+    return f"it:{ticket.id}:triage"
+
+
+def card_key(ticket: Ticket) -> str:
+    return f"it:{ticket.id}:card"
+
+
+class ItSkill:
+    name = "it"
+    description = "IT help: how-to answers, problem reports and tickets, ticket status"
+
+    def __init__(self) -> None:
+        self.examples: Sequence[str] = load_examples("it")
+
+    def handle(self, message: Message, ctx: SkillContext) -> Reply:
+        if message.action_id:
+            return self._action(message, ctx)
+        text = message.text.strip()
+        relayed = self._relay(message, ctx)
+        if relayed is not None:
+            return relayed
+        if _STATUS_QUESTION.search(text):
+            return self._status(ctx)
+        found = triage(text)
+        if not found.is_problem and not found.security:
+            answer = answer_from_sources(text, ctx, message.channel_type)
+            if answer.confident:
+                reply = cited_reply(text, answer, ctx, self.name)
+                reply.buttons = [
+                    Button("it:open_ticket", "Still stuck? Open a ticket", str(ctx.inbound_message_id or ""))
+                ]
+                return reply
+        return self._open(text, found, message, ctx)
+
+    # ------------------------------------------------------------ opening tickets
+
+    def _open(self, text: str, found: Triage, message: Message, ctx: SkillContext) -> Reply:
+        now = ctx.now()
+        for existing in service.open_tickets_of(ctx.session, ctx.employee):
+            if _similar(existing, text, found):
+                existing.description = f"{existing.description}\n\nAdded later: {text}"[: MAX_DESCRIPTION * 2]
+                ctx.session.flush()
+                return Reply(
+                    text=(
+                        f"This looks like your open ticket #{existing.id} ({existing.title}), so I've added it there "
+                        "instead of opening a second one."
+                    ),
+                    skill=self.name,
+                )
+        thread = message.conversation_thread if message.platform == "slack" else None
+        ticket = service.create_ticket(
+            ctx.session,
+            webhook=_hooks(ctx),
+            requester=ctx.employee,
+            title=found.title,
+            description=text[:MAX_DESCRIPTION],
+            category=found.category,
+            priority=found.priority,
+            security=found.security,
+            platform=message.platform,
+            channel=message.channel,
+            thread_ts=thread,
+            conversation_id=ctx.conversation.id,
+            now=now,
+        )
+        incident = None if ticket.security else self._group_into_incident(ctx, ticket)
+        self._post_triage_card(ctx, ticket, found.reasons)
+        if message.platform == "slack":
+            ctx.conversation.awaiting_skill = self.name  # replies in this thread go to IT
+        lines = [self._requester_text(ticket, heading="I've opened a ticket for you")]
+        if incident is not None:
+            reports = len(incident_tickets(ctx.session, incident))
+            lines.append(
+                f"Others have reported this too: it is handled as incident #{incident.id} ({reports} reports). "
+                "You'll hear here when it's fixed."
+            )
+        citations: list[Citation] = []
+        if ticket.security:
+            steps, citations = self._security_steps(ctx)
+            lines.append("*Do this now:* " + steps if steps else "*Do this now:* disconnect from the network.")
+            lines.append("IT security has been alerted.")
+        return Reply(
+            text="\n".join(lines),
+            citations=citations,
+            buttons=self._requester_buttons(ticket),
+            skill=self.name,
+            update_key=card_key(ticket),
+        )
+
+    def _group_into_incident(self, ctx: SkillContext, ticket: Ticket) -> Incident | None:
+        """Join or start an incident when other people reported the same problem within the window."""
+        config = load_it_config(ctx.settings.it_config)
+        since = ticket.created_at - config.incident_window
+        others = list(
+            ctx.session.scalars(
+                select(Ticket).where(
+                    Ticket.id != ticket.id,
+                    Ticket.requester_id != ticket.requester_id,
+                    Ticket.category == ticket.category,
+                    Ticket.status.in_(service.OPEN),
+                    Ticket.security.is_(False),
+                    Ticket.created_at >= since,
+                )
+            )
+        )
+        if not others:
+            return None
+        vectors = ctx.index.embeddings.embed_array([ticket.description] + [t.description for t in others])
+        similar = [t for t, score in zip(others, vectors[1:] @ vectors[0], strict=True) if score >= SAME_OUTAGE]
+        if len(similar) + 1 < config.incident_min_reports:
+            return None
+        incident = next((t.incident for t in similar if t.incident is not None and t.incident.status == "open"), None)
+        if incident is None:
+            incident = Incident(title=similar[0].title, category=ticket.category, status="open")
+            ctx.session.add(incident)
+            ctx.session.flush()
+            audit.record(
+                ctx.session, entity="incident", entity_id=incident.id, action="opened", actor_id=None, to_state="open"
+            )
+            for other in similar:
+                other.incident_id = incident.id
+        ticket.incident_id = incident.id
+        ctx.session.flush()
+        self._post_incident_card(ctx, incident)
+        return incident
+
+    def _post_incident_card(self, ctx: SkillContext, incident: Incident) -> None:
+        members = incident_tickets(ctx.session, incident)
+        people = ", ".join(sorted({t.requester.name for t in members}))
+        status = "open" if incident.status == "open" else f"resolved: {incident.resolution_note}"
+        ctx.notify(
+            channel=ctx.settings.it_destination,
+            text=(
+                f"🔥 *Incident #{incident.id}: {incident.title}* — {len(members)} reports ({people}); {status}. "
+                f"Tickets: {', '.join(f'#{t.id}' for t in members)}"
+            ),
+            update_key=f"it:incident:{incident.id}",
+            buttons=[Button("it:incident_resolve", "Resolve incident", str(incident.id), "primary")]
+            if incident.status == "open"
+            else [],
+        )
+
+    def _security_steps(self, ctx: SkillContext) -> tuple[str, list[Citation]]:
+        query = "security incident first steps what to do immediately report"
+        hits = ctx.index.search(query, k=3, audiences=["everyone"])
+        answer = extract_answer(query, hits, ctx.index, min_score=0.0)
+        return answer.text, answer.citations[:1]
+
+    def _requester_text(self, ticket: Ticket, *, heading: str) -> str:
+        assignee = ticket.assignee.name if ticket.assignee else "not yet assigned"
+        lines = [
+            f"*{heading}* — #{ticket.id} {ticket.title}",
+            f"• Category: {CATEGORY_LABELS.get(ticket.category, ticket.category)} · Priority: {ticket.priority}",
+            f"• Status: {STATUS_LABELS[ticket.status]} · {assignee}",
+        ]
+        if ticket.resolution_note:
+            lines.append(f"• Resolution: {ticket.resolution_note}")
+        return "\n".join(lines)
+
+    def _requester_buttons(self, ticket: Ticket) -> list[Button]:
+        if ticket.status in ("resolved",):
+            buttons = [
+                Button("it:confirm", "Fixed, close it", str(ticket.id), "primary"),
+                Button("it:reopen", "Still broken", str(ticket.id), "danger"),
+            ]
+            return buttons + [Button("it:rate", f"{n}★", f"{ticket.id}:{n}") for n in range(1, 6)]
+        if ticket.status == "closed":
+            return []
+        return [Button("it:edit", "Correct category / priority", str(ticket.id))]
+
+    def _triage_text(self, ticket: Ticket, reasons: Sequence[str] = (), *, ctx: SkillContext) -> str:
+        requester = ticket.requester
+        assignee = ticket.assignee.name if ticket.assignee else "unassigned"
+        mention = f"{ctx.settings.security_mention} " if ticket.security else ""
+        lines = [
+            f"{mention}*#{ticket.id} {ticket.title}* — {ticket.priority} · "
+            f"{CATEGORY_LABELS.get(ticket.category, ticket.category)}" + (" · 🔒 SECURITY" if ticket.security else ""),
+            f"• From: {requester.name} · Status: *{STATUS_LABELS[ticket.status]}* · {assignee}",
+            f"• {ticket.description[:1500]}",
+        ]
+        if ticket.ocr_text:
+            lines.append(f"• Screenshot text: {ticket.ocr_text[:500]}")
+        if reasons:
+            lines.append("• Triage: " + "; ".join(reasons))
+        if ticket.resolution_note:
+            lines.append(f"• Resolution: {ticket.resolution_note}")
+        return "\n".join(lines)
+
+    def _triage_buttons(self, ticket: Ticket) -> list[Button]:
+        value = str(ticket.id)
+        if ticket.status in ("resolved", "closed"):
+            return [Button("it:reopen", "Reopen", value)] if ticket.status == "resolved" else []
+        buttons = [Button("it:claim", "Claim", value, "primary")]
+        if ticket.status != "waiting":
+            buttons.append(Button("it:waiting", "Waiting on requester", value))
+        else:
+            buttons.append(Button("it:progress", "Back in progress", value))
+        buttons.append(Button("it:resolve", "Resolve", value))
+        buttons += [Button("it:priority", p, f"{ticket.id}:{p}") for p in PRIORITIES if p != ticket.priority]
+        return buttons
+
+    def _post_triage_card(self, ctx: SkillContext, ticket: Ticket, reasons: Sequence[str] = ()) -> None:
+        open_ticket = ticket.status in service.OPEN
+        ctx.notify(
+            channel=ctx.settings.it_destination,
+            text=self._triage_text(ticket, reasons, ctx=ctx),
+            update_key=triage_key(ticket),
+            buttons=self._triage_buttons(ticket),
+            selects=[Select("it:assign", "Assign to…", str(ticket.id))] if open_ticket else [],
+        )
+
+    def _refresh_cards(self, ctx: SkillContext, ticket: Ticket, heading: str) -> None:
+        """Edit both cards in place: IT's triage card and the requester's card."""
+        self._post_triage_card(ctx, ticket)
+        ctx.notify(
+            channel=ticket.channel,
+            thread_ts=ticket.thread_ts,
+            text=self._requester_text(ticket, heading=heading),
+            update_key=card_key(ticket),
+            buttons=self._requester_buttons(ticket),
+        )
+
+    def _tell_requester(self, ctx: SkillContext, ticket: Ticket, text: str) -> None:
+        ctx.notify(channel=ticket.channel, thread_ts=ticket.thread_ts, text=text)
+
+    # ------------------------------------------------------------ the ticket's two threads
+
+    def _relay(self, message: Message, ctx: SkillContext) -> Reply | None:
+        """A reply in IT's thread under a triage card reaches the requester's thread, and a reply in the
+        requester's thread reaches IT's; None when this message is not such a reply."""
+        if message.platform != "slack" or not message.thread_ts:
+            return None
+        card = find_card(ctx.session, channel=message.channel, ts=message.thread_ts)
+        match = re.fullmatch(r"it:(\d+):triage", card.update_key or "") if card else None
+        if match:
+            ticket = ctx.session.get(Ticket, int(match.group(1)))
+            if ticket is None:
+                return None
+            if ctx.employee.has_role("it") and ticket.first_response_at is None:
+                ticket.first_response_at = ctx.now()
+            self._tell_requester(ctx, ticket, f"💬 {ctx.employee.name} (IT) on ticket #{ticket.id}: {message.text}")
+            audit.record(
+                ctx.session, entity="ticket", entity_id=ticket.id, action="comment_it", actor_id=ctx.employee.id
+            )
+            return Reply(text=f"Sent to {ticket.requester.name}.", ephemeral=True, skill=self.name)
+        ticket = ctx.session.scalar(
+            select(Ticket)
+            .where(
+                Ticket.conversation_id == ctx.conversation.id,
+                Ticket.requester_id == ctx.employee.id,
+                Ticket.status.in_(service.OPEN),
+            )
+            .order_by(Ticket.id.desc())
+            .limit(1)
+        )
+        if ticket is None:
+            return None
+        if ticket.status == "waiting":
+            service.transition(
+                ctx.session, ticket, "in_progress", actor=ctx.employee, now=ctx.now(), webhook=_hooks(ctx)
+            )
+            self._post_triage_card(ctx, ticket)
+        triage_card = ctx.session.scalar(select(ChatMessage).where(ChatMessage.update_key == triage_key(ticket)))
+        thread = triage_card.slack_ts if triage_card is not None else None
+        ctx.notify(
+            channel=triage_card.channel if triage_card is not None else ctx.settings.it_destination,
+            thread_ts=thread,
+            text=f"💬 {ctx.employee.name} on ticket #{ticket.id}: {message.text}",
+        )
+        audit.record(
+            ctx.session, entity="ticket", entity_id=ticket.id, action="comment_requester", actor_id=ctx.employee.id
+        )
+        ctx.conversation.awaiting_skill = self.name
+        return Reply(text=f"Passed to IT on ticket #{ticket.id}.", ephemeral=True, skill=self.name)
+
+    # ------------------------------------------------------------ actions
+
+    def _action(self, message: Message, ctx: SkillContext) -> Reply:
+        action = (message.action_id or "").removeprefix("it:")
+        if action == "open_ticket":
+            return self._open_from_question(message, ctx)
+        if action in ("incident_resolve", "incident_resolve_submit"):
+            return self._incident_action(action, message, ctx)
+        raw = message.action_value or ""
+        ticket_id, _, argument = raw.partition(":")
+        ticket = ctx.session.get(Ticket, _id(ticket_id) or 0)
+        if ticket is None:
+            return Reply(text="I couldn't find that ticket any more.", ephemeral=True)
+        now = ctx.now()
+        if action == "claim":
+            service.assign(ctx.session, ticket, ctx.employee, actor=ctx.employee, now=now, webhook=_hooks(ctx))
+            self._refresh_cards(ctx, ticket, "Your ticket")
+            self._tell_requester(ctx, ticket, f"{ctx.employee.name} from IT is on your ticket #{ticket.id}.")
+            return Reply(text=f"You have ticket #{ticket.id}.", skill=self.name, ephemeral=True)
+        if action == "assign":
+            assignee = _employee_by_slack(ctx, message.form.get("selected", ""))
+            if assignee is None:
+                return Reply(text="I don't know that person.", ephemeral=True)
+            service.assign(ctx.session, ticket, assignee, actor=ctx.employee, now=now, webhook=_hooks(ctx))
+            self._refresh_cards(ctx, ticket, "Your ticket")
+            return Reply(text=f"Ticket #{ticket.id} is now with {assignee.name}.", skill=self.name, ephemeral=True)
+        if action in ("waiting", "progress"):
+            target = "waiting" if action == "waiting" else "in_progress"
+            service.transition(ctx.session, ticket, target, actor=ctx.employee, now=now, webhook=_hooks(ctx))
+            self._refresh_cards(ctx, ticket, "Your ticket")
+            if action == "waiting":
+                self._tell_requester(
+                    ctx, ticket, f"IT is waiting for you on ticket #{ticket.id}: please reply here with more detail."
+                )
+            return Reply(text=f"Ticket #{ticket.id}: {STATUS_LABELS[ticket.status]}.", skill=self.name, ephemeral=True)
+        if action == "priority":
+            if argument not in PRIORITIES:
+                return Reply(text="That is not a priority.", ephemeral=True)
+            service.change_field(ctx.session, ticket, "priority", argument, actor=ctx.employee, webhook=_hooks(ctx))
+            self._refresh_cards(ctx, ticket, "Your ticket")
+            return Reply(text=f"Ticket #{ticket.id} is now {argument}.", skill=self.name, ephemeral=True)
+        if action == "resolve":
+            if not ctx.employee.has_role("it"):
+                return Reply(text="Only IT can resolve tickets.", ephemeral=True)
+            return Reply(
+                text="",
+                modal=Modal(
+                    callback_id="it:resolve_submit",
+                    title=f"Resolve #{ticket.id}",
+                    fields=(ModalField("note", "What fixed it? (the requester sees this)", multiline=True),),
+                    private_metadata=str(ticket.id),
+                    submit_label="Resolve",
+                ),
+            )
+        if action == "resolve_submit":
+            return self._resolve(ticket, message.form.get("note", "").strip(), ctx)
+        if action == "edit":
+            return self._edit_form(ticket, ctx)
+        if action == "edit_submit":
+            return self._edited(ticket, message.form, ctx)
+        if action in ("confirm", "reopen"):
+            target = "closed" if action == "confirm" else "in_progress"
+            service.transition(ctx.session, ticket, target, actor=ctx.employee, now=now, webhook=_hooks(ctx))
+            self._refresh_cards(ctx, ticket, "Your ticket")
+            text = "Thanks — closed." if target == "closed" else f"Reopened ticket #{ticket.id}; IT will pick it up."
+            return Reply(text=text, skill=self.name)
+        if action == "rate":
+            return self._rate(ticket, argument, ctx)
+        return Reply(text="That button is no longer available.", ephemeral=True)
+
+    def _incident_action(self, action: str, message: Message, ctx: SkillContext) -> Reply:
+        incident = ctx.session.get(Incident, _id(message.action_value) or 0)
+        if incident is None:
+            return Reply(text="I couldn't find that incident.", ephemeral=True)
+        if not ctx.employee.has_role("it"):
+            return Reply(text="Only IT can resolve incidents.", ephemeral=True)
+        if incident.status != "open":
+            return Reply(text=f"Incident #{incident.id} is already resolved.", ephemeral=True)
+        note = message.form.get("note", "").strip()
+        if action == "incident_resolve" or not note:
+            return Reply(
+                text="",
+                modal=Modal(
+                    callback_id="it:incident_resolve_submit",
+                    title=f"Resolve incident #{incident.id}",
+                    fields=(
+                        ModalField(
+                            "note", "What was wrong and is it fixed? (everyone affected sees this)", multiline=True
+                        ),
+                    ),
+                    private_metadata=str(incident.id),
+                    submit_label="Resolve",
+                ),
+            )
+        now = ctx.now()
+        claimed = ctx.session.execute(
+            update(Incident)
+            .where(Incident.id == incident.id, Incident.status == "open")
+            .values(status="resolved", resolved_at=now, resolution_note=note)
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            return Reply(text=f"Incident #{incident.id} is already resolved.", ephemeral=True)
+        ctx.session.refresh(incident)
+        audit.record(
+            ctx.session,
+            entity="incident",
+            entity_id=incident.id,
+            action="resolved",
+            actor_id=ctx.employee.id,
+            from_state="open",
+            to_state="resolved",
+            detail={"note": note},
+        )
+        members = incident_tickets(ctx.session, incident)
+        for ticket in members:
+            if ticket.status in service.OPEN:
+                service.transition(
+                    ctx.session, ticket, "resolved", actor=ctx.employee, now=now, note=note, webhook=_hooks(ctx)
+                )
+                self._refresh_cards(ctx, ticket, "Your ticket is resolved")
+                self._tell_requester(
+                    ctx, ticket, f"✅ The problem you reported (incident #{incident.id}) is fixed: {note}"
+                )
+        self._post_incident_card(ctx, incident)
+        return Reply(
+            text=f"Resolved incident #{incident.id}; {len(members)} people told.", skill=self.name, ephemeral=True
+        )
+
+    def _open_from_question(self, message: Message, ctx: SkillContext) -> Reply:
+        asked = ctx.session.get(ChatMessage, _id(message.action_value) or 0)
+        if asked is None or asked.direction != "in" or asked.employee_id != ctx.employee.id:
+            return Reply(
+                text="I couldn't find the question to open a ticket for. Please describe the problem.", ephemeral=True
+            )
+        return self._open(asked.text, triage(asked.text), message, ctx)
+
+    def _resolve(self, ticket: Ticket, note: str, ctx: SkillContext) -> Reply:
+        if not note:
+            return Reply(text="Please say what fixed it; the requester sees the note.", ephemeral=True)
+        service.transition(
+            ctx.session, ticket, "resolved", actor=ctx.employee, now=ctx.now(), note=note, webhook=_hooks(ctx)
+        )
+        self._refresh_cards(ctx, ticket, "Your ticket is resolved")
+        ctx.notify(
+            channel=ticket.channel,
+            thread_ts=ticket.thread_ts,
+            text=(
+                f"✅ {ctx.employee.name} resolved ticket #{ticket.id}: {note}\n"
+                "Is it fixed for you? Confirm or reopen, and rate how it went (1–5)."
+            ),
+            buttons=self._requester_buttons(ticket),
+        )
+        return Reply(
+            text=f"Resolved #{ticket.id}; {ticket.requester.name} has been asked to confirm.",
+            skill=self.name,
+            ephemeral=True,
+        )
+
+    def _rate(self, ticket: Ticket, argument: str, ctx: SkillContext) -> Reply:
+        if ctx.employee.id != ticket.requester_id:
+            return Reply(text="Only the person who reported it can rate this ticket.", ephemeral=True)
+        if argument not in {"1", "2", "3", "4", "5"}:
+            return Reply(text="Ratings go from 1 to 5.", ephemeral=True)
+        ticket.rating = int(argument)
+        ctx.session.flush()
+        audit.record(
+            ctx.session,
+            entity="ticket",
+            entity_id=ticket.id,
+            action="rated",
+            actor_id=ctx.employee.id,
+            detail={"rating": ticket.rating},
+        )
+        return Reply(text=f"Thanks for rating ticket #{ticket.id} {argument}/5.", skill=self.name, ephemeral=True)
+
+    def _edit_form(self, ticket: Ticket, ctx: SkillContext) -> Reply:
+        if not (ctx.employee.has_role("it") or ctx.employee.id == ticket.requester_id):
+            return Reply(text="Only IT or the person who reported it can change this ticket.", ephemeral=True)
+        return Reply(
+            text="",
+            modal=Modal(
+                callback_id="it:edit_submit",
+                title=f"Ticket #{ticket.id}",
+                fields=(
+                    ModalField(
+                        "category",
+                        "Category",
+                        kind="select",
+                        initial=ticket.category,
+                        options=tuple((c, CATEGORY_LABELS[c]) for c in CATEGORIES),
+                    ),
+                    ModalField(
+                        "priority",
+                        "Priority",
+                        kind="select",
+                        initial=ticket.priority,
+                        options=tuple((p, p) for p in PRIORITIES),
+                    ),
+                    ModalField("detail", "Anything to add?", multiline=True, optional=True),
+                ),
+                private_metadata=str(ticket.id),
+                submit_label="Save",
+            ),
+        )
+
+    def _edited(self, ticket: Ticket, form: dict[str, str], ctx: SkillContext) -> Reply:
+        category, priority = form.get("category", ticket.category), form.get("priority", ticket.priority)
+        if category not in CATEGORIES or priority not in PRIORITIES:
+            return Reply(
+                text="Please choose a category and priority from the lists. Nothing was changed.", ephemeral=True
+            )
+        service.change_field(ctx.session, ticket, "category", category, actor=ctx.employee, webhook=_hooks(ctx))
+        service.change_field(ctx.session, ticket, "priority", priority, actor=ctx.employee, webhook=_hooks(ctx))
+        detail = form.get("detail", "").strip()
+        if detail:
+            ticket.description = f"{ticket.description}\n\nAdded: {detail}"[: MAX_DESCRIPTION * 2]
+            ctx.session.flush()
+        self._refresh_cards(ctx, ticket, "Your ticket (updated)")
+        return Reply(text=f"Updated ticket #{ticket.id}.", skill=self.name)
+
+    # ------------------------------------------------------------ questions answered from the database
+
+    def _status(self, ctx: SkillContext) -> Reply:
+        tickets = service.recent_tickets_of(ctx.session, ctx.employee)
+        if not tickets:
+            return Reply(text="You have no IT tickets. Describe a problem and I'll open one.", skill=self.name)
+        lines = ["Your IT tickets:"]
+        for ticket in tickets:
+            who = f" — {ticket.assignee.name}" if ticket.assignee else ""
+            note = f" ({ticket.resolution_note})" if ticket.resolution_note else ""
+            lines.append(f"• #{ticket.id} {ticket.title}: *{STATUS_LABELS[ticket.status]}*{who}{note}")
+        return Reply(text="\n".join(lines), skill=self.name)
+
+
+def incident_tickets(session: Session, incident: Incident) -> list[Ticket]:
+    return list(session.scalars(select(Ticket).where(Ticket.incident_id == incident.id).order_by(Ticket.id)))
+
+
+def _hooks(ctx: SkillContext) -> bool:
+    """Whether ticket events go to the outbound webhook."""
+    return ctx.settings.webhook_url is not None
+
+
+def _employee_by_slack(ctx: SkillContext, slack_id: str) -> Employee | None:
+    return ctx.session.scalar(select(Employee).where(Employee.slack_id == slack_id)) if slack_id else None
+
+
+def _similar(ticket: Ticket, text: str, found: Triage) -> bool:
+    """Same requester, same category and mostly the same words: a repeat of an open ticket."""
+    if ticket.category != found.category:
+        return False
+    words = _words(text)
+    theirs = _words(ticket.description)
+    if not words or not theirs:
+        return False
+    return len(words & theirs) / len(words | theirs) >= 0.5
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z0-9]+", text.lower()) if len(w) > 2}
