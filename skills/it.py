@@ -4,6 +4,7 @@ IT triages from a card in their channel; the requester confirms and rates the re
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 
@@ -17,10 +18,13 @@ from bot.tickets import service
 from bot.tickets.classify import CATEGORIES, PRIORITIES, Triage, triage
 from bot.tickets.config import load_it_config
 from bot.tickets.service import STATUS_LABELS
+from integrations.files import IMAGE_KINDS, FetchFailed, UploadRejected, fetch_slack_file
+from integrations.ocr import OcrUnavailable, error_lines, ocr_image
 from knowledge.answer import extract_answer
 from skills.base import SkillContext, load_examples
 from skills.policy import answer_from_sources, cited_reply
 
+log = logging.getLogger(__name__)
 _STATUS_QUESTION = re.compile(
     r"\b(update|status|progress|news|heard|hear back|any word|still open|fixed yet|what happened)\b.*"
     r"\b(ticket|request|issue|problem|laptop|it)\b"
@@ -68,9 +72,27 @@ class ItSkill:
         relayed = self._relay(message, ctx)
         if relayed is not None:
             return relayed
+        screenshot = ""
+        if message.files:
+            # Slow work (download, OCR) before the first write; a refused file writes nothing.
+            try:
+                screenshot = self._read_screenshots(message, ctx)
+            except UploadRejected as exc:
+                return Reply(
+                    text=f"{exc} Nothing was opened; please send a screenshot (PNG or JPEG).",
+                    ephemeral=True,
+                    skill=self.name,
+                )
+            if not text and not screenshot:
+                return Reply(
+                    text="I couldn't read any text in that image. Please describe the problem in words.",
+                    skill=self.name,
+                )
         if _STATUS_QUESTION.search(text):
             return self._status(ctx)
-        found = triage(text)
+        found = triage(text or screenshot)
+        if screenshot:
+            return self._open(text or "Problem shown in a screenshot", found, message, ctx, screenshot=screenshot)
         if not found.is_problem and not found.security:
             answer = answer_from_sources(text, ctx, message.channel_type)
             if answer.confident:
@@ -83,7 +105,31 @@ class ItSkill:
 
     # ------------------------------------------------------------ opening tickets
 
-    def _open(self, text: str, found: Triage, message: Message, ctx: SkillContext) -> Reply:
+    def _read_screenshots(self, message: Message, ctx: SkillContext) -> str:
+        """The error lines (else all text) read from images shared with the message."""
+        settings = ctx.settings
+        found: list[str] = []
+        for ref in message.files[:3]:
+            if not settings.slack_bot_token:
+                break
+            try:
+                stored = fetch_slack_file(
+                    ref,
+                    token=settings.slack_bot_token,
+                    api_base_url=settings.slack_api_url,
+                    dest_dir=settings.uploads_dir,
+                    max_bytes=settings.max_upload_bytes,
+                    allowed=IMAGE_KINDS,
+                )
+                text = ocr_image(stored.path)
+            except (FetchFailed, OcrUnavailable) as exc:
+                log.warning("screenshot %s not read: %s", ref.id, exc)
+                continue
+            lines = error_lines(text) or [line for line in text.splitlines() if line.strip()][:5]
+            found += lines
+        return "\n".join(found)[:2000]
+
+    def _open(self, text: str, found: Triage, message: Message, ctx: SkillContext, *, screenshot: str = "") -> Reply:
         now = ctx.now()
         for existing in service.open_tickets_of(ctx.session, ctx.employee):
             if _similar(existing, text, found):
@@ -102,7 +148,8 @@ class ItSkill:
             webhook=_hooks(ctx),
             requester=ctx.employee,
             title=found.title,
-            description=text[:MAX_DESCRIPTION],
+            description=(text + (f"\n\nFrom the screenshot: {screenshot}" if screenshot else ""))[:MAX_DESCRIPTION],
+            ocr_text=screenshot or None,
             category=found.category,
             priority=found.priority,
             security=found.security,

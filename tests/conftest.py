@@ -18,6 +18,7 @@ import uvicorn
 from bot.runtime import Runtime, bootstrap_samples, build_runtime
 from bot.settings import Settings
 from bot.web_app import create_app
+from integrations.ocr import tesseract_available
 from tests.slack_standin import SlackStandIn
 
 PG_ADMIN_URL = os.environ.get("BACKOFFICE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -49,6 +50,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     yield f"postgresql+psycopg://{base.split('://', 1)[1]}/{name}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def tesseract() -> None:
+    """OCR tests need the real binary: CI must have it (.ci/run installs it); a laptop may skip."""
+    if tesseract_available():
+        return
+    if os.environ.get("CI"):
+        pytest.fail("tesseract is not installed; .ci/run installs it (apt-get install tesseract-ocr)")
+    pytest.skip("tesseract is not installed (apt-get install tesseract-ocr)")
 
 
 @pytest.fixture

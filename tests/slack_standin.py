@@ -1,16 +1,18 @@
 """STAND-IN for the Slack Web API (tests only). A real HTTP server that speaks Slack's wire protocol
 closely enough for slack_sdk's WebClient: form or JSON bodies, bearer tokens, `{"ok": ...}` answers,
-and 429 + Retry-After when told to rate-limit. It records every call so tests can assert on them."""
+and 429 + Retry-After when told to rate-limit. It also serves shared files (`add_file`) to GETs with the bot
+token, like files.slack.com. It records every call so tests can assert on them."""
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 
 @dataclass
@@ -21,6 +23,14 @@ class Call:
 
 
 @dataclass
+class HostedFile:
+    data: bytes
+    name: str
+    mimetype: str
+    honest: bool = True  # False: the file object under-reports its size and no Content-Length is sent
+
+
+@dataclass
 class SlackStandIn:
     bot_user_id: str = "UBOTUSER01"
     token: str = "xoxb-test-token"
@@ -28,6 +38,7 @@ class SlackStandIn:
     calls: list[Call] = field(default_factory=list)
     rate_limits: dict[str, list[int]] = field(default_factory=dict)  # method → Retry-After values to answer
     failures: dict[str, int] = field(default_factory=dict)  # method → number of 500s to answer
+    hosted: dict[str, HostedFile] = field(default_factory=dict)  # file id → what files.slack.com would serve
     _server: ThreadingHTTPServer | None = None
     _ts: float = 1_700_000_000.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -37,12 +48,71 @@ class SlackStandIn:
         assert self._server is not None
         return f"http://127.0.0.1:{self._server.server_address[1]}/api/"
 
+    @property
+    def root_url(self) -> str:
+        """Stands in for https://files.slack.com/ as well."""
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}/"
+
+    def add_file(
+        self, file_id: str, data: bytes, name: str, mimetype: str, *, declared_size: int | None = None
+    ) -> dict[str, Any]:
+        """Host a file as Slack does for an upload and return its Slack file object. `declared_size` makes the
+        object lie about the size and the download come without Content-Length (to test streaming limits)."""
+        with self._lock:
+            self.hosted[file_id] = HostedFile(data, name, mimetype, honest=declared_size is None)
+        base = f"{self.root_url}files-pri/T0001-{file_id}"
+        return {
+            "id": file_id,
+            "name": name,
+            "title": name,
+            "mimetype": mimetype,
+            "filetype": name.rsplit(".", 1)[-1] if "." in name else "binary",
+            "size": len(data) if declared_size is None else declared_size,
+            "url_private": f"{base}/{quote(name)}",
+            "url_private_download": f"{base}/download/{quote(name)}",
+        }
+
+    def download(self, path: str, token: str | None) -> tuple[int, dict[str, str], bytes]:
+        """A GET of a file URL, recorded as method "files.download"; needs the bot token as a bearer."""
+        match = re.match(r"^/files-pri/T0001-([^/]+)/", path)
+        file_id = match.group(1) if match else ""
+        with self._lock:
+            self.calls.append(Call("files.download", {"file": file_id, "path": path}, token))
+            hosted = self.hosted.get(file_id)
+        json_type = {"Content-Type": "application/json; charset=utf-8"}
+        if not token:
+            return 401, json_type, json.dumps({"ok": False, "error": "not_authed"}).encode()
+        if token != self.token:
+            return 401, json_type, json.dumps({"ok": False, "error": "invalid_auth"}).encode()
+        if hosted is None:
+            return 404, json_type, json.dumps({"ok": False, "error": "file_not_found"}).encode()
+        headers = {"Content-Type": hosted.mimetype}
+        if hosted.honest:
+            headers["Content-Length"] = str(len(hosted.data))
+        return 200, headers, hosted.data
+
     def start(self) -> SlackStandIn:
         standin = self
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *_args: Any) -> None:
                 pass
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                auth = self.headers.get("Authorization") or ""
+                token = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else None
+                status, headers, body = standin.download(self.path.split("?")[0], token)
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                try:
+                    # In pieces, so a client that stops reading (size limit) ends the transfer early.
+                    for start in range(0, len(body), 64 * 1024):
+                        self.wfile.write(body[start : start + 64 * 1024])
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
 
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 length = int(self.headers.get("Content-Length") or 0)

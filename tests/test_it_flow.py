@@ -330,3 +330,33 @@ def test_five_reports_of_one_outage_make_one_incident_and_everyone_hears_once(ru
             assert len(told) == 1, user
         statuses = {t.requester.slack_id: t.status for t in session.scalars(select(Ticket))}
     assert all(statuses[u] == "resolved" for u in reports) and statuses["U0000HRPART"] == "new"
+
+
+def test_screenshot_error_text_is_read_into_the_ticket_and_bad_files_change_nothing(
+    server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client, tesseract: None
+) -> None:
+    from tests.test_files_ocr import encoded, error_dialog, normalised
+
+    runtime.assistant.clock = lambda: NOW
+    shot = slack.add_file("F0SHOT0001", encoded(error_dialog(), "PNG"), "error.png", "image/png")
+    report = message_event("U0000DEVONE", "outlook shows this error", "D0SOFIA001", "im", files=[shot])
+    report["event"]["subtype"] = "file_share"
+    assert post_event(http, server.url, report).status_code == 200
+    wait_post(slack, lambda c: c.params["channel"] == "D0SOFIA001")
+    (ticket,) = tickets(runtime)
+    assert "0x80070005 access is denied" in normalised(ticket.ocr_text or "")
+    assert "From the screenshot" in ticket.description and slack.calls_to("files.download")
+
+    huge = slack.add_file(
+        "F0HUGE0001", b"\x89PNG\r\n\x1a\n" + b"0" * 100, "big.png", "image/png", declared_size=20_000_000
+    )
+    fake = slack.add_file("F0FAKE0001", b"just some text, not a picture", "screenshot.png", "image/png")
+    for number, bad in enumerate((huge, fake)):
+        event = message_event("U0000DEVTWO", "my screen shows an error", "D0JAMAL001", "im", files=[bad])
+        event["event"]["subtype"] = "file_share"
+        post_event(http, server.url, event)
+        refusal = slack.wait_for("chat.postEphemeral", number + 1)[number]
+        assert "Nothing was opened" in refusal.params["text"]
+    assert "20.0 MB" in slack.calls_to("chat.postEphemeral")[0].params["text"]
+    assert "isn't an image" in slack.calls_to("chat.postEphemeral")[1].params["text"]
+    assert len(tickets(runtime)) == 1
