@@ -53,7 +53,5 @@ def revoke(session: Session, token_id: int, *, now: datetime, actor: Employee | 
     if row is None or row.revoked_at is not None:
         return False
     row.revoked_at = now
-    audit.record(
-        session, entity="api_token", entity_id=row.id, action="revoked", actor_id=actor.id if actor else None
-    )
+    audit.record(session, entity="api_token", entity_id=row.id, action="revoked", actor_id=actor.id if actor else None)
     return True

@@ -292,8 +292,7 @@ def test_slack_profile_edge_cases(database: Database, slack: SlackStandIn, gatew
 def test_delegate_and_hire_date_columns(database: Database) -> None:
     header = "slack_id,name,tz,country,manager_slack_id,roles,delegate_slack_id,hired_on\n"
     rows = (
-        "U0BOSS0001,Bea Boss,UTC,US,,manager,U0DEPUTY01,\n"
-        "U0DEPUTY01,Dev Deputy,UTC,US,U0BOSS0001,manager,,2026-06-15\n"
+        "U0BOSS0001,Bea Boss,UTC,US,,manager,U0DEPUTY01,\nU0DEPUTY01,Dev Deputy,UTC,US,U0BOSS0001,manager,,2026-06-15\n"
     )
     with database.session_scope() as session:
         report = import_csv(session, header + rows)

@@ -360,3 +360,30 @@ def test_screenshot_error_text_is_read_into_the_ticket_and_bad_files_change_noth
     assert "20.0 MB" in slack.calls_to("chat.postEphemeral")[0].params["text"]
     assert "isn't an image" in slack.calls_to("chat.postEphemeral")[1].params["text"]
     assert len(tickets(runtime)) == 1
+
+
+def test_requester_corrects_the_ticket_and_asks_for_an_update(runtime: Runtime) -> None:
+    runtime.assistant.clock = lambda: NOW
+    say(runtime, "U0000DEVTHR", "the printer on floor 3 jams on every page")
+    (ticket,) = tickets(runtime)
+    form = click(runtime, "U0000DEVTHR", "it:edit", str(ticket.id))
+    assert form.modal is not None and {f.name: f.initial for f in form.modal.fields}["priority"] == ticket.priority
+    saved = click(
+        runtime,
+        "U0000DEVTHR",
+        "it:edit_submit",
+        str(ticket.id),
+        {"category": "hardware", "priority": "P2", "detail": "Client contracts must print today"},
+    )
+    assert "Updated ticket" in saved.text
+    stranger = click(runtime, "U0000DEVONE", "it:edit_submit", str(ticket.id), {"category": "other", "priority": "P4"})
+    assert "Only IT or the person who reported it" in stranger.text
+    (ticket,) = tickets(runtime)
+    assert ticket.priority == "P2" and "Client contracts" in ticket.description
+    status = say(runtime, "U0000DEVTHR", "any update on my ticket?")
+    assert f"#{ticket.id}" in status.text and "*New*" in status.text
+    with runtime.database.session_scope() as session:
+        changes = session.scalars(
+            select(AuditEntry.action).where(AuditEntry.entity == "ticket", AuditEntry.entity_id == ticket.id)
+        ).all()
+    assert "priority_changed" in changes
