@@ -28,6 +28,11 @@ def load_examples(name: str) -> tuple[str, ...]:
     return tuple(line.strip() for line in lines if line.strip())
 
 
+def row_id(value: str | None) -> int | None:
+    """A row id from a button value or private_metadata; None for anything that is not one."""
+    return int(value) if value and value.isdigit() and len(value) < 18 else None
+
+
 @dataclass
 class SkillContext:
     """What a skill may use while handling one message. The caller owns the transaction."""

@@ -21,7 +21,7 @@ from bot.tickets.service import STATUS_LABELS
 from integrations.files import IMAGE_KINDS, FetchFailed, UploadRejected, fetch_slack_file
 from integrations.ocr import OcrUnavailable, error_lines, ocr_image
 from knowledge.answer import extract_answer
-from skills.base import SkillContext, load_examples
+from skills.base import SkillContext, load_examples, row_id
 from skills.policy import answer_from_sources, cited_reply
 
 log = logging.getLogger(__name__)
@@ -44,10 +44,6 @@ MAX_DESCRIPTION = 4000
 # Cosine similarity (WordLlama) above which two people's reports are taken as the same outage; measured:
 # room-B Wi-Fi phrasings 0.62–0.74, unrelated problems below 0.2.
 SAME_OUTAGE = 0.55
-
-
-def _id(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() and len(value) < 18 else None
 
 
 def triage_key(ticket: Ticket) -> str:
@@ -379,7 +375,7 @@ class ItSkill:
             return self._incident_action(action, message, ctx)
         raw = message.action_value or ""
         ticket_id, _, argument = raw.partition(":")
-        ticket = ctx.session.get(Ticket, _id(ticket_id) or 0)
+        ticket = ctx.session.get(Ticket, row_id(ticket_id) or 0)
         if ticket is None:
             return Reply(text="I couldn't find that ticket any more.", ephemeral=True)
         now = ctx.now()
@@ -440,7 +436,7 @@ class ItSkill:
         return Reply(text="That button is no longer available.", ephemeral=True)
 
     def _incident_action(self, action: str, message: Message, ctx: SkillContext) -> Reply:
-        incident = ctx.session.get(Incident, _id(message.action_value) or 0)
+        incident = ctx.session.get(Incident, row_id(message.action_value) or 0)
         if incident is None:
             return Reply(text="I couldn't find that incident.", ephemeral=True)
         if not ctx.employee.has_role("it"):
@@ -499,7 +495,7 @@ class ItSkill:
         )
 
     def _open_from_question(self, message: Message, ctx: SkillContext) -> Reply:
-        asked = ctx.session.get(ChatMessage, _id(message.action_value) or 0)
+        asked = ctx.session.get(ChatMessage, row_id(message.action_value) or 0)
         if asked is None or asked.direction != "in" or asked.employee_id != ctx.employee.id:
             return Reply(
                 text="I couldn't find the question to open a ticket for. Please describe the problem.", ephemeral=True

@@ -20,7 +20,7 @@ from bot.messages import Button, Citation, Message, Modal, ModalField, Reply
 from bot.models import ChatMessage, Employee, LeaveRequest
 from bot.outbox import person_channel
 from knowledge.answer import best_sentence, citations_for
-from skills.base import SkillContext, load_examples
+from skills.base import SkillContext, load_examples, row_id
 from skills.policy import answer_from_sources, cited_reply
 
 MONTHS = ("january february march april may june july august september october november december").split()
@@ -52,10 +52,6 @@ HELP = (
 def local_today(ctx: SkillContext) -> date:
     """Today in the employee's own time zone (from Slack), so "tomorrow" means their tomorrow."""
     return local_date(ctx.now(), ctx.employee.tz)
-
-
-def _id(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() and len(value) < 18 else None
 
 
 def _citations(cited: Cited) -> list[Citation]:
@@ -141,7 +137,7 @@ class LeaveSkill:
             return self._form(ctx, None, trigger=True)
         if action == "form":
             return self._form_submitted(message, ctx)
-        request = ctx.session.get(LeaveRequest, _id(message.action_value) or 0) if action != "form" else None
+        request = ctx.session.get(LeaveRequest, row_id(message.action_value) or 0) if action != "form" else None
         if request is None:
             return Reply(text="I couldn't find that leave request any more.", ephemeral=True)
         if action == "confirm":
@@ -626,7 +622,7 @@ class LeaveSkill:
             reason=form.get("reason", "").strip() or None,
         )
         today = local_today(ctx)
-        request_id = _id(message.action_value)
+        request_id = row_id(message.action_value)
         if request_id is None:
             return self._draft(proposal, ctx, message, today)
         request = ctx.session.get(LeaveRequest, request_id)

@@ -13,7 +13,7 @@ from bot.messages import Button, Citation, Message, Modal, ModalField, Reply
 from bot.models import ChatMessage, Conversation, Employee, Escalation, Faq
 from knowledge.answer import Answer, citations_for, extract_answer
 from knowledge.loaders import LoadedDocument, Section
-from skills.base import SkillContext, load_examples
+from skills.base import SkillContext, load_examples, row_id
 
 UNSURE = (
     "I couldn't find a clear answer to that in our policies, so I've passed your question to HR. "
@@ -30,11 +30,6 @@ def audiences_for(employee: Employee, channel_type: str) -> list[str]:
         if employee.has_role(role):
             allowed.append(audience)
     return allowed
-
-
-def _as_id(value: str | None) -> int | None:
-    """A row id from a button value or private_metadata; None for anything that is not one."""
-    return int(value) if value and value.isdigit() and len(value) < 18 else None
 
 
 def answer_from_sources(question: str, ctx: SkillContext, channel_type: str) -> Answer:
@@ -101,7 +96,7 @@ class PolicySkill:
         return escalation
 
     def _ask_hr(self, message: Message, ctx: SkillContext) -> Reply:
-        asked_id = _as_id(message.action_value)
+        asked_id = row_id(message.action_value)
         asked = ctx.session.get(ChatMessage, asked_id) if asked_id else None
         if asked is None or asked.direction != "in":
             return Reply(text="I couldn't find the question to send to HR. Please ask it again.", ephemeral=True)
@@ -120,7 +115,7 @@ class PolicySkill:
     # ------------------------------------------------------------ HR side
 
     def _escalation(self, ctx: SkillContext, value: str | None) -> Escalation | None:
-        escalation_id = _as_id(value)
+        escalation_id = row_id(value)
         return ctx.session.get(Escalation, escalation_id) if escalation_id else None
 
     def _answer_form(self, message: Message, ctx: SkillContext) -> Reply:
@@ -177,7 +172,7 @@ class PolicySkill:
         return Reply(text=f"Request #{escalation.id} is resolved.", ephemeral=True, skill=self.name)
 
     def _publish(self, message: Message, ctx: SkillContext) -> Reply:
-        faq_id = _as_id(message.action_value)
+        faq_id = row_id(message.action_value)
         faq = ctx.session.get(Faq, faq_id) if faq_id else None
         if faq is None:
             return Reply(text="That FAQ no longer exists.", ephemeral=True)
