@@ -20,7 +20,8 @@ from bot.tickets.config import load_it_config
 from bot.tickets.service import STATUS_LABELS
 from integrations.files import IMAGE_KINDS, FetchFailed, UploadRejected, fetch_slack_file
 from integrations.ocr import OcrUnavailable, error_lines, ocr_image
-from knowledge.answer import extract_answer
+from knowledge.answer import citations_for, extract_answer
+from knowledge.index import Hit
 from skills.base import SkillContext, load_examples, row_id
 from skills.policy import answer_from_sources, cited_reply
 
@@ -41,6 +42,13 @@ CATEGORY_LABELS = {
     "other": "Other",
 }
 MAX_DESCRIPTION = 4000
+# Kinds of security incident and the words that name them, to quote the matching first steps.
+SECURITY_TOPICS = (
+    ("phishing", ("phish", "link", "attachment", "suspicious email")),
+    ("possible password compromise", ("password", "credentials", "typed my", "entered my")),
+    ("lost or stolen device", ("stolen", "lost my", "left my", "missing laptop", "missing phone")),
+    ("malware or suspicious device behaviour", ("malware", "virus", "ransom", "pop-up", "popup")),
+)
 # Cosine similarity (WordLlama) above which two people's reports are taken as the same outage; measured:
 # room-B Wi-Fi phrasings 0.62–0.74, unrelated problems below 0.2.
 SAME_OUTAGE = 0.55
@@ -168,7 +176,7 @@ class ItSkill:
             )
         citations: list[Citation] = []
         if ticket.security:
-            steps, citations = self._security_steps(ctx)
+            steps, citations = self._security_steps(ctx, text)
             lines.append("*Do this now:* " + steps if steps else "*Do this now:* disconnect from the network.")
             lines.append("IT security has been alerted.")
         return Reply(
@@ -232,11 +240,19 @@ class ItSkill:
             else [],
         )
 
-    def _security_steps(self, ctx: SkillContext) -> tuple[str, list[Citation]]:
-        query = "security incident first steps what to do immediately report"
-        hits = ctx.index.search(query, k=3, audiences=["everyone"])
-        answer = extract_answer(query, hits, ctx.index, min_score=0.0)
-        return answer.text, answer.citations[:1]
+    def _security_steps(self, ctx: SkillContext, text: str) -> tuple[str, list[Citation]]:
+        """The first steps for each kind of incident the report describes, from the security SOP."""
+        lowered = text.lower()
+        kinds = [topic for topic, cues in SECURITY_TOPICS if any(cue in lowered for cue in cues)] or ["incident"]
+        hits: list[Hit] = []
+        for topic in kinds[:2]:
+            found = ctx.index.search(f"first steps {topic}", k=1, audiences=["everyone"])
+            hits += [h for h in found if h.chunk_id not in {x.chunk_id for x in hits}]
+        sentences = [
+            extract_answer(f"what to do first: {topic}", [hit], ctx.index, min_score=0.0).text
+            for topic, hit in zip(kinds, hits, strict=False)
+        ]
+        return " ".join(s for s in sentences if s), citations_for(hits)
 
     def _requester_text(self, ticket: Ticket, *, heading: str) -> str:
         assignee = ticket.assignee.name if ticket.assignee else "not yet assigned"

@@ -97,7 +97,11 @@ def test_security_incident_is_p1_with_first_steps_and_a_mention(runtime: Runtime
     reply = say(runtime, "U0000DEVTHR", "I clicked a link in a phishing email and typed my password")
     (ticket,) = tickets(runtime)
     assert (ticket.category, ticket.priority, ticket.security) == ("security", "P1", True)
-    assert "Do this now" in reply.text and reply.citations
+    assert "Do this now" in reply.text and "Change your password from another device" in reply.text
+    assert [c.heading for c in reply.citations] == [
+        "First steps › Phishing",
+        "First steps › Possible password compromise",
+    ]
     with runtime.database.session_scope() as session:
         card = session.scalars(select(OutboxItem).where(OutboxItem.channel == "web:it")).one()
         assert card.text.startswith(runtime.settings.security_mention) and "SECURITY" in card.text
