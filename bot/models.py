@@ -404,3 +404,52 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     employee: Mapped[Employee] = relationship()
+
+
+class Expense(Base):
+    """An expense claim. States: draft → submitted → manager_approved → approved → reimbursed; submitted or
+    manager_approved → rejected; draft → discarded; submitted → withdrawn. Money is Decimal with its currency;
+    the base-currency amount and the rate used are kept beside the original."""
+
+    __tablename__ = "expenses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    employee_id: Mapped[int] = mapped_column(ForeignKey("employees.id"), nullable=False, index=True)
+    status: Mapped[str] = mapped_column(String(20), default="draft", nullable=False, index=True)
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2), nullable=False)
+    currency: Mapped[str] = mapped_column(String(3), nullable=False)
+    base_amount: Mapped[Decimal] = mapped_column(Numeric(14, 2), nullable=False)
+    base_currency: Mapped[str] = mapped_column(String(3), nullable=False)
+    rate: Mapped[Decimal] = mapped_column(Numeric(18, 8), nullable=False)
+    spent_on: Mapped[date] = mapped_column(Date, nullable=False)
+    merchant: Mapped[str | None] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(32), nullable=False)
+    attendees: Mapped[int | None] = mapped_column(Integer)
+    distance: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
+    distance_unit: Mapped[str | None] = mapped_column(String(2))
+    description: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    receipt_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    receipt_path: Mapped[str | None] = mapped_column(String(500))
+    receipt_total: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    receipt_date: Mapped[date | None] = mapped_column(Date)
+    receipt_merchant: Mapped[str | None] = mapped_column(String(200))
+    flags: Mapped[list[str]] = mapped_column(JSON, default=list, nullable=False)
+    approver_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id"), index=True)
+    finance_approver_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id"))
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    platform: Mapped[str] = mapped_column(String(16), default="slack", nullable=False)
+    channel: Mapped[str] = mapped_column(String(64), nullable=False)
+    thread_ts: Mapped[str | None] = mapped_column(String(32))
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id", ondelete="SET NULL"))
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reimbursed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reminders_sent: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    created_at: Mapped[datetime] = _ts()
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow, nullable=False
+    )
+
+    employee: Mapped[Employee] = relationship(foreign_keys=[employee_id])
+    approver: Mapped[Employee | None] = relationship(foreign_keys=[approver_id])
+    finance_approver: Mapped[Employee | None] = relationship(foreign_keys=[finance_approver_id])

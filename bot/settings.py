@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     # IT tickets: who is mentioned for security incidents (e.g. "<!subteam^S0SECURITY>"), SLA configuration.
     security_mention: str = Field(default="@security-oncall", validation_alias="BACKOFFICE_SECURITY_MENTION")
     it_config: Path | None = Field(default=None, validation_alias="BACKOFFICE_IT_CONFIG")
+    # Expenses: policy file (YAML) and where finance approvals are posted (Slack channel id).
+    expense_config: Path | None = Field(default=None, validation_alias="BACKOFFICE_EXPENSE_CONFIG")
+    finance_channel: str | None = Field(default=None, validation_alias="BACKOFFICE_FINANCE_CHANNEL")
     # Outbound webhook for ticket events (signed with HMAC-SHA256); unset = no webhook.
     webhook_url: str | None = Field(default=None, validation_alias="BACKOFFICE_WEBHOOK_URL")
     webhook_secret: str | None = Field(default=None, validation_alias="BACKOFFICE_WEBHOOK_SECRET")

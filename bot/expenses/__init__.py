@@ -1,0 +1,1 @@
+"""Expenses: claims from text and receipts, the policy audit, approvals and export."""
