@@ -22,7 +22,9 @@ directory_app = typer.Typer(help="The employee directory.", no_args_is_help=True
 eval_app = typer.Typer(help="Measure routing, retrieval and ticket-triage quality.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens for the HTTP API (shown once; only a hash is stored).", no_args_is_help=True)
 app.add_typer(directory_app, name="directory")
+expenses_app = typer.Typer(help="Expense claims for accounting and payroll.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
+app.add_typer(expenses_app, name="expenses")
 app.add_typer(eval_app, name="eval")
 console = Console(stderr=True)
 out = Console(soft_wrap=True)
@@ -101,6 +103,52 @@ def ingest(
     runtime.close()
     if report.failed:
         raise typer.Exit(1)
+
+
+@expenses_app.command("export")
+def expenses_export(
+    file: Annotated[Path, typer.Argument(help="CSV file to write")],
+    date_from: Annotated[str, typer.Option("--from", help="first spending date, YYYY-MM-DD")],
+    date_to: Annotated[str, typer.Option("--to", help="last spending date, YYYY-MM-DD")],
+    status: Annotated[
+        list[str] | None, typer.Option(help="claim states to include (repeatable)", show_default="approved, reimbursed")
+    ] = None,
+) -> None:
+    """Write claims spent between two dates to CSV: original amount and currency, rate, base-currency amount."""
+    from datetime import date
+
+    from bot.db import Database
+    from bot.expenses.export import EXPORTABLE, export_csv
+    from bot.expenses.service import LABELS
+    from bot.migrate import upgrade
+
+    try:
+        start, end = date.fromisoformat(date_from), date.fromisoformat(date_to)
+    except ValueError as exc:
+        console.print(f"[red]Dates must be YYYY-MM-DD:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    if end < start:
+        console.print("[red]--to is before --from.[/red]")
+        raise typer.Exit(2)
+    statuses = tuple(status or EXPORTABLE)
+    unknown = [s for s in statuses if s not in LABELS]
+    if unknown:
+        console.print(f"[red]Unknown status {', '.join(unknown)}; one of {', '.join(LABELS)}.[/red]")
+        raise typer.Exit(2)
+    settings = _settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.resolved_database_url)
+    database = Database(settings.resolved_database_url)
+    with database.session_scope() as session:
+        result = export_csv(session, start=start, end=end, statuses=statuses)
+    database.dispose()
+    try:
+        file.write_text(result.csv_text, encoding="utf-8")
+    except OSError as exc:
+        console.print(f"[red]Cannot write {file}:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    total = f"{result.total_base:,.2f} {result.base_currency}" if result.base_currency else "no claims"
+    console.print(f"Wrote {result.rows} claims to {file}; total {total}.")
 
 
 @token_app.command("create")
@@ -295,6 +343,7 @@ def eval_routing(
 ) -> None:
     """Route every line and print accuracy, per-skill precision/recall and out-of-scope recall."""
     from bot.evals import EvalFileError, evaluate_routing, read_jsonl
+    from bot.expenses.config import load_expense_policy
     from bot.leave.config import load_policy
     from bot.runtime import build_router
     from knowledge.embeddings import WordLlamaEmbeddings
@@ -307,7 +356,7 @@ def eval_routing(
         raise typer.Exit(2) from exc
     settings = _settings()
 
-    skills = build_skills(load_policy(settings.leave_config))
+    skills = build_skills(load_policy(settings.leave_config), load_expense_policy(settings.expense_config))
     router = build_router(settings, WordLlamaEmbeddings(), {s.name: tuple(s.examples) for s in skills})
     result = evaluate_routing(router, rows)
     if predictions:
@@ -435,6 +484,77 @@ def eval_tickets(
             out.print(miss, markup=False)
     if as_json:
         print(json.dumps(result.figures()))
+
+
+@eval_app.command("receipts")
+def eval_receipts(
+    directory: Annotated[
+        Path,
+        typer.Argument(
+            help="Folder of receipts with ground truth: img/NNN.jpg + key/NNN.json (SROIE layout), or NNN.jpg + "
+            'NNN.json side by side; each key {"company", "date", "total"}. Images or PDFs.'
+        ),
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as one JSON object (last line).")] = False,
+    limit: Annotated[int | None, typer.Option(min=1, help="Read only the first N receipts (by file name).")] = None,
+    show_misses: Annotated[
+        bool, typer.Option(help="List every receipt where a field was wrong: expected and read values.")
+    ] = False,
+) -> None:
+    """Read every receipt (PDF text layer or Tesseract) and print the accuracy of total (to the cent), date
+    (same day) and company (normalised exact, and token F1 ≥ 0.8), and seconds per receipt. Receipts whose
+    ground truth for a field is empty are left out of that field's figure and counted."""
+    from bot.evals import EvalFileError, evaluate_receipts, receipt_pairs
+
+    try:
+        count = len(receipt_pairs(directory))
+    except EvalFileError as exc:
+        console.print(str(exc), style="red", markup=False)
+        raise typer.Exit(2) from exc
+    count = min(count, limit) if limit else count
+    with _progress() as progress:
+        task = progress.add_task("Reading receipts", total=count)
+        try:
+            result = evaluate_receipts(
+                directory, limit=limit, on_progress=lambda done, _total: progress.update(task, completed=done)
+            )
+        except EvalFileError as exc:
+            console.print(str(exc), style="red", markup=False)
+            raise typer.Exit(2) from exc
+    figures = result.figures()
+
+    def shown(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.3f}"
+
+    table = Table(title=f"Receipts: {result.receipts} read from {directory}")
+    for column in ("field", "accuracy", "correct", "graded", "skipped (no ground truth)"):
+        table.add_column(column)
+    for field, label in (("total", "total (to the cent)"), ("date", "date (same day)"), ("company", "company exact")):
+        table.add_row(
+            label,
+            shown(result.accuracy(field)),
+            str(result.correct[field]),
+            str(result.graded[field]),
+            str(result.skipped[field]),
+        )
+    table.add_row(
+        "company token F1 ≥ 0.8",
+        shown(result.company_lenient_rate),
+        str(result.company_lenient),
+        str(result.graded["company"]),
+        str(result.skipped["company"]),
+    )
+    out.print(table)
+    out.print(
+        f"seconds per receipt: {figures['seconds_per_receipt']} (p50 {figures['seconds_p50']}, "
+        f"max {figures['seconds_max']}); unreadable: {result.unreadable}",
+        markup=False,
+    )
+    if show_misses:
+        for miss in result.misses:
+            out.print(miss, markup=False)
+    if as_json:
+        print(json.dumps(figures))
 
 
 if __name__ == "__main__":

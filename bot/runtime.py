@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from bot import directory
 from bot.assistant import Assistant
 from bot.db import Database, local_date
+from bot.expenses.config import load_expense_policy
 from bot.leave import ledger
 from bot.leave.config import LeavePolicy, load_policy
 from bot.leave.home import HomeSection, home_sections
@@ -65,7 +66,7 @@ def build_runtime(settings: Settings, *, migrate: bool = True, slack_client: Web
     database = Database(url)
     index = KnowledgeIndex.persistent(settings.chroma_dir)
     leave_policy = load_policy(settings.leave_config)
-    skills = build_skills(leave_policy)
+    skills = build_skills(leave_policy, load_expense_policy(settings.expense_config))
     router = build_router(settings, index.embeddings, {s.name: tuple(s.examples) for s in skills})
     gateway: SlackGateway | None = None
     if settings.slack_enabled:

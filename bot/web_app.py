@@ -6,11 +6,11 @@ import hmac
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 from slack_bolt.request import BoltRequest
@@ -18,10 +18,12 @@ from sqlalchemy import or_, select
 from starlette.concurrency import run_in_threadpool
 
 from bot.directory import get_by_slack_id
+from bot.expenses.export import expense_row
+from bot.expenses.service import LABELS as EXPENSE_LABELS
 from bot.leave.calendar import team_calendar
 from bot.leave.home import calendar_token
 from bot.messages import Message, Reply
-from bot.models import ChatMessage, Employee, Ticket
+from bot.models import ChatMessage, Employee, Expense, Ticket
 from bot.runtime import Runtime
 from bot.scheduler import SchedulerService
 from bot.tickets.classify import CATEGORIES, PRIORITIES
@@ -72,6 +74,18 @@ def reply_json(reply: Reply) -> dict[str, Any]:
             "fields": [f.__dict__ for f in reply.modal.fields],
         }
     return data
+
+
+def _caller(rt: Runtime, authorization: str | None) -> tuple[int, frozenset[str]]:
+    """The person behind an API token (their id and roles), or 401."""
+    scheme, _, token = (authorization or "").partition(" ")
+    with rt.database.session_scope() as session:
+        caller = authenticate(session, token.strip(), now=rt.assistant.clock()) if scheme == "Bearer" else None
+        if caller is None:
+            raise HTTPException(
+                status_code=401, detail="a valid API token is required", headers={"WWW-Authenticate": "Bearer"}
+            )
+        return caller.id, caller.role_set
 
 
 def create_app(runtime: Runtime, *, run_scheduler: bool = True) -> FastAPI:
@@ -131,16 +145,11 @@ def create_app(runtime: Runtime, *, run_scheduler: bool = True) -> FastAPI:
         limit: int = 100,
     ) -> dict[str, Any]:
         """Tickets for the staff console: IT (and admins) see all, anyone else only the ones they reported."""
-        scheme, _, token = (authorization or "").partition(" ")
+        caller_id, roles = _caller(rt, authorization)
         with rt.database.session_scope() as session:
-            caller = authenticate(session, token.strip(), now=rt.assistant.clock()) if scheme == "Bearer" else None
-            if caller is None:
-                raise HTTPException(
-                    status_code=401, detail="a valid API token is required", headers={"WWW-Authenticate": "Bearer"}
-                )
             query = select(Ticket).order_by(Ticket.id.desc()).limit(max(1, min(limit, 500)))
-            if not caller.has_role("it"):
-                query = query.where(Ticket.requester_id == caller.id)
+            if "it" not in roles and "admin" not in roles:
+                query = query.where(Ticket.requester_id == caller_id)
             for column, value, allowed in (
                 (Ticket.status, status, STATUSES),
                 (Ticket.priority, priority, PRIORITIES),
@@ -155,6 +164,34 @@ def create_app(runtime: Runtime, *, run_scheduler: bool = True) -> FastAPI:
                 query = query.where(Ticket.assignee_id == (person.id if person else -1))
             tickets = [snapshot(t) | {"created_at": t.created_at.isoformat()} for t in session.scalars(query)]
         return {"tickets": tickets, "count": len(tickets)}
+
+    @app.get("/api/expenses")
+    def list_expenses(
+        rt: RuntimeDep,
+        authorization: Annotated[str | None, Header()] = None,
+        status: str | None = None,
+        date_from: Annotated[date | None, Query(alias="from")] = None,
+        date_to: Annotated[date | None, Query(alias="to")] = None,
+        limit: int = 500,
+    ) -> dict[str, Any]:
+        """Claims for accounting: finance (and admins) see all, managers their reports', others their own.
+        Amounts keep their original currency beside the base-currency amount."""
+        caller_id, roles = _caller(rt, authorization)
+        with rt.database.session_scope() as session:
+            query = select(Expense).order_by(Expense.spent_on, Expense.id).limit(max(1, min(limit, 5000)))
+            if "finance" not in roles and "admin" not in roles:
+                reports = select(Employee.id).where(Employee.manager_id == caller_id)
+                query = query.where((Expense.employee_id == caller_id) | Expense.employee_id.in_(reports))
+            if status is not None:
+                if status not in EXPENSE_LABELS:
+                    raise HTTPException(status_code=422, detail=f"{status!r} is not a claim status")
+                query = query.where(Expense.status == status)
+            if date_from is not None:
+                query = query.where(Expense.spent_on >= date_from)
+            if date_to is not None:
+                query = query.where(Expense.spent_on <= date_to)
+            rows = [expense_row(e) for e in session.scalars(query)]
+        return {"expenses": rows, "count": len(rows)}
 
     @app.get("/calendar/{slack_id}.ics")
     def team_calendar_feed(slack_id: str, token: str, rt: RuntimeDep) -> Response:

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+from bot.expenses.config import ExpensePolicy
 from bot.leave.config import LeavePolicy
 from skills.base import Skill
+from skills.expense import ExpenseSkill
 from skills.it import ItSkill
 from skills.leave import LeaveSkill
-from skills.pending import expense_skill
 from skills.policy import PolicySkill
 from skills.smalltalk import SmalltalkSkill
 
 
-def build_skills(leave_policy: LeavePolicy) -> list[Skill]:
+def build_skills(leave_policy: LeavePolicy, expense_policy: ExpensePolicy) -> list[Skill]:
     return [
         PolicySkill(),
         ItSkill(),
-        expense_skill(),
+        ExpenseSkill(expense_policy),
         LeaveSkill(leave_policy),
         SmalltalkSkill(),
     ]

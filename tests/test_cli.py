@@ -201,3 +201,20 @@ def test_token_create_prints_a_working_token_once(env: dict[str, str]) -> None:
         assert person is not None and person.slack_id == "U0000ITDESK"
     database.dispose()
     assert run(env, "token", "create", "--as", "UNOBODY").exit_code == 1
+
+
+def test_expenses_export_writes_csv_and_refuses_bad_dates(env: dict[str, str], tmp_path: Path) -> None:
+    out = tmp_path / "claims.csv"
+    assert run(env, "bootstrap").exit_code == 0
+    result = run(env, "expenses", "export", str(out), "--from", "2026-11-01", "--to", "2026-11-30")
+    assert result.exit_code == 0, result.output
+    assert "Wrote0claims" in squashed(result.output)
+    assert out.read_text(encoding="utf-8").startswith("claim_id,employee_slack_id")
+    assert run(env, "expenses", "export", str(out), "--from", "2026-13-01", "--to", "2026-11-30").exit_code == 2
+    assert run(env, "expenses", "export", str(out), "--from", "2026-11-30", "--to", "2026-11-01").exit_code == 2
+    assert (
+        run(
+            env, "expenses", "export", str(out), "--from", "2026-11-01", "--to", "2026-11-30", "--status", "paid"
+        ).exit_code
+        == 2
+    )

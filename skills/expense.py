@@ -1,0 +1,501 @@
+"""Expenses: a sentence, a receipt, or both become a checked claim card; the manager approves, finance too
+above the threshold, then finance marks it reimbursed. Policy findings are explained and cited."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from bot.db import local_date
+from bot.expenses import service
+from bot.expenses.config import ExpensePolicy, load_expense_policy
+from bot.expenses.parse import CATEGORIES, ParsedExpense, parse_expense
+from bot.expenses.receipts import ReceiptFields, ReceiptUnreadable, read_receipt
+from bot.expenses.service import LABELS, Draft, Flag, money
+from bot.leave.requests import choose_approver
+from bot.messages import Button, Citation, Message, Modal, ModalField, Reply
+from bot.models import Expense
+from bot.outbox import person_channel
+from integrations.files import ALL_KINDS, FetchFailed, StoredFile, UploadRejected, fetch_slack_file
+from integrations.ocr import OcrUnavailable
+from knowledge.answer import best_sentence, citations_for
+from skills.base import SkillContext, load_examples, row_id
+from skills.policy import answer_from_sources, cited_reply
+
+log = logging.getLogger(__name__)
+_STATUS = re.compile(
+    r"\b(approved|status|reimburs\w*|paid|pending|rejected|hear back|get my money|been processed)\b", re.IGNORECASE
+)
+_QUESTION = re.compile(r"^(how|what|when|can|do|does|is|are|which|who)\b|\?$", re.IGNORECASE)
+
+
+def card_key(expense: Expense) -> str:
+    return f"expense:{expense.id}:card"
+
+
+def approval_key(expense: Expense) -> str:
+    return f"expense:{expense.id}:approval"
+
+
+class ExpenseSkill:
+    name = "expense"
+    description = "Expense claims: submit from a sentence or a receipt, approvals, reimbursement status"
+
+    def __init__(self, policy: ExpensePolicy | None = None) -> None:
+        self.policy = policy or load_expense_policy()
+        self.examples: Sequence[str] = load_examples("expense")
+
+    def handle(self, message: Message, ctx: SkillContext) -> Reply:
+        if message.action_id:
+            return self._action(message, ctx)
+        text = message.text.strip()
+        receipt: tuple[StoredFile, ReceiptFields] | None = None
+        if message.files:
+            # Slow work (download, OCR) before the first write; a refused file writes nothing.
+            try:
+                receipt = self._read_receipt(message, ctx)
+            except UploadRejected as exc:
+                return Reply(text=f"{exc} Nothing was saved.", ephemeral=True, skill=self.name)
+        if receipt is None and _STATUS.search(text) and not re.search(r"\d", text):
+            return self._status(ctx)
+        today = local_date(ctx.now(), ctx.employee.tz)
+        parsed = parse_expense(
+            text,
+            today=today,
+            default_currency=self.policy.base_currency,
+            mileage_rate=self.policy.mileage_rate,
+            mileage_unit=self.policy.mileage_unit,
+            known_currencies=tuple(self.policy.rates),
+            date_order="MDY" if ctx.employee.country in ("US", "PH", "CA") else "DMY",
+        )
+        if receipt is None and parsed.amount is None and _QUESTION.search(text):
+            answer = answer_from_sources(text, ctx, message.channel_type)
+            if answer.confident:
+                return cited_reply(text, answer, ctx, self.name)
+        return self._claim(text, parsed, receipt, message, ctx, today)
+
+    # ------------------------------------------------------------ claims
+
+    def _read_receipt(self, message: Message, ctx: SkillContext) -> tuple[StoredFile, ReceiptFields] | None:
+        settings = ctx.settings
+        if not settings.slack_bot_token:
+            return None
+        ref = message.files[0]
+        try:
+            stored = fetch_slack_file(
+                ref,
+                token=settings.slack_bot_token,
+                api_base_url=settings.slack_api_url,
+                dest_dir=settings.uploads_dir,
+                max_bytes=settings.max_upload_bytes,
+                allowed=ALL_KINDS,
+            )
+        except FetchFailed as exc:
+            log.warning("receipt %s not fetched: %s", ref.id, exc)
+            return None
+        try:
+            fields = read_receipt(stored.path, stored.kind)
+        except (OcrUnavailable, ReceiptUnreadable) as exc:
+            raise UploadRejected(f"I couldn't read {ref.name or 'that file'}: {exc}") from exc
+        if fields.currency is not None and fields.currency not in self.policy.rates:
+            # "$" or "¥" alone, or a currency we don't take: the sentence or the default decides, and the
+            # card shows the currency used.
+            fields = replace(fields, currency=None)
+        return stored, fields
+
+    def _claim(
+        self,
+        text: str,
+        parsed: ParsedExpense,
+        receipt: tuple[StoredFile, ReceiptFields] | None,
+        message: Message,
+        ctx: SkillContext,
+        today: date,
+    ) -> Reply:
+        if parsed.problems:
+            return Reply(text=" ".join(parsed.problems) + " Nothing was saved.", skill=self.name)
+        fields = receipt[1] if receipt else None
+        amount = parsed.amount if parsed.amount is not None else (fields.total if fields else None)
+        currency = parsed.currency or (fields.currency if fields and fields.currency else None)
+        if amount is not None and currency is None:
+            currency = self.policy.base_currency
+        spent_on = parsed.spent_on or (fields.date if fields else None)
+        missing = []
+        if amount is None:
+            missing.append("How much was it (with the currency)?")
+        if spent_on is None:
+            missing.append("On which date?")
+        if missing or (parsed.questions and not fields):
+            questions = list(dict.fromkeys([*parsed.questions, *missing]))
+            return Reply(text=" ".join(questions) + " Nothing was saved yet.", skill=self.name)
+        assert amount is not None and currency is not None and spent_on is not None
+        if currency not in self.policy.rates:
+            return Reply(
+                text=f"I can't take claims in {currency}; allowed: {', '.join(sorted(self.policy.rates))}. "
+                "Nothing was saved.",
+                skill=self.name,
+            )
+        if spent_on > today:
+            return Reply(text=f"{spent_on:%d %b %Y} is in the future. Nothing was saved.", skill=self.name)
+        stored = receipt[0] if receipt else None
+        draft = Draft(
+            amount=amount,
+            currency=currency,
+            spent_on=spent_on,
+            category=parsed.category or _category_guess(fields),
+            merchant=parsed.merchant or (fields.merchant if fields else None),
+            attendees=parsed.attendees,
+            description=parsed.description or text or "Receipt",
+            distance=parsed.distance,
+            distance_unit=parsed.distance_unit,
+            receipt_sha256=stored.sha256 if stored else None,
+            receipt_path=str(stored.path) if stored else None,
+            receipt_total=fields.total if fields and parsed.amount is not None else None,
+            receipt_date=fields.date if fields else None,
+            receipt_merchant=fields.merchant if fields else None,
+        )
+        flags = service.audit_claim(
+            ctx.session, policy=self.policy, employee=ctx.employee, draft=draft, today=today, exclude_id=None
+        )
+        thread = message.conversation_thread if message.platform == "slack" else None
+        expense = service.create_draft(
+            ctx.session,
+            policy=self.policy,
+            employee=ctx.employee,
+            draft=draft,
+            flags=flags,
+            platform=message.platform,
+            channel=message.channel,
+            thread_ts=thread,
+            conversation_id=ctx.conversation.id,
+        )
+        cited = self._cite(ctx, flags)
+        text_out = self._card_text(expense, "Please check your claim", notes=parsed.notes, quotes=cited)
+        return Reply(
+            text=text_out,
+            citations=[c for citations, _ in cited.values() for c in citations],
+            buttons=_draft_buttons(expense),
+            skill=self.name,
+            update_key=card_key(expense),
+        )
+
+    def _cite(self, ctx: SkillContext, flags: list[Flag]) -> dict[str, tuple[list[Citation], str]]:
+        cited: dict[str, tuple[list[Citation], str]] = {}
+        for flag in flags:
+            query = self.policy.policy.get(flag.rule)
+            if not query:
+                continue
+            hits = ctx.index.search(query, k=1, audiences=["everyone"])
+            if hits:
+                cited[flag.message] = (citations_for(hits, limit=1), best_sentence(flag.message, hits, ctx.index))
+        return cited
+
+    def _card_text(
+        self,
+        expense: Expense,
+        heading: str,
+        *,
+        notes: Sequence[str] = (),
+        quotes: dict[str, tuple[list[Citation], str]] | None = None,
+    ) -> str:
+        amount = money(expense.amount, expense.currency)
+        if expense.currency != expense.base_currency:
+            amount += f" (≈ {money(expense.base_amount, expense.base_currency)} at {expense.rate})"
+        lines = [
+            f"*{heading}* — claim #{expense.id}",
+            f"• Amount: *{amount}*",
+            f"• Date: {expense.spent_on:%a %d %b %Y} · Category: {expense.category.replace('_', '/')}",
+        ]
+        if expense.merchant:
+            lines.append(f"• Merchant: {expense.merchant}")
+        if expense.attendees:
+            lines.append(f"• Attendees: {expense.attendees}")
+        if expense.distance:
+            lines.append(f"• Distance: {expense.distance} {expense.distance_unit}")
+        lines.append(f"• Receipt: {'attached' if expense.receipt_sha256 else 'none'}")
+        lines.append(f"• Status: {LABELS[expense.status]}")
+        for note in notes:
+            lines.append(f"• _{note}_")
+        for flag in expense.flags:
+            lines.append(f"⚠️ {flag}")
+            quote = (quotes or {}).get(flag, ([], ""))[1]
+            if quote:
+                lines.append(f"> {quote}")
+        if expense.decision_note:
+            lines.append(f"• Note: {expense.decision_note}")
+        return "\n".join(lines)
+
+    # ------------------------------------------------------------ editing before submission
+
+    def _edit_form(self, expense: Expense, ctx: SkillContext) -> Reply:
+        if expense.employee_id != ctx.employee.id:
+            return Reply(text="Only the person who claimed it can edit this claim.", ephemeral=True)
+        if expense.status != "draft":
+            return Reply(text=f"Claim #{expense.id} was already submitted; withdraw it to change it.", ephemeral=True)
+        currencies = tuple((code, code) for code in sorted(self.policy.rates))
+        return Reply(
+            text="",
+            modal=Modal(
+                callback_id="expense:edit_submit",
+                title=f"Edit claim #{expense.id}",
+                fields=(
+                    ModalField("amount", "Amount", initial=f"{expense.amount:.2f}"),
+                    ModalField("currency", "Currency", kind="select", options=currencies, initial=expense.currency),
+                    ModalField("spent_on", "Date", kind="date", initial=expense.spent_on.isoformat()),
+                    ModalField(
+                        "category",
+                        "Category",
+                        kind="select",
+                        initial=expense.category,
+                        options=tuple((c, c.replace("_", "/")) for c in CATEGORIES),
+                    ),
+                    ModalField("merchant", "Merchant", optional=True, initial=expense.merchant or ""),
+                    ModalField("attendees", "Attendees (meals)", optional=True, initial=str(expense.attendees or "")),
+                    ModalField("description", "Description", optional=True, initial=expense.description),
+                ),
+                private_metadata=str(expense.id),
+                submit_label="Save",
+            ),
+        )
+
+    def _edited(self, expense: Expense, form: dict[str, str], ctx: SkillContext) -> Reply:
+        if expense.employee_id != ctx.employee.id or expense.status != "draft":
+            return Reply(text="This claim can't be edited any more. Nothing was changed.", ephemeral=True)
+        today = local_date(ctx.now(), ctx.employee.tz)
+        problems: list[str] = []
+        try:
+            amount = Decimal(form.get("amount", "").replace(",", "").strip()).quantize(Decimal("0.01"))
+        except InvalidOperation:
+            amount = Decimal(0)
+            problems.append(f"“{form.get('amount', '')}” is not an amount.")
+        if amount <= 0 and not problems:
+            problems.append("The amount must be more than zero.")
+        currency = form.get("currency", "")
+        if currency not in self.policy.rates:
+            problems.append(f"Choose a currency from the list ({', '.join(sorted(self.policy.rates))}).")
+        try:
+            spent_on = date.fromisoformat(form.get("spent_on", ""))
+            if spent_on > today:
+                problems.append("The date is in the future.")
+        except ValueError:
+            spent_on = today
+            problems.append(f"“{form.get('spent_on', '')}” is not a date.")
+        category = form.get("category", "")
+        if category not in CATEGORIES:
+            problems.append("Choose a category from the list.")
+        attendees_text = form.get("attendees", "").strip()
+        if attendees_text and not attendees_text.isdigit():
+            problems.append("Attendees must be a whole number.")
+        if problems:
+            return Reply(text=" ".join(problems) + " Nothing was changed.", ephemeral=True, skill=self.name)
+        draft = Draft(
+            amount=amount,
+            currency=currency,
+            spent_on=spent_on,
+            category=category,
+            merchant=form.get("merchant", "").strip() or None,
+            attendees=int(attendees_text) if attendees_text else None,
+            description=form.get("description", "").strip() or expense.description,
+            distance=expense.distance,
+            distance_unit=expense.distance_unit,
+            receipt_sha256=expense.receipt_sha256,
+            receipt_path=expense.receipt_path,
+            receipt_total=expense.receipt_total,
+            receipt_date=expense.receipt_date,
+            receipt_merchant=expense.receipt_merchant,
+        )
+        flags = service.audit_claim(
+            ctx.session, policy=self.policy, employee=ctx.employee, draft=draft, today=today, exclude_id=expense.id
+        )
+        service.apply_edit(ctx.session, expense, draft, flags, policy=self.policy, actor=ctx.employee)
+        cited = self._cite(ctx, flags)
+        ctx.notify(
+            channel=expense.channel,
+            thread_ts=expense.thread_ts,
+            text=self._card_text(expense, "Please check your claim", quotes=cited),
+            update_key=card_key(expense),
+            buttons=_draft_buttons(expense),
+            citations=[c for citations, _ in cited.values() for c in citations],
+        )
+        return Reply(text=f"Updated claim #{expense.id}; check the card and press Submit.", skill=self.name)
+
+    # ------------------------------------------------------------ approvals
+
+    def _action(self, message: Message, ctx: SkillContext) -> Reply:
+        action = (message.action_id or "").removeprefix("expense:")
+        expense = ctx.session.get(Expense, row_id(message.action_value) or 0)
+        if expense is None:
+            return Reply(text="I couldn't find that claim any more.", ephemeral=True)
+        now = ctx.now()
+        if action == "confirm":
+            return self._submit(expense, ctx)
+        if action == "edit":
+            return self._edit_form(expense, ctx)
+        if action == "edit_submit":
+            return self._edited(expense, message.form, ctx)
+        if action in ("discard", "withdraw"):
+            target = "discarded" if action == "discard" else "withdrawn"
+            service.transition(ctx.session, expense, target, actor=ctx.employee, now=now, policy=self.policy)
+            self._update_card(ctx, expense)
+            if target == "withdrawn":
+                self._close_cards(ctx, expense, f"↩️ Withdrawn by {expense.employee.name}")
+            return Reply(text=f"Claim #{expense.id}: {LABELS[expense.status].lower()}.", skill=self.name)
+        if action == "approve":
+            service.approve(ctx.session, expense, actor=ctx.employee, now=now, policy=self.policy)
+            self._after_approval(expense, ctx)
+            return Reply(
+                text=f"Claim #{expense.id}: {LABELS[expense.status].lower()}.", skill=self.name, ephemeral=True
+            )
+        if action == "reject":
+            if expense.employee_id == ctx.employee.id:
+                return Reply(text="Nobody approves or rejects their own expense claim.", ephemeral=True)
+            return Reply(
+                text="",
+                modal=Modal(
+                    callback_id="expense:reject_submit",
+                    title=f"Reject claim #{expense.id}",
+                    fields=(ModalField("reason", "Why? (the employee sees this)", multiline=True),),
+                    private_metadata=str(expense.id),
+                    submit_label="Reject",
+                ),
+            )
+        if action == "reject_submit":
+            reason = message.form.get("reason", "").strip()
+            if not reason:
+                return Reply(text="Please give a reason when rejecting a claim.", ephemeral=True)
+            service.transition(
+                ctx.session, expense, "rejected", actor=ctx.employee, now=now, policy=self.policy, note=reason
+            )
+            self._tell(ctx, expense, f"❌ {ctx.employee.name} rejected claim #{expense.id}: {reason}")
+            self._update_card(ctx, expense)
+            self._close_cards(ctx, expense, f"❌ Rejected by {ctx.employee.name}: {reason}")
+            return Reply(text=f"Rejected claim #{expense.id}.", skill=self.name, ephemeral=True)
+        if action == "reimbursed":
+            service.transition(ctx.session, expense, "reimbursed", actor=ctx.employee, now=now, policy=self.policy)
+            self._tell(ctx, expense, f"💸 Claim #{expense.id} ({money(expense.amount, expense.currency)}) was paid.")
+            self._update_card(ctx, expense)
+            self._close_cards(ctx, expense, "💸 Reimbursed")
+            return Reply(text=f"Claim #{expense.id} marked reimbursed.", skill=self.name, ephemeral=True)
+        return Reply(text="That button is no longer available.", ephemeral=True)
+
+    def _submit(self, expense: Expense, ctx: SkillContext) -> Reply:
+        today = local_date(ctx.now(), ctx.employee.tz)
+        approver, why = choose_approver(ctx.session, ctx.employee, today)
+        service.transition(ctx.session, expense, "submitted", actor=ctx.employee, now=ctx.now(), policy=self.policy)
+        expense.approver_id = approver.id if approver else None
+        ctx.session.flush()
+        self._update_card(ctx, expense)
+        if approver is None:
+            self._to_finance(ctx, expense, "No manager in the directory: finance decides.")
+            return Reply(text=f"Submitted claim #{expense.id}; finance will decide it.", skill=self.name)
+        ctx.notify(
+            channel=person_channel(approver, expense.platform),
+            text=self._approval_text(expense, "Expense claim to approve", why),
+            update_key=approval_key(expense),
+            buttons=self._decision_buttons(expense),
+        )
+        return Reply(
+            text=f"Submitted claim #{expense.id} to {approver.name}. I'll tell you here at each step.", skill=self.name
+        )
+
+    def _approval_text(self, expense: Expense, heading: str, why: str | None = None) -> str:
+        text = self._card_text(expense, f"{heading} — {expense.employee.name}")
+        if why:
+            text += f"\n• Why you: _{why}_"
+        if service.needs_finance(expense, self.policy):
+            threshold = money(self.policy.finance_approval_over, self.policy.base_currency)
+            text += f"\n• Above {threshold}: finance approves too."
+        return text
+
+    def _decision_buttons(self, expense: Expense) -> list[Button]:
+        return [
+            Button("expense:approve", "Approve", str(expense.id), "primary"),
+            Button("expense:reject", "Reject", str(expense.id), "danger"),
+        ]
+
+    def _to_finance(self, ctx: SkillContext, expense: Expense, heading: str) -> None:
+        ctx.notify(
+            channel=ctx.settings.finance_channel or "web:finance",
+            text=self._approval_text(expense, heading),
+            update_key=f"expense:{expense.id}:finance",
+            buttons=self._decision_buttons(expense),
+        )
+
+    def _after_approval(self, expense: Expense, ctx: SkillContext) -> None:
+        self._update_card(ctx, expense)
+        if expense.status == "manager_approved":
+            self._tell(ctx, expense, f"✅ {ctx.employee.name} approved claim #{expense.id}; finance approves it next.")
+            self._close_cards(ctx, expense, f"✅ Approved by {ctx.employee.name} — now with finance", finance=False)
+            self._to_finance(ctx, expense, "Expense claim for finance approval")
+            return
+        self._tell(ctx, expense, f"✅ Claim #{expense.id} approved by {ctx.employee.name}; it will be reimbursed.")
+        self._close_cards(ctx, expense, f"✅ Approved by {ctx.employee.name}")
+        ctx.notify(
+            channel=ctx.settings.finance_channel or "web:finance",
+            text=self._card_text(expense, "Approved — to reimburse"),
+            update_key=f"expense:{expense.id}:finance",
+            buttons=[Button("expense:reimbursed", "Mark reimbursed", str(expense.id), "primary")],
+        )
+
+    def _close_cards(self, ctx: SkillContext, expense: Expense, outcome: str, *, finance: bool = True) -> None:
+        if expense.approver is not None:
+            ctx.notify(
+                channel=person_channel(expense.approver, expense.platform),
+                text=self._approval_text(expense, outcome),
+                update_key=approval_key(expense),
+            )
+        if finance and expense.status not in ("approved",):
+            ctx.notify(
+                channel=ctx.settings.finance_channel or "web:finance",
+                text=self._approval_text(expense, outcome),
+                update_key=f"expense:{expense.id}:finance",
+            )
+
+    def _update_card(self, ctx: SkillContext, expense: Expense) -> None:
+        buttons = []
+        if expense.status == "submitted":
+            buttons = [Button("expense:withdraw", "Withdraw", str(expense.id), "danger")]
+        ctx.notify(
+            channel=expense.channel,
+            thread_ts=expense.thread_ts,
+            text=self._card_text(expense, "Your claim"),
+            update_key=card_key(expense),
+            buttons=buttons,
+        )
+
+    def _tell(self, ctx: SkillContext, expense: Expense, text: str) -> None:
+        ctx.notify(channel=expense.channel, thread_ts=expense.thread_ts, text=text)
+
+    # ------------------------------------------------------------ status from the database
+
+    def _status(self, ctx: SkillContext) -> Reply:
+        claims = service.claims_of(ctx.session, ctx.employee)
+        if not claims:
+            return Reply(text="You have no expense claims yet.", skill=self.name)
+        lines = ["Your expense claims:"]
+        for claim in claims:
+            where = f" at {claim.merchant}" if claim.merchant else ""
+            lines.append(
+                f"• #{claim.id} {money(claim.amount, claim.currency)}{where} on {claim.spent_on:%d %b}: "
+                f"*{LABELS[claim.status]}*" + (f" — {claim.decision_note}" if claim.decision_note else "")
+            )
+        return Reply(text="\n".join(lines), skill=self.name)
+
+
+def _draft_buttons(expense: Expense) -> list[Button]:
+    return [
+        Button("expense:confirm", "Submit", str(expense.id), "primary"),
+        Button("expense:edit", "Edit", str(expense.id)),
+        Button("expense:discard", "Cancel", str(expense.id), "danger"),
+    ]
+
+
+def _category_guess(fields: ReceiptFields | None) -> str:
+    """A receipt alone: restaurants and cafés are meals, anything else "other" (the card lets them see it)."""
+    if fields and fields.merchant and re.search(r"restaurant|cafe|café|coffee|kopitiam|food", fields.merchant, re.I):
+        return "meals"
+    return "other"
