@@ -17,6 +17,13 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def aware(value: datetime | None, like: datetime) -> datetime | None:
+    """SQLite returns naive datetimes for timezone-aware columns (they were stored in UTC): give them the zone."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=like.tzinfo)
+
+
 def local_date(moment: datetime, tz: str | None) -> date:
     """The calendar date at `moment` in time zone `tz` (an IANA name; unknown or empty → UTC)."""
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bot.expenses.jobs import remind_expense_approvers
 from bot.leave import jobs as leave_jobs
 from bot.tickets.sla import check_slas
 from integrations.webhooks import WebhookDispatcher
@@ -73,6 +74,19 @@ def deliver_webhooks() -> None:
     WebhookDispatcher(runtime.database, url=url, secret=runtime.settings.webhook_secret or "").deliver_pending()
 
 
+def expense_reminders() -> None:
+    """Remind approvers of waiting expense claims; tell finance after the last reminder."""
+    runtime = current()
+    with runtime.database.session_scope() as session:
+        remind_expense_approvers(
+            session,
+            policy=runtime.expense_policy,
+            now=runtime.assistant.clock(),
+            finance_destination=runtime.settings.finance_destination,
+        )
+    runtime.outbox.deliver_pending()
+
+
 def ticket_slas() -> None:
     """Warn in the IT channel at 75% of a ticket's SLA targets and escalate at breach (each once)."""
     runtime = current()
@@ -94,5 +108,6 @@ SCHEDULE: tuple[JobSpec, ...] = (
     JobSpec("leave_bookings", "bot.jobs:leave_bookings", "interval", {"hours": 1}),
     JobSpec("leave_reminders", "bot.jobs:leave_reminders", "interval", {"minutes": 15}),
     JobSpec("ticket_slas", "bot.jobs:ticket_slas", "interval", {"minutes": 1}),
+    JobSpec("expense_reminders", "bot.jobs:expense_reminders", "interval", {"minutes": 30}),
     JobSpec("webhooks", "bot.jobs:deliver_webhooks", "interval", {"seconds": 30}),
 )

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from bot import directory
 from bot.assistant import Assistant
 from bot.db import Database, local_date
-from bot.expenses.config import load_expense_policy
+from bot.expenses.config import ExpensePolicy, load_expense_policy
 from bot.leave import ledger
 from bot.leave.config import LeavePolicy, load_policy
 from bot.leave.home import HomeSection, home_sections
@@ -45,6 +45,7 @@ class Runtime:
     slack: SlackEdge | None
     leave_policy: LeavePolicy
     it_config: ItConfig
+    expense_policy: ExpensePolicy
 
     def close(self) -> None:
         self.database.dispose()
@@ -66,7 +67,8 @@ def build_runtime(settings: Settings, *, migrate: bool = True, slack_client: Web
     database = Database(url)
     index = KnowledgeIndex.persistent(settings.chroma_dir)
     leave_policy = load_policy(settings.leave_config)
-    skills = build_skills(leave_policy, load_expense_policy(settings.expense_config))
+    expense_policy = load_expense_policy(settings.expense_config)
+    skills = build_skills(leave_policy, expense_policy)
     router = build_router(settings, index.embeddings, {s.name: tuple(s.examples) for s in skills})
     gateway: SlackGateway | None = None
     if settings.slack_enabled:
@@ -107,6 +109,7 @@ def build_runtime(settings: Settings, *, migrate: bool = True, slack_client: Web
         slack=edge,
         leave_policy=leave_policy,
         it_config=load_it_config(settings.it_config),
+        expense_policy=expense_policy,
     )
 
 

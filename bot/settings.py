@@ -81,6 +81,11 @@ class Settings(BaseSettings):
         return self.it_channel or "web:it"
 
     @property
+    def finance_destination(self) -> str:
+        """Where finance approves and reimburses: the Slack finance channel, or the web chat's finance view."""
+        return self.finance_channel or "web:finance"
+
+    @property
     def slack_enabled(self) -> bool:
         return bool(self.slack_bot_token and self.slack_signing_secret)
 

@@ -265,6 +265,8 @@ def add_web_chat(app: FastAPI) -> None:
             channels.append(rt.settings.hr_destination)
         if employee.has_role("it"):
             channels.append(rt.settings.it_destination)
+        if employee.has_role("finance"):
+            channels.append(rt.settings.finance_destination)
         with rt.database.session_scope() as session:
             rows = session.scalars(
                 select(ChatMessage)

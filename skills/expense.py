@@ -419,7 +419,7 @@ class ExpenseSkill:
 
     def _to_finance(self, ctx: SkillContext, expense: Expense, heading: str) -> None:
         ctx.notify(
-            channel=ctx.settings.finance_channel or "web:finance",
+            channel=ctx.settings.finance_destination,
             text=self._approval_text(expense, heading),
             update_key=f"expense:{expense.id}:finance",
             buttons=self._decision_buttons(expense),
@@ -435,7 +435,7 @@ class ExpenseSkill:
         self._tell(ctx, expense, f"✅ Claim #{expense.id} approved by {ctx.employee.name}; it will be reimbursed.")
         self._close_cards(ctx, expense, f"✅ Approved by {ctx.employee.name}")
         ctx.notify(
-            channel=ctx.settings.finance_channel or "web:finance",
+            channel=ctx.settings.finance_destination,
             text=self._card_text(expense, "Approved — to reimburse"),
             update_key=f"expense:{expense.id}:finance",
             buttons=[Button("expense:reimbursed", "Mark reimbursed", str(expense.id), "primary")],
@@ -450,7 +450,7 @@ class ExpenseSkill:
             )
         if finance and expense.status not in ("approved",):
             ctx.notify(
-                channel=ctx.settings.finance_channel or "web:finance",
+                channel=ctx.settings.finance_destination,
                 text=self._approval_text(expense, outcome),
                 update_key=f"expense:{expense.id}:finance",
             )

@@ -173,6 +173,13 @@ def test_receipt_file_over_slack_to_finance_approval_with_racing_clicks(
         ).all()
     assert steps == ["drafted", "submitted", "manager_approved", "approved"]
 
+    # The same receipt sent again is flagged as a duplicate, not silently accepted.
+    again = message_event("U0000DEVONE", "client lunch, 4 people", "D0SOFIA001", "im", files=[shot])
+    again["event"]["subtype"] = "file_share"
+    post_event(http, server.url, again)
+    second = wait_post(slack, lambda c: c.params.get("thread_ts") == again["event"]["ts"])
+    assert f"Possible duplicate of claim #{expense_id}" in second.params["text"]
+
 
 def test_export_round_trips_and_the_api_shows_each_role_what_it_may_see(runtime: Runtime, http: httpx.Client) -> None:
     import csv
@@ -264,3 +271,33 @@ def test_bad_receipt_files_get_a_clear_answer_and_write_nothing(
     assert "isn't" in answers[1] or "not" in answers[1]
     assert "couldn't read" in answers[2]
     assert claims(runtime) == []
+
+
+def test_waiting_claims_remind_the_manager_then_finance_once(runtime: Runtime) -> None:
+    from datetime import timedelta
+
+    from bot.expenses.jobs import remind_expense_approvers
+
+    runtime.assistant.clock = lambda: NOW
+    card = say(runtime, "U0000DEVTWO", "$42.10 uber to the airport on nov 20")
+    click(runtime, "U0000DEVTWO", "expense:confirm", button(card, "expense:confirm"))
+
+    def run(hours: float) -> list[tuple[str, str]]:
+        with runtime.database.session_scope() as session:
+            before = {i.id for i in session.scalars(select(OutboxItem))}
+            remind_expense_approvers(
+                session,
+                policy=runtime.expense_policy,
+                now=NOW + timedelta(hours=hours),
+                finance_destination=runtime.settings.finance_destination,
+            )
+            return [(i.channel, i.text) for i in session.scalars(select(OutboxItem)) if i.id not in before]
+
+    assert run(47) == []
+    first = run(49)
+    assert [c for c, _ in first] == ["web:U0000ENGMGR"] and "Reminder" in first[0][1]
+    assert run(60) == []
+    assert [c for c, _ in run(97)] == ["web:U0000ENGMGR"]
+    to_finance = run(145)
+    assert [c for c, _ in to_finance] == [runtime.settings.finance_destination] and "finance" in to_finance[0][1]
+    assert run(400) == []

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import audit, outbox
+from bot.db import aware
 from bot.leave import ledger
 from bot.leave.config import LeavePolicy
 from bot.leave.requests import fmt_days, fmt_range
@@ -45,7 +46,8 @@ def remind_approvers(session: Session, *, policy: LeavePolicy, now: datetime, hr
     )
     for request in pending:
         assert request.submitted_at is not None
-        submitted = _aware(request.submitted_at, now)
+        submitted = aware(request.submitted_at, now)
+        assert submitted is not None
         due = submitted + first + every * request.reminders_sent
         if now < due:
             continue
@@ -105,8 +107,3 @@ def _audit_pending(session: Session, request: LeaveRequest, action: str, detail:
 def book_due(session: Session, *, policy: LeavePolicy, now: datetime) -> int:
     """Accruals, grants, year-end close and carry-over expiry due by today (idempotent)."""
     return ledger.run_due_bookings(session, policy=policy, today=now.date())
-
-
-def _aware(value: datetime, now: datetime) -> datetime:
-    """SQLite returns naive datetimes for timezone-aware columns; they were stored in UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=now.tzinfo)

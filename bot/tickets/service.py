@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot import audit
+from bot.db import aware
 from bot.escalations import TransitionError
 from bot.models import Employee, Ticket
 from integrations import webhooks
@@ -33,13 +34,6 @@ MOVES: dict[str, frozenset[str]] = {
 }
 # What a requester may do to their own ticket: reply while waiting, confirm or reopen after resolution.
 REQUESTER_MOVES = {("waiting", "in_progress"), ("resolved", "closed"), ("resolved", "in_progress")}
-
-
-def aware(value: datetime | None, like: datetime) -> datetime | None:
-    """SQLite returns naive datetimes for timezone-aware columns; they were stored in UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=like.tzinfo)
 
 
 def snapshot(ticket: Ticket) -> dict[str, Any]:
