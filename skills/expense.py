@@ -229,13 +229,16 @@ class ExpenseSkill:
             lines.append(f"• Note: {expense.decision_note}")
         return "\n".join(lines)
 
-    # ------------------------------------------------------------ editing before submission
+    # ------------------------------------------------------------ editing before approval
 
     def _edit_form(self, expense: Expense, ctx: SkillContext) -> Reply:
         if expense.employee_id != ctx.employee.id:
             return Reply(text="Only the person who claimed it can edit this claim.", ephemeral=True)
-        if expense.status != "draft":
-            return Reply(text=f"Claim #{expense.id} was already submitted; withdraw it to change it.", ephemeral=True)
+        if expense.status not in service.EDITABLE:
+            return Reply(
+                text=f"Claim #{expense.id} is already {LABELS[expense.status].lower()}; it can't be edited.",
+                ephemeral=True,
+            )
         currencies = tuple((code, code) for code in sorted(self.policy.rates))
         return Reply(
             text="",
@@ -263,7 +266,7 @@ class ExpenseSkill:
         )
 
     def _edited(self, expense: Expense, form: dict[str, str], ctx: SkillContext) -> Reply:
-        if expense.employee_id != ctx.employee.id or expense.status != "draft":
+        if expense.employee_id != ctx.employee.id or expense.status not in service.EDITABLE:
             return Reply(text="This claim can't be edited any more. Nothing was changed.", ephemeral=True)
         today = local_date(ctx.now(), ctx.employee.tz)
         problems: list[str] = []
@@ -313,6 +316,17 @@ class ExpenseSkill:
         )
         service.apply_edit(ctx.session, expense, draft, flags, policy=self.policy, actor=ctx.employee)
         cited = self._cite(ctx, flags)
+        if expense.status == "submitted":
+            # Still waiting for the manager: their card shows the new figures, and the employee's card too.
+            self._update_card(ctx, expense)
+            if expense.approver is not None:
+                ctx.notify(
+                    channel=person_channel(expense.approver, expense.platform),
+                    text=self._approval_text(expense, "Expense claim to approve (edited)"),
+                    update_key=approval_key(expense),
+                    buttons=self._decision_buttons(expense),
+                )
+            return Reply(text=f"Updated claim #{expense.id}; your manager sees the new details.", skill=self.name)
         ctx.notify(
             channel=expense.channel,
             thread_ts=expense.thread_ts,
@@ -458,7 +472,10 @@ class ExpenseSkill:
     def _update_card(self, ctx: SkillContext, expense: Expense) -> None:
         buttons = []
         if expense.status == "submitted":
-            buttons = [Button("expense:withdraw", "Withdraw", str(expense.id), "danger")]
+            buttons = [
+                Button("expense:edit", "Edit", str(expense.id)),
+                Button("expense:withdraw", "Withdraw", str(expense.id), "danger"),
+            ]
         ctx.notify(
             channel=expense.channel,
             thread_ts=expense.thread_ts,

@@ -301,3 +301,21 @@ def test_waiting_claims_remind_the_manager_then_finance_once(runtime: Runtime) -
     to_finance = run(145)
     assert [c for c, _ in to_finance] == [runtime.settings.finance_destination] and "finance" in to_finance[0][1]
     assert run(400) == []
+
+
+def test_a_submitted_claim_can_still_be_edited_until_approved(runtime: Runtime) -> None:
+    runtime.assistant.clock = lambda: NOW
+    card = say(runtime, "U0000DEVTHR", "$31.00 train to the conference on nov 19")
+    expense_id = button(card, "expense:confirm")
+    click(runtime, "U0000DEVTHR", "expense:confirm", expense_id)
+    form = {"amount": "13.00", "currency": "USD", "spent_on": "2026-11-19", "category": "transport"}
+    edited = click(runtime, "U0000DEVTHR", "expense:edit_submit", expense_id, form)
+    assert "your manager sees the new details" in edited.text
+    with runtime.database.session_scope() as session:
+        card_for_manager = session.scalars(
+            select(OutboxItem).where(OutboxItem.update_key == f"expense:{expense_id}:approval").order_by(OutboxItem.id)
+        ).all()[-1]
+        assert "(edited)" in card_for_manager.text and "13.00 USD" in card_for_manager.text
+    click(runtime, "U0000ENGMGR", "expense:approve", expense_id)
+    late = click(runtime, "U0000DEVTHR", "expense:edit_submit", expense_id, {**form, "amount": "99.00"})
+    assert "can't be edited" in late.text and claims(runtime) == [("approved", Decimal("13.00"), "USD")]

@@ -28,6 +28,8 @@ MOVES: dict[str, frozenset[str]] = {
     "reimbursed": frozenset(),
 }
 PENDING = ("submitted", "manager_approved")
+# The claimant may change a claim until someone has approved any part of it.
+EDITABLE = ("draft", "submitted")
 LABELS = {
     "draft": "Draft",
     "submitted": "Waiting for your manager",
@@ -236,9 +238,9 @@ def create_draft(
 def apply_edit(
     session: Session, expense: Expense, draft: Draft, flags: list[Flag], *, policy: ExpensePolicy, actor: Employee
 ) -> Expense:
-    """Change a draft claim (only its owner, only before submission) and write the audit row."""
-    if actor.id != expense.employee_id or expense.status != "draft":
-        raise TransitionError("Only the person who claimed it can edit a claim, and only before submitting it.")
+    """Change a claim (only its owner, only before any approval) and write the audit row."""
+    if actor.id != expense.employee_id or expense.status not in EDITABLE:
+        raise TransitionError("Only the person who claimed it can edit a claim, and only before it is approved.")
     before = {"amount": str(expense.amount), "currency": expense.currency, "spent_on": expense.spent_on.isoformat()}
     base, rate = policy.to_base(draft.amount, draft.currency)
     expense.amount, expense.currency, expense.base_amount, expense.rate = draft.amount, draft.currency, base, rate
@@ -252,8 +254,8 @@ def apply_edit(
         entity_id=expense.id,
         action="edited",
         actor_id=actor.id,
-        from_state="draft",
-        to_state="draft",
+        from_state=expense.status,
+        to_state=expense.status,
         detail={"before": before, "after": {"amount": str(draft.amount), "currency": draft.currency}},
     )
     return expense
