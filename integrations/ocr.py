@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -46,11 +47,16 @@ def ocr_image(path: Path, *, timeout: float = 30) -> str:
     """The text Tesseract reads in an image (English), one line per text line, blank lines collapsed."""
     if not tesseract_available():
         raise OcrUnavailable("Tesseract is not installed (Debian: apt-get install tesseract-ocr).")
-    png = _prepared(path)
+    return run_tesseract(_prepared(path), _ARGS, name=path.name, timeout=timeout)
+
+
+def run_tesseract(png: bytes, args: Sequence[str], *, name: str, timeout: float) -> str:
+    """Run Tesseract on a prepared PNG (piped, no temp files) and tidy its text; OcrUnavailable on failure."""
+    # One OpenMP thread: Tesseract's thread start-up costs more than it saves on an image this size.
     env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
     try:
         done = subprocess.run(
-            [TESSERACT, "stdin", "stdout", *_ARGS],
+            [TESSERACT, "stdin", "stdout", *args],
             input=png,
             capture_output=True,
             timeout=timeout,
@@ -58,10 +64,12 @@ def ocr_image(path: Path, *, timeout: float = 30) -> str:
             check=False,
         )
     except subprocess.TimeoutExpired as exc:
-        raise OcrUnavailable(f"Tesseract took longer than {timeout:g}s on {path.name}.") from exc
+        raise OcrUnavailable(f"Tesseract took longer than {timeout:g}s on {name}.") from exc
+    except OSError as exc:
+        raise OcrUnavailable(f"Tesseract could not be started: {exc}") from exc
     if done.returncode != 0:
         detail = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise OcrUnavailable(f"Tesseract failed on {path.name}: {detail[-1] if detail else done.returncode}")
+        raise OcrUnavailable(f"Tesseract failed on {name}: {detail[-1] if detail else done.returncode}")
     text = done.stdout.decode("utf-8", "replace").replace("\f", "")
     return re.sub(r"\n{3,}", "\n\n", "\n".join(line.rstrip() for line in text.splitlines())).strip()
 

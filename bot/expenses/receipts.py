@@ -5,7 +5,6 @@ expense card shows what was read so the employee confirms or corrects it."""
 from __future__ import annotations
 
 import io
-import os
 import re
 import shutil
 import subprocess
@@ -20,7 +19,7 @@ from typing import Literal
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from integrations.files import IMAGE_KINDS
-from integrations.ocr import TESSERACT, tesseract_available
+from integrations.ocr import OcrUnavailable, run_tesseract, tesseract_available
 
 # How an all-numeric date with a short year is read: 03/04/18 is 3 April 2018 (DMY), 4 March 2018 (MDY) or
 # 4 April 2003 (YMD). Four-digit years first (2018-04-03) and month names (3 APR 2018) read the same in any order.
@@ -199,25 +198,10 @@ def _prepared(image: Image.Image, *, min_width: int) -> bytes:
 def _ocr(image: Image.Image, name: str, args: tuple[str, ...], *, min_width: int, timeout: float) -> str:
     if not tesseract_available():
         raise ReceiptUnreadable("Tesseract is not installed (Debian: apt-get install tesseract-ocr).")
-    png = _prepared(image, min_width=min_width)
-    # One OpenMP thread: Tesseract's thread start-up costs more than it saves on a page this size.
-    env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
     try:
-        done = subprocess.run(
-            [TESSERACT, "stdin", "stdout", *args],
-            input=png,
-            capture_output=True,
-            timeout=timeout,
-            env=env,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise ReceiptUnreadable(f"Reading {name} took longer than {timeout:g}s.") from exc
-    if done.returncode != 0:
-        detail = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise ReceiptUnreadable(f"Tesseract failed on {name}: {detail[-1] if detail else done.returncode}")
-    text = done.stdout.decode("utf-8", "replace").replace("\f", "")
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(line.rstrip() for line in text.splitlines())).strip()
+        return run_tesseract(_prepared(image, min_width=min_width), args, name=name, timeout=timeout)
+    except OcrUnavailable as exc:
+        raise ReceiptUnreadable(str(exc)) from exc
 
 
 # ------------------------------------------------------------------ fields from text
