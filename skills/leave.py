@@ -16,6 +16,7 @@ from bot.leave.config import LeavePolicy, LeaveType, load_policy
 from bot.leave.dates import ParsedLeave, parse_leave
 from bot.leave.jobs import decision_buttons
 from bot.leave.requests import Assessment, Proposal, RuleBreak, fmt_date, fmt_days, fmt_range
+from bot.leave.workdays import working_days
 from bot.messages import Button, Citation, Message, Modal, ModalField, Reply
 from bot.models import ChatMessage, Employee, LeaveRequest
 from bot.outbox import person_channel
@@ -64,8 +65,20 @@ def _citations(cited: Cited) -> list[Citation]:
 def _summary(request: LeaveRequest, assessment: Assessment | None) -> list[str]:
     """The lines both the employee's and the approver's cards show."""
     counted = f"• Working days: *{fmt_days(request.days)}*"
-    if assessment is not None and assessment.workdays.excluded_text():
-        counted += f" — {assessment.workdays.excluded_text()}"
+    # Cards rebuilt later (approved, cancelled) have no assessment: the holidays are counted again.
+    days = (
+        assessment.workdays
+        if assessment is not None
+        else working_days(
+            request.start_date,
+            request.end_date,
+            country=request.employee.country,
+            start_half=request.start_half,
+            end_half=request.end_half,
+        )
+    )
+    if days.excluded_text():
+        counted += f" — {days.excluded_text()}"
     lines = [
         f"• Dates: {fmt_range(request.start_date, request.end_date, request.start_half, request.end_half)}",
         counted,

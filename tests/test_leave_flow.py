@@ -97,6 +97,13 @@ def test_vacation_over_new_year_counts_us_holidays(runtime: Runtime) -> None:
         request = session.scalars(select(LeaveRequest)).one()
         assert (request.start_date, request.end_date, request.status) == (date(2026, 12, 22), date(2027, 1, 2), "draft")
         assert request.days == Decimal("7")
+    click(runtime, "U0000DEVTWO", "leave:confirm", button(reply, "leave:confirm"))
+    click(runtime, "U0000ENGMGR", "leave:approve", button(reply, "leave:confirm"))
+    with runtime.database.session_scope() as session:
+        card = session.scalars(
+            select(OutboxItem).where(OutboxItem.update_key == "leave:1:card").order_by(OutboxItem.id)
+        ).all()[-1]
+    assert "Approved by Daniel Kim" in card.text and "Dec 25 and Jan 1 are holidays" in card.text
 
 
 def test_same_dates_use_the_employees_country(runtime: Runtime) -> None:
@@ -177,6 +184,8 @@ def test_request_confirm_approve_over_slack(
     assert told.params["channel"] == "D0JAMAL001" and told.params["thread_ts"] == ask["event"]["ts"]
     updates = slack.wait_for("chat.update", 2)
     assert any("Approved by Daniel Kim" in u.params["text"] for u in updates)
+    approved_card = next(u for u in updates if "Approved by Daniel Kim" in u.params["text"])
+    assert "Working days: *5*" in approved_card.params["text"]
     assert all(u.params["channel"].startswith(("D", "C")) for u in updates)
     with runtime.database.session_scope() as session:
         assert session.get_one(LeaveRequest, int(request_id)).status == "approved"
