@@ -75,22 +75,11 @@ def transition(
         raise TransitionError("Only HR can answer or resolve escalations.")
     if to_state not in ESCALATION_MOVES.get(escalation.status, frozenset()):
         raise TransitionError(f"This question is already {escalation.status}.")
-    from_state = escalation.status
-    escalation.status = to_state
+    values: dict[str, Any] = {"status": to_state, "updated_at": utcnow()}
     if answer is not None:
-        escalation.answer = answer
-        escalation.answered_by_id = actor.id
-    escalation.updated_at = utcnow()
-    session.flush()
-    audit.record(
-        session,
-        entity="escalation",
-        entity_id=escalation.id,
-        action=to_state,
-        actor_id=actor.id,
-        from_state=from_state,
-        to_state=to_state,
-    )
+        values.update(answer=answer, answered_by_id=actor.id)
+    if not audit.change_state(session, escalation, entity="escalation", values=values, actor_id=actor.id):
+        raise TransitionError(f"This question is already {escalation.status}.")
     return escalation
 
 

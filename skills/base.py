@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 from sqlalchemy.orm import Session
 
 from bot import outbox
-from bot.messages import Button, Citation, Message, Reply, Select
+from bot.messages import Button, Citation, Message, Modal, ModalField, Reply, Select
 from bot.models import Conversation, Employee, OutboxItem
 from bot.settings import Settings
 
@@ -31,6 +31,21 @@ def load_examples(name: str) -> tuple[str, ...]:
 def row_id(value: str | None) -> int | None:
     """A row id from a button value or private_metadata; None for anything that is not one."""
     return int(value) if value and value.isdigit() and len(value) < 18 else None
+
+
+def ask_for_text(*, callback_id: str, title: str, field: str, label: str, target_id: int, submit_label: str) -> Reply:
+    """A one-field form (a reason, a note, an answer) about one row; its submission comes back as an action
+    with `callback_id`, the row id as the value and the text in form[field]."""
+    return Reply(
+        text="",
+        modal=Modal(
+            callback_id=callback_id,
+            title=title,
+            fields=(ModalField(field, label, multiline=True),),
+            private_metadata=str(target_id),
+            submit_label=submit_label,
+        ),
+    )
 
 
 @dataclass

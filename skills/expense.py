@@ -23,7 +23,7 @@ from bot.outbox import person_channel
 from integrations.files import ALL_KINDS, FetchFailed, StoredFile, UploadRejected, fetch_slack_file
 from integrations.ocr import OcrUnavailable
 from knowledge.answer import best_sentence, citations_for
-from skills.base import SkillContext, load_examples, row_id
+from skills.base import SkillContext, ask_for_text, load_examples, row_id
 from skills.policy import answer_from_sources, cited_reply
 
 log = logging.getLogger(__name__)
@@ -367,15 +367,13 @@ class ExpenseSkill:
         if action == "reject":
             if expense.employee_id == ctx.employee.id:
                 return Reply(text="Nobody approves or rejects their own expense claim.", ephemeral=True)
-            return Reply(
-                text="",
-                modal=Modal(
-                    callback_id="expense:reject_submit",
-                    title=f"Reject claim #{expense.id}",
-                    fields=(ModalField("reason", "Why? (the employee sees this)", multiline=True),),
-                    private_metadata=str(expense.id),
-                    submit_label="Reject",
-                ),
+            return ask_for_text(
+                callback_id="expense:reject_submit",
+                title=f"Reject claim #{expense.id}",
+                field="reason",
+                label="Why? (the employee sees this)",
+                target_id=expense.id,
+                submit_label="Reject",
             )
         if action == "reject_submit":
             reason = message.form.get("reason", "").strip()

@@ -8,7 +8,7 @@ import logging
 import re
 from collections.abc import Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import audit
@@ -22,7 +22,7 @@ from integrations.files import IMAGE_KINDS, FetchFailed, UploadRejected, fetch_s
 from integrations.ocr import OcrUnavailable, error_lines, ocr_image
 from knowledge.answer import citations_for, extract_answer
 from knowledge.index import Hit
-from skills.base import SkillContext, load_examples, row_id
+from skills.base import SkillContext, ask_for_text, load_examples, row_id
 from skills.policy import answer_from_sources, cited_reply
 
 log = logging.getLogger(__name__)
@@ -425,15 +425,13 @@ class ItSkill:
         if action == "resolve":
             if not ctx.employee.has_role("it"):
                 return Reply(text="Only IT can resolve tickets.", ephemeral=True)
-            return Reply(
-                text="",
-                modal=Modal(
-                    callback_id="it:resolve_submit",
-                    title=f"Resolve #{ticket.id}",
-                    fields=(ModalField("note", "What fixed it? (the requester sees this)", multiline=True),),
-                    private_metadata=str(ticket.id),
-                    submit_label="Resolve",
-                ),
+            return ask_for_text(
+                callback_id="it:resolve_submit",
+                title=f"Resolve #{ticket.id}",
+                field="note",
+                label="What fixed it? (the requester sees this)",
+                target_id=ticket.id,
+                submit_label="Resolve",
             )
         if action == "resolve_submit":
             return self._resolve(ticket, message.form.get("note", "").strip(), ctx)
@@ -461,40 +459,25 @@ class ItSkill:
             return Reply(text=f"Incident #{incident.id} is already resolved.", ephemeral=True)
         note = message.form.get("note", "").strip()
         if action == "incident_resolve" or not note:
-            return Reply(
-                text="",
-                modal=Modal(
-                    callback_id="it:incident_resolve_submit",
-                    title=f"Resolve incident #{incident.id}",
-                    fields=(
-                        ModalField(
-                            "note", "What was wrong and is it fixed? (everyone affected sees this)", multiline=True
-                        ),
-                    ),
-                    private_metadata=str(incident.id),
-                    submit_label="Resolve",
-                ),
+            return ask_for_text(
+                callback_id="it:incident_resolve_submit",
+                title=f"Resolve incident #{incident.id}",
+                field="note",
+                label="What was wrong and is it fixed? (everyone affected sees this)",
+                target_id=incident.id,
+                submit_label="Resolve",
             )
         now = ctx.now()
-        claimed = ctx.session.execute(
-            update(Incident)
-            .where(Incident.id == incident.id, Incident.status == "open")
-            .values(status="resolved", resolved_at=now, resolution_note=note)
-            .execution_options(synchronize_session=False)
-        )
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
-            return Reply(text=f"Incident #{incident.id} is already resolved.", ephemeral=True)
-        ctx.session.refresh(incident)
-        audit.record(
+        resolved = audit.change_state(
             ctx.session,
+            incident,
             entity="incident",
-            entity_id=incident.id,
-            action="resolved",
+            values={"status": "resolved", "resolved_at": now, "resolution_note": note},
             actor_id=ctx.employee.id,
-            from_state="open",
-            to_state="resolved",
             detail={"note": note},
         )
+        if not resolved:
+            return Reply(text=f"Incident #{incident.id} is already resolved.", ephemeral=True)
         members = incident_tickets(ctx.session, incident)
         for ticket in members:
             if ticket.status in service.OPEN:

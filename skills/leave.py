@@ -21,7 +21,7 @@ from bot.messages import Button, Citation, Message, Modal, ModalField, Reply
 from bot.models import ChatMessage, Employee, LeaveRequest
 from bot.outbox import person_channel
 from knowledge.answer import best_sentence, citations_for
-from skills.base import SkillContext, load_examples, row_id
+from skills.base import SkillContext, ask_for_text, load_examples, row_id
 from skills.policy import answer_from_sources, cited_reply
 
 MONTHS = ("january february march april may june july august september october november december").split()
@@ -488,15 +488,13 @@ class LeaveSkill:
             return Reply(text=f"This request is already {request.status}.", ephemeral=True)
         if request.employee_id == ctx.employee.id:
             return Reply(text="Nobody approves or denies their own leave.", ephemeral=True)
-        return Reply(
-            text="",
-            modal=Modal(
-                callback_id="leave:deny_submit",
-                title="Deny leave",
-                fields=(ModalField("reason", "Why? (the employee sees this)", multiline=True),),
-                private_metadata=str(request.id),
-                submit_label="Deny",
-            ),
+        return ask_for_text(
+            callback_id="leave:deny_submit",
+            title="Deny leave",
+            field="reason",
+            label="Why? (the employee sees this)",
+            target_id=request.id,
+            submit_label="Deny",
         )
 
     def _deny(self, request: LeaveRequest, reason: str, ctx: SkillContext) -> Reply:

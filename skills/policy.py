@@ -9,11 +9,11 @@ from collections.abc import Sequence
 from sqlalchemy import select
 
 from bot import escalations
-from bot.messages import Button, Citation, Message, Modal, ModalField, Reply
+from bot.messages import Button, Citation, Message, Reply
 from bot.models import ChatMessage, Conversation, Employee, Escalation, Faq
 from knowledge.answer import Answer, citations_for, extract_answer
 from knowledge.loaders import LoadedDocument, Section
-from skills.base import SkillContext, load_examples, row_id
+from skills.base import SkillContext, ask_for_text, load_examples, row_id
 
 UNSURE = (
     "I couldn't find a clear answer to that in our policies, so I've passed your question to HR. "
@@ -126,15 +126,13 @@ class PolicySkill:
             return Reply(text="Only HR can answer escalated questions.", ephemeral=True)
         if escalation.status != "open":
             return Reply(text=f"This question is already {escalation.status}.", ephemeral=True)
-        return Reply(
-            text="",
-            modal=Modal(
-                callback_id="policy:answer_submit",
-                title="Answer question",
-                private_metadata=str(escalation.id),
-                submit_label="Send answer",
-                fields=(ModalField("answer", f"Answer for: {escalation.question[:120]}", multiline=True),),
-            ),
+        return ask_for_text(
+            callback_id="policy:answer_submit",
+            title="Answer question",
+            field="answer",
+            label=f"Answer for: {escalation.question[:120]}",
+            target_id=escalation.id,
+            submit_label="Send answer",
         )
 
     def _answer_submitted(self, message: Message, ctx: SkillContext) -> Reply:

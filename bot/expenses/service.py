@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot import audit
@@ -311,26 +311,9 @@ def transition(
         values["finance_approver_id"] = actor.id
     if to_state == "reimbursed":
         values["reimbursed_at"] = now
-    changed = session.execute(
-        update(Expense)
-        .where(Expense.id == expense.id, Expense.status == from_state)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    if changed.rowcount != 1:  # type: ignore[attr-defined]
-        session.refresh(expense)
+    detail = {"note": note} if note else None
+    if not audit.change_state(session, expense, entity="expense", values=values, actor_id=actor.id, detail=detail):
         raise TransitionError(f"Claim #{expense.id} is already {LABELS.get(expense.status, expense.status).lower()}.")
-    session.refresh(expense)
-    audit.record(
-        session,
-        entity="expense",
-        entity_id=expense.id,
-        action=to_state,
-        actor_id=actor.id,
-        from_state=from_state,
-        to_state=to_state,
-        detail={"note": note} if note else None,
-    )
     return expense
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import audit
@@ -456,52 +456,26 @@ def transition(
         values["decided_at"] = now
         if note is not None:
             values["decision_note"] = note
-    changed = session.execute(
-        update(LeaveRequest)
-        .where(LeaveRequest.id == request.id, LeaveRequest.status == from_state)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    if changed.rowcount != 1:  # type: ignore[attr-defined]
-        session.refresh(request)
+    detail = {"note": note} if note else None
+    if not audit.change_state(
+        session, request, entity="leave_request", values=values, actor_id=actor.id, detail=detail
+    ):
         raise TransitionError(f"This request is already {request.status}.")
-    session.refresh(request)
     leave_type = policy.types.get(request.leave_type)
-    if leave_type is not None and leave_type.tracked:
-        if to_state == "approved":
-            ledger.book(
-                session,
-                employee_id=request.employee_id,
-                leave_type=request.leave_type,
-                kind="usage",
-                days=-request.days,
-                effective_on=request.start_date,
-                period=f"request:{request.id}",
-                request_id=request.id,
-                actor_id=actor.id,
-            )
-        elif to_state == "cancelled":
-            ledger.book(
-                session,
-                employee_id=request.employee_id,
-                leave_type=request.leave_type,
-                kind="reversal",
-                days=request.days,
-                effective_on=request.start_date,
-                period=f"reversal:{request.id}",
-                request_id=request.id,
-                actor_id=actor.id,
-            )
-    audit.record(
-        session,
-        entity="leave_request",
-        entity_id=request.id,
-        action=to_state,
-        actor_id=actor.id,
-        from_state=from_state,
-        to_state=to_state,
-        detail={"note": note} if note else None,
-    )
+    if leave_type is not None and leave_type.tracked and to_state in ("approved", "cancelled"):
+        # Approval books the days taken; cancelling an approved request gives them back.
+        taken = to_state == "approved"
+        ledger.book(
+            session,
+            employee_id=request.employee_id,
+            leave_type=request.leave_type,
+            kind="usage" if taken else "reversal",
+            days=-request.days if taken else request.days,
+            effective_on=request.start_date,
+            period=f"{'request' if taken else 'reversal'}:{request.id}",
+            request_id=request.id,
+            actor_id=actor.id,
+        )
     return request
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import audit
@@ -143,28 +143,11 @@ def transition(
         values["resolved_at"] = None
     if actor.has_role("it") and ticket.first_response_at is None:
         values["first_response_at"] = now
-    changed = session.execute(
-        update(Ticket)
-        .where(Ticket.id == ticket.id, Ticket.status == from_state)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    if changed.rowcount != 1:  # type: ignore[attr-defined]
-        session.refresh(ticket)
+    detail = {"note": note} if note else None
+    if not audit.change_state(session, ticket, entity="ticket", values=values, actor_id=actor.id, detail=detail):
         raise TransitionError(
             f"Ticket #{ticket.id} is already {STATUS_LABELS.get(ticket.status, ticket.status).lower()}."
         )
-    session.refresh(ticket)
-    audit.record(
-        session,
-        entity="ticket",
-        entity_id=ticket.id,
-        action=to_state,
-        actor_id=actor.id,
-        from_state=from_state,
-        to_state=to_state,
-        detail={"note": note} if note else None,
-    )
     _emit(session, ticket, f"ticket.{to_state}", webhook)
     return ticket
 
