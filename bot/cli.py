@@ -346,6 +346,7 @@ def eval_routing(
     from bot.expenses.config import load_expense_policy
     from bot.leave.config import load_policy
     from bot.runtime import build_router
+    from bot.tickets.config import load_it_config
     from knowledge.embeddings import WordLlamaEmbeddings
     from skills import build_skills
 
@@ -356,7 +357,11 @@ def eval_routing(
         raise typer.Exit(2) from exc
     settings = _settings()
 
-    skills = build_skills(load_policy(settings.leave_config), load_expense_policy(settings.expense_config))
+    skills = build_skills(
+        load_policy(settings.leave_config),
+        load_expense_policy(settings.expense_config),
+        load_it_config(settings.it_config),
+    )
     router = build_router(settings, WordLlamaEmbeddings(), {s.name: tuple(s.examples) for s in skills})
     result = evaluate_routing(router, rows)
     if predictions:

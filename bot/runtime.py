@@ -68,7 +68,8 @@ def build_runtime(settings: Settings, *, migrate: bool = True, slack_client: Web
     index = KnowledgeIndex.persistent(settings.chroma_dir)
     leave_policy = load_policy(settings.leave_config)
     expense_policy = load_expense_policy(settings.expense_config)
-    skills = build_skills(leave_policy, expense_policy)
+    it_config = load_it_config(settings.it_config)
+    skills = build_skills(leave_policy, expense_policy, it_config)
     router = build_router(settings, index.embeddings, {s.name: tuple(s.examples) for s in skills})
     gateway: SlackGateway | None = None
     if settings.slack_enabled:
@@ -108,7 +109,7 @@ def build_runtime(settings: Settings, *, migrate: bool = True, slack_client: Web
         outbox=outbox,
         slack=edge,
         leave_policy=leave_policy,
-        it_config=load_it_config(settings.it_config),
+        it_config=it_config,
         expense_policy=expense_policy,
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.expenses.config import ExpensePolicy
 from bot.leave.config import LeavePolicy
+from bot.tickets.config import ItConfig
 from skills.base import Skill
 from skills.expense import ExpenseSkill
 from skills.it import ItSkill
@@ -12,10 +13,10 @@ from skills.policy import PolicySkill
 from skills.smalltalk import SmalltalkSkill
 
 
-def build_skills(leave_policy: LeavePolicy, expense_policy: ExpensePolicy) -> list[Skill]:
+def build_skills(leave_policy: LeavePolicy, expense_policy: ExpensePolicy, it_config: ItConfig) -> list[Skill]:
     return [
         PolicySkill(),
-        ItSkill(),
+        ItSkill(it_config),
         ExpenseSkill(expense_policy),
         LeaveSkill(leave_policy),
         SmalltalkSkill(),

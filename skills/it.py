@@ -16,7 +16,7 @@ from bot.messages import Button, Citation, Message, Modal, ModalField, Reply, Se
 from bot.models import ChatMessage, Employee, Incident, Ticket, find_card
 from bot.tickets import service
 from bot.tickets.classify import CATEGORIES, PRIORITIES, Triage, triage
-from bot.tickets.config import load_it_config
+from bot.tickets.config import ItConfig, load_it_config
 from bot.tickets.service import STATUS_LABELS
 from integrations.files import IMAGE_KINDS, FetchFailed, UploadRejected, fetch_slack_file
 from integrations.ocr import OcrUnavailable, error_lines, ocr_image
@@ -66,7 +66,8 @@ class ItSkill:
     name = "it"
     description = "IT help: how-to answers, problem reports and tickets, ticket status"
 
-    def __init__(self) -> None:
+    def __init__(self, config: ItConfig | None = None) -> None:
+        self.config = config or load_it_config()
         self.examples: Sequence[str] = load_examples("it")
 
     def handle(self, message: Message, ctx: SkillContext) -> Reply:
@@ -189,8 +190,7 @@ class ItSkill:
 
     def _group_into_incident(self, ctx: SkillContext, ticket: Ticket) -> Incident | None:
         """Join or start an incident when other people reported the same problem within the window."""
-        config = load_it_config(ctx.settings.it_config)
-        since = ticket.created_at - config.incident_window
+        since = ticket.created_at - self.config.incident_window
         others = list(
             ctx.session.scalars(
                 select(Ticket).where(
@@ -207,7 +207,7 @@ class ItSkill:
             return None
         vectors = ctx.index.embeddings.embed_array([ticket.description] + [t.description for t in others])
         similar = [t for t, score in zip(others, vectors[1:] @ vectors[0], strict=True) if score >= SAME_OUTAGE]
-        if len(similar) + 1 < config.incident_min_reports:
+        if len(similar) + 1 < self.config.incident_min_reports:
             return None
         incident = next((t.incident for t in similar if t.incident is not None and t.incident.status == "open"), None)
         if incident is None:
