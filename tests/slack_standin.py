@@ -9,6 +9,7 @@ import json
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -217,6 +218,16 @@ class SlackStandIn:
     def calls_to(self, method: str) -> list[Call]:
         with self._lock:
             return [c for c in self.calls if c.method == method]
+
+    def wait_for_post(self, match: Callable[[Call], bool], timeout: float = 10.0) -> Call:
+        """Wait for a chat.postMessage that `match` accepts."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for call in self.calls_to("chat.postMessage"):
+                if match(call):
+                    return call
+            time.sleep(0.02)
+        raise AssertionError(f"no matching chat.postMessage in {[c.params.get('text') for c in self.calls]}")
 
     def wait_for(self, method: str, count: int = 1, timeout: float = 10.0) -> list[Call]:
         """Wait until at least `count` calls to `method` were made (listeners run after the ack)."""

@@ -11,20 +11,13 @@ from sqlalchemy import func, select
 
 from bot.models import AuditEntry, Escalation, Faq, KnowledgeDocument
 from bot.runtime import Runtime
+from tests.chat import block_element
 from tests.conftest import LiveServer
 from tests.slack_payloads import app_mention, block_actions, post_event, post_interaction, view_submission
 from tests.slack_standin import SlackStandIn
 
 QUESTION = "can I bring my dog to the office on fridays?"
 ANSWER = "Yes: dogs are welcome in the office on Fridays if they are house-trained and stay in the pet zone."
-
-
-def card_value(call: object, action_id: str) -> str:
-    for block in call.params["blocks"]:  # type: ignore[attr-defined]
-        for element in block.get("elements", []):
-            if element.get("action_id") == action_id:
-                return str(element["value"])
-    raise AssertionError(f"no {action_id} button in {call.params['blocks']}")  # type: ignore[attr-defined]
 
 
 def test_escalation_answer_publish_and_reuse(
@@ -38,7 +31,7 @@ def test_escalation_answer_publish_and_reuse(
     assert "passed your question to HR" in to_employee.params["text"]
     assert to_employee.params["thread_ts"] == ask["event"]["ts"]
     assert QUESTION in card.params["text"] and "Sofia Rossi" in card.params["text"]
-    escalation_id = card_value(card, "policy:answer")
+    escalation_id = block_element(card, "policy:answer")["value"]
     card_ts = slack.calls_to("chat.postMessage")[posts.index(card)].params.get("ts") or "1700000002.000000"
 
     # A non-HR employee cannot answer: they are told so, and no modal opens.
@@ -70,7 +63,7 @@ def test_escalation_answer_publish_and_reuse(
     update = slack.wait_for("chat.update")[0]
     assert update.params["channel"] == "C0HRQUEUE1"
     assert "Answered by Priya Natarajan" in update.params["text"]
-    faq_id = card_value(update, "policy:publish")
+    faq_id = block_element(update, "policy:publish")["value"]
 
     # Submitting the same modal again (double click) changes nothing.
     post_interaction(
@@ -109,7 +102,7 @@ def test_ask_hr_button_and_resolve(
     ask = app_mention("U0000DEVTWO", "how many vacation days do I get?")
     post_event(http, server.url, ask)
     answer = slack.wait_for("chat.postMessage")[0]
-    question_id = card_value(answer, "policy:ask_hr")
+    question_id = block_element(answer, "policy:ask_hr")["value"]
     post_interaction(
         http,
         server.url,
@@ -122,7 +115,7 @@ def test_ask_hr_button_and_resolve(
     confirmation = next(c for c in posts[1:] if c.params["channel"] == "C0GENERAL1")
     assert "sent your question to HR" in confirmation.params["text"]
     assert "how many vacation days" in card.params["text"]
-    escalation_id = card_value(card, "policy:resolve")
+    escalation_id = block_element(card, "policy:resolve")["value"]
     post_interaction(
         http,
         server.url,
@@ -141,7 +134,7 @@ def test_feedback_buttons_are_stored_once_per_person(
 ) -> None:
     post_event(http, server.url, app_mention("U0000DEVONE", "what is the hotel limit per night?"))
     answer = slack.wait_for("chat.postMessage")[0]
-    message_id = card_value(answer, "feedback:up")
+    message_id = block_element(answer, "feedback:up")["value"]
     post_interaction(http, server.url, block_actions("U0000DEVONE", "feedback:up", message_id, "C0GENERAL1", "1"))
     slack.wait_for("chat.postEphemeral", 1)  # a person clicks one button after the other
     post_interaction(http, server.url, block_actions("U0000DEVONE", "feedback:down", message_id, "C0GENERAL1", "1"))

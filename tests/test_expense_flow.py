@@ -5,61 +5,25 @@ policy audit flags and cites; bad input writes nothing."""
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import httpx
 from sqlalchemy import func, select
 
-from bot.messages import Message, Reply
 from bot.models import AuditEntry, Expense, OutboxItem
 from bot.runtime import Runtime
+from tests.chat import block_element, button, click, say
 from tests.conftest import LiveServer
 from tests.slack_payloads import block_actions, message_event, post_event, post_interaction
-from tests.slack_standin import Call, SlackStandIn
+from tests.slack_standin import SlackStandIn
 
 NOW = datetime(2026, 11, 23, 16, 0, tzinfo=UTC)  # Monday
-
-
-def say(runtime: Runtime, user: str, text: str) -> Reply:
-    return runtime.assistant.handle(Message(user_id=user, text=text, channel=f"web:{user}", platform="web"))
-
-
-def click(runtime: Runtime, user: str, action_id: str, value: str, form: dict[str, str] | None = None) -> Reply:
-    message = Message(
-        user_id=user,
-        text="",
-        channel=f"web:{user}",
-        platform="web",
-        action_id=action_id,
-        action_value=value,
-        form=form or {},
-    )
-    return runtime.assistant.handle(message)
-
-
-def button(reply: Reply, action_id: str) -> str:
-    for b in reply.buttons:
-        if b.action_id == action_id:
-            return b.value
-    raise AssertionError(f"no {action_id} in {reply.buttons}: {reply.text}")
 
 
 def claims(runtime: Runtime) -> list[tuple[str, Decimal, str]]:
     with runtime.database.session_scope() as session:
         return [(e.status, e.amount, e.currency) for e in session.scalars(select(Expense).order_by(Expense.id))]
-
-
-def wait_post(slack: SlackStandIn, match: Callable[[Call], bool], timeout: float = 10) -> Call:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for call in slack.calls_to("chat.postMessage"):
-            if match(call):
-                return call
-        time.sleep(0.02)
-    raise AssertionError(f"no matching post in {[c.params.get('text') for c in slack.calls_to('chat.postMessage')]}")
 
 
 def test_sentence_claim_is_checked_submitted_and_approved(runtime: Runtime) -> None:
@@ -142,17 +106,12 @@ def test_receipt_file_over_slack_to_finance_approval_with_racing_clicks(
     event = message_event("U0000DEVONE", "client lunch, 4 people", "D0SOFIA001", "im", files=[shot])
     event["event"]["subtype"] = "file_share"
     assert post_event(http, server.url, event).status_code == 200
-    card = wait_post(slack, lambda c: c.params["channel"] == "D0SOFIA001" and "claim #" in c.params["text"])
+    card = slack.wait_for_post(lambda c: c.params["channel"] == "D0SOFIA001" and "claim #" in c.params["text"])
     assert "1,180.00" in card.params["text"] and "Receipt: attached" in card.params["text"]
     assert slack.calls_to("files.download")
-    expense_id = next(
-        e["value"]
-        for b in card.params["blocks"]
-        for e in b.get("elements", [])
-        if e.get("action_id") == "expense:confirm"
-    )
+    expense_id = block_element(card, "expense:confirm")["value"]
     post_interaction(http, server.url, block_actions("U0000DEVONE", "expense:confirm", expense_id, "D0SOFIA001", "1.1"))
-    wait_post(slack, lambda c: c.params["channel"] == "U0000ENGMGR")
+    slack.wait_for_post(lambda c: c.params["channel"] == "U0000ENGMGR")
 
     def race(user: str, channel: str) -> None:
         payload = block_actions(user, "expense:approve", expense_id, channel, "1.2")
@@ -163,9 +122,9 @@ def test_receipt_file_over_slack_to_finance_approval_with_racing_clicks(
             t.join()
 
     race("U0000ENGMGR", "D0000ENGMGR")
-    wait_post(slack, lambda c: c.params["channel"] == "C0FINANCE1")
+    slack.wait_for_post(lambda c: c.params["channel"] == "C0FINANCE1")
     race("U0000FINANC", "C0FINANCE1")
-    told = wait_post(slack, lambda c: "will be reimbursed" in c.params["text"])
+    told = slack.wait_for_post(lambda c: "will be reimbursed" in c.params["text"])
     assert told.params["channel"] == "D0SOFIA001" and told.params["thread_ts"] == event["event"]["ts"]
     with runtime.database.session_scope() as session:
         steps = session.scalars(
@@ -177,7 +136,7 @@ def test_receipt_file_over_slack_to_finance_approval_with_racing_clicks(
     again = message_event("U0000DEVONE", "client lunch, 4 people", "D0SOFIA001", "im", files=[shot])
     again["event"]["subtype"] = "file_share"
     post_event(http, server.url, again)
-    second = wait_post(slack, lambda c: c.params.get("thread_ts") == again["event"]["ts"])
+    second = slack.wait_for_post(lambda c: c.params.get("thread_ts") == again["event"]["ts"])
     assert f"Possible duplicate of claim #{expense_id}" in second.params["text"]
 
 

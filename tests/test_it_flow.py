@@ -5,66 +5,30 @@ ways, ratings, SLA alerts with an injected clock, and the authenticated ticket A
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import httpx
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from bot.messages import Message, Reply
 from bot.models import AuditEntry, Employee, OutboxItem, Ticket
 from bot.runtime import Runtime
 from bot.tickets.config import load_it_config
 from bot.tickets.sla import check_slas
 from bot.tokens import create_token
+from tests.chat import block_element, click, say
 from tests.conftest import LiveServer
 from tests.slack_payloads import block_actions, message_event, post_event, post_interaction, view_submission
-from tests.slack_standin import Call, SlackStandIn
+from tests.slack_standin import SlackStandIn
 
 NOW = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)  # a Monday
 IT_CHANNEL = "C0ITTRIAGE"
-
-
-def say(runtime: Runtime, user: str, text: str) -> Reply:
-    return runtime.assistant.handle(Message(user_id=user, text=text, channel=f"web:{user}", platform="web"))
-
-
-def click(runtime: Runtime, user: str, action_id: str, value: str, form: dict[str, str] | None = None) -> Reply:
-    message = Message(
-        user_id=user,
-        text="",
-        channel=f"web:{user}",
-        platform="web",
-        action_id=action_id,
-        action_value=value,
-        form=form or {},
-    )
-    return runtime.assistant.handle(message)
 
 
 def tickets(runtime: Runtime) -> list[Ticket]:
     with runtime.database.session_scope() as session:
         query = select(Ticket).options(selectinload(Ticket.requester), selectinload(Ticket.assignee))
         return list(session.scalars(query.order_by(Ticket.id)))
-
-
-def wait_post(slack: SlackStandIn, match: Callable[[Call], bool], timeout: float = 10) -> Call:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for call in slack.calls_to("chat.postMessage"):
-            if match(call):
-                return call
-        time.sleep(0.02)
-    raise AssertionError(f"no matching chat.postMessage in {[c.params.get('text') for c in slack.calls]}")
-
-
-def element(call: Call, action_id: str) -> dict:
-    for block in call.params["blocks"]:
-        for item in block.get("elements", []):
-            if str(item.get("action_id", "")).startswith(action_id):
-                return dict(item)
-    raise AssertionError(f"no {action_id} in {call.params['blocks']}")
 
 
 def test_how_to_is_answered_first_with_a_ticket_button(runtime: Runtime) -> None:
@@ -114,9 +78,9 @@ def test_triage_over_slack_claim_assign_resolve_and_relay(
     runtime.assistant.clock = lambda: NOW
     report = message_event("U0000DEVONE", "outlook keeps crashing when I open attachments", "D0SOFIA001", "im")
     assert post_event(http, server.url, report).status_code == 200
-    card = wait_post(slack, lambda c: c.params["channel"] == IT_CHANNEL)
-    ticket_id = element(card, "it:claim")["value"]
-    mine = wait_post(slack, lambda c: c.params["channel"] == "D0SOFIA001")  # the requester's card, in her thread
+    card = slack.wait_for_post(lambda c: c.params["channel"] == IT_CHANNEL)
+    ticket_id = block_element(card, "it:claim")["value"]
+    mine = slack.wait_for_post(lambda c: c.params["channel"] == "D0SOFIA001")  # the requester's card, in her thread
     assert mine.params["thread_ts"] == report["event"]["ts"] and "opened a ticket" in mine.params["text"]
 
     # A non-IT employee cannot claim; a forged ticket id changes nothing.
@@ -127,7 +91,7 @@ def test_triage_over_slack_claim_assign_resolve_and_relay(
 
     # IT claims: row, triage card (chat.update in the IT channel) and the requester's thread all change.
     post_interaction(http, server.url, block_actions("U0000ITDESK", "it:claim", ticket_id, IT_CHANNEL, "1.1"))
-    told = wait_post(slack, lambda c: "is on your ticket" in c.params["text"])
+    told = slack.wait_for_post(lambda c: "is on your ticket" in c.params["text"])
     assert told.params["channel"] == "D0SOFIA001" and told.params["thread_ts"] == report["event"]["ts"]
     updated = slack.wait_for("chat.update")
     assert any(u.params["channel"] == IT_CHANNEL and "Lukas Brandt" in u.params["text"] for u in updated)
@@ -137,7 +101,7 @@ def test_triage_over_slack_claim_assign_resolve_and_relay(
         assert ticket.assignee.slack_id == "U0000ITDESK" and ticket.first_response_at is not None
 
     # Assign through the user select: its value travels in the action_id.
-    select_id = element(card, "it:assign")["action_id"]
+    select_id = block_element(card, "it:assign")["action_id"]
     assign = block_actions("U0000ITLEAD", select_id, "", IT_CHANNEL, "1.1")
     assign["actions"][0] = {"action_id": select_id, "type": "users_select", "selected_user": "U0000ITLEAD"}
     post_interaction(http, server.url, assign)
@@ -150,12 +114,12 @@ def test_triage_over_slack_claim_assign_resolve_and_relay(
     card_message_ts = _stored_ts(runtime, f"it:{ticket_id}:triage")
     reply_it = message_event("U0000ITLEAD", "Which Outlook version is it?", IT_CHANNEL, "channel", card_message_ts)
     post_event(http, server.url, reply_it)
-    relayed = wait_post(slack, lambda c: "Which Outlook version" in c.params["text"])
+    relayed = slack.wait_for_post(lambda c: "Which Outlook version" in c.params["text"])
     assert relayed.params["channel"] == "D0SOFIA001" and relayed.params["thread_ts"] == report["event"]["ts"]
     # The requester answers in her thread → IT's thread.
     answer = message_event("U0000DEVONE", "Version 16.80", "D0SOFIA001", "im", report["event"]["ts"])
     post_event(http, server.url, answer)
-    back = wait_post(slack, lambda c: "Version 16.80" in c.params["text"])
+    back = slack.wait_for_post(lambda c: "Version 16.80" in c.params["text"])
     assert back.params["channel"] == IT_CHANNEL and back.params["thread_ts"] == card_message_ts
 
     # Resolve with a note (modal) → requester asked to confirm and rate.
@@ -167,7 +131,7 @@ def test_triage_over_slack_claim_assign_resolve_and_relay(
         server.url,
         view_submission("U0000ITLEAD", "it:resolve_submit", ticket_id, {"note": "Repaired the add-in"}),
     )
-    asked = wait_post(slack, lambda c: "resolved ticket" in c.params["text"])
+    asked = slack.wait_for_post(lambda c: "resolved ticket" in c.params["text"])
     assert asked.params["channel"] == "D0SOFIA001" and "5★" in str(asked.params["blocks"])
     rate = block_actions("U0000DEVONE", "it:rate", f"{ticket_id}:5", "D0SOFIA001", "1.3")
     post_interaction(http, server.url, rate)
@@ -346,7 +310,7 @@ def test_screenshot_error_text_is_read_into_the_ticket_and_bad_files_change_noth
     report = message_event("U0000DEVONE", "outlook shows this error", "D0SOFIA001", "im", files=[shot])
     report["event"]["subtype"] = "file_share"
     assert post_event(http, server.url, report).status_code == 200
-    wait_post(slack, lambda c: c.params["channel"] == "D0SOFIA001")
+    slack.wait_for_post(lambda c: c.params["channel"] == "D0SOFIA001")
     (ticket,) = tickets(runtime)
     assert "0x80070005 access is denied" in normalised(ticket.ocr_text or "")
     assert "From the screenshot" in ticket.description and slack.calls_to("files.download")

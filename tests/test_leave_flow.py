@@ -12,9 +12,9 @@ import httpx
 from sqlalchemy import func, select
 
 from bot.leave import ledger
-from bot.messages import Message, Reply
 from bot.models import AuditEntry, Employee, LeaveLedgerEntry, LeaveRequest, OutboxItem
 from bot.runtime import Runtime
+from tests.chat import block_element, button, click, say
 from tests.conftest import LiveServer
 from tests.slack_payloads import (
     app_mention,
@@ -45,31 +45,6 @@ def use_clock(runtime: Runtime, now: datetime = NOW) -> Clock:
     with runtime.database.session_scope() as session:
         ledger.run_due_bookings(session, policy=runtime.leave_policy, today=now.date())
     return clock
-
-
-def say(runtime: Runtime, user: str, text: str) -> Reply:
-    return runtime.assistant.handle(Message(user_id=user, text=text, channel=f"web:{user}", platform="web"))
-
-
-def click(runtime: Runtime, user: str, action_id: str, value: str, form: dict[str, str] | None = None) -> Reply:
-    return runtime.assistant.handle(
-        Message(
-            user_id=user,
-            text="",
-            channel=f"web:{user}",
-            platform="web",
-            action_id=action_id,
-            action_value=value,
-            form=form or {},
-        )
-    )
-
-
-def button(reply: Reply, action_id: str) -> str:
-    for b in reply.buttons:
-        if b.action_id == action_id:
-            return b.value
-    raise AssertionError(f"no {action_id} button in {reply.buttons} / {reply.text}")
 
 
 def count(runtime: Runtime, model: type) -> int:
@@ -147,7 +122,7 @@ def test_request_confirm_approve_over_slack(
     card = slack.wait_for("chat.postMessage")[0]
     assert card.params["channel"] == "D0JAMAL001" and card.params["thread_ts"] == ask["event"]["ts"]
     assert "my sister's wedding" in card.params["text"] and "Working days: *5*" in card.params["text"]
-    request_id = _value(card, "leave:confirm")
+    request_id = block_element(card, "leave:confirm")["value"]
 
     # Two confirmations racing (double click on a slow connection): one submission.
     confirm = block_actions("U0000DEVTWO", "leave:confirm", request_id, "D0JAMAL001", "1.1", ask["event"]["ts"])
@@ -156,7 +131,7 @@ def test_request_confirm_approve_over_slack(
         t.start()
     for t in threads:
         t.join()
-    approval = _wait_post(slack, lambda c: c.params["channel"] == "U0000ENGMGR")
+    approval = slack.wait_for_post(lambda c: c.params["channel"] == "U0000ENGMGR")
     assert "Jamal Carter" in approval.params["text"] and "Approve" in str(approval.params["blocks"])
     with runtime.database.session_scope() as session:
         assert session.get_one(LeaveRequest, int(request_id)).status == "pending"
@@ -180,7 +155,7 @@ def test_request_confirm_approve_over_slack(
         t.start()
     for t in threads:
         t.join()
-    told = _wait_post(slack, lambda c: "approved your vacation" in c.params["text"])
+    told = slack.wait_for_post(lambda c: "approved your vacation" in c.params["text"])
     assert told.params["channel"] == "D0JAMAL001" and told.params["thread_ts"] == ask["event"]["ts"]
     updates = slack.wait_for("chat.update", 2)
     assert any("Approved by Daniel Kim" in u.params["text"] for u in updates)
@@ -198,26 +173,6 @@ def test_request_confirm_approve_over_slack(
     rows = usage_rows(runtime, int(request_id))
     assert [(r.kind, r.days) for r in rows] == [("usage", Decimal("-5"))]
     assert balance == Decimal("22.9167") - 5
-
-
-def _value(call: object, action_id: str) -> str:
-    for block in call.params["blocks"]:  # type: ignore[attr-defined]
-        for element in block.get("elements", []):
-            if element.get("action_id") == action_id:
-                return str(element["value"])
-    raise AssertionError(f"no {action_id} in {call.params['blocks']}")  # type: ignore[attr-defined]
-
-
-def _wait_post(slack: SlackStandIn, match: object, timeout: float = 10) -> object:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for call in slack.calls_to("chat.postMessage"):
-            if match(call):  # type: ignore[operator]
-                return call
-        time.sleep(0.02)
-    raise AssertionError(f"no matching chat.postMessage in {slack.calls_to('chat.postMessage')}")
 
 
 def test_slash_command_opens_the_leave_form(
