@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Date,
     DateTime,
     ForeignKey,
@@ -86,6 +87,13 @@ class ProcessedEvent(Base):
     status: Mapped[str] = mapped_column(String(16), default="received", nullable=False)
     received_at: Mapped[datetime] = _ts()
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The event as Slack sent it, so one acked but not finished (process killed, user queued) is run later.
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    user_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    # Not to be started before this time (a queued message of someone over the rate limit).
+    not_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Conversation(Base):
@@ -152,6 +160,8 @@ class Escalation(Base):
     status: Mapped[str] = mapped_column(String(16), default="open", nullable=False)
     answer: Mapped[str | None] = mapped_column(Text)
     answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id"))
+    # Medical, harassment and grievance matters: HR-only queue, never shown in shared channels.
+    sensitive: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     created_at: Mapped[datetime] = _ts()
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow, nullable=False
@@ -237,6 +247,11 @@ class OutboxItem(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _ts()
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Back-off: not retried before this time. Sending claims the row (status "sending", started_at).
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The stored bot message this delivers (a direct reply): its Slack ts is written back after posting.
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
 
 
 class LeaveRequest(Base):
