@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -16,8 +16,16 @@ from bot import directory
 from bot.db import Database, utcnow
 from bot.escalations import TransitionError
 from bot.messages import Message, Reply
-from bot.models import ChatMessage, Conversation, Employee, Feedback, find_card, find_conversation
-from bot.outbox import Outbox
+from bot.models import (
+    ChatMessage,
+    Conversation,
+    Employee,
+    Feedback,
+    ProcessedEvent,
+    find_card,
+    find_conversation,
+)
+from bot.outbox import Outbox, queue_reply
 from bot.router import OUT_OF_SCOPE, Route, Router
 from bot.settings import Settings
 from integrations.llm import AnswerWriter
@@ -30,7 +38,19 @@ log = logging.getLogger(__name__)
 _MENTION = re.compile(r"<@[A-Z0-9]+(\|[^>]*)?>")
 _EMOJI_CODE = re.compile(r":[a-z0-9_+\-']+:")
 DB_DOWN = "I can't reach my database right now, so nothing was saved. Please try again in a minute."
+DB_DOWN_KEPT = "I can't reach my database right now. I've kept your message and will answer here once it's back."
 FAILED = "Something went wrong on my side and nothing was saved. Please try again; if it keeps happening, tell IT."
+
+
+def mark_event_done(session: Session, event_id: str | None, status: str = "done") -> None:
+    """Finish a stored Slack event in the caller's transaction (only one still waiting to be run)."""
+    if not event_id:
+        return
+    session.execute(
+        update(ProcessedEvent)
+        .where(ProcessedEvent.event_id == event_id, ProcessedEvent.status.in_(("received", "queued")))
+        .values(status=status, finished_at=utcnow())
+    )
 
 
 def clean_text(text: str) -> str:
@@ -69,16 +89,19 @@ class Assistant:
         self.answer_writer = answer_writer
         self.clock = clock
 
-    def handle(self, message: Message) -> Reply:
+    def handle(self, message: Message, *, event_id: str | None = None) -> Reply:
+        """Route and answer one message. For a stored Slack event, `event_id` is marked done in the same
+        transaction as the skill's changes, so an event re-run after a crash acts once."""
         message = replace(message, text=clean_text(message.text))
         problem = self._check_input(message)
         if problem is not None:
             return problem
         try:
-            reply = self._handle(message)
+            reply = self._handle(message, event_id)
         except SQLAlchemyError:
             log.exception("database error while handling a message")
-            return Reply(text=DB_DOWN, ephemeral=True)
+            # A stored event is run again once the database is back; a click or a web message is not.
+            return Reply(text=DB_DOWN_KEPT if event_id else DB_DOWN, ephemeral=True)
         try:
             self.outbox.deliver_pending()
         except SQLAlchemyError:
@@ -102,7 +125,7 @@ class Assistant:
             return Reply(text=f"I can only read words, not emoji alone. {MENU}", ephemeral=True)
         return None
 
-    def _handle(self, message: Message) -> Reply:
+    def _handle(self, message: Message, event_id: str | None = None) -> Reply:
         route = self.router.route(message)
         if route.skill == "feedback":
             return self._feedback(message)
@@ -112,9 +135,9 @@ class Assistant:
             conversation = self._conversation(session, message, employee)
             if conversation.awaiting_skill and not message.is_action and conversation.awaiting_skill in self.skills:
                 # The skill asked a question in this conversation: this message is the answer.
+                # (It is cleared with the skill's own changes, so a crash in between loses nothing.)
                 route = Route(skill=conversation.awaiting_skill, confidence=1.0, reason="awaiting")
                 skill = self.skills[route.skill]
-                conversation.awaiting_skill = None
             elif not message.is_action and message.thread_ts:
                 # A reply under a skill's card (e.g. IT answering in a ticket's thread) goes to that skill.
                 card = find_card(session, channel=message.channel, ts=message.thread_ts)
@@ -142,14 +165,18 @@ class Assistant:
             reply = self._out_of_scope(route)
             with self.database.session_scope() as session:
                 self._record_reply(session, message, reply, conversation_id)
+                mark_event_done(session, event_id)
             return reply
         try:
             with self.database.session_scope() as session:
+                conversation = session.get_one(Conversation, conversation_id)
+                if route.reason == "awaiting":
+                    conversation.awaiting_skill = None
                 ctx = SkillContext(
                     session=session,
                     settings=self.settings,
                     employee=session.get_one(Employee, employee_id),
-                    conversation=session.get_one(Conversation, conversation_id),
+                    conversation=conversation,
                     index=self.index,
                     now=self.clock,
                     answer_writer=self.answer_writer,
@@ -159,6 +186,7 @@ class Assistant:
                 reply.skill = reply.skill or skill.name
                 reply.confidence = route.confidence
                 self._record_reply(session, message, reply, conversation_id)
+                mark_event_done(session, event_id)
                 return reply
         except TransitionError as exc:
             return Reply(text=str(exc), ephemeral=True, skill=route.skill)
@@ -191,6 +219,10 @@ class Assistant:
         session.add(stored)
         session.flush()
         reply.message_id = stored.id
+        if message.platform == "slack":
+            # Delivered through the outbox like every other message: committed with the change, retried.
+            thread = message.thread_ts or message.ts
+            queue_reply(session, channel=message.channel, thread_ts=thread, reply=reply, message_id=stored.id)
 
     def _conversation(self, session: Session, message: Message, employee: Employee) -> Conversation:
         thread = message.conversation_thread if message.platform == "slack" else "main"

@@ -45,6 +45,13 @@ def deliver_outbox() -> None:
     current().outbox.deliver_pending()
 
 
+def resume_events() -> None:
+    """Answer queued messages whose turn has come and re-run events whose process died before finishing."""
+    runtime = current()
+    if runtime.slack is not None:
+        runtime.slack.resume_events()
+
+
 def leave_bookings() -> None:
     """Accruals, yearly grants, year-end carry-over and expiry that are due (idempotent catch-up)."""
     runtime = current()
@@ -102,7 +109,8 @@ def ticket_slas() -> None:
 
 
 SCHEDULE: tuple[JobSpec, ...] = (
-    JobSpec("outbox", "bot.jobs:deliver_outbox", "interval", {"seconds": 30}),
+    JobSpec("outbox", "bot.jobs:deliver_outbox", "interval", {"seconds": 5}),
+    JobSpec("resume_events", "bot.jobs:resume_events", "interval", {"seconds": 3}),
     # Hourly rather than monthly: a missed run (server down on the 1st) is caught up, and booking twice is
     # impossible (the ledger's period key), so running often costs nothing.
     JobSpec("leave_bookings", "bot.jobs:leave_bookings", "interval", {"hours": 1}),

@@ -1,26 +1,36 @@
-"""Delivery of queued notifications. Items are written in the same transaction as the change that
-caused them, then delivered here; a failed send stays pending and is retried (nothing is lost).
+"""Delivery of queued notifications and replies. Items are written in the same transaction as the change
+that caused them, then delivered here; a failed send stays pending and is retried with back-off (Slack's
+`Retry-After` on 429, exponential on 5xx and connection errors), so nothing is lost.
 
-A notification with an `update_key` edits the message already delivered under that key (Slack
-`chat.update`), so cards change in place and a resend never shows up as a duplicate post."""
+Order: items for the same channel and thread go out in the order they were queued; one that cannot be sent
+yet holds back the ones after it.
+
+No visible duplicates: a notification with an `update_key` edits the message already delivered under that
+key (`chat.update`). Every post carries its outbox id in Slack message metadata; an item found "sending" for
+longer than the stale time (the process died between Slack's answer and our commit) is first looked up in the
+channel's history by that id, and only posted if Slack does not have it."""
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bot.db import Database, utcnow
+from bot.db import Database, aware, utcnow
 from bot.messages import Button, Citation, Reply, Select
 from bot.models import ChatMessage, Employee, OutboxItem, find_conversation
 
 log = logging.getLogger(__name__)
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = 40  # with back-off capped at MAX_DELAY this keeps retrying for about three hours
+MAX_DELAY = 300.0
+PERMANENT_ATTEMPTS = 3  # Slack said no (e.g. channel_not_found): a few tries, then the item is marked failed
+STALE_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
@@ -31,12 +41,35 @@ class Posted:
     ts: str
 
 
-class SlackPoster(Protocol):
-    """The part of the Slack Web API the outbox needs (see integrations.slack)."""
+class DeliveryError(Exception):
+    """A send that failed. `transient` ones (429, 5xx, connection) are retried until MAX_ATTEMPTS;
+    `retry_after` is the server's own wait (Slack's Retry-After)."""
 
-    def post(self, *, channel: str, text: str, thread_ts: str | None, payload: dict[str, Any]) -> Posted: ...
+    def __init__(self, message: str, *, transient: bool, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.transient = transient
+        self.retry_after = retry_after
+
+
+class SlackPoster(Protocol):
+    """The part of the Slack Web API the outbox needs (see integrations.slack). Failures raise DeliveryError."""
+
+    def post(
+        self,
+        *,
+        channel: str,
+        text: str,
+        thread_ts: str | None,
+        payload: dict[str, Any],
+        message_id: int | None = None,
+        outbox_id: int | None = None,
+    ) -> Posted: ...
 
     def update(self, *, channel: str, ts: str, text: str, payload: dict[str, Any]) -> None: ...
+
+    def find_posted(self, *, channel: str, thread_ts: str | None, outbox_id: int, since: datetime) -> Posted | None:
+        """The message posted earlier for this outbox item, if Slack has it."""
+        ...
 
 
 def is_web_channel(channel: str) -> bool:
@@ -72,72 +105,171 @@ def queue(
     return item
 
 
+def queue_reply(session: Session, *, channel: str, thread_ts: str | None, reply: Reply, message_id: int) -> OutboxItem:
+    """Queue the delivery of a stored bot reply (its Slack ts is written back to the stored message)."""
+    item = OutboxItem(
+        channel=channel, thread_ts=thread_ts, text=reply.text, payload=reply.payload(), message_id=message_id
+    )
+    session.add(item)
+    return item
+
+
+def backoff(attempts: int, retry_after: float | None) -> float:
+    """Seconds to wait before the next try: Slack's Retry-After when given, else 1, 2, 4 … up to MAX_DELAY."""
+    if retry_after is not None:
+        return max(retry_after, 0.5)
+    return float(min(2 ** max(attempts - 1, 0), MAX_DELAY))
+
+
 class Outbox:
-    def __init__(self, database: Database, slack: SlackPoster | None) -> None:
+    def __init__(
+        self,
+        database: Database,
+        slack: SlackPoster | None,
+        *,
+        stale_seconds: float = STALE_SECONDS,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self._database = database
         self._slack = slack
+        self._stale = timedelta(seconds=stale_seconds)
+        self._clock = clock
         self._lock = threading.Lock()
+        self._wanted = threading.Event()
 
-    def deliver_pending(self, limit: int = 100) -> int:
-        """Send what is pending; returns how many were delivered."""
+    def deliver_pending(self, limit: int = 200) -> int:
+        """Send what is due; returns how many were delivered. Never blocks behind another thread's pass:
+        that pass runs again for whatever was queued meanwhile."""
+        self._wanted.set()
         delivered = 0
-        with self._lock:
-            with self._database.session_scope() as session:
-                ids = list(
-                    session.scalars(
-                        select(OutboxItem.id).where(OutboxItem.status == "pending").order_by(OutboxItem.id).limit(limit)
-                    )
-                )
-            for item_id in ids:
-                delivered += self._deliver_one(item_id)
+        while self._wanted.is_set():
+            if not self._lock.acquire(blocking=False):
+                return delivered
+            try:
+                self._wanted.clear()
+                delivered += self._pass(limit)
+            finally:
+                self._lock.release()
         return delivered
 
-    def _deliver_one(self, item_id: int) -> int:
+    def _pass(self, limit: int) -> int:
+        now = self._clock()
         with self._database.session_scope() as session:
-            # Claim the row so another process running the dispatcher cannot send it too.
-            claimed = session.execute(
-                update(OutboxItem)
-                .where(OutboxItem.id == item_id, OutboxItem.status == "pending")
-                .values(status="sending", attempts=OutboxItem.attempts + 1)
-            )
+            rows = session.execute(
+                select(
+                    OutboxItem.id,
+                    OutboxItem.channel,
+                    OutboxItem.thread_ts,
+                    OutboxItem.status,
+                    OutboxItem.next_attempt_at,
+                    OutboxItem.started_at,
+                )
+                .where(OutboxItem.status.in_(("pending", "sending")))
+                .order_by(OutboxItem.id)
+                .limit(limit)
+            ).all()
+        held: set[tuple[str, str]] = set()  # channel + thread with an earlier item not yet delivered
+        delivered = 0
+        for item_id, channel, thread_ts, status, next_attempt_at, started_at in rows:
+            key = (channel, thread_ts or "")
+            if key in held:
+                continue
+            if status == "sending":
+                started = aware(started_at, now)
+                if started is not None and started > now - self._stale:
+                    held.add(key)  # another dispatcher is sending it right now
+                    continue
+            elif next_attempt_at is not None and aware(next_attempt_at, now) > now:  # type: ignore[operator]
+                held.add(key)
+                continue
+            if self._deliver_one(item_id, status, started_at, now):
+                delivered += 1
+            else:
+                held.add(key)
+        return delivered
+
+    def _deliver_one(self, item_id: int, status: str, started_at: datetime | None, now: datetime) -> bool:
+        with self._database.session_scope() as session:
+            # Claim the row so no other dispatcher sends it too. A stale "sending" row is claimed by its old
+            # start time, so only one of several recovering dispatchers gets it.
+            claim = update(OutboxItem).where(OutboxItem.id == item_id, OutboxItem.status == status)
+            if status == "sending":
+                claim = claim.where(OutboxItem.started_at == started_at)
+            claimed = session.execute(claim.values(status="sending", attempts=OutboxItem.attempts + 1, started_at=now))
             if claimed.rowcount != 1:  # type: ignore[attr-defined]
-                return 0
+                return False
         try:
             with self._database.session_scope() as session:
                 item = session.get_one(OutboxItem, item_id)
-                self._send(session, item)
+                self._send(session, item, recovering=status == "sending")
                 item.status = "sent"
-                item.sent_at = utcnow()
+                item.sent_at = self._clock()
                 item.last_error = None
-            return 1
+            return True
         except Exception as exc:  # noqa: BLE001 - any failure must leave the item retryable
-            log.warning("outbox item %s not delivered: %s", item_id, exc)
+            self._failed(item_id, exc)
+            return False
+
+    def _failed(self, item_id: int, exc: Exception) -> None:
+        transient = not isinstance(exc, DeliveryError) or exc.transient
+        retry_after = exc.retry_after if isinstance(exc, DeliveryError) else None
+        try:
             with self._database.session_scope() as session:
                 item = session.get_one(OutboxItem, item_id)
-                item.status = "failed" if item.attempts >= MAX_ATTEMPTS else "pending"
+                limit = MAX_ATTEMPTS if transient else PERMANENT_ATTEMPTS
                 item.last_error = str(exc)[:2000]
-            return 0
+                if item.attempts >= limit:
+                    item.status = "failed"
+                    log.error("outbox item %s given up after %s attempts: %s", item_id, item.attempts, exc)
+                else:
+                    item.status = "pending"
+                    item.next_attempt_at = self._clock() + timedelta(seconds=backoff(item.attempts, retry_after))
+                    log.warning("outbox item %s not delivered (attempt %s): %s", item_id, item.attempts, exc)
+        except Exception:  # noqa: BLE001 - the database is gone too: the stale claim is recovered later
+            log.exception("outbox item %s: could not record the failed attempt", item_id)
 
-    def _send(self, session: Session, item: OutboxItem) -> None:
+    def _send(self, session: Session, item: OutboxItem, *, recovering: bool) -> None:
         existing = (
             session.scalar(select(ChatMessage).where(ChatMessage.update_key == item.update_key))
             if item.update_key
             else None
         )
+        own = session.get(ChatMessage, item.message_id) if item.message_id else None
         channel, slack_ts = item.channel, None
-        if is_web_channel(item.channel) or self._slack is None:
+        slack = self._slack if not is_web_channel(item.channel) else None
+        if slack is None:
             pass
         elif existing is not None and existing.slack_ts:
-            self._slack.update(channel=existing.channel, ts=existing.slack_ts, text=item.text, payload=item.payload)
-            slack_ts = existing.slack_ts
+            slack.update(channel=existing.channel, ts=existing.slack_ts, text=item.text, payload=item.payload)
+            channel, slack_ts = existing.channel, existing.slack_ts
+        elif existing is not None and self._card_pending(session, existing.id):
+            raise DeliveryError("the card this edits is not posted yet", transient=True, retry_after=1.0)
         else:
-            posted = self._slack.post(
-                channel=item.channel, text=item.text, thread_ts=item.thread_ts, payload=item.payload
+            found = None
+            if recovering:
+                found = slack.find_posted(
+                    channel=item.channel, thread_ts=item.thread_ts, outbox_id=item.id, since=item.created_at
+                )
+                if found is not None:
+                    log.info("outbox item %s was already posted (%s); not posting again", item.id, found.ts)
+            posted = found or slack.post(
+                channel=item.channel,
+                text=item.text,
+                thread_ts=item.thread_ts,
+                payload=item.payload,
+                message_id=item.message_id,
+                outbox_id=item.id,
             )
             channel, slack_ts = posted.channel, posted.ts
+        if own is not None:
+            own.slack_ts = slack_ts or own.slack_ts
+            own.channel = channel if slack_ts else own.channel
+            return
         if existing is not None:
             existing.text = item.text
             existing.payload = item.payload
+            if slack_ts and not existing.slack_ts:
+                existing.slack_ts, existing.channel = slack_ts, channel
             return
         conversation = find_conversation(session, channel=item.channel, thread_ts=item.thread_ts or "main")
         session.add(
@@ -150,4 +282,16 @@ class Outbox:
                 update_key=item.update_key,
                 payload=item.payload,
             )
+        )
+
+    @staticmethod
+    def _card_pending(session: Session, message_id: int) -> bool:
+        """Whether the stored card's own post is still waiting in the outbox (an edit must wait for it)."""
+        return (
+            session.scalar(
+                select(OutboxItem.id).where(
+                    OutboxItem.message_id == message_id, OutboxItem.status.in_(("pending", "sending"))
+                )
+            )
+            is not None
         )

@@ -75,7 +75,7 @@ def build_runtime(settings: Settings, *, migrate: bool = True, slack_client: Web
     if settings.slack_enabled:
         client = slack_client or make_client(settings.slack_bot_token or "", settings.slack_api_url)
         gateway = SlackGateway(client)
-    outbox = Outbox(database, gateway)
+    outbox = Outbox(database, gateway, stale_seconds=settings.outbox_stale_seconds)
     writer = AnswerWriter(build_chat_model(settings)) if settings.llm else None
     assistant = Assistant(
         settings=settings,

@@ -53,6 +53,13 @@ class Settings(BaseSettings):
     # Base URL people reach this server at, for links in Slack (calendar feeds).
     public_url: str = Field(default="http://127.0.0.1:8000", validation_alias="BACKOFFICE_PUBLIC_URL")
 
+    # Per-person limit on Slack messages; over it, messages are queued and answered at this pace.
+    rate_limit_per_minute: int = Field(default=20, ge=1, validation_alias="BACKOFFICE_RATE_LIMIT_PER_MINUTE")
+    # A Slack event started this long ago and not finished (its process died) is run again.
+    event_stale_seconds: float = Field(default=120.0, gt=0, validation_alias="BACKOFFICE_EVENT_STALE_SECONDS")
+    # An outbox item "sending" for this long (its process died mid-send) is looked up in Slack, then re-sent.
+    outbox_stale_seconds: float = Field(default=300.0, gt=0, validation_alias="BACKOFFICE_OUTBOX_STALE_SECONDS")
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.environment == "production" and self.slack_bot_token and not self.slack_signing_secret:

@@ -1,5 +1,7 @@
-"""The Slack edge: bolt verifies signatures and acks; we drop retried duplicates, turn each payload into
-a `Message` once, run the assistant, and render the `Reply` back to Slack in the right thread."""
+"""The Slack edge: bolt verifies signatures and acks; events are stored before any work (retried duplicates
+dropped, people over the rate limit queued, unfinished ones resumed by `resume_events`); each payload becomes
+a `Message` once, the assistant answers, and replies go out through the outbox (ephemeral notes and modals,
+which change nothing, are sent directly)."""
 
 from __future__ import annotations
 
@@ -11,35 +13,16 @@ from typing import Any
 from slack_bolt import App, BoltResponse
 from slack_bolt.request import BoltRequest
 from slack_sdk.errors import SlackApiError
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import SQLAlchemyError
 
-from bot.assistant import Assistant
-from bot.db import Database, utcnow
+from bot import inbox
+from bot.assistant import DB_DOWN_KEPT, Assistant
 from bot.leave.home import HomeSection
 from bot.messages import FileRef, Message, Reply
-from bot.models import ChatMessage, ProcessedEvent
 from integrations.slack import SlackGateway, render_blocks, render_home, render_modal
 
 log = logging.getLogger(__name__)
 _ANY = re.compile(".*")
-
-
-def record_event(database: Database, event_id: str, event_type: str) -> bool:
-    """Store the event id before any work; False when it was already seen (a Slack retry)."""
-    try:
-        with database.session_scope() as session:
-            session.add(ProcessedEvent(event_id=event_id, event_type=event_type))
-    except IntegrityError:
-        return False
-    return True
-
-
-def finish_event(database: Database, event_id: str, status: str = "done") -> None:
-    with database.session_scope() as session:
-        row = session.query(ProcessedEvent).filter_by(event_id=event_id).one_or_none()
-        if row is not None:
-            row.status = status
-            row.finished_at = utcnow()
 
 
 def event_message(event: dict[str, Any], channel_type: str) -> Message:
@@ -139,6 +122,7 @@ class SlackEdge:
         self.home = home
         self.gateway = gateway
         self.client = gateway.client
+        self._bot_user_id: str | None = None
         self.app = App(
             client=self.client,
             signing_secret=signing_secret,
@@ -163,20 +147,88 @@ class SlackEdge:
     def dispatch(self, request: BoltRequest) -> BoltResponse:
         return self.app.dispatch(request)
 
-    def _drop_retried_events(self, body: dict[str, Any], next: Callable[[], BoltResponse]) -> BoltResponse | None:  # noqa: A002
-        event_id = body.get("event_id") if isinstance(body, dict) else None
-        if body.get("type") == "event_callback" and event_id:
-            event_type = str((body.get("event") or {}).get("type", ""))
-            if not record_event(self.assistant.database, str(event_id), event_type):
-                log.info("dropping retried event %s", event_id)
-                return BoltResponse(status=200, body="")
+    def _drop_retried_events(
+        self,
+        body: dict[str, Any],
+        request: BoltRequest,
+        next: Callable[[], BoltResponse],  # noqa: A002
+    ) -> BoltResponse | None:
+        if not isinstance(body, dict) or body.get("type") != "event_callback" or not body.get("event_id"):
+            return next()
+        try:
+            accepted = inbox.accept(
+                self.assistant.database, body, per_minute=self.assistant.settings.rate_limit_per_minute
+            )
+        except SQLAlchemyError:
+            log.exception("cannot store Slack event %s", body.get("event_id"))
+            if not request.headers.get("x-slack-retry-num"):
+                self._tell(body, DB_DOWN_KEPT)
+            # Not acked: Slack delivers the event again (1 min, 5 min later), by when the database may be back.
+            return BoltResponse(status=503, body="")
+        if accepted.outcome == "duplicate":
+            log.info("dropping retried event %s", body.get("event_id"))
+            return BoltResponse(status=200, body="")
+        if accepted.outcome == "queued":
+            if accepted.first_queued:
+                self._tell(
+                    body,
+                    "You're sending messages faster than I can answer, so you're queued: I'll get to this one "
+                    f"in about {max(1, round(accepted.wait_seconds))} seconds, and to the others in order.",
+                )
+            return BoltResponse(status=200, body="")
         return next()
+
+    def _tell(self, body: dict[str, Any], text: str) -> None:
+        """A note only the writer sees, next to their message; never fails the request."""
+        event = body.get("event") or {}
+        user, channel = str(event.get("user") or ""), str(event.get("channel") or "")
+        if not user or not channel:
+            return
+        try:
+            self.client.chat_postEphemeral(
+                channel=channel, user=user, text=text, thread_ts=event.get("thread_ts") or event.get("ts")
+            )
+        except Exception:  # noqa: BLE001 - a courtesy note
+            log.warning("could not tell %s: %s", user, text)
 
     def _on_error(self, error: Exception, body: dict[str, Any]) -> None:
         log.error("Slack listener failed: %s", error, exc_info=error)
         event_id = body.get("event_id") if isinstance(body, dict) else None
         if event_id:
-            finish_event(self.assistant.database, str(event_id), "failed")
+            try:
+                inbox.finish(self.assistant.database, str(event_id), "failed")
+            except SQLAlchemyError:
+                log.exception("cannot mark event %s failed", event_id)
+
+    def resume_events(self) -> int:
+        """Run stored events whose turn has come (queued) or whose process died (stale); returns how many."""
+        payloads = inbox.claim_due(self.assistant.database, stale_seconds=self.assistant.settings.event_stale_seconds)
+        for body in payloads:
+            try:
+                self.process_event(body)
+            except Exception as exc:  # noqa: BLE001 - one bad event must not stop the others
+                self._on_error(exc, body)
+        return len(payloads)
+
+    def process_event(self, body: dict[str, Any]) -> None:
+        """Run a stored event as its listener would have."""
+        event = body.get("event") or {}
+        if event.get("type") == "app_mention":
+            self._on_mention(event, body)
+        elif event.get("type") == "message":
+            self._on_message(event, body, {"bot_user_id": self._bot_user()})
+        elif event.get("type") == "app_home_opened":
+            self._on_home_opened(event, body)
+        else:
+            inbox.finish(self.assistant.database, str(body.get("event_id", "")), "ignored")
+
+    def _bot_user(self) -> str | None:
+        if self._bot_user_id is None:
+            try:
+                self._bot_user_id = str(self.client.auth_test().get("user_id") or "") or None
+            except SlackApiError:
+                log.warning("auth.test failed; cannot tell mentions of the bot")
+        return self._bot_user_id
 
     # ------------------------------------------------------------ listeners
 
@@ -188,12 +240,14 @@ class SlackEdge:
         event_id = str(body.get("event_id", ""))
         subtype = event.get("subtype")
         if subtype not in (None, "file_share") or event.get("bot_id") or not event.get("user"):
-            finish_event(self.assistant.database, event_id, "ignored")
+            inbox.finish(self.assistant.database, event_id, "ignored")
             return
         channel_type = str(event.get("channel_type", ""))
         message = event_message(event, channel_type or "channel")
         if channel_type != "im":
             bot_user = context.get("bot_user_id")
+            if bot_user:
+                self._bot_user_id = str(bot_user)
             mentioned = bool(bot_user) and f"<@{bot_user}>" in message.text
             # Thread replies to the bot need no @mention; mentions arrive as app_mention instead.
             if (
@@ -201,7 +255,7 @@ class SlackEdge:
                 or not message.thread_ts
                 or not self.assistant.is_bot_thread(message.channel, message.thread_ts)
             ):
-                finish_event(self.assistant.database, event_id, "ignored")
+                inbox.finish(self.assistant.database, event_id, "ignored")
                 return
         self._answer(message, event_id)
 
@@ -209,15 +263,18 @@ class SlackEdge:
         event_id = str(body.get("event_id", ""))
         user = str(event.get("user", ""))
         if event.get("tab", "home") != "home" or not user or self.home is None:
-            finish_event(self.assistant.database, event_id, "ignored")
+            inbox.finish(self.assistant.database, event_id, "ignored")
             return
         self.client.views_publish(user_id=user, view={"type": "home", "blocks": render_home(self.home(user))})
-        finish_event(self.assistant.database, event_id)
+        inbox.finish(self.assistant.database, event_id)
 
     def _answer(self, message: Message, event_id: str) -> None:
-        self._deliver(message, self.assistant.handle(message))
-        if event_id:
-            finish_event(self.assistant.database, event_id)
+        reply = self.assistant.handle(message, event_id=event_id or None)
+        self._deliver(message, reply)
+        if event_id and reply.text != DB_DOWN_KEPT:
+            # Replies that changed nothing (a problem with the input) finish here; the rest finished with
+            # the skill's changes. After a database failure the event stays open and is run again.
+            inbox.finish(self.assistant.database, event_id)
 
     def _on_action(self, ack: Callable[..., None], body: dict[str, Any]) -> None:
         ack()
@@ -269,15 +326,4 @@ class SlackEdge:
                 # e.g. a modal submission has no channel the bot is in: tell the person by DM.
                 self.client.chat_postMessage(channel=message.user_id, text=reply.text)
             return
-        self._post(message.channel, thread, reply)
-
-    def _post(self, channel: str, thread_ts: str | None, reply: Reply) -> None:
-        posted = self.gateway.post(
-            channel=channel, text=reply.text, thread_ts=thread_ts, payload=reply.payload(), message_id=reply.message_id
-        )
-        if reply.message_id is not None:
-            with self.assistant.database.session_scope() as session:
-                stored = session.get(ChatMessage, reply.message_id)
-                if stored is not None:
-                    stored.slack_ts = posted.ts
-                    stored.channel = posted.channel
+        # Everything else was stored with its outbox item by the assistant and delivered by it.

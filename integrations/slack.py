@@ -4,6 +4,7 @@ errors), Block Kit rendering of replies, and the poster/user-lookup used by the 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from slack_sdk import WebClient
@@ -17,7 +18,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from bot.directory import SlackProfile
 from bot.leave.home import HomeSection
 from bot.messages import Modal, ModalField, buttons_from_payload, citations_from_payload, selects_from_payload
-from bot.outbox import Posted
+from bot.outbox import DeliveryError, Posted
 
 log = logging.getLogger(__name__)
 SECTION_LIMIT = 2900  # Slack rejects section text over 3000 characters
@@ -141,6 +142,36 @@ def render_home(sections: list[HomeSection]) -> list[dict[str, Any]]:
     return blocks[:100]
 
 
+OUTBOX_EVENT = "backoffice_outbox"  # message metadata type that carries the outbox id of a post
+
+
+def delivery_error(exc: Exception) -> DeliveryError:
+    """Classify a failed Web API call: 429 (with its Retry-After), 5xx and network errors are transient."""
+    if isinstance(exc, SlackApiError):
+        status = int(getattr(exc.response, "status_code", 200) or 200)
+        error = str(exc.response.get("error", "")) if exc.response is not None else ""
+        if status == 429 or error == "ratelimited":
+            retry_after = (exc.response.headers or {}).get("Retry-After") or (exc.response.headers or {}).get(
+                "retry-after"
+            )
+            return DeliveryError(f"rate limited: {error}", transient=True, retry_after=_seconds(retry_after))
+        transient = status >= 500 or error in {
+            "internal_error",
+            "fatal_error",
+            "service_unavailable",
+            "request_timeout",
+        }
+        return DeliveryError(f"Slack said {status} {error}", transient=transient)
+    return DeliveryError(f"{type(exc).__name__}: {exc}", transient=True)
+
+
+def _seconds(value: Any) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
 class SlackGateway:
     """Posting, updating and user look-ups through one WebClient."""
 
@@ -148,22 +179,67 @@ class SlackGateway:
         self.client = client
 
     def post(
-        self, *, channel: str, text: str, thread_ts: str | None, payload: dict[str, Any], message_id: int | None = None
+        self,
+        *,
+        channel: str,
+        text: str,
+        thread_ts: str | None,
+        payload: dict[str, Any],
+        message_id: int | None = None,
+        outbox_id: int | None = None,
     ) -> Posted:
         """Post in a channel or thread; links are never unfurled. Posting to a user id opens their DM;
-        the returned channel is the real one (a DM "D…" id), which chat.update needs."""
-        response = self.client.chat_postMessage(
-            channel=channel,
-            text=text,
-            thread_ts=thread_ts,
-            blocks=render_blocks(text, payload, message_id=message_id),
-            unfurl_links=False,
-            unfurl_media=False,
-        )
+        the returned channel is the real one (a DM "D…" id), which chat.update needs. The outbox id rides
+        along as message metadata, so a post whose answer was lost can be found instead of posted twice."""
+        metadata = {"event_type": OUTBOX_EVENT, "event_payload": {"outbox_id": outbox_id}} if outbox_id else None
+        try:
+            response = self.client.chat_postMessage(
+                channel=channel,
+                text=text,
+                thread_ts=thread_ts,
+                blocks=render_blocks(text, payload, message_id=message_id),
+                unfurl_links=False,
+                unfurl_media=False,
+                metadata=metadata,
+            )
+        except Exception as exc:  # noqa: BLE001 - classified for the outbox's retry decision
+            raise delivery_error(exc) from exc
         return Posted(channel=str(response.get("channel") or channel), ts=str(response["ts"]))
 
     def update(self, *, channel: str, ts: str, text: str, payload: dict[str, Any]) -> None:
-        self.client.chat_update(channel=channel, ts=ts, text=text, blocks=render_blocks(text, payload))
+        try:
+            self.client.chat_update(channel=channel, ts=ts, text=text, blocks=render_blocks(text, payload))
+        except Exception as exc:  # noqa: BLE001 - classified for the outbox's retry decision
+            raise delivery_error(exc) from exc
+
+    def find_posted(self, *, channel: str, thread_ts: str | None, outbox_id: int, since: datetime) -> Posted | None:
+        """Look for the post of outbox item `outbox_id` in the channel (or thread) since `since`."""
+        try:
+            if channel.startswith(("U", "W")):  # a DM is looked up by its conversation id
+                channel = str(self.client.conversations_open(users=channel)["channel"]["id"])
+            oldest = f"{since.timestamp() - 60:.6f}"
+            if thread_ts:
+                response = self.client.conversations_replies(
+                    channel=channel, ts=thread_ts, oldest=oldest, include_all_metadata=True, limit=200
+                )
+            else:
+                response = self.client.conversations_history(
+                    channel=channel, oldest=oldest, include_all_metadata=True, limit=200
+                )
+        except Exception as exc:  # noqa: BLE001
+            error = delivery_error(exc)
+            if error.transient:  # cannot tell now: retry later rather than risk a duplicate
+                raise error from exc
+            # No history access (scope, channel): a possible duplicate is better than a lost message.
+            log.warning("cannot look up earlier posts in %s (%s); posting again", channel, error)
+            return None
+        for message in response.get("messages") or []:
+            metadata = message.get("metadata") or {}
+            if metadata.get("event_type") != OUTBOX_EVENT:
+                continue
+            if str((metadata.get("event_payload") or {}).get("outbox_id")) == str(outbox_id):
+                return Posted(channel=channel, ts=str(message["ts"]))
+        return None
 
     def lookup_user(self, slack_id: str) -> SlackProfile | None:
         try:

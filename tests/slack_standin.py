@@ -1,7 +1,13 @@
 """STAND-IN for the Slack Web API (tests only). A real HTTP server that speaks Slack's wire protocol
 closely enough for slack_sdk's WebClient: form or JSON bodies, bearer tokens, `{"ok": ...}` answers,
 and 429 + Retry-After when told to rate-limit. It also serves shared files (`add_file`) to GETs with the bot
-token, like files.slack.com. It records every call so tests can assert on them."""
+token, like files.slack.com. It records every call so tests can assert on them.
+
+It keeps the messages posted (with their metadata) and answers conversations.history / conversations.replies /
+conversations.open from them. For fault tests it can script an outage (`outage`: 429 with Retry-After until one
+time, then 500 until another) and hold a matching call (`hold`): the call is recorded and its message stored,
+but the answer waits until `release()` — so a test can kill the client between "Slack has it" and "client
+knows it"."""
 
 from __future__ import annotations
 
@@ -40,9 +46,33 @@ class SlackStandIn:
     rate_limits: dict[str, list[int]] = field(default_factory=dict)  # method → Retry-After values to answer
     failures: dict[str, int] = field(default_factory=dict)  # method → number of 500s to answer
     hosted: dict[str, HostedFile] = field(default_factory=dict)  # file id → what files.slack.com would serve
+    messages: list[dict[str, Any]] = field(default_factory=list)  # posted messages, as conversations.* return them
+    # Scripted outage of the Web API (time.monotonic() deadlines): 429 + Retry-After, then 500s.
+    rate_limited_until: float = 0.0
+    failing_until: float = 0.0
+    retry_after_seconds: int = 1
+    # A call for which this returns True is answered only after release() (or the server stops).
+    hold: Callable[[str, dict[str, Any]], bool] | None = None
+    _released: threading.Event = field(default_factory=threading.Event)
     _server: ThreadingHTTPServer | None = None
-    _ts: float = 1_700_000_000.0
+    _ts: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def outage(self, *, rate_limited_for: float, failing_for: float, retry_after: int = 1) -> None:
+        """From now: answer 429 (Retry-After: `retry_after`) for `rate_limited_for` s, then 500 for `failing_for` s."""
+        now = time.monotonic()
+        with self._lock:
+            self.retry_after_seconds = retry_after
+            self.rate_limited_until = now + rate_limited_for
+            self.failing_until = now + rate_limited_for + failing_for
+
+    def release(self) -> None:
+        """Answer the held calls."""
+        self._released.set()
+
+    def posts_in(self, channel: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(m) for m in self.messages if m["channel"] == channel]
 
     @property
     def base_url(self) -> str:
@@ -103,6 +133,19 @@ class SlackStandIn:
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
                 auth = self.headers.get("Authorization") or ""
                 token = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else None
+                if self.path.startswith("/api/"):  # Web API methods called with GET (conversations.history…)
+                    method, _, query = self.path.removeprefix("/api/").partition("?")
+                    params = {k: v[0] for k, v in parse_qs(query).items()}
+                    status, headers, answer = standin.answer(method, params, token or params.get("token"))
+                    payload = json.dumps(answer).encode()
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json; charset=utf-8")
+                    self.send_header("Content-Length", str(len(payload)))
+                    for name, value in headers.items():
+                        self.send_header(name, value)
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
                 status, headers, body = standin.download(self.path.split("?")[0], token)
                 self.send_response(status)
                 for name, value in headers.items():
@@ -129,6 +172,8 @@ class SlackStandIn:
                 token = auth.removeprefix("Bearer ") if auth else params.get("token")
                 method = self.path.removeprefix("/api/").split("?")[0]
                 status, headers, body = standin.answer(method, params, token)
+                if standin.hold is not None and standin.hold(method, params):
+                    standin._released.wait(120)
                 payload = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json; charset=utf-8")
@@ -143,18 +188,48 @@ class SlackStandIn:
         return self
 
     def stop(self) -> None:
+        self._released.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
 
     def _next_ts(self) -> str:
-        self._ts += 1
+        # Real time, strictly increasing, like Slack's message timestamps.
+        self._ts = max(self._ts + 0.0001, time.time())
         return f"{self._ts:.6f}"
+
+    def _history(self, params: dict[str, Any], *, thread: bool) -> dict[str, Any]:
+        channel = str(params.get("channel", ""))
+        oldest = float(params.get("oldest") or 0)
+        with_metadata = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
+        found = []
+        for m in self.messages:
+            if m["channel"] != channel or float(m["ts"]) < oldest:
+                continue
+            if thread and m["ts"] != params.get("ts") and m.get("thread_ts") != params.get("ts"):
+                continue
+            if not thread and m.get("thread_ts") not in (None, m["ts"]):
+                continue  # history lists top-level messages only
+            message = {"type": "message", "ts": m["ts"], "text": m["text"]}
+            if m.get("thread_ts"):
+                message["thread_ts"] = m["thread_ts"]
+            if with_metadata and m.get("metadata"):
+                message["metadata"] = m["metadata"]
+            found.append(message)
+        found.sort(key=lambda m: float(m["ts"]), reverse=not thread)
+        return {"ok": True, "messages": found, "has_more": False}
 
     def answer(
         self, method: str, params: dict[str, Any], token: str | None
     ) -> tuple[int, dict[str, str], dict[str, Any]]:
         with self._lock:
+            now = time.monotonic()
+            if method.startswith(("chat.", "conversations.")) and now < self.failing_until:
+                self.calls.append(Call(method, params, token))
+                if now < self.rate_limited_until:
+                    retry = {"Retry-After": str(self.retry_after_seconds)}
+                    return 429, retry, {"ok": False, "error": "ratelimited"}
+                return 500, {}, {"ok": False, "error": "internal_error"}
             limited = self.rate_limits.get(method)
             if limited:
                 retry_after = limited.pop(0)
@@ -186,6 +261,18 @@ class SlackStandIn:
                 channel = str(params.get("channel", ""))
                 if channel.startswith("U") or channel.startswith("W"):
                     channel = "D" + channel[1:]  # posting to a user id opens (or reuses) the DM with them
+                metadata = params.get("metadata")
+                if isinstance(metadata, str):
+                    metadata = json.loads(metadata)
+                self.messages.append(
+                    {
+                        "channel": channel,
+                        "ts": ts,
+                        "thread_ts": params.get("thread_ts"),
+                        "text": params.get("text"),
+                        "metadata": metadata,
+                    }
+                )
                 return (
                     200,
                     {},
@@ -200,6 +287,13 @@ class SlackStandIn:
                 if str(params.get("channel", "")).startswith(("U", "W")):
                     return 200, {}, {"ok": False, "error": "channel_not_found"}  # needs the DM's channel id
                 return 200, {}, {"ok": True, "channel": params.get("channel"), "ts": params.get("ts")}
+            if method == "conversations.open":
+                user = str(params.get("users", "")).split(",")[0]
+                return 200, {}, {"ok": True, "channel": {"id": "D" + user[1:]}}
+            if method == "conversations.history":
+                return 200, {}, self._history(params, thread=False)
+            if method == "conversations.replies":
+                return 200, {}, self._history(params, thread=True)
             if method == "chat.postEphemeral":
                 return 200, {}, {"ok": True, "message_ts": self._next_ts()}
             if method == "views.publish":

@@ -1,0 +1,135 @@
+"""Inbound Slack events, stored before any work: a retried delivery is dropped, a person writing faster than
+the rate limit is queued, and an event whose process died before finishing is run again.
+
+An event row moves received → done | ignored | failed, or queued → received (when its turn comes). The skill's
+changes and "done" commit together (see `bot.assistant.mark_event_done`), so running an event again after a
+crash acts once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from bot.db import Database, aware, utcnow
+from bot.models import ProcessedEvent
+
+MAX_RUNS = 5  # an event that keeps killing its process is given up after this many starts
+RATE_WINDOW = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    outcome: Literal["run", "duplicate", "queued"]
+    wait_seconds: float = 0.0
+    first_queued: bool = False  # the first of this person's queued messages (tell them once)
+
+
+def counts_toward_limit(body: dict[str, Any]) -> bool:
+    """Messages written to the bot: DMs and mentions (not every message in channels the bot is in)."""
+    event = body.get("event") or {}
+    if event.get("bot_id") or event.get("subtype") not in (None, "file_share"):
+        return False
+    return event.get("type") == "app_mention" or (event.get("type") == "message" and event.get("channel_type") == "im")
+
+
+def accept(database: Database, body: dict[str, Any], *, per_minute: int, now: datetime | None = None) -> Accepted:
+    """Store the event before any work. Raises SQLAlchemyError when the database is unreachable."""
+    now = now or utcnow()
+    event = body.get("event") or {}
+    user = str(event.get("user") or "") or None
+    limited = user is not None and counts_toward_limit(body)
+    try:
+        with database.session_scope() as session:
+            row = ProcessedEvent(
+                event_id=str(body["event_id"]),
+                event_type=str(event.get("type", "")),
+                payload=body,
+                user_id=user if limited else None,
+                started_at=now,
+            )
+            session.add(row)
+            session.flush()
+            if not limited:
+                return Accepted("run")
+            recent = session.scalar(
+                select(func.count())
+                .select_from(ProcessedEvent)
+                .where(ProcessedEvent.user_id == user, ProcessedEvent.received_at >= now - RATE_WINDOW)
+            )
+            last_queued = session.scalar(
+                select(func.max(ProcessedEvent.not_before)).where(
+                    ProcessedEvent.user_id == user, ProcessedEvent.status == "queued"
+                )
+            )
+            if last_queued is None and (recent or 0) <= per_minute:
+                return Accepted("run")
+            # Over the limit (or others already waiting, to keep their order): answer at the allowed pace.
+            start = max(now, aware(last_queued, now) or now)
+            row.status = "queued"
+            row.not_before = start + timedelta(seconds=60.0 / per_minute)
+            row.started_at = None
+            return Accepted(
+                "queued",
+                wait_seconds=(row.not_before - now).total_seconds(),
+                first_queued=last_queued is None,
+            )
+    except IntegrityError:
+        return Accepted("duplicate")
+
+
+def finish(database: Database, event_id: str, status: str = "done") -> None:
+    """Finish an event that was not finished with a skill's changes (ignored, a problem reply, a failure)."""
+    with database.session_scope() as session:
+        session.execute(
+            update(ProcessedEvent)
+            .where(ProcessedEvent.event_id == event_id, ProcessedEvent.status.in_(("received", "queued")))
+            .values(status=status, finished_at=utcnow())
+        )
+
+
+def claim_due(
+    database: Database, *, stale_seconds: float, now: datetime | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    """Claim the events to run now: queued ones whose turn came, and received ones whose process died
+    (started longer than `stale_seconds` ago). Each is claimed by a conditional update, so only one process
+    runs it. Returns their payloads, oldest first."""
+    now = now or utcnow()
+    stale_before = now - timedelta(seconds=stale_seconds)
+    claimed: list[dict[str, Any]] = []
+    with database.session_scope() as session:
+        rows = session.execute(
+            select(ProcessedEvent.id, ProcessedEvent.status, ProcessedEvent.not_before, ProcessedEvent.started_at)
+            .where(ProcessedEvent.status.in_(("received", "queued")), ProcessedEvent.payload.is_not(None))
+            .order_by(ProcessedEvent.id)
+            .limit(limit)
+        ).all()
+    for row_id, status, not_before, started_at in rows:
+        if status == "queued" and (aware(not_before, now) or now) > now:
+            continue
+        if status == "received" and started_at is not None and aware(started_at, now) > stale_before:  # type: ignore[operator]
+            continue
+        with database.session_scope() as session:
+            condition = [ProcessedEvent.id == row_id, ProcessedEvent.status == status]
+            condition.append(
+                ProcessedEvent.started_at == started_at
+                if started_at is not None
+                else ProcessedEvent.started_at.is_(None)
+            )
+            done = session.execute(
+                update(ProcessedEvent)
+                .where(*condition)
+                .values(status="received", started_at=now, attempts=ProcessedEvent.attempts + 1)
+            )
+            if done.rowcount != 1:  # type: ignore[attr-defined]
+                continue
+            row = session.get_one(ProcessedEvent, row_id)
+            if row.attempts > MAX_RUNS:
+                row.status, row.finished_at = "failed", now
+                continue
+            if row.payload:
+                claimed.append(dict(row.payload))
+    return claimed
