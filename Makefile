@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install lint eval bench clean
+.PHONY: run test faults install lint eval bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ run: $(STAMP)
 ## The whole test suite against SQLite and the local PostgreSQL (127.0.0.1:5432)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+## The fault suite: SIGKILL mid-approval, a minute of Slack 429/500s, PostgreSQL stopped for 30 s (minutes)
+faults: $(STAMP)
+	$(BIN)/python -m pytest -q -m faults tests/test_faults.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

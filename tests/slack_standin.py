@@ -147,6 +147,8 @@ class SlackStandIn:
                     self.wfile.write(payload)
                     return
                 status, headers, body = standin.download(self.path.split("?")[0], token)
+                if standin.hold is not None and standin.hold("files.download", {"path": self.path}):
+                    standin._released.wait(120)
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
