@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from bot.privacy import install_log_redaction
 from bot.settings import Settings
 
 app = typer.Typer(
@@ -55,6 +56,8 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debu
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
+    # Personal data and confidential topics never reach the log output, whichever library logs them.
+    install_log_redaction()
 
 
 @app.command()
