@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from bot import directory
+from bot import directory, privacy
 from bot.db import Database, utcnow
 from bot.escalations import TransitionError
 from bot.messages import Message, Reply
@@ -152,7 +152,7 @@ class Assistant:
                     channel=message.channel,
                     direction="in",
                     employee_id=employee.id,
-                    text=message.text,
+                    text=privacy.stored_text(message.text),  # personal data redacted; confidential → placeholder
                     skill=route.skill,
                     confidence=route.confidence,
                     slack_ts=message.ts,

@@ -1,4 +1,7 @@
-"""Escalations to HR and the FAQs they produce. All state changes go through `transition`."""
+"""Escalations to HR and the FAQs they produce. All state changes go through `transition`.
+
+A sensitive escalation (medical, harassment, grievance) is HR-only: it is answered from its card in the private
+HR queue (skills.sensitive), never through the general policy flow, and never becomes an FAQ."""
 
 from __future__ import annotations
 
@@ -30,6 +33,7 @@ def create_escalation(
     conversation: Conversation | None,
     question: str,
     sources: list[dict[str, Any]],
+    sensitive: bool = False,
 ) -> Escalation:
     escalation = Escalation(
         employee_id=employee.id,
@@ -37,6 +41,7 @@ def create_escalation(
         question=question,
         sources=sources,
         status="open",
+        sensitive=sensitive,
     )
     session.add(escalation)
     session.flush()
@@ -51,13 +56,16 @@ def create_escalation(
     return escalation
 
 
-def open_escalation_for(session: Session, *, employee: Employee, question: str) -> Escalation | None:
+def open_escalation_for(
+    session: Session, *, employee: Employee, question: str, sensitive: bool = False
+) -> Escalation | None:
     """An open escalation with the same question from the same person (so a double click is one row)."""
     return session.scalar(
         select(Escalation).where(
             Escalation.employee_id == employee.id,
             Escalation.question == question,
             Escalation.status == "open",
+            Escalation.sensitive.is_(sensitive),
         )
     )
 
@@ -69,10 +77,14 @@ def transition(
     *,
     actor: Employee,
     answer: str | None = None,
+    confidential: bool = False,
 ) -> Escalation:
-    """Move an escalation to `to_state`, check who may do it, and write the audit row."""
+    """Move an escalation to `to_state`, check who may do it, and write the audit row. A sensitive escalation
+    moves only with `confidential=True`, i.e. from its own card in the private HR queue."""
     if not actor.has_role("hr"):
         raise TransitionError("Only HR can answer or resolve escalations.")
+    if escalation.sensitive and not confidential:
+        raise TransitionError("This is a confidential request: answer it from its card in the private HR queue.")
     if to_state not in ESCALATION_MOVES.get(escalation.status, frozenset()):
         raise TransitionError(f"This question is already {escalation.status}.")
     values: dict[str, Any] = {"status": to_state, "updated_at": utcnow()}
@@ -84,6 +96,8 @@ def transition(
 
 
 def create_draft_faq(session: Session, *, escalation: Escalation, actor: Employee) -> Faq:
+    if escalation.sensitive:
+        raise TransitionError("A confidential request never becomes an FAQ.")
     faq = Faq(escalation_id=escalation.id, question=escalation.question, answer=escalation.answer or "")
     session.add(faq)
     session.flush()

@@ -2,7 +2,11 @@
 WordLlama sentence embedding, trained at start-up on our own example utterances for each skill.
 
 Measured on benchmarks/routing_dev.jsonl (our own held-out utterances, 366 lines): embeddings alone
-0.80, word TF-IDF alone 0.86, both 0.91 accuracy; training takes ~0.4 s."""
+0.80, word TF-IDF alone 0.86, both 0.91 accuracy; training takes ~0.4 s.
+
+Before the classifier, free text that discloses a medical matter, harassment or a grievance
+(`bot.privacy.sensitive_topic`, deterministic patterns) goes to the `sensitive` skill: it must never be
+answered in a shared channel or reach an LLM, so it is not left to a probability."""
 
 from __future__ import annotations
 
@@ -17,9 +21,11 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from bot.messages import Message
+from bot.privacy import sensitive_topic
 from knowledge.embeddings import WordLlamaEmbeddings
 
 OUT_OF_SCOPE = "out_of_scope"
+SENSITIVE = "sensitive"
 _STEMMER = Stemmer.Stemmer("english")
 _TOKEN = re.compile(r"[a-z0-9$€£]+|[^\sa-z0-9]")
 
@@ -34,11 +40,11 @@ def _terms(text: str) -> list[str]:
 class Route:
     skill: str
     confidence: float
-    reason: str  # "action" | "classifier" | "below_threshold" | "empty" | "awaiting" | "thread"
+    reason: str  # "action" | "sensitive" | "classifier" | "below_threshold" | "empty" | "awaiting" | "thread"
 
 
 class Router:
-    """Explicit action ids first (their prefix names the skill), then the classifier."""
+    """Explicit action ids first (their prefix names the skill), then sensitive topics, then the classifier."""
 
     def __init__(
         self,
@@ -67,6 +73,8 @@ class Router:
     def classify(self, text: str) -> Route:
         if not text.strip():
             return Route(OUT_OF_SCOPE, 0.0, "empty")
+        if sensitive_topic(text) is not None:
+            return Route(SENSITIVE, 1.0, "sensitive")
         probs = self.probabilities([text])[0]
         best = int(np.argmax(probs))
         label, confidence = self.labels[best], float(probs[best])

@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path("./var"), validation_alias="BACKOFFICE_DATA_DIR")
     database_url: str | None = Field(default=None, validation_alias="BACKOFFICE_DATABASE_URL")
     hr_channel: str | None = Field(default=None, validation_alias="BACKOFFICE_HR_CHANNEL")
+    # Confidential matters (medical, harassment, grievances): a private channel only HR is in; unset = hr_channel.
+    hr_private_channel: str | None = Field(default=None, validation_alias="BACKOFFICE_HR_PRIVATE_CHANNEL")
     it_channel: str | None = Field(default=None, validation_alias="BACKOFFICE_IT_CHANNEL")
     llm: str | None = Field(default=None, validation_alias="BACKOFFICE_LLM")
     llm_base_url: str | None = Field(default=None, validation_alias="BACKOFFICE_LLM_BASE_URL")
@@ -100,3 +102,8 @@ class Settings(BaseSettings):
     def hr_destination(self) -> str:
         """Where escalations are posted: the Slack HR channel, or the web console's HR queue offline."""
         return self.hr_channel or "web:hr"
+
+    @property
+    def hr_private_destination(self) -> str:
+        """Where confidential matters are posted: the private HR channel, else the HR destination."""
+        return self.hr_private_channel or self.hr_destination

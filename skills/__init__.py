@@ -10,6 +10,7 @@ from skills.expense import ExpenseSkill
 from skills.it import ItSkill
 from skills.leave import LeaveSkill
 from skills.policy import PolicySkill
+from skills.sensitive import SensitiveSkill
 from skills.smalltalk import SmalltalkSkill
 
 
@@ -20,4 +21,5 @@ def build_skills(leave_policy: LeavePolicy, expense_policy: ExpensePolicy, it_co
         ExpenseSkill(expense_policy),
         LeaveSkill(leave_policy),
         SmalltalkSkill(),
+        SensitiveSkill(),
     ]
