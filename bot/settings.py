@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     secret_key: str = Field(default="dev-only-secret-change-me", validation_alias="BACKOFFICE_SECRET_KEY")
     # Base URL people reach this server at, for links in Slack (calendar feeds).
     public_url: str = Field(default="http://127.0.0.1:8000", validation_alias="BACKOFFICE_PUBLIC_URL")
+    # Domains (comma-separated, subdomains included) whose links an LLM answer may pass on, e.g. "larkspur.example";
+    # besides these only the cited sources' hosts and public_url are linked (see integrations.llm).
+    trusted_link_domains: str = Field(default="", validation_alias="BACKOFFICE_TRUSTED_LINK_DOMAINS")
 
     # Per-person limit on Slack messages; over it, messages are queued and answered at this pace.
     rate_limit_per_minute: int = Field(default=20, ge=1, validation_alias="BACKOFFICE_RATE_LIMIT_PER_MINUTE")

@@ -42,7 +42,7 @@ def cited_reply(question: str, answer: Answer, ctx: SkillContext, skill: str) ->
     """A confident answer with its sources, Ask HR and 👍/👎; written by the LLM when one is configured."""
     text = answer.text
     if ctx.answer_writer is not None:
-        text = ctx.answer_writer.write(question, answer.hits[:3]) or text
+        text = ctx.answer_writer.answer(question, answer.hits[:3], extractive=text, settings=ctx.settings)
     return Reply(
         text=text,
         citations=answer.citations,

@@ -1,6 +1,7 @@
 """STAND-IN for an OpenAI-compatible chat completions server (tests only): a real HTTP server on
 localhost that answers `POST /v1/chat/completions` in OpenAI's wire format, so langchain-openai's real
-client runs. The reply is chosen by the test; every request is recorded."""
+client runs. The reply is chosen by the test; every request is recorded. `tool_calls` (optional) makes it
+answer like a model calling functions, to check that such calls are never acted on."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ class OpenAIStandIn:
     def __init__(self, reply: Callable[[list[dict[str, Any]]], str] | str = "OK", status: int = 200) -> None:
         self.reply = reply
         self.status = status
+        self.tool_calls: list[dict[str, Any]] | None = None
         self.requests: list[dict[str, Any]] = []
         standin = self
 
@@ -32,13 +34,20 @@ class OpenAIStandIn:
                     messages = body.get("messages", [])
                     text = standin.reply(messages) if callable(standin.reply) else standin.reply
                     status = 200
+                    message: dict[str, Any] = {"role": "assistant", "content": text}
+                    if standin.tool_calls:
+                        message["tool_calls"] = standin.tool_calls
                     payload = {
                         "id": "chatcmpl-standin",
                         "object": "chat.completion",
                         "created": 1_700_000_000,
                         "model": body.get("model", "standin"),
                         "choices": [
-                            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+                            {
+                                "index": 0,
+                                "message": message,
+                                "finish_reason": "tool_calls" if standin.tool_calls else "stop",
+                            }
                         ],
                         "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
                     }
