@@ -19,6 +19,8 @@ from bot.models import ROLES, Employee
 CSV_COLUMNS = ("slack_id", "name", "email", "tz", "country", "manager_slack_id", "roles")
 # Optional columns: delegate_slack_id (who approves while this person is away), hired_on (YYYY-MM-DD).
 OPTIONAL_COLUMNS = ("delegate_slack_id", "hired_on")
+# What the employees table holds; PostgreSQL refuses a longer value (SQLite would quietly keep it).
+_LENGTHS = {"slack_id": 32, "name": 200, "email": 320}
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ class ImportReport:
 def _valid_tz(value: str) -> bool:
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Europe" is a folder, a long name too long
         return False
     return True
 
@@ -65,11 +67,19 @@ def parse_roles(value: str) -> str:
 
 def import_csv(session: Session, text: str) -> ImportReport:
     """Create or update employees from CSV. Rows are validated first: any error and nothing is written."""
-    reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in ("slack_id", "name") if c not in (reader.fieldnames or [])]
+    if "\x00" in text:
+        # PostgreSQL refuses NUL in text; such a file is most likely a spreadsheet saved in another format.
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise DirectoryError(f"line {line}: NUL character; is this file CSV?")
+    # newline="" lets the csv module read quoted line breaks and lone carriage returns (old Mac files).
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        missing = [c for c in ("slack_id", "name") if c not in (reader.fieldnames or [])]
+        rows = [] if missing else list(reader)
+    except csv.Error as exc:  # an oversized field or a stray quote
+        raise DirectoryError(f"line {reader.line_num}: {exc}") from exc
     if missing:
         raise DirectoryError(f"missing column(s): {', '.join(missing)}; expected {', '.join(CSV_COLUMNS)}")
-    rows = list(reader)
     report = ImportReport()
     seen: set[str] = set()
     emails: set[str] = set()
@@ -81,6 +91,9 @@ def import_csv(session: Session, text: str) -> ImportReport:
         elif slack_id in seen:
             report.errors.append(f"line {line}: duplicate slack_id {slack_id}")
         seen.add(slack_id)
+        for column, limit in _LENGTHS.items():
+            if len((row.get(column) or "").strip()) > limit:
+                report.errors.append(f"line {line}: {column} is longer than {limit} characters")
         email = (row.get("email") or "").strip().lower()
         if email:
             owner = session.scalar(select(Employee).where(func.lower(Employee.email) == email))
@@ -107,6 +120,13 @@ def import_csv(session: Session, text: str) -> ImportReport:
                 report.errors.append(f"line {line}: hired_on {hired!r} is not a date (YYYY-MM-DD)")
     if report.errors:
         return report
+    # People may swap addresses in one file: free every address that changes first, so the unique email index
+    # never sees one address on two rows halfway through.
+    new_emails = {row["slack_id"].strip(): (row.get("email") or "").strip() or None for row in rows}
+    for existing in session.scalars(select(Employee).where(Employee.slack_id.in_(new_emails))):
+        if existing.email != new_emails[existing.slack_id]:
+            existing.email = None
+    session.flush()
     by_slack: dict[str, Employee] = {}
     for row in rows:
         slack_id = row["slack_id"].strip()

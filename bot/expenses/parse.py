@@ -67,6 +67,12 @@ class ParsedExpense:
     notes: tuple[str, ...]  # how something was read, for the confirmation card
 
 
+# Claims are stored as Numeric(14, 2) and distances as Numeric(10, 2): larger figures are no real expense, and a
+# Decimal that long can't even be rounded to cents in the default 28-digit context.
+MAX_AMOUNT = Decimal(10) ** 12
+MAX_DISTANCE = Decimal(10) ** 8
+
+
 def minor_units(currency: str) -> int:
     """Decimal places of a currency's minor unit (ISO 4217): 2 for most, 0 for JPY, 3 for KWD."""
     return _MINOR_UNITS.get(currency, 2)
@@ -85,10 +91,15 @@ def parse_expense(
     """Read one expense sentence as of the employee's local `today`; None as default currency means always ask."""
     if date_order not in ("MDY", "DMY"):
         raise ValueError(f"date_order is MDY or DMY, not {date_order!r}")
+    if not 1900 <= today.year <= 2999:
+        # The years a date can be written with; near date.min or date.max "tomorrow" would not even exist.
+        raise ValueError(f"today is a day between 1900 and 2999, not {today}")
     if mileage_unit not in ("mi", "km"):
         raise ValueError(f"mileage_unit is mi or km, not {mileage_unit!r}")
     if default_currency is not None and not re.fullmatch(r"[A-Z]{3}", default_currency):
         raise ValueError(f"default_currency is an ISO 4217 code, not {default_currency!r}")
+    if not mileage_rate.is_finite() or mileage_rate < 0:
+        raise ValueError(f"mileage_rate is a non-negative amount, not {mileage_rate!r}")
     scan = _Scan(_clean(text), today, date_order, default_currency, frozenset(known_currencies))
     _mask(scan, _TIMES)
     spent_on = _read_date(scan)
@@ -876,6 +887,9 @@ def _value(scan: _Scan, candidate: _Candidate, currency: str | None) -> Decimal 
     if parsed is None:
         scan.ask(_AMOUNT, f"How much is “{phrase}”? I can't read {number} as a number.")
         return None
+    if parsed * scale >= MAX_AMOUNT:
+        scan.problem(_AMOUNT, f"The amount “{phrase}” is too large to claim.")
+        return None
     value = (parsed * scale).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
     signed = -value if candidate.negative else value
     if candidate.marker is None and currency is not None:
@@ -952,6 +966,8 @@ def _mileage(
             scan.ask(_DISTANCE, "How far did you drive?")
         # "mileage to the warehouse, $45": claim what was written, but the distance is still needed
         return _amount(scan, written) if written else (None, currency)
+    if distance >= MAX_DISTANCE:
+        return None, currency  # _read_distance has said why
     if currency is None:
         scan.ask(_CURRENCY, "Which currency is the mileage rate in?")
     places = minor_units(currency or "USD")
@@ -961,6 +977,9 @@ def _mileage(
         converted = distance / _KM_PER_MILE if rate_unit == "mi" else distance * _KM_PER_MILE
         exact = converted * rate
         shown = f"{distance} {unit} = {converted.quantize(Decimal('0.01'), ROUND_HALF_UP)} {rate_unit}"
+    if exact >= MAX_AMOUNT:
+        scan.problem(_AMOUNT, f"The amount for {shown} is too large to claim.")
+        return None, currency
     amount = exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
     label = f" {currency}" if currency else ""
     scan.note(_DISTANCE, f"mileage: {shown} × {rate}{label} = {amount}{label}")
@@ -1011,7 +1030,7 @@ def _read_distance(scan: _Scan) -> tuple[Decimal | None, str | None]:
     if not distinct:
         return None, None
     value, unit = distinct[0]
-    if value <= 0:
+    if value <= 0 or value >= MAX_DISTANCE:
         scan.problem(_DISTANCE, f"A distance of {value} {unit} can't be claimed.")
     return value, unit
 

@@ -240,6 +240,9 @@ def parse_leave(text: str, *, today: date, aliases: Mapping[str, str], date_orde
     """Read a free-text leave request as of the employee's local `today`; never guesses what the text leaves open."""
     if date_order not in ("MDY", "DMY"):
         raise ValueError(f"date_order is MDY or DMY, not {date_order!r}")
+    if not 1900 <= today.year <= 2999:
+        # The years a date can be written with; near date.min or date.max "tomorrow" would not even exist.
+        raise ValueError(f"today is a day between 1900 and 2999, not {today}")
     index = _alias_index(tuple(sorted((" ".join(alias.lower().split()), key) for alias, key in aliases.items())))
     tokens = _tokenize(text, index)
     norm, starts, ends = _joined(tokens)
@@ -599,7 +602,10 @@ def _listed_month(
         if last is not None and last.month is not None:
             return last.month, last.year
     j = i
-    while j + 1 < len(items) and _gap(tokens, items[j].ext_hi, items[j + 1].ext_lo, consumed) in _LIST_WORDS:
+    # A month has at most 31 days to list; looking further would make a long run of numbers quadratic.
+    while (
+        j + 1 < min(len(items), i + 32) and _gap(tokens, items[j].ext_hi, items[j + 1].ext_lo, consumed) in _LIST_WORDS
+    ):
         j += 1
         if items[j].kind in ("month_day", "day_month"):
             listed = _piece(items[j], tokens, text)
@@ -800,7 +806,7 @@ def _relative(piece: _Piece, today: date) -> date:
         re.sub(r"^(.*) from (?:now|today)$", r"in \1", phrase).replace("a couple of", "2").replace("couple of", "2")
     )
     base = datetime(today.year, today.month, today.day)
-    parsed = dateparser.parse(offset, languages=["en"], settings={"RELATIVE_BASE": base})
+    parsed: datetime | None = dateparser.parse(offset, languages=["en"], settings={"RELATIVE_BASE": base})
     if parsed is None:
         raise _Unclear(f"Which day is “{piece.phrase}”? Please give the date.", problem=False)
     return parsed.date()
@@ -1021,8 +1027,9 @@ def _note(span: _Span, tokens: list[_Token], text: str) -> str:
 
 def _reason(tokens: list[_Token], text: str, consumed: set[int], first_date: int) -> str | None:
     """The words after "for"/"because"/a comma or dash that are not dates or type words ("my sister's wedding")."""
+    resume = 0
     for k, token in enumerate(tokens):
-        if k in consumed or token.text not in _REASON_MARKERS:
+        if k < resume or k in consumed or token.text not in _REASON_MARKERS:
             continue
         if token.text in _PUNCTUATION_MARKERS and k < first_date:
             continue  # "Hi, can I take friday off", "I'm sick, won't be in today": no reason before the dates
@@ -1037,12 +1044,17 @@ def _reason(tokens: list[_Token], text: str, consumed: set[int], first_date: int
                 break
             run.append(j)
             j += 1
-        while run and tokens[run[0]].text in _REASON_LEADS:
-            run.pop(0)
-        while run and tokens[run[-1]].text in _NOT_REASONS:
-            run.pop()
+        lo, hi = 0, len(run)
+        while lo < hi and tokens[run[lo]].text in _REASON_LEADS:
+            lo += 1
+        while hi > lo and tokens[run[hi - 1]].text in _NOT_REASONS:
+            hi -= 1
+        run = run[lo:hi]
         if any(tokens[i].text not in _NOT_REASONS and tokens[i].text[0].isalpha() for i in run):
             return text[tokens[run[0]].start : tokens[run[-1]].end]
+        # A marker inside this run would read a tail of the same words, which holds no reason either; skipping
+        # them keeps a long message linear ("for for for …" was quadratic).
+        resume = j
     return None
 
 

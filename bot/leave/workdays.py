@@ -52,6 +52,9 @@ def _calendar(country: str, subdivision: str | None, years: tuple[int, ...]) -> 
     # Building a calendar costs a few milliseconds per year and requests are counted again on every
     # balance check, so one calendar per (country, subdivision, years) is kept.
     try:
+        if country not in _countries():
+            # holidays looks a code up as an attribute of its module: "MON" (a weekday constant) would be called.
+            raise NotImplementedError(f"no holidays for {country!r}")
         return holidays.country_holidays(country, subdiv=subdivision, years=years, observed=True)
     except NotImplementedError:
         if subdivision is not None:
@@ -63,6 +66,11 @@ def _calendar(country: str, subdivision: str | None, years: tuple[int, ...]) -> 
         # tells an admin to fix the employee's country code.
         log.warning("no public holiday calendar for country %r; counting weekends only", country)
         return holidays.HolidayBase(years=years)
+
+
+@lru_cache(maxsize=1)
+def _countries() -> frozenset[str]:
+    return frozenset(holidays.list_supported_countries())
 
 
 def working_days(
