@@ -6,7 +6,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -15,6 +15,9 @@ from rich.table import Table
 
 from bot.privacy import install_log_redaction
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 app = typer.Typer(
     help="Back Office Assistant: HR answers with sources, IT, expenses and leave — in Slack.", no_args_is_help=True
@@ -236,6 +239,14 @@ def serve(
             "Use --no-scheduler for web workers when a dedicated `backoffice scheduler` process runs them.",
         ),
     ] = True,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Web worker processes (uvicorn). Above 1 the schema is migrated and the samples loaded once, "
+            "before the workers start; needs BACKOFFICE_CHROMA_URL (a Chroma server). See docs/deploy.md.",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the Slack endpoint (/slack/events), the local web chat (/) and /healthz."""
     import uvicorn
@@ -244,10 +255,25 @@ def serve(
     from bot.web_app import create_app
 
     settings = _settings()
+    if workers > 1 and socket_mode:
+        console.print("[red]Socket Mode runs in one process: use --workers 1, or the HTTP endpoint.[/red]")
+        raise typer.Exit(2)
+    if workers > 1 and not settings.chroma_url:
+        # An embedded Chroma store is not safe for several processes writing (HR answers become FAQs).
+        console.print("[red]--workers above 1 needs BACKOFFICE_CHROMA_URL (a `chroma run` server).[/red]")
+        raise typer.Exit(2)
+    # Migrating here, once, before any worker starts: workers build their runtime without migrating.
     runtime = build_runtime(settings)
     if samples:
         report = bootstrap_samples(runtime)
         console.print(f"Sample SOPs: {report.summary()}")
+    slack_note = "" if runtime.slack else " — Slack not configured"
+    if workers > 1:
+        runtime.close()
+        console.print(f"Web chat: http://{host}:{port}/ on {workers} workers (Slack events: /slack/events{slack_note})")
+        factory = "bot.cli:worker_app" if run_scheduler else "bot.cli:worker_app_without_scheduler"
+        uvicorn.run(factory, factory=True, workers=workers, host=host, port=port, log_level="warning")
+        return
     if socket_mode:
         if runtime.slack is None or not settings.slack_app_token:
             console.print("[red]Socket Mode needs SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET and SLACK_APP_TOKEN.[/red]")
@@ -256,9 +282,27 @@ def serve(
 
         SocketModeHandler(runtime.slack.app, settings.slack_app_token).connect()  # type: ignore[no-untyped-call]
         console.print("Connected to Slack over Socket Mode.")
-    slack_note = "" if runtime.slack else " — Slack not configured"
     console.print(f"Web chat: http://{host}:{port}/  (Slack events: /slack/events{slack_note})")
     uvicorn.run(create_app(runtime, run_scheduler=run_scheduler), host=host, port=port, log_level="warning")
+
+
+def worker_app() -> FastAPI:
+    """The app of one `serve --workers N` worker (also `uvicorn --factory bot.cli:worker_app`): its own runtime
+    from the environment, on a schema already migrated; it stands for scheduler leader with the other workers."""
+    return _worker_app(run_scheduler=True)
+
+
+def worker_app_without_scheduler() -> FastAPI:
+    """Like `worker_app`, for `serve --workers N --no-scheduler` (a dedicated `backoffice scheduler` runs the jobs)."""
+    return _worker_app(run_scheduler=False)
+
+
+def _worker_app(*, run_scheduler: bool) -> FastAPI:
+    from bot.runtime import build_runtime
+    from bot.web_app import create_app
+
+    main(verbose=False)  # a worker is a fresh interpreter: set up logging as the command line does
+    return create_app(build_runtime(Settings(), migrate=False), run_scheduler=run_scheduler)
 
 
 @app.command()

@@ -65,7 +65,11 @@ def build_runtime(settings: Settings, *, migrate: bool = True, slack_client: Web
     if migrate:
         upgrade(url)
     database = Database(url)
-    index = KnowledgeIndex.persistent(settings.chroma_dir)
+    index = (
+        KnowledgeIndex.server(settings.chroma_url)
+        if settings.chroma_url
+        else KnowledgeIndex.persistent(settings.chroma_dir)
+    )
     leave_policy = load_policy(settings.leave_config)
     expense_policy = load_expense_policy(settings.expense_config)
     it_config = load_it_config(settings.it_config)

@@ -22,6 +22,9 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default=Path("./var"), validation_alias="BACKOFFICE_DATA_DIR")
     database_url: str | None = Field(default=None, validation_alias="BACKOFFICE_DATABASE_URL")
+    # A Chroma server (`chroma run`), e.g. http://chroma.internal:8001, shared by every process and host;
+    # unset = an embedded store under the data dir, for one process or one host.
+    chroma_url: str | None = Field(default=None, validation_alias="BACKOFFICE_CHROMA_URL")
     hr_channel: str | None = Field(default=None, validation_alias="BACKOFFICE_HR_CHANNEL")
     # Confidential matters (medical, harassment, grievances): a private channel only HR is in; unset = hr_channel.
     hr_private_channel: str | None = Field(default=None, validation_alias="BACKOFFICE_HR_PRIVATE_CHANNEL")

@@ -7,12 +7,14 @@ import hashlib
 import logging
 import math
 import re
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import bm25s
 import numpy as np
@@ -34,6 +36,8 @@ from knowledge.loaders import (
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
 COLLECTION = "knowledge"
+# In client/server mode every write leaves a fresh random number under this key in the collection's metadata.
+VERSION_KEY = "content_version"
 RRF_K = 60
 CANDIDATES = 30
 _STEMMER = Stemmer.Stemmer("english")
@@ -94,7 +98,16 @@ def _tokenize(texts: list[str]) -> Any:
 class KnowledgeIndex:
     """Hybrid (vector + keyword) index over SOP chunks."""
 
-    def __init__(self, client: Any, embeddings: WordLlamaEmbeddings, version_file: Path | None = None) -> None:
+    def __init__(
+        self,
+        client: Any,
+        embeddings: WordLlamaEmbeddings,
+        version_file: Path | None = None,
+        *,
+        shared_version_seconds: float | None = None,
+    ) -> None:
+        """`shared_version_seconds` (client/server mode): the content version lives in the collection's metadata
+        on the server, re-read at most that often, instead of in `version_file` on this host."""
         self._client = client
         self._embeddings = embeddings
         self._collection = client.get_or_create_collection(
@@ -102,6 +115,11 @@ class KnowledgeIndex:
         )
         # A file whose mtime changes on every write lets other processes (web vs CLI) see new content.
         self._version_file = version_file
+        # Web workers on other hosts cannot see a local file: with a server they compare the version stored
+        # beside the data, fetched at most every `shared_version_seconds` so most searches cost no extra call.
+        self._shared_every = shared_version_seconds
+        self._shared_stamp: int | None = None
+        self._shared_checked = 0.0
         self._lock = threading.Lock()
         self._cache_version: tuple[int, int] | None = None
         self._ids: list[str] = []
@@ -123,6 +141,26 @@ class KnowledgeIndex:
         )
         return cls(client, embeddings or WordLlamaEmbeddings(), version_file=directory / "index.version")
 
+    @classmethod
+    def server(
+        cls, url: str, embeddings: WordLlamaEmbeddings | None = None, *, version_check_seconds: float = 1.0
+    ) -> KnowledgeIndex:
+        """The index on a Chroma server (`chroma run`) at `url`, e.g. http://chroma.internal:8001. Every process
+        using it sees the others' writes within `version_check_seconds`."""
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path.strip("/"):
+            raise ValueError(f"a Chroma server URL looks like http://host:8001, not {url!r}")
+        client = chromadb.HttpClient(
+            host=parts.hostname,
+            port=parts.port or (443 if parts.scheme == "https" else 8000),
+            ssl=parts.scheme == "https",
+            settings=ChromaSettings(anonymized_telemetry=False),
+        )
+        return cls(client, embeddings or WordLlamaEmbeddings(), shared_version_seconds=version_check_seconds)
+
     @property
     def embeddings(self) -> WordLlamaEmbeddings:
         return self._embeddings
@@ -133,6 +171,12 @@ class KnowledgeIndex:
         self._cache_version = None
         if self._version_file is not None:
             self._version_file.write_text(str(time.time_ns()))
+        if self._shared_every is not None:
+            # After the data, so a process that sees the new number finds the new chunks. modify() replaces the
+            # metadata; the cosine distance is kept in the collection's configuration, which it leaves alone.
+            stamp = secrets.randbits(62)
+            self._collection.modify(metadata={VERSION_KEY: stamp})
+            self._shared_stamp, self._shared_checked = stamp, time.monotonic()
 
     def upsert_document(
         self,
@@ -271,6 +315,10 @@ class KnowledgeIndex:
     # ---------------------------------------------------------------- reading
 
     def _current_version(self) -> tuple[int, int]:
+        if self._shared_every is not None:
+            # The number alone, not the count: a changed document is deleted then added, and a reload between
+            # the two would serve the index without it.
+            return (self._shared_version(self._shared_every), 0)
         stamp = 0
         if self._version_file is not None and self._version_file.exists():
             stamp = self._version_file.stat().st_mtime_ns
@@ -310,6 +358,14 @@ class KnowledgeIndex:
             else:
                 self._bm25 = None
             self._cache_version = version
+
+    def _shared_version(self, every: float) -> int:
+        now = time.monotonic()
+        if self._shared_stamp is None or now - self._shared_checked >= every:
+            collection = self._client.get_collection(COLLECTION, embedding_function=None)
+            self._shared_stamp = int((collection.metadata or {}).get(VERSION_KEY, 0))
+            self._shared_checked = now
+        return self._shared_stamp
 
     def count(self) -> int:
         return int(self._collection.count())
