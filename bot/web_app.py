@@ -14,7 +14,9 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 from slack_bolt.request import BoltRequest
+from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import or_, select
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from bot.directory import get_by_slack_id
@@ -105,11 +107,16 @@ def create_app(runtime: Runtime, *, run_scheduler: bool = True) -> FastAPI:
     app = FastAPI(title="Back Office Assistant", lifespan=lifespan)
     app.state.runtime = runtime
 
-    @app.get("/healthz")
-    def healthz(rt: RuntimeDep) -> dict[str, Any]:
-        with rt.database.session_scope() as session:
-            session.execute(select(1))
-        return {"status": "ok", "documents_chunks": rt.index.count(), "slack": rt.slack is not None}
+    @app.get("/healthz", responses={503: {"description": "The database is unreachable"}})
+    def healthz(rt: RuntimeDep, response: Response) -> dict[str, Any]:
+        status = "ok"
+        try:
+            with rt.database.session_scope() as session:
+                session.execute(select(1))
+        except SQLAlchemyError:
+            # A load balancer takes the worker out of rotation; the process itself keeps running.
+            response.status_code, status = 503, "database unreachable"
+        return {"status": status, "documents_chunks": rt.index.count(), "slack": rt.slack is not None}
 
     @app.post("/slack/events")
     async def slack_events(request: Request, rt: RuntimeDep) -> Response:
@@ -118,6 +125,13 @@ def create_app(runtime: Runtime, *, run_scheduler: bool = True) -> FastAPI:
         body = await request.body()
         if len(body) > MAX_SLACK_BODY:
             return JSONResponse({"error": "payload too large"}, status_code=413)
+        # The signature is checked before the body is even parsed (bolt checks it again): whatever is unsigned,
+        # replayed (older than 5 minutes) or changed after signing gets 401, however malformed it is.
+        stamp = request.headers.get("x-slack-request-timestamp", "")
+        signature = request.headers.get("x-slack-signature", "")
+        verifier = SignatureVerifier(rt.settings.slack_signing_secret or "")
+        if not stamp.isdigit() or not verifier.is_valid(body=body, timestamp=stamp, signature=signature):
+            return JSONResponse({"error": "invalid or missing Slack signature"}, status_code=401)
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
