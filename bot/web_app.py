@@ -20,7 +20,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from slack_bolt.request import BoltRequest
+from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import or_, select
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -185,10 +187,15 @@ def create_app(runtime: Runtime, *, run_scheduler: bool = True) -> FastAPI:
         page = get_swagger_ui_html(openapi_url=app.openapi_url or "/openapi.json", title=f"{app.title} – API")
         return _with_policy(page, SWAGGER_POLICY)
 
-    @app.get("/healthz")
-    def healthz(rt: RuntimeDep) -> Health:
-        with rt.database.session_scope() as session:
-            session.execute(select(1))
+    @app.get("/healthz", responses={503: {"description": "The database is unreachable"}})
+    def healthz(rt: RuntimeDep, response: Response) -> Health:
+        try:
+            with rt.database.session_scope() as session:
+                session.execute(select(1))
+        except SQLAlchemyError:
+            # A load balancer takes the worker out of rotation; the process itself keeps running.
+            response.status_code = 503
+            return Health(status="database unreachable", documents_chunks=rt.index.count(), slack=rt.slack is not None)
         return Health(status="ok", documents_chunks=rt.index.count(), slack=rt.slack is not None)
 
     @app.post(
@@ -212,6 +219,13 @@ def create_app(runtime: Runtime, *, run_scheduler: bool = True) -> FastAPI:
         body = await request.body()
         if len(body) > MAX_SLACK_BODY:
             return JSONResponse({"error": "payload too large"}, status_code=413)
+        # The signature is checked before the body is even parsed (bolt checks it again): whatever is unsigned,
+        # replayed (older than 5 minutes) or changed after signing gets 401, however malformed it is.
+        stamp = request.headers.get("x-slack-request-timestamp", "")
+        signature = request.headers.get("x-slack-signature", "")
+        verifier = SignatureVerifier(rt.settings.slack_signing_secret or "")
+        if not stamp.isdigit() or not verifier.is_valid(body=body, timestamp=stamp, signature=signature):
+            return JSONResponse({"error": "invalid or missing Slack signature"}, status_code=401)
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
