@@ -39,6 +39,7 @@ _MENTION = re.compile(r"<@[A-Z0-9]+(\|[^>]*)?>")
 _EMOJI_CODE = re.compile(r":[a-z0-9_+\-']+:")
 DB_DOWN = "I can't reach my database right now, so nothing was saved. Please try again in a minute."
 DB_DOWN_KEPT = "I can't reach my database right now. I've kept your message and will answer here once it's back."
+SENSITIVE = "sensitive"  # the skill for medical, harassment and grievance matters (see bot.privacy)
 FAILED = "Something went wrong on my side and nothing was saved. Please try again; if it keeps happening, tell IT."
 
 
@@ -49,7 +50,7 @@ def mark_event_done(session: Session, event_id: str | None, status: str = "done"
     session.execute(
         update(ProcessedEvent)
         .where(ProcessedEvent.event_id == event_id, ProcessedEvent.status.in_(("received", "queued")))
-        .values(status=status, finished_at=utcnow())
+        .values(status=status, finished_at=utcnow(), payload=None)  # the text is not kept once handled
     )
 
 
@@ -133,7 +134,9 @@ class Assistant:
         with self.database.session_scope() as session:
             employee = directory.ensure_employee(session, message.user_id, self.user_lookup, today=self.clock().date())
             conversation = self._conversation(session, message, employee)
-            if conversation.awaiting_skill and not message.is_action and conversation.awaiting_skill in self.skills:
+            if route.skill == SENSITIVE:
+                pass  # a confidential matter goes to HR's private queue, whatever the conversation was about
+            elif conversation.awaiting_skill and not message.is_action and conversation.awaiting_skill in self.skills:
                 # The skill asked a question in this conversation: this message is the answer.
                 # (It is cleared with the skill's own changes, so a crash in between loses nothing.)
                 route = Route(skill=conversation.awaiting_skill, confidence=1.0, reason="awaiting")

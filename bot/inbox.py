@@ -87,7 +87,7 @@ def finish(database: Database, event_id: str, status: str = "done") -> None:
         session.execute(
             update(ProcessedEvent)
             .where(ProcessedEvent.event_id == event_id, ProcessedEvent.status.in_(("received", "queued")))
-            .values(status=status, finished_at=utcnow())
+            .values(status=status, finished_at=utcnow(), payload=None)  # the text is not kept once handled
         )
 
 

@@ -324,6 +324,8 @@ class SlackEdge:
                 )
             except SlackApiError:
                 # e.g. a modal submission has no channel the bot is in: tell the person by DM.
-                self.client.chat_postMessage(channel=message.user_id, text=reply.text)
+                self.client.chat_postMessage(
+                    channel=message.user_id, text=reply.text, unfurl_links=False, unfurl_media=False
+                )
             return
         # Everything else was stored with its outbox item by the assistant and delivered by it.

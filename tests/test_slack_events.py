@@ -151,3 +151,47 @@ def test_url_verification_challenge(server: LiveServer, http: httpx.Client) -> N
     response = post_event(http, server.url, {"type": "url_verification", "challenge": "abc123", "token": "t"})
     assert response.status_code == 200
     assert "abc123" in response.text
+
+
+def test_over_the_rate_limit_messages_are_queued_with_one_notice_then_answered_in_order(
+    server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client
+) -> None:
+    from datetime import timedelta
+
+    from bot.db import utcnow
+
+    assert runtime.slack is not None
+    runtime.settings.rate_limit_per_minute = 2
+    questions = [
+        "how many vacation days do I get?",
+        "what is the hotel limit per night?",
+        "how long is parental leave?",
+        "can I carry vacation over to next year?",
+    ]
+    events = [message_event("U0000DEVONE", q, "D0SOFIA001", "im") for q in questions]
+    for event in events:
+        assert post_event(http, server.url, event).status_code == 200  # acked at once, queued or not
+    slack.wait_for("chat.postMessage", 2)
+    notices = slack.wait_for("chat.postEphemeral")
+    time.sleep(0.5)
+    assert len(slack.calls_to("chat.postMessage")) == 2  # the first two answered, the others wait their turn
+    assert len(slack.calls_to("chat.postEphemeral")) == 1  # told once, not for every queued message
+    assert "you're queued" in notices[0].params["text"] and notices[0].params["user"] == "U0000DEVONE"
+    with runtime.database.session_scope() as session:
+        queued = session.scalars(
+            select(ProcessedEvent).where(ProcessedEvent.status == "queued").order_by(ProcessedEvent.id)
+        ).all()
+        assert [q.event_id for q in queued] == [e["event_id"] for e in events[2:]]
+        assert queued[0].not_before < queued[1].not_before  # type: ignore[operator]  # spaced at the allowed pace
+        for row in queued:  # their turn has come (instead of waiting 30 s each in a test)
+            row.not_before = utcnow() - timedelta(seconds=1)
+    assert runtime.slack.resume_events() == 2
+    slack.wait_for("chat.postMessage", 4)
+    threads = [c.params["thread_ts"] for c in slack.calls_to("chat.postMessage")]
+    # Every question answered once; the queued ones after the first two (which ran side by side), in order.
+    assert sorted(threads[:2]) == sorted(e["event"]["ts"] for e in events[:2])
+    assert threads[2:] == [e["event"]["ts"] for e in events[2:]]
+    assert runtime.slack.resume_events() == 0
+    with runtime.database.session_scope() as session:
+        statuses = session.scalars(select(ProcessedEvent.status)).all()
+        assert sorted(statuses) == ["done"] * 4
