@@ -19,6 +19,8 @@ from bot.settings import Settings
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from bot.db import Database
+
 app = typer.Typer(
     help="Back Office Assistant: HR answers with sources, IT, expenses and leave — in Slack.", no_args_is_help=True
 )
@@ -182,6 +184,55 @@ def token_create(
     database.dispose()
     console.print(f"Token for {employee.name} ({roles}). Store it now; it cannot be shown again:")
     print(token)
+
+
+def _token_database() -> Database:
+    from bot.db import Database
+    from bot.migrate import upgrade
+
+    settings = _settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.resolved_database_url)
+    return Database(settings.resolved_database_url)
+
+
+@token_app.command("list")
+def token_list() -> None:
+    """List API tokens: id, name, owner, created, last used, revoked (the tokens themselves are not stored)."""
+    from sqlalchemy import select
+
+    from bot.models import ApiToken
+
+    database = _token_database()
+    table = Table("id", "name", "for", "created", "last used", "revoked")
+    with database.session_scope() as session:
+        for row in session.scalars(select(ApiToken).order_by(ApiToken.id)):
+            table.add_row(
+                str(row.id),
+                row.name,
+                f"{row.employee.name} ({row.employee.slack_id})",
+                f"{row.created_at:%Y-%m-%d %H:%M}",
+                f"{row.last_used_at:%Y-%m-%d %H:%M}" if row.last_used_at else "never",
+                f"{row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else "",
+            )
+    database.dispose()
+    console.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: Annotated[int, typer.Argument(help="The token's id (see `backoffice token list`)")]) -> None:
+    """Revoke an API token at once; requests with it get 401 from then on. The revocation is audited."""
+    from bot.db import utcnow
+    from bot.tokens import revoke
+
+    database = _token_database()
+    with database.session_scope() as session:
+        done = revoke(session, token_id, now=utcnow())
+    database.dispose()
+    if not done:
+        console.print(f"[red]No active token with id {token_id}.[/red]")
+        raise typer.Exit(1)
+    console.print(f"Token {token_id} revoked.")
 
 
 @directory_app.command("import")

@@ -218,3 +218,25 @@ def test_expenses_export_writes_csv_and_refuses_bad_dates(env: dict[str, str], t
         ).exit_code
         == 2
     )
+
+
+def test_token_list_and_revoke(env: dict[str, str]) -> None:
+    assert run(env, "bootstrap").exit_code == 0
+    token = run(env, "token", "create", "--as", "U0000FINANC", "--name", "ledger sync").stdout.strip().splitlines()[-1]
+    listed = run(env, "token", "list")
+    assert listed.exit_code == 0 and "ledger sync" in listed.output and "Amara Mensah" in listed.output
+    from bot.db import Database, utcnow
+    from bot.models import ApiToken
+    from bot.settings import Settings
+    from bot.tokens import authenticate
+
+    database = Database(Settings(_env_file=None, **env).resolved_database_url)  # type: ignore[arg-type]
+    with database.session_scope() as session:
+        token_id = session.query(ApiToken).one().id
+    revoked = run(env, "token", "revoke", str(token_id))
+    assert revoked.exit_code == 0, revoked.output
+    with database.session_scope() as session:
+        assert authenticate(session, token, now=utcnow()) is None  # refused from now on
+    database.dispose()
+    assert run(env, "token", "revoke", str(token_id)).exit_code == 1  # already revoked: said so
+    assert run(env, "token", "revoke", "999").exit_code == 1

@@ -28,7 +28,9 @@ def upgrade() -> None:
         batch.add_column(sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column("started_at", sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column("message_id", sa.Integer(), nullable=True))
-        batch.create_foreign_key("fk_outbox_message_id_messages", "messages", ["message_id"], ["id"], ondelete="SET NULL")
+        batch.create_foreign_key(
+            "fk_outbox_message_id_messages", "messages", ["message_id"], ["id"], ondelete="SET NULL"
+        )
     with op.batch_alter_table("escalations") as batch:
         batch.add_column(sa.Column("sensitive", sa.Boolean(), nullable=False, server_default=sa.false()))
 
