@@ -11,6 +11,7 @@ from sqlalchemy import select
 from bot import escalations
 from bot.messages import Button, Citation, Message, Reply
 from bot.models import ChatMessage, Conversation, Employee, Escalation, Faq
+from bot.outbox import person_channel
 from knowledge.answer import Answer, citations_for, extract_answer
 from knowledge.loaders import LoadedDocument, Section
 from skills.base import SkillContext, ask_for_text, load_examples, row_id
@@ -21,10 +22,12 @@ UNSURE = (
 )
 
 
-def audiences_for(employee: Employee, channel_type: str) -> list[str]:
-    """Which documents may be cited: everyone-documents in shared channels; role documents only in DMs."""
-    if channel_type not in ("im", "web", "cli"):
-        return ["everyone"]
+BY_DM = "I've sent you the answer by DM: it comes from a document that not everyone here may read."
+PRIVATE_CHANNELS = ("im", "web", "cli")
+
+
+def role_audiences(employee: Employee) -> list[str]:
+    """Every audience this person belongs to: everyone, plus managers / hr / it by their roles."""
     allowed = ["everyone"]
     for role, audience in (("manager", "managers"), ("hr", "hr"), ("it", "it")):
         if employee.has_role(role):
@@ -32,9 +35,18 @@ def audiences_for(employee: Employee, channel_type: str) -> list[str]:
     return allowed
 
 
+def audiences_for(employee: Employee, channel_type: str) -> list[str]:
+    """Which documents may be cited: everyone-documents in shared channels; role documents only in DMs."""
+    return role_audiences(employee) if channel_type in PRIVATE_CHANNELS else ["everyone"]
+
+
 def answer_from_sources(question: str, ctx: SkillContext, channel_type: str) -> Answer:
     """Retrieve and extract an answer from the documents this person may see here."""
-    hits = ctx.index.search(question, k=5, audiences=audiences_for(ctx.employee, channel_type))
+    return _answer(question, ctx, audiences_for(ctx.employee, channel_type))
+
+
+def _answer(question: str, ctx: SkillContext, audiences: list[str]) -> Answer:
+    hits = ctx.index.search(question, k=5, audiences=audiences)
     return extract_answer(question, hits, ctx.index, min_score=ctx.settings.answer_min_score)
 
 
@@ -79,16 +91,34 @@ class PolicySkill:
     def answer(self, message: Message, ctx: SkillContext) -> Reply:
         question = message.text.strip()
         answer = answer_from_sources(question, ctx, message.channel_type)
+        if not answer.confident and message.channel_type not in PRIVATE_CHANNELS:
+            # Asked in a shared channel: documents for this person's roles may answer what the
+            # everyone-documents can't. That answer goes to their DM, never into the channel.
+            private = _answer(question, ctx, role_audiences(ctx.employee))
+            if private.confident and any(h.audience != "everyone" for h in private.hits):
+                return self._answer_by_dm(question, private, message, ctx)
         if not answer.confident:
             escalation = self._escalate(ctx, question, answer)
             return Reply(text=f"{UNSURE} (HR request #{escalation.id})", citations=[], skill=self.name)
         return cited_reply(question, answer, ctx, self.name)
 
+    def _answer_by_dm(self, question: str, answer: Answer, message: Message, ctx: SkillContext) -> Reply:
+        private = cited_reply(question, answer, ctx, self.name)
+        where = f" in <#{message.channel}>" if message.platform == "slack" else ""
+        ctx.notify(
+            channel=person_channel(ctx.employee, message.platform),
+            text=f"You asked{where}: “{question}”\n\n{private.text}",
+            citations=private.citations,
+            buttons=private.buttons,
+        )
+        return Reply(text=BY_DM, skill=self.name)
+
     def _escalate(self, ctx: SkillContext, question: str, answer: Answer) -> Escalation:
         existing = escalations.open_escalation_for(ctx.session, employee=ctx.employee, question=question)
         if existing is not None:
             return existing
-        sources = [c.to_dict() for c in citations_for(answer.hits)]
+        # The HR card is posted in a shared channel: it names only everyone-documents.
+        sources = [c.to_dict() for c in citations_for([h for h in answer.hits if h.audience == "everyone"])]
         escalation = escalations.create_escalation(
             ctx.session, employee=ctx.employee, conversation=ctx.conversation, question=question, sources=sources
         )
@@ -100,6 +130,8 @@ class PolicySkill:
         asked = ctx.session.get(ChatMessage, asked_id) if asked_id else None
         if asked is None or asked.direction != "in":
             return Reply(text="I couldn't find the question to send to HR. Please ask it again.", ephemeral=True)
+        if asked.employee_id != ctx.employee.id:
+            return Reply(text="Only the person who asked can send this question to HR.", ephemeral=True)
         conversation = ctx.session.get(Conversation, asked.conversation_id) if asked.conversation_id else None
         if conversation is not None:
             ctx.conversation = conversation
