@@ -16,7 +16,6 @@ from bot.expenses.config import ExpensePolicy, load_expense_policy
 from bot.expenses.parse import CATEGORIES, ParsedExpense, parse_expense
 from bot.expenses.receipts import ReceiptFields, ReceiptUnreadable, read_receipt
 from bot.expenses.service import LABELS, Draft, Flag, money
-from bot.leave.requests import choose_approver
 from bot.messages import Button, Citation, Message, Modal, ModalField, Reply
 from bot.models import Expense
 from bot.outbox import person_channel
@@ -232,13 +231,7 @@ class ExpenseSkill:
     # ------------------------------------------------------------ editing before approval
 
     def _edit_form(self, expense: Expense, ctx: SkillContext) -> Reply:
-        if expense.employee_id != ctx.employee.id:
-            return Reply(text="Only the person who claimed it can edit this claim.", ephemeral=True)
-        if expense.status not in service.EDITABLE:
-            return Reply(
-                text=f"Claim #{expense.id} is already {LABELS[expense.status].lower()}; it can't be edited.",
-                ephemeral=True,
-            )
+        service.check_editor(expense, ctx.employee)
         currencies = tuple((code, code) for code in sorted(self.policy.rates))
         return Reply(
             text="",
@@ -266,8 +259,7 @@ class ExpenseSkill:
         )
 
     def _edited(self, expense: Expense, form: dict[str, str], ctx: SkillContext) -> Reply:
-        if expense.employee_id != ctx.employee.id or expense.status not in service.EDITABLE:
-            return Reply(text="This claim can't be edited any more. Nothing was changed.", ephemeral=True)
+        service.check_editor(expense, ctx.employee)
         today = local_date(ctx.now(), ctx.employee.tz)
         problems: list[str] = []
         try:
@@ -365,8 +357,8 @@ class ExpenseSkill:
                 text=f"Claim #{expense.id}: {LABELS[expense.status].lower()}.", skill=self.name, ephemeral=True
             )
         if action == "reject":
-            if expense.employee_id == ctx.employee.id:
-                return Reply(text="Nobody approves or rejects their own expense claim.", ephemeral=True)
+            # The same check as the rejection itself, so only someone who may decide the claim gets the form.
+            service.check_move(expense, "rejected", actor=ctx.employee, policy=self.policy)
             return ask_for_text(
                 callback_id="expense:reject_submit",
                 title=f"Reject claim #{expense.id}",
@@ -396,7 +388,7 @@ class ExpenseSkill:
 
     def _submit(self, expense: Expense, ctx: SkillContext) -> Reply:
         today = local_date(ctx.now(), ctx.employee.tz)
-        approver, why = choose_approver(ctx.session, ctx.employee, today)
+        approver, why = service.claim_approver(ctx.session, ctx.employee, today)
         service.transition(ctx.session, expense, "submitted", actor=ctx.employee, now=ctx.now(), policy=self.policy)
         expense.approver_id = approver.id if approver else None
         ctx.session.flush()

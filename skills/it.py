@@ -344,7 +344,10 @@ class ItSkill:
             ticket = ctx.session.get(Ticket, int(match.group(1)))
             if ticket is None:
                 return None
-            if ctx.employee.has_role("it") and ticket.first_response_at is None:
+            if not ctx.employee.has_role("it"):
+                # The requester would read it as IT's answer; others write in their own thread.
+                return Reply(text="Only IT can answer the requester from this thread.", ephemeral=True, skill=self.name)
+            if ticket.first_response_at is None:
                 ticket.first_response_at = ctx.now()
             self._tell_requester(ctx, ticket, f"💬 {ctx.employee.name} (IT) on ticket #{ticket.id}: {message.text}")
             audit.record(
@@ -423,8 +426,7 @@ class ItSkill:
             self._refresh_cards(ctx, ticket, "Your ticket")
             return Reply(text=f"Ticket #{ticket.id} is now {argument}.", skill=self.name, ephemeral=True)
         if action == "resolve":
-            if not ctx.employee.has_role("it"):
-                return Reply(text="Only IT can resolve tickets.", ephemeral=True)
+            service.check_move(ticket, "resolved", actor=ctx.employee)
             return ask_for_text(
                 callback_id="it:resolve_submit",
                 title=f"Resolve #{ticket.id}",
@@ -495,10 +497,12 @@ class ItSkill:
 
     def _open_from_question(self, message: Message, ctx: SkillContext) -> Reply:
         asked = ctx.session.get(ChatMessage, row_id(message.action_value) or 0)
-        if asked is None or asked.direction != "in" or asked.employee_id != ctx.employee.id:
+        if asked is None or asked.direction != "in":
             return Reply(
                 text="I couldn't find the question to open a ticket for. Please describe the problem.", ephemeral=True
             )
+        if asked.employee_id != ctx.employee.id:
+            return Reply(text="Only the person who asked can open a ticket from this question.", ephemeral=True)
         return self._open(asked.text, triage(asked.text), message, ctx)
 
     def _resolve(self, ticket: Ticket, note: str, ctx: SkillContext) -> Reply:

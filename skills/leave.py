@@ -484,10 +484,8 @@ class LeaveSkill:
             )
 
     def _deny_form(self, request: LeaveRequest, ctx: SkillContext) -> Reply:
-        if request.status != "pending":
-            return Reply(text=f"This request is already {request.status}.", ephemeral=True)
-        if request.employee_id == ctx.employee.id:
-            return Reply(text="Nobody approves or denies their own leave.", ephemeral=True)
+        # The same check as the denial itself, so only the approver (or People Ops) gets the form.
+        leave_requests.check_move(request, "denied", actor=ctx.employee, policy=self.policy)
         return ask_for_text(
             callback_id="leave:deny_submit",
             title="Deny leave",
@@ -595,10 +593,7 @@ class LeaveSkill:
         )
 
     def _edit_form(self, request: LeaveRequest, ctx: SkillContext) -> Reply:
-        if request.employee_id != ctx.employee.id:
-            return Reply(text="Only the person who asked can edit this request.", ephemeral=True)
-        if request.status not in ("draft", "pending"):
-            return Reply(text=f"This request is already {request.status}; it can't be edited.", ephemeral=True)
+        leave_requests.check_editor(request, ctx.employee)
         return self._form(ctx, request, trigger=True)
 
     def _form_submitted(self, message: Message, ctx: SkillContext) -> Reply:
@@ -642,6 +637,8 @@ class LeaveSkill:
         return self._edit(request, proposal, ctx, today)
 
     def _edit(self, request: LeaveRequest, proposal: Proposal, ctx: SkillContext, today: date) -> Reply:
+        # Before anything is checked against the owner's balance and other requests (the answer names them).
+        leave_requests.check_editor(request, ctx.employee)
         leave_type = self.policy.types[proposal.leave_type]
         problems = leave_requests.check_dates(proposal, leave_type, self.policy, today)
         if problems:

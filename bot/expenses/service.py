@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from bot import audit
 from bot.escalations import TransitionError
 from bot.expenses.config import ExpensePolicy
+from bot.leave.requests import choose_approver
 from bot.leave.workdays import is_working_day
 from bot.models import Employee, Expense
 
@@ -239,8 +240,7 @@ def apply_edit(
     session: Session, expense: Expense, draft: Draft, flags: list[Flag], *, policy: ExpensePolicy, actor: Employee
 ) -> Expense:
     """Change a claim (only its owner, only before any approval) and write the audit row."""
-    if actor.id != expense.employee_id or expense.status not in EDITABLE:
-        raise TransitionError("Only the person who claimed it can edit a claim, and only before it is approved.")
+    check_editor(expense, actor)
     before = {"amount": str(expense.amount), "currency": expense.currency, "spent_on": expense.spent_on.isoformat()}
     base, rate = policy.to_base(draft.amount, draft.currency)
     expense.amount, expense.currency, expense.base_amount, expense.rate = draft.amount, draft.currency, base, rate
@@ -261,8 +261,31 @@ def apply_edit(
     return expense
 
 
+def claim_approver(session: Session, employee: Employee, today: date) -> tuple[Employee | None, str | None]:
+    """Who approves `employee`'s claims first, and why them: their manager (a delegate or the next manager
+    up while they are away). None: finance decides — unlike leave, a claim never falls back to HR."""
+    if employee.manager is None:
+        return None, None
+    return choose_approver(session, employee, today)
+
+
 def needs_finance(expense: Expense, policy: ExpensePolicy) -> bool:
     return expense.base_amount > policy.finance_approval_over
+
+
+def check_editor(expense: Expense, actor: Employee) -> None:
+    """Raise unless `actor` may edit the claim now: only its owner, only before anyone approved it."""
+    if actor.id != expense.employee_id:
+        raise TransitionError("Only the person who claimed it can edit this claim.")
+    if expense.status not in EDITABLE:
+        raise TransitionError(f"Claim #{expense.id} is already {LABELS[expense.status].lower()}; it can't be edited.")
+
+
+def check_move(expense: Expense, to_state: str, *, actor: Employee, policy: ExpensePolicy) -> None:
+    """Raise unless `actor` may move the claim to `to_state` now (forms ask this before they open)."""
+    if to_state not in MOVES.get(expense.status, frozenset()):
+        raise TransitionError(f"Claim #{expense.id} is already {LABELS.get(expense.status, expense.status).lower()}.")
+    _check_actor(expense, expense.status, to_state, actor, policy)
 
 
 def _check_actor(expense: Expense, from_state: str, to_state: str, actor: Employee, policy: ExpensePolicy) -> None:
@@ -296,10 +319,7 @@ def transition(
     note: str | None = None,
 ) -> Expense:
     """Move a claim once (a double click or two racing approvals change it once) and write the audit row."""
-    from_state = expense.status
-    if to_state not in MOVES.get(from_state, frozenset()):
-        raise TransitionError(f"Claim #{expense.id} is already {LABELS.get(from_state, from_state).lower()}.")
-    _check_actor(expense, from_state, to_state, actor, policy)
+    check_move(expense, to_state, actor=actor, policy=policy)
     values: dict[str, object] = {"status": to_state, "updated_at": now}
     if to_state == "submitted":
         values["submitted_at"] = now

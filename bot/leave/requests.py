@@ -378,10 +378,7 @@ def create_draft(
 
 def apply_edit(session: Session, request: LeaveRequest, assessment: Assessment, *, actor: Employee) -> LeaveRequest:
     """Change the dates/type/reason of a request that is not decided yet (draft or pending)."""
-    if actor.id != request.employee_id:
-        raise TransitionError("Only the person who asked can change this request.")
-    if request.status not in ("draft", "pending"):
-        raise TransitionError(f"This request is already {request.status}; it can't be edited any more.")
+    check_editor(request, actor)
     before = _snapshot(request)
     proposal = assessment.proposal
     request.leave_type = proposal.leave_type
@@ -418,8 +415,28 @@ def _snapshot(request: LeaveRequest) -> dict[str, str | None]:
     }
 
 
-def _may(request: LeaveRequest, to_state: str, actor: Employee) -> None:
+def check_editor(request: LeaveRequest, actor: Employee) -> None:
+    """Raise unless `actor` may change this request now: only its owner, only before it is decided."""
+    if actor.id != request.employee_id:
+        raise TransitionError("Only the person who asked can change this request.")
+    if request.status not in ("draft", "pending"):
+        raise TransitionError(f"This request is already {request.status}; it can't be edited any more.")
+
+
+def check_move(request: LeaveRequest, to_state: str, *, actor: Employee, policy: LeavePolicy) -> None:
+    """Raise unless `actor` may move the request to `to_state` now (forms ask this before they open)."""
+    if to_state not in MOVES.get(request.status, frozenset()):
+        raise TransitionError(f"This request is already {request.status}.")
+    _may(request, to_state, actor, policy)
+
+
+def _may(request: LeaveRequest, to_state: str, actor: Employee, policy: LeavePolicy) -> None:
     own = actor.id == request.employee_id
+    leave_type = policy.types.get(request.leave_type)
+    needs_approval = leave_type is None or leave_type.requires_approval
+    if own and request.status == "draft" and to_state == "approved" and needs_approval:
+        # Only types that need no approval are recorded straight from a draft; the rest go to an approver.
+        raise TransitionError("Nobody approves their own leave: confirm the request to send it to your approver.")
     if to_state in ("approved", "denied") and request.status == "pending":
         if own:
             raise TransitionError("Nobody approves their own leave.")
@@ -445,10 +462,7 @@ def transition(
     """Move a request to `to_state`: check the move and who makes it, change the row only if nobody else
     changed it first (a double click or two racing confirmations end as one change), write the audit row,
     and book or reverse the ledger."""
-    from_state = request.status
-    if to_state not in MOVES.get(from_state, frozenset()):
-        raise TransitionError(f"This request is already {from_state}.")
-    _may(request, to_state, actor)
+    check_move(request, to_state, actor=actor, policy=policy)
     values: dict[str, object] = {"status": to_state, "updated_at": now}
     if to_state == "pending":
         values["submitted_at"] = now

@@ -110,6 +110,15 @@ def _check_actor(ticket: Ticket, from_state: str, to_state: str, actor: Employee
     raise TransitionError("Only IT can triage tickets.")
 
 
+def check_move(ticket: Ticket, to_state: str, *, actor: Employee) -> None:
+    """Raise unless `actor` may move the ticket to `to_state` now (forms ask this before they open)."""
+    if to_state not in MOVES.get(ticket.status, frozenset()):
+        raise TransitionError(
+            f"Ticket #{ticket.id} is already {STATUS_LABELS.get(ticket.status, ticket.status).lower()}."
+        )
+    _check_actor(ticket, ticket.status, to_state, actor)
+
+
 def transition(
     session: Session,
     ticket: Ticket,
@@ -123,9 +132,7 @@ def transition(
     """Move a ticket to `to_state` once (a double click changes it once), keep the SLA pause clock, and
     write the audit row."""
     from_state = ticket.status
-    if to_state not in MOVES.get(from_state, frozenset()):
-        raise TransitionError(f"Ticket #{ticket.id} is already {STATUS_LABELS.get(from_state, from_state).lower()}.")
-    _check_actor(ticket, from_state, to_state, actor)
+    check_move(ticket, to_state, actor=actor)
     values: dict[str, Any] = {"status": to_state, "updated_at": now}
     if from_state == "waiting":
         since = aware(ticket.waiting_since, now)
