@@ -37,7 +37,11 @@ eval: $(STAMP)
 	$(BIN)/backoffice eval retrieval benchmarks/retrieval_samples.jsonl --corpus knowledge/samples/sops
 	$(BIN)/backoffice eval retrieval benchmarks/retrieval_handbook.jsonl --corpus ../shared/corpora/tts-handbook/pages
 
+## Performance against a naive baseline (ack latency under load, answers and retrieval at 10k/100k chunks,
+## ingest), table on stdout and var/bench/results.json; see docs/benchmarks.md. BENCH_ARGS=--quick for a smoke run.
 bench: $(STAMP)
+	$(BIN)/pip install --quiet -e ".[bench]"
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 	$(BIN)/python benchmarks/ingest_bench.py ../shared/corpora/tts-handbook/pages
 	$(BIN)/python benchmarks/leave_bench.py
 

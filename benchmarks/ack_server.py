@@ -1,0 +1,126 @@
+"""The server side of the Slack ack benchmark, run in its own process by benchmarks/ack_bench.py.
+
+Modes:
+- `app`: the real app (`build_runtime` + `create_app` under uvicorn, as `backoffice serve` runs it), Slack enabled
+  with the Web API pointed at the stand-in: bolt acks, then the listener answers in the same process;
+- `naive`: the same app with bolt's `process_before_response=True`, the naive way: the answer is worked out and
+  posted before Slack gets its 200;
+- `floor`: a bare FastAPI endpoint that only checks Slack's signature and answers 200: what HTTP, JSON and
+  verification cost on this machine, with no work at all.
+
+On exit it writes its own peak memory and CPU time to `--stats`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+
+
+def _settings(data_dir: Path, slack_url: str, database_url: str | None) -> Any:
+    from benchmarks.common import SIGNING_SECRET
+    from bot.settings import Settings
+
+    extra = {"BACKOFFICE_DATABASE_URL": database_url} if database_url else {}
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        BACKOFFICE_DATA_DIR=str(data_dir),
+        SLACK_BOT_TOKEN="xoxb-test-token",
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL=slack_url,
+        BACKOFFICE_HR_CHANNEL="C0HRQUEUE1",
+        **extra,
+    )
+
+
+def bench_directory_csv(users: int) -> str:
+    """Employees who send the benchmark's messages: many people, as in a company, so that no one person goes
+    over the per-person rate limit (which would queue their messages instead of answering them)."""
+    lines = ["slack_id,name,email,tz,country,manager_slack_id,roles,delegate_slack_id,hired_on"]
+    for n in range(users):
+        person = f"U0BENCH{n:04d},Bench Person {n},bench{n}@larkspur.example"
+        lines.append(f"{person},Europe/Berlin,DE,U0000ENGMGR,employee,,2024-01-08")
+    return "\n".join(lines) + "\n"
+
+
+def build_app(mode: str, data_dir: Path, slack_url: str, users: int, database_url: str | None = None) -> Any:
+    from slack_sdk.signature import SignatureVerifier
+
+    from benchmarks.common import SIGNING_SECRET
+
+    if mode == "floor":
+        verifier = SignatureVerifier(SIGNING_SECRET)
+        floor = FastAPI()
+
+        @floor.get("/healthz")
+        def healthz() -> dict[str, str]:
+            return {"status": "ok"}
+
+        @floor.post("/slack/events")
+        async def events(request: Request) -> Response:
+            body = await request.body()
+            stamp = request.headers.get("x-slack-request-timestamp", "")
+            signature = request.headers.get("x-slack-signature", "")
+            if not verifier.is_valid(body, stamp, signature):
+                return Response(status_code=401)
+            json.loads(body)
+            return Response(status_code=200)
+
+        return floor
+
+    from slack_bolt import App
+
+    from bot import directory
+    from bot.runtime import bootstrap_samples, build_runtime
+    from bot.web_app import create_app
+
+    runtime = build_runtime(_settings(data_dir, slack_url, database_url))
+    bootstrap_samples(runtime)
+    with runtime.database.session_scope() as session:
+        directory.import_csv(session, bench_directory_csv(users))
+    runtime.index.search("warm up", k=5)  # load the model and the index cache before the clock starts
+    if mode == "naive":
+        edge = runtime.slack
+        assert edge is not None
+        naive = App(
+            client=edge.client,
+            signing_secret=SIGNING_SECRET,
+            process_before_response=True,
+            token_verification_enabled=False,
+            request_verification_enabled=True,
+        )
+        edge.register(naive)
+        edge.app = naive
+    return create_app(runtime)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mode", choices=["app", "naive", "floor"], required=True)
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--slack-url", required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--users", type=int, default=1000)
+    parser.add_argument("--stats", type=Path, required=True)
+    parser.add_argument("--database-url", help="default: SQLite in the data dir (the embedded default)")
+    args = parser.parse_args()
+
+    import uvicorn
+
+    app = build_app(args.mode, args.data_dir, args.slack_url, args.users, args.database_url)
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    args.stats.write_text(
+        json.dumps(
+            {"peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2)}
+        ),
+        encoding="utf-8",
+    )
+
+
+if __name__ == "__main__":
+    main()
