@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -252,20 +253,28 @@ class Assistant:
             found = self._store_vote(message, value)
         except IntegrityError:  # the same person's other click landed at the same moment: last one wins
             found = self._store_vote(message, value)
-        if not found:
+        if found == "missing":
             return Reply(text="That answer no longer exists.", ephemeral=True)
+        if found == "not_yours":
+            return Reply(text="Only the person an answer was for can rate it here.", ephemeral=True)
         if value > 0:
             return Reply(text="Thanks — glad it helped!", ephemeral=True, skill="feedback")
         return Reply(
             text="Thanks for telling me. Press *Ask HR* if you still need an answer.", ephemeral=True, skill="feedback"
         )
 
-    def _store_vote(self, message: Message, value: int) -> bool:
+    def _store_vote(self, message: Message, value: int) -> Literal["stored", "missing", "not_yours"]:
         with self.database.session_scope() as session:
             employee = directory.ensure_employee(session, message.user_id, self.user_lookup, today=self.clock().date())
             answer = session.get(ChatMessage, int(message.action_value or 0))
             if answer is None or answer.direction != "out":
-                return False
+                return "missing"
+            # An answer in a shared channel may be rated by anyone there; one in a DM (or a web chat) only by
+            # the person it was for, so a guessed id of someone else's private answer changes nothing.
+            if answer.channel.startswith(("D", "web:", "cli:")):
+                conversation = session.get(Conversation, answer.conversation_id) if answer.conversation_id else None
+                if conversation is None or conversation.employee_id != employee.id:
+                    return "not_yours"
             vote = session.scalar(
                 select(Feedback).where(Feedback.message_id == answer.id, Feedback.employee_id == employee.id)
             )
@@ -273,7 +282,7 @@ class Assistant:
                 session.add(Feedback(message_id=answer.id, employee_id=employee.id, value=value))
             else:
                 vote.value = value
-        return True
+        return "stored"
 
     def is_bot_thread(self, channel: str, thread_ts: str) -> bool:
         """Whether the bot is part of this thread (so replies there need no @mention)."""

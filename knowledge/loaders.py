@@ -22,6 +22,10 @@ class CorruptDocument(ValueError):
     """The file could not be read (damaged, encrypted, not what its name says)."""
 
 
+class BadFrontMatter(CorruptDocument):
+    """The front matter says something we cannot honour (e.g. an unknown audience): refused, never guessed."""
+
+
 @dataclass
 class Section:
     headings: tuple[str, ...]
@@ -131,11 +135,14 @@ def parse_markdown(raw: str, fallback_title: str) -> LoadedDocument:
         builder.heading(level, name)
     sections = builder.flush()
     audience = str(meta.get("audience") or "everyone").strip().lower()
+    if audience not in AUDIENCES:
+        # A typo must not publish a restricted document to the whole company: refuse it, by name, at ingest.
+        raise BadFrontMatter(f"unknown audience {audience!r}; use one of: {', '.join(AUDIENCES)}")
     url = meta.get("url") or meta.get("permalink")
     return LoadedDocument(
         title=title or fallback_title,
         sections=sections,
-        audience=audience if audience in AUDIENCES else "everyone",
+        audience=audience,
         url=str(url) if url else None,
     )
 

@@ -88,9 +88,12 @@ def test_markdown_front_matter_gives_title_audience_and_url_and_is_not_in_the_te
     assert doc.sections == [Section(("Who approves",), "Your line manager approves leave.")]
 
 
-def test_markdown_unknown_audience_falls_back_to_everyone(tmp_path: Path) -> None:
+def test_markdown_unknown_audience_is_refused_not_published_to_everyone(tmp_path: Path) -> None:
+    from knowledge.loaders import BadFrontMatter
+
     path = write(tmp_path / "x.md", "---\ntitle: X\naudience: Contractors\n---\nBody text.\n")
-    assert load_document(path).audience == "everyone"
+    with pytest.raises(BadFrontMatter, match="unknown audience 'contractors'"):
+        load_document(path)
 
 
 def test_markdown_without_front_matter_uses_h1_then_file_name_as_title(tmp_path: Path) -> None:
