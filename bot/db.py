@@ -28,7 +28,7 @@ def local_date(moment: datetime, tz: str | None) -> date:
     """The calendar date at `moment` in time zone `tz` (an IANA name; unknown or empty → UTC)."""
     try:
         zone = ZoneInfo(tz or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name like "Europe" is a folder
         zone = ZoneInfo("UTC")
     return moment.astimezone(zone).date()
 
