@@ -239,7 +239,9 @@ def test_install_adds_the_filter_once_to_every_handler() -> None:
         second = install_log_redaction(logger)
         assert first is second
         assert logger.handlers[0].filters == [first]
-        assert logging.lastResort is not None and first in logging.lastResort.filters
+        # (An earlier test may have installed its own instance there already: one is enough.)
+        assert logging.lastResort is not None
+        assert any(isinstance(f, RedactingFilter) for f in logging.lastResort.filters)
     finally:
         if logging.lastResort is not None:
             logging.lastResort.removeFilter(first)
