@@ -42,6 +42,7 @@ VARIANTS = {
     "app": ("app", "sqlite"),
     "app-postgresql": ("app", "postgresql"),
     "naive": ("naive", "sqlite"),
+    "app-serial": ("serial", "sqlite"),
     "floor": ("floor", "none"),
 }
 

@@ -5,6 +5,8 @@ Modes:
   with the Web API pointed at the stand-in: bolt acks, then the listener answers in the same process;
 - `naive`: the same app with bolt's `process_before_response=True`, the naive way: the answer is worked out and
   posted before Slack gets its 200;
+- `serial` (an experiment): the real app with bolt's listener pool cut from 5 threads to 1, to see how much of
+  the ack latency is the listeners competing with the ack path (for the GIL and SQLite's write lock);
 - `floor`: a bare FastAPI endpoint that only checks Slack's signature and answers 200: what HTTP, JSON and
   verification cost on this machine, with no work at all.
 
@@ -95,12 +97,27 @@ def build_app(mode: str, data_dir: Path, slack_url: str, users: int, database_ur
         )
         edge.register(naive)
         edge.app = naive
+    if mode == "serial":
+        from concurrent.futures import ThreadPoolExecutor
+
+        edge = runtime.slack
+        assert edge is not None
+        serial = App(
+            client=edge.client,
+            signing_secret=SIGNING_SECRET,
+            process_before_response=False,
+            token_verification_enabled=False,
+            request_verification_enabled=True,
+            listener_executor=ThreadPoolExecutor(max_workers=1),
+        )
+        edge.register(serial)
+        edge.app = serial
     return create_app(runtime)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--mode", choices=["app", "naive", "floor"], required=True)
+    parser.add_argument("--mode", choices=["app", "naive", "serial", "floor"], required=True)
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--slack-url", required=True)
     parser.add_argument("--port", type=int, required=True)

@@ -51,10 +51,16 @@ class NaiveIndex(KnowledgeIndex):
 
         super().__init__(client, embeddings)
         self._plain = client.get_collection(COLLECTION, embedding_function=WordLlamaFunction(embeddings))
-        data = self._plain.get(include=["documents", "metadatas"])
-        self._all_ids: list[str] = list(data["ids"])
-        self._all_texts: list[str] = list(data["documents"] or [])
-        self._all_metas: list[dict[str, Any]] = [dict(m) for m in (data["metadatas"] or [])]
+        self._all_ids: list[str] = []
+        self._all_texts: list[str] = []
+        self._all_metas: list[dict[str, Any]] = []
+        while True:  # in pages: one get of everything fails past ~30k chunks
+            page = self._plain.get(include=["documents", "metadatas"], limit=5000, offset=len(self._all_ids))
+            self._all_ids.extend(page["ids"])
+            self._all_texts.extend(page["documents"] or [])
+            self._all_metas.extend(dict(m) for m in (page["metadatas"] or []))
+            if len(page["ids"]) < 5000:
+                break
         corpus = [
             stem_terms(f"{m.get('title', '')} {m.get('heading', '')} {t}")
             for m, t in zip(self._all_metas, self._all_texts, strict=True)

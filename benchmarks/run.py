@@ -60,7 +60,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--ack-variants",
         default="app,naive,floor",
         help="servers to load: app (real app, SQLite), app-postgresql (real app on the local PostgreSQL), "
-        "naive (answers before acking: the baseline), floor (signature check only, at the top rate)",
+        "naive (answers before acking: the baseline), floor (signature check only, at the top rate), "
+        "app-serial (experiment: the app with one listener thread instead of bolt's five)",
     )
     parser.add_argument("--users", type=int, default=1000, help="distinct employees sending events (default 1000)")
     parser.add_argument("--drain", type=float, default=90, help="max seconds to wait for replies after a rate run")
@@ -105,7 +106,9 @@ def run_phase(name: str, options: dict[str, Any]) -> dict[str, Any]:
     try:
         env = dict(os.environ, PYTHONPATH=str(REPO))
         command = [sys.executable, "-m", "benchmarks.run", "_phase", name, json.dumps(options), str(out)]
-        subprocess.run(command, cwd=REPO, env=env, check=True)
+        if subprocess.run(command, cwd=REPO, env=env).returncode != 0:
+            log(f"phase {name} {options} failed (its error is above); the others go on")
+            return {"error": f"phase {name} failed"}
         result: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
         return result
     finally:
@@ -166,9 +169,14 @@ def _figure(
     }
 
 
+def _ok(phase: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A phase's results, or None when it failed."""
+    return phase if phase and "error" not in phase else None
+
+
 def figures(results: dict[str, Any]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    ack = results.get("ack")
+    ack = _ok(results.get("ack"))
     if ack:
         runs = {(r["mode"], r["rate"]): r for r in ack["runs"]}
         for (mode, rate), run in sorted(runs.items(), key=lambda item: (item[0][1], item[0][0] != "app")):
@@ -212,7 +220,7 @@ def figures(results: dict[str, Any]) -> list[dict[str, Any]]:
                 _figure("peak memory, app server", "MB", servers["app"].get("peak_rss_mb"), naive.get("peak_rss_mb"))
             )
     for size, phase in sorted((results.get("knowledge") or {}).items(), key=lambda item: int(item[0])):
-        ours, naive = phase.get("ours"), phase.get("naive")
+        ours, naive = _ok(phase.get("ours")), _ok(phase.get("naive"))
         chunks = ours["chunks"] if ours else int(size)
         label = f"{chunks / 1000:.0f}k chunks"
         size_n = int(size)
@@ -258,7 +266,7 @@ def figures(results: dict[str, Any]) -> list[dict[str, Any]]:
         )
     ingest = results.get("ingest")
     if ingest:
-        ours, naive = ingest.get("ours"), ingest.get("naive")
+        ours, naive = _ok(ingest.get("ours")), _ok(ingest.get("naive"))
         pages = (ours or naive or {}).get("pages", 0)
         rows.append(
             _figure(

@@ -519,11 +519,11 @@ class KnowledgeIndex:
             wide = min(n * 10, len(self._ids))
             nearest = self._collection.query(query_embeddings=embedding, n_results=wide, include=[])["ids"][0]
             ids: list[str] = []
-        for chunk_id in nearest:
-            if self._audience(chunk_id) in allowed:
-                ids.append(chunk_id)
-                if len(ids) >= n:
-                    break
+            for chunk_id in nearest:
+                if self._audience(chunk_id) in allowed:
+                    ids.append(chunk_id)
+                    if len(ids) >= n:
+                        break
             if len(ids) >= n or wide >= len(self._ids):
                 return ids
         where = {"audience": {"$in": sorted(allowed)}}
