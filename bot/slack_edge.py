@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from slack_bolt import App, BoltResponse
@@ -22,6 +23,7 @@ from bot.messages import FileRef, Message, Reply
 from integrations.slack import SlackGateway, render_blocks, render_home, render_modal
 
 log = logging.getLogger(__name__)
+LISTENER_THREADS = 2
 _ANY = re.compile(".*")
 
 
@@ -129,6 +131,9 @@ class SlackEdge:
             process_before_response=False,
             token_verification_enabled=False,
             request_verification_enabled=True,
+            # Answers run after the ack on this pool. Two threads keep both cores busy; bolt's default of five
+            # mostly fought the ack path for the GIL and SQLite's write lock (benchmarks: ack p99 and throughput).
+            listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="slack-listener"),
         )
         self.register(self.app)
 
