@@ -55,16 +55,13 @@ def accept(database: Database, body: dict[str, Any], *, per_minute: int, now: da
             session.flush()
             if not limited:
                 return Accepted("run")
-            recent = session.scalar(
-                select(func.count())
-                .select_from(ProcessedEvent)
-                .where(ProcessedEvent.user_id == user, ProcessedEvent.received_at >= now - RATE_WINDOW)
-            )
-            last_queued = session.scalar(
-                select(func.max(ProcessedEvent.not_before)).where(
-                    ProcessedEvent.user_id == user, ProcessedEvent.status == "queued"
-                )
-            )
+            # One round trip on the ack path: this person's events in the window, and their last queued turn.
+            recent, last_queued = session.execute(
+                select(
+                    func.count().filter(ProcessedEvent.received_at >= now - RATE_WINDOW),
+                    func.max(ProcessedEvent.not_before).filter(ProcessedEvent.status == "queued"),
+                ).where(ProcessedEvent.user_id == user)
+            ).one()
             if last_queued is None and (recent or 0) <= per_minute:
                 return Accepted("run")
             # Over the limit (or others already waiting, to keep their order): answer at the allowed pace.
