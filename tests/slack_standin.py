@@ -136,15 +136,7 @@ class SlackStandIn:
                 if self.path.startswith("/api/"):  # Web API methods called with GET (conversations.history…)
                     method, _, query = self.path.removeprefix("/api/").partition("?")
                     params = {k: v[0] for k, v in parse_qs(query).items()}
-                    status, headers, answer = standin.answer(method, params, token or params.get("token"))
-                    payload = json.dumps(answer).encode()
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json; charset=utf-8")
-                    self.send_header("Content-Length", str(len(payload)))
-                    for name, value in headers.items():
-                        self.send_header(name, value)
-                    self.end_headers()
-                    self.wfile.write(payload)
+                    self._api(method, params, token or params.get("token"))
                     return
                 status, headers, body = standin.download(self.path.split("?")[0], token)
                 if standin.hold is not None and standin.hold("files.download", {"path": self.path}):
@@ -173,6 +165,10 @@ class SlackStandIn:
                 auth = self.headers.get("Authorization") or ""
                 token = auth.removeprefix("Bearer ") if auth else params.get("token")
                 method = self.path.removeprefix("/api/").split("?")[0]
+                self._api(method, params, token)
+
+            def _api(self, method: str, params: dict[str, Any], token: str | None) -> None:
+                """Answer a Web API call (GET or POST) as JSON, after a hold if the test set one for it."""
                 status, headers, body = standin.answer(method, params, token)
                 if standin.hold is not None and standin.hold(method, params):
                     standin._released.wait(120)
