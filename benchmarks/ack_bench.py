@@ -41,6 +41,8 @@ PG_ADMIN_URL = os.environ.get("BACKOFFICE_TEST_PG", "postgresql://postgres@127.0
 VARIANTS = {
     "app": ("app", "sqlite"),
     "app-postgresql": ("app", "postgresql"),
+    "app-event-worker": ("events", "sqlite"),
+    "app-event-worker-postgresql": ("events", "postgresql"),
     "naive": ("naive", "sqlite"),
     "app-serial": ("serial", "sqlite"),
     "floor": ("floor", "none"),

@@ -5,6 +5,8 @@ Modes:
   with the Web API pointed at the stand-in: bolt acks, then the listener answers in the same process;
 - `naive`: the same app with bolt's `process_before_response=True`, the naive way: the answer is worked out and
   posted before Slack gets its 200;
+- `events`: the real app as `backoffice serve --event-workers 1` runs it: the web process stores each event and
+  acks; one `backoffice events` process answers (its CPU and memory are not in this process's stats);
 - `serial` (an experiment): the real app with bolt's listener pool cut from 5 threads to 1, to see how much of
   the ack latency is the listeners competing with the ack path (for the GIL and SQLite's write lock);
 - `floor`: a bare FastAPI endpoint that only checks Slack's signature and answers 200: what HTTP, JSON and
@@ -23,20 +25,26 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 
 
-def _settings(data_dir: Path, slack_url: str, database_url: str | None) -> Any:
+def _environment(data_dir: Path, slack_url: str, database_url: str | None, *, deferred: bool) -> dict[str, str]:
     from benchmarks.common import SIGNING_SECRET
+
+    environment = {
+        "BACKOFFICE_DATA_DIR": str(data_dir),
+        "SLACK_BOT_TOKEN": "xoxb-test-token",
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack_url,
+        "BACKOFFICE_HR_CHANNEL": "C0HRQUEUE1",
+        "BACKOFFICE_DEFER_EVENTS": "true" if deferred else "false",
+    }
+    if database_url:
+        environment["BACKOFFICE_DATABASE_URL"] = database_url
+    return environment
+
+
+def _settings(environment: dict[str, str]) -> Any:
     from bot.settings import Settings
 
-    extra = {"BACKOFFICE_DATABASE_URL": database_url} if database_url else {}
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        BACKOFFICE_DATA_DIR=str(data_dir),
-        SLACK_BOT_TOKEN="xoxb-test-token",
-        SLACK_SIGNING_SECRET=SIGNING_SECRET,
-        SLACK_API_URL=slack_url,
-        BACKOFFICE_HR_CHANNEL="C0HRQUEUE1",
-        **extra,
-    )
+    return Settings(_env_file=None, **environment)  # type: ignore[call-arg]
 
 
 def bench_directory_csv(users: int) -> str:
@@ -49,7 +57,10 @@ def bench_directory_csv(users: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build_app(mode: str, data_dir: Path, slack_url: str, users: int, database_url: str | None = None) -> Any:
+def build_app(
+    mode: str, data_dir: Path, slack_url: str, users: int, database_url: str | None = None
+) -> tuple[Any, Any]:
+    """The ASGI app, and the event workers it needs (started here, for the caller to stop) or None."""
     from slack_sdk.signature import SignatureVerifier
 
     from benchmarks.common import SIGNING_SECRET
@@ -72,15 +83,17 @@ def build_app(mode: str, data_dir: Path, slack_url: str, users: int, database_ur
             json.loads(body)
             return Response(status_code=200)
 
-        return floor
+        return floor, None
 
     from slack_bolt import App
 
     from bot import directory
+    from bot.event_workers import EventWorkers
     from bot.runtime import bootstrap_samples, build_runtime
     from bot.web_app import create_app
 
-    runtime = build_runtime(_settings(data_dir, slack_url, database_url))
+    environment = _environment(data_dir, slack_url, database_url, deferred=mode == "events")
+    runtime = build_runtime(_settings(environment))
     bootstrap_samples(runtime)
     with runtime.database.session_scope() as session:
         directory.import_csv(session, bench_directory_csv(users))
@@ -112,12 +125,18 @@ def build_app(mode: str, data_dir: Path, slack_url: str, users: int, database_ur
         )
         edge.register(serial)
         edge.app = serial
-    return create_app(runtime)
+    workers = None
+    if mode == "events":
+        import os
+
+        workers = EventWorkers(1, {**os.environ, **environment})
+        workers.start()
+    return create_app(runtime), workers
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--mode", choices=["app", "naive", "serial", "floor"], required=True)
+    parser.add_argument("--mode", choices=["app", "events", "naive", "serial", "floor"], required=True)
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--slack-url", required=True)
     parser.add_argument("--port", type=int, required=True)
@@ -128,8 +147,12 @@ def main() -> None:
 
     import uvicorn
 
-    app = build_app(args.mode, args.data_dir, args.slack_url, args.users, args.database_url)
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
+    app, workers = build_app(args.mode, args.data_dir, args.slack_url, args.users, args.database_url)
+    try:
+        uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
+    finally:
+        if workers is not None:
+            workers.stop()
     usage = resource.getrusage(resource.RUSAGE_SELF)
     args.stats.write_text(
         json.dumps(

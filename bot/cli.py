@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from bot.db import Database
+    from bot.runtime import Runtime
 
 app = typer.Typer(
     help="Back Office Assistant: HR answers with sources, IT, expenses and leave — in Slack.", no_args_is_help=True
@@ -298,13 +300,23 @@ def serve(
             "before the workers start; needs BACKOFFICE_CHROMA_URL (a Chroma server). See docs/deploy.md.",
         ),
     ] = 1,
+    event_workers: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Processes that answer Slack events (`backoffice events`). Above 0 the web process only stores "
+            "each event and acks it, so acks stay fast under load; 0 answers in the web process. See docs/deploy.md.",
+        ),
+    ] = 0,
 ) -> None:
     """Serve the Slack endpoint (/slack/events), the local web chat (/) and /healthz."""
-    import uvicorn
+    import signal
 
+    from bot.event_workers import EventWorkers
     from bot.runtime import bootstrap_samples, build_runtime
-    from bot.web_app import create_app
 
+    if event_workers:
+        os.environ["BACKOFFICE_DEFER_EVENTS"] = "true"  # read by this process and by the uvicorn workers
     settings = _settings()
     if workers > 1 and socket_mode:
         console.print("[red]Socket Mode runs in one process: use --workers 1, or the HTTP endpoint.[/red]")
@@ -318,6 +330,26 @@ def serve(
     if samples:
         report = bootstrap_samples(runtime)
         console.print(f"Sample SOPs: {report.summary()}")
+    helpers = EventWorkers(event_workers if runtime.slack is not None else 0)
+    if helpers.count:
+        helpers.start()
+        console.print(f"{helpers.count} event worker(s) answer Slack events: pids {helpers.pids}")
+        # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; exiting through SystemExit instead lets
+        # the `finally` below stop the workers.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: sys.exit(0))
+    try:
+        _serve(runtime, host=host, port=port, workers=workers, run_scheduler=run_scheduler, socket_mode=socket_mode)
+    finally:
+        helpers.stop()
+
+
+def _serve(runtime: Runtime, *, host: str, port: int, workers: int, run_scheduler: bool, socket_mode: bool) -> None:
+    import uvicorn
+
+    from bot.web_app import create_app
+
+    settings = runtime.settings
     slack_note = "" if runtime.slack else " — Slack not configured"
     if workers > 1:
         runtime.close()
@@ -354,6 +386,37 @@ def _worker_app(*, run_scheduler: bool) -> FastAPI:
 
     main(verbose=False)  # a worker is a fresh interpreter: set up logging as the command line does
     return create_app(build_runtime(Settings(), migrate=False), run_scheduler=run_scheduler)
+
+
+@app.command()
+def events(
+    poll: Annotated[float, typer.Option(min=0.01, help="Seconds between looks for new events when idle.")] = 0.05,
+) -> None:
+    """Answer Slack events that web processes stored and acked, in the foreground until Ctrl-C or SIGTERM.
+
+    `serve --event-workers N` starts these itself. For other deployments: run any number of these next to web
+    processes started with BACKOFFICE_DEFER_EVENTS=true; each event is claimed by exactly one of them, and an
+    event whose worker died is claimed again after BACKOFFICE_EVENT_STALE_SECONDS.
+    """
+    import signal
+    import threading
+
+    from bot.event_workers import stop_when_parent_exits
+    from bot.runtime import build_runtime
+
+    runtime = build_runtime(_settings(), migrate=False)
+    if runtime.slack is None:
+        console.print("[red]Slack is not configured (SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET): nothing to answer.[/red]")
+        runtime.close()
+        raise typer.Exit(2)
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+    stop_when_parent_exits(stopping)
+    try:
+        runtime.slack.run_events(stopping, poll_seconds=poll)
+    finally:
+        runtime.close()
 
 
 @app.command()

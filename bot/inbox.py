@@ -3,7 +3,11 @@ the rate limit is queued, and an event whose process died before finishing is ru
 
 An event row moves received → done | ignored | failed, or queued → received (when its turn comes). The skill's
 changes and "done" commit together (see `bot.assistant.mark_event_done`), so running an event again after a
-crash acts once."""
+crash acts once.
+
+With deferred events (`BACKOFFICE_DEFER_EVENTS`, what `serve --event-workers N` sets) the web process only stores
+each event, "received" with no start time, and acks; `backoffice events` processes claim and run them, so the ack
+never waits behind an answer's CPU work."""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.db import Database, aware, utcnow
@@ -36,8 +40,11 @@ def counts_toward_limit(body: dict[str, Any]) -> bool:
     return event.get("type") == "app_mention" or (event.get("type") == "message" and event.get("channel_type") == "im")
 
 
-def accept(database: Database, body: dict[str, Any], *, per_minute: int, now: datetime | None = None) -> Accepted:
-    """Store the event before any work. Raises SQLAlchemyError when the database is unreachable."""
+def accept(
+    database: Database, body: dict[str, Any], *, per_minute: int, deferred: bool = False, now: datetime | None = None
+) -> Accepted:
+    """Store the event before any work. A `deferred` event is left for an event worker (`claim_due`) instead of
+    being run by the caller. Raises SQLAlchemyError when the database is unreachable."""
     now = now or utcnow()
     event = body.get("event") or {}
     user = str(event.get("user") or "") or None
@@ -49,7 +56,7 @@ def accept(database: Database, body: dict[str, Any], *, per_minute: int, now: da
                 event_type=str(event.get("type", "")),
                 payload=body,
                 user_id=user if limited else None,
-                started_at=now,
+                started_at=None if deferred else now,
             )
             session.add(row)
             session.flush()
@@ -91,24 +98,30 @@ def finish(database: Database, event_id: str, status: str = "done") -> None:
 def claim_due(
     database: Database, *, stale_seconds: float, now: datetime | None = None, limit: int = 50
 ) -> list[dict[str, Any]]:
-    """Claim the events to run now: queued ones whose turn came, and received ones whose process died
-    (started longer than `stale_seconds` ago). Each is claimed by a conditional update, so only one process
-    runs it. Returns their payloads, oldest first."""
+    """Claim the events to run now: queued ones whose turn came, deferred ones (received, never started), and
+    received ones whose process died (started longer than `stale_seconds` ago). Each is claimed by a conditional
+    update, so only one process runs it. Returns their payloads, oldest first."""
     now = now or utcnow()
     stale_before = now - timedelta(seconds=stale_seconds)
     claimed: list[dict[str, Any]] = []
     with database.session_scope() as session:
         rows = session.execute(
-            select(ProcessedEvent.id, ProcessedEvent.status, ProcessedEvent.not_before, ProcessedEvent.started_at)
-            .where(ProcessedEvent.status.in_(("received", "queued")), ProcessedEvent.payload.is_not(None))
+            select(ProcessedEvent.id, ProcessedEvent.status, ProcessedEvent.started_at)
+            .where(
+                ProcessedEvent.status.in_(("received", "queued")),
+                ProcessedEvent.payload.is_not(None),
+                or_(
+                    and_(ProcessedEvent.status == "queued", ProcessedEvent.not_before <= now),
+                    and_(
+                        ProcessedEvent.status == "received",
+                        or_(ProcessedEvent.started_at.is_(None), ProcessedEvent.started_at < stale_before),
+                    ),
+                ),
+            )
             .order_by(ProcessedEvent.id)
             .limit(limit)
         ).all()
-    for row_id, status, not_before, started_at in rows:
-        if status == "queued" and (aware(not_before, now) or now) > now:
-            continue
-        if status == "received" and started_at is not None and aware(started_at, now) > stale_before:  # type: ignore[operator]
-            continue
+    for row_id, status, started_at in rows:
         with database.session_scope() as session:
             condition = [ProcessedEvent.id == row_id, ProcessedEvent.status == status]
             condition.append(
@@ -122,7 +135,7 @@ def claim_due(
                 .values(status="received", started_at=now, attempts=ProcessedEvent.attempts + 1)
             )
             if done.rowcount != 1:  # type: ignore[attr-defined]
-                continue
+                continue  # another process claimed it first
             row = session.get_one(ProcessedEvent, row_id)
             if row.attempts > MAX_RUNS:
                 row.status, row.finished_at = "failed", now

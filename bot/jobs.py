@@ -48,7 +48,8 @@ def deliver_outbox() -> None:
 def resume_events() -> None:
     """Answer queued messages whose turn has come and re-run events whose process died before finishing."""
     runtime = current()
-    if runtime.slack is not None:
+    # With deferred events the `backoffice events` processes claim these themselves, keeping the web process free.
+    if runtime.slack is not None and not runtime.slack.deferred:
         runtime.slack.resume_events()
 
 

@@ -84,7 +84,7 @@ class ProcessedEvent(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     event_id: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     event_type: Mapped[str] = mapped_column(String(64), nullable=False)
-    status: Mapped[str] = mapped_column(String(16), default="received", nullable=False)
+    status: Mapped[str] = mapped_column(String(16), default="received", nullable=False, index=True)
     received_at: Mapped[datetime] = _ts()
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The event as Slack sent it, so one acked but not finished (process killed, user queued) is run later.

@@ -104,7 +104,11 @@ def build_runtime(settings: Settings, *, migrate: bool = True, slack_client: Web
                 secret_key=settings.secret_key,
             )
 
-    edge = SlackEdge(assistant, gateway, settings.slack_signing_secret or "", home) if gateway else None
+    edge = (
+        SlackEdge(assistant, gateway, settings.slack_signing_secret or "", home, deferred=settings.defer_events)
+        if gateway
+        else None
+    )
     return Runtime(
         settings=settings,
         database=database,

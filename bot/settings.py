@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(default=20, ge=1, validation_alias="BACKOFFICE_RATE_LIMIT_PER_MINUTE")
     # A Slack event started this long ago and not finished (its process died) is run again.
     event_stale_seconds: float = Field(default=120.0, gt=0, validation_alias="BACKOFFICE_EVENT_STALE_SECONDS")
+    # Slack events are only stored and acked by the web process and answered by `backoffice events` processes
+    # (`serve --event-workers N` sets this and starts them): acks then never wait behind answers' CPU work.
+    defer_events: bool = Field(default=False, validation_alias="BACKOFFICE_DEFER_EVENTS")
     # An outbox item "sending" for this long (its process died mid-send) is looked up in Slack, then re-sent.
     outbox_stale_seconds: float = Field(default=300.0, gt=0, validation_alias="BACKOFFICE_OUTBOX_STALE_SECONDS")
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -119,8 +120,13 @@ class SlackEdge:
         gateway: SlackGateway,
         signing_secret: str,
         home: Callable[[str], list[HomeSection]] | None = None,
+        *,
+        deferred: bool = False,
     ) -> None:
+        """`deferred`: events are only stored and acked here; `run_events` (in `backoffice events` processes)
+        answers them. Clicks, forms and commands are still handled here: Slack needs their answer at once."""
         self.assistant = assistant
+        self.deferred = deferred
         self.home = home
         self.gateway = gateway
         self.client = gateway.client
@@ -162,7 +168,10 @@ class SlackEdge:
             return next()
         try:
             accepted = inbox.accept(
-                self.assistant.database, body, per_minute=self.assistant.settings.rate_limit_per_minute
+                self.assistant.database,
+                body,
+                per_minute=self.assistant.settings.rate_limit_per_minute,
+                deferred=self.deferred,
             )
         except SQLAlchemyError:
             log.exception("cannot store Slack event %s", body.get("event_id"))
@@ -181,6 +190,8 @@ class SlackEdge:
                     f"in about {max(1, round(accepted.wait_seconds))} seconds, and to the others in order.",
                 )
             return BoltResponse(status=200, body="")
+        if self.deferred:
+            return BoltResponse(status=200, body="")  # stored: an event worker answers it
         return next()
 
     def _tell(self, body: dict[str, Any], text: str) -> None:
@@ -205,15 +216,43 @@ class SlackEdge:
             except SQLAlchemyError:
                 log.exception("cannot mark event %s failed", event_id)
 
-    def resume_events(self) -> int:
-        """Run stored events whose turn has come (queued) or whose process died (stale); returns how many."""
-        payloads = inbox.claim_due(self.assistant.database, stale_seconds=self.assistant.settings.event_stale_seconds)
+    def resume_events(self, limit: int = 50) -> int:
+        """Run stored events whose turn has come (queued or deferred) or whose process died (stale); returns how
+        many."""
+        payloads = inbox.claim_due(
+            self.assistant.database, stale_seconds=self.assistant.settings.event_stale_seconds, limit=limit
+        )
         for body in payloads:
-            try:
-                self.process_event(body)
-            except Exception as exc:  # noqa: BLE001 - one bad event must not stop the others
-                self._on_error(exc, body)
+            self._run_stored(body)
         return len(payloads)
+
+    def run_events(self, stop: threading.Event, *, poll_seconds: float = 0.05) -> None:
+        """An event worker's loop, until `stop` is set: claim a few due events at a time and run them on the
+        listener threads; when none is due, look again after `poll_seconds`. Claiming only what the threads can
+        start at once leaves the rest to other workers."""
+        with ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="event-worker") as pool:
+            while not stop.is_set():
+                try:
+                    payloads = inbox.claim_due(
+                        self.assistant.database,
+                        stale_seconds=self.assistant.settings.event_stale_seconds,
+                        limit=LISTENER_THREADS,
+                    )
+                except SQLAlchemyError:
+                    log.exception("cannot claim Slack events; trying again shortly")
+                    stop.wait(1.0)
+                    continue
+                if not payloads:
+                    stop.wait(poll_seconds)
+                    continue
+                for future in [pool.submit(self._run_stored, body) for body in payloads]:
+                    future.result()
+
+    def _run_stored(self, body: dict[str, Any]) -> None:
+        try:
+            self.process_event(body)
+        except Exception as exc:  # noqa: BLE001 - one bad event must not stop the others
+            self._on_error(exc, body)
 
     def process_event(self, body: dict[str, Any]) -> None:
         """Run a stored event as its listener would have."""
