@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +26,7 @@ from integrations.slack import SlackGateway, render_blocks, render_home, render_
 
 log = logging.getLogger(__name__)
 LISTENER_THREADS = 2
+WORKER_SWITCH_INTERVAL_SECONDS = 0.001
 _ANY = re.compile(".*")
 
 
@@ -230,6 +232,9 @@ class SlackEdge:
         """An event worker's loop, until `stop` is set: claim a few due events at a time and run them on the
         listener threads; when none is due, look again after `poll_seconds`. Claiming only what the threads can
         start at once leaves the rest to other workers."""
+        # A thread holding SQLite's write lock gets the GIL back sooner from a thread busy answering, so the web
+        # process's pre-ack INSERT waits less for that lock (benchmarks: ack p99 with an event worker).
+        sys.setswitchinterval(WORKER_SWITCH_INTERVAL_SECONDS)
         with ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="event-worker") as pool:
             while not stop.is_set():
                 try:
