@@ -131,7 +131,42 @@ def build_app(
 
         workers = EventWorkers(1, {**os.environ, **environment})
         workers.start()
+        _warm_up_workers(runtime)
     return create_app(runtime), workers
+
+
+def _warm_up_workers(runtime: Any, questions: int = 4, timeout: float = 180) -> None:
+    """Store a few questions as the web process would and wait until the event worker answered them all, so its
+    start-up (model and index loading) is over before the clock starts."""
+    import time
+
+    from sqlalchemy import func, select
+
+    from bot import inbox
+    from bot.models import ProcessedEvent
+
+    ids = [f"EvWARMUP{n}" for n in range(questions)]
+    for n, event_id in enumerate(ids):
+        event = {
+            "type": "message",
+            "channel_type": "im",
+            "channel": f"D0WARMUP{n}",
+            "user": "U0BENCH0000",
+            "text": "how many vacation days do I get?",
+            "ts": f"1.{n:06d}",
+        }
+        body = {"type": "event_callback", "event_id": event_id, "event": event}
+        inbox.accept(runtime.database, body, per_minute=1000, deferred=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with runtime.database.session_scope() as session:
+            open_events = session.scalar(
+                select(func.count()).where(ProcessedEvent.event_id.in_(ids), ProcessedEvent.status != "done")
+            )
+        if not open_events:
+            return
+        time.sleep(0.2)
+    raise RuntimeError("the event worker did not answer the warm-up questions")
 
 
 def main() -> None:
