@@ -64,3 +64,17 @@ def check_slas(session: Session, *, config: ItConfig, now: datetime, it_destinat
             ticket.sla_alerts = [*(ticket.sla_alerts or []), *(key for key, _ in alerts)]
     session.flush()
     return queued
+
+
+def sla_state(ticket: Ticket, config: ItConfig, now: datetime) -> str:
+    """Where a ticket stands against its resolution target, for colouring queues: "ok", "warn" (past the warning
+    share), "breach" (open past the target), "met" or "missed" (resolved within or after it), "none" (no target)."""
+    sla = config.sla.get(ticket.priority)
+    if sla is None:
+        return "none"
+    elapsed = sla_elapsed(ticket, ticket.resolved_at or now)
+    if ticket.status not in OPEN:
+        return "met" if elapsed <= sla.resolution else "missed"
+    if elapsed >= sla.resolution:
+        return "breach"
+    return "warn" if elapsed >= sla.resolution * config.warn_at else "ok"
