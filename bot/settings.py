@@ -19,6 +19,14 @@ class Settings(BaseSettings):
     slack_signing_secret: str | None = Field(default=None, validation_alias="SLACK_SIGNING_SECRET")
     slack_app_token: str | None = Field(default=None, validation_alias="SLACK_APP_TOKEN")
     slack_api_url: str = Field(default=SLACK_DEFAULT_API_URL, validation_alias="SLACK_API_URL")
+    # "Sign in with Slack" (OpenID Connect) for the staff console: the Slack app's client id and secret.
+    slack_client_id: str | None = Field(default=None, validation_alias="SLACK_CLIENT_ID")
+    slack_client_secret: str | None = Field(default=None, validation_alias="SLACK_CLIENT_SECRET")
+    # The workspace people must sign in from (its T… id); unset = any workspace whose members are in the directory.
+    slack_team_id: str | None = Field(default=None, validation_alias="SLACK_TEAM_ID")
+    slack_authorize_url: str = Field(
+        default="https://slack.com/openid/connect/authorize", validation_alias="SLACK_AUTHORIZE_URL"
+    )
 
     data_dir: Path = Field(default=Path("./var"), validation_alias="BACKOFFICE_DATA_DIR")
     database_url: str | None = Field(default=None, validation_alias="BACKOFFICE_DATABASE_URL")

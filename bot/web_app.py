@@ -29,6 +29,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as AsgiMessage
 
+from bot.console import routes as console
 from bot.directory import get_by_slack_id
 from bot.expenses.export import expense_row
 from bot.leave.calendar import team_calendar
@@ -188,6 +189,7 @@ def create_app(runtime: Runtime, *, run_scheduler: bool = True) -> FastAPI:
     app = FastAPI(title="Back Office Assistant", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.runtime = runtime
     app.add_middleware(SecurityHeaders)
+    console.install(app)
 
     @app.get("/docs", include_in_schema=False)
     def api_docs() -> HTMLResponse:

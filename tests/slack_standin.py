@@ -11,15 +11,17 @@ knows it"."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
+import secrets
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, urlencode
 
 
 @dataclass
@@ -54,6 +56,14 @@ class SlackStandIn:
     # A call for which this returns True is answered only after release() (or the server stops).
     hold: Callable[[str, dict[str, Any]], bool] | None = None
     _released: threading.Event = field(default_factory=threading.Event)
+    # "Sign in with Slack" (OpenID Connect): the app's credentials, and who is signed in to Slack in the browser
+    # (None: the person clicks "Cancel" on Slack's consent page).
+    oidc_client_id: str = "1111.2222"
+    oidc_client_secret: str = "oidc-client-secret"
+    oidc_user: str | None = None
+    oidc_team: str = "T0001"
+    _oidc_codes: dict[str, tuple[str, str]] = field(default_factory=dict)  # code → (user, redirect_uri)
+    _oidc_tokens: dict[str, str] = field(default_factory=dict)  # access token → user
     _server: ThreadingHTTPServer | None = None
     _ts: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -65,6 +75,44 @@ class SlackStandIn:
             self.retry_after_seconds = retry_after
             self.rate_limited_until = now + rate_limited_for
             self.failing_until = now + rate_limited_for + failing_for
+
+    @property
+    def authorize_url(self) -> str:
+        return f"{self.root_url}openid/connect/authorize"
+
+    def authorize(self, query: dict[str, str]) -> str:
+        """Slack's consent page, already accepted by `oidc_user`: where it sends the browser back to."""
+        redirect, state = query.get("redirect_uri", ""), query.get("state", "")
+        with self._lock:
+            self.calls.append(Call("openid.connect.authorize", dict(query), None))
+            if query.get("client_id") != self.oidc_client_id or self.oidc_user is None:
+                return f"{redirect}?{urlencode({'error': 'access_denied', 'state': state})}"
+            code = secrets.token_urlsafe(12)
+            self._oidc_codes[code] = (self.oidc_user, redirect)
+        return f"{redirect}?{urlencode({'code': code, 'state': state})}"
+
+    def _openid(self, method: str, params: dict[str, Any], token: str | None) -> dict[str, Any]:
+        if method == "openid.connect.token":
+            basic = (token or "").removeprefix("Basic ").strip()
+            client = base64.b64decode(basic).decode() if basic else ""
+            if client != f"{self.oidc_client_id}:{self.oidc_client_secret}":
+                return {"ok": False, "error": "invalid_client_id"}
+            found = self._oidc_codes.pop(str(params.get("code", "")), None)  # a code works once
+            if found is None or found[1] != params.get("redirect_uri"):
+                return {"ok": False, "error": "invalid_code"}
+            access = "xoxp-" + secrets.token_hex(8)
+            self._oidc_tokens[access] = found[0]
+            return {"ok": True, "access_token": access, "token_type": "Bearer", "id_token": "not-checked-here"}
+        user = self._oidc_tokens.get(token or "")
+        if user is None:
+            return {"ok": False, "error": "invalid_auth"}
+        return {
+            "ok": True,
+            "sub": user,
+            "https://slack.com/user_id": user,
+            "https://slack.com/team_id": self.oidc_team,
+            "name": self.users.get(user, {}).get("name", user),
+        }
 
     def release(self) -> None:
         """Answer the held calls."""
@@ -133,6 +181,13 @@ class SlackStandIn:
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
                 auth = self.headers.get("Authorization") or ""
                 token = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else None
+                if self.path.startswith("/openid/connect/authorize"):
+                    query = {k: v[0] for k, v in parse_qs(self.path.partition("?")[2]).items()}
+                    self.send_response(302)
+                    self.send_header("Location", standin.authorize(query))
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 if self.path.startswith("/api/"):  # Web API methods called with GET (conversations.history…)
                     method, _, query = self.path.removeprefix("/api/").partition("?")
                     params = {k: v[0] for k, v in parse_qs(query).items()}
@@ -238,6 +293,8 @@ class SlackStandIn:
                 self.calls.append(Call(method, params, token))
                 return 500, {}, {"ok": False, "error": "internal_error"}
             self.calls.append(Call(method, params, token))
+            if method.startswith("openid.connect."):
+                return 200, {}, self._openid(method, params, token)
             if token != self.token and not method.startswith("respond/"):
                 return 200, {}, {"ok": False, "error": "invalid_auth"}
             if method.startswith("respond/"):  # a slash command's response_url

@@ -1,0 +1,748 @@
+"""The staff console's pages and form posts under /console.
+
+Pages read the database directly (read-only queries). Every change a form makes goes through the assistant as the
+signed-in person's click on the same action Slack's buttons send (`Assistant.handle`), so the console obeys the
+same permission checks, writes the same audit rows and sends the same Slack messages as Slack does."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from bot.console import auth
+from bot.console.auth import ConsoleSession
+from bot.db import utcnow
+from bot.directory import get_by_slack_id
+from bot.messages import Message, Reply
+from bot.models import (
+    AuditEntry,
+    Employee,
+    Escalation,
+    Expense,
+    Faq,
+    KnowledgeDocument,
+    LeaveRequest,
+    Ticket,
+)
+from bot.runtime import Runtime
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+# Pages load the console's own script and styles only; style attributes are allowed because the chart library
+# sets them as it draws (a style cannot run code).
+POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+PAGE_SIZE = 100
+ROLE_PAGES = (("hr", "HR"), ("it", "IT"), ("finance", "Finance"), ("manager", "Team"), ("admin", "Admin"))
+
+
+class SignInNeeded(Exception):
+    """Raised by `current_user` for a signed-out visitor; answered with a redirect to the sign-in page."""
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The signed-in person, as the directory has them now."""
+
+    id: int
+    slack_id: str
+    name: str
+    roles: frozenset[str]
+    manages: bool
+
+    def has(self, role: str) -> bool:
+        if role == "manager":
+            return self.manages or "manager" in self.roles or "admin" in self.roles
+        return role in self.roles or "admin" in self.roles
+
+
+def runtime_of(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
+
+
+def session_of(request: Request) -> ConsoleSession:
+    return auth.read_session(request, runtime_of(request).settings)
+
+
+SessionDep = Annotated[ConsoleSession, Depends(session_of)]
+
+
+def current_user(request: Request, session: SessionDep) -> Viewer:
+    if not session.slack_id:
+        raise SignInNeeded
+    with runtime_of(request).database.session_scope() as db:
+        employee = get_by_slack_id(db, session.slack_id)
+        if employee is None:
+            raise SignInNeeded
+        manages = bool(db.scalar(select(func.count()).where(Employee.manager_id == employee.id)))
+        return Viewer(employee.id, employee.slack_id, employee.name, employee.role_set, manages)
+
+
+ViewerDep = Annotated[Viewer, Depends(current_user)]
+CsrfField = Annotated[str, Form(alias="csrf")]
+
+
+def require(viewer: Viewer, role: str) -> None:
+    if not viewer.has(role):
+        raise HTTPException(
+            status_code=403, detail=f"This page is for {role.upper() if role != 'manager' else 'managers'}."
+        )
+
+
+def page(request: Request, name: str, session: ConsoleSession, **context: Any) -> HTMLResponse:
+    settings = runtime_of(request).settings
+    flash = request.cookies.get("bo_flash")
+    response = templates.TemplateResponse(
+        request, name, {"csrf": session.csrf, "flash": flash, "role_pages": ROLE_PAGES, **context}
+    )
+    response.headers["Content-Security-Policy"] = POLICY
+    response.headers["Cache-Control"] = "no-store"
+    if flash:
+        response.delete_cookie("bo_flash", path="/console")
+    auth.write_session(response, session, settings)
+    return response
+
+
+def back(to: str, note: str | None = None) -> RedirectResponse:
+    """Post/redirect/get: the browser lands on `to`, which shows `note` once."""
+    response = RedirectResponse(to, status_code=303)
+    if note:
+        response.set_cookie("bo_flash", note[:300], max_age=60, httponly=True, samesite="lax", path="/console")
+    return response
+
+
+def act(rt: Runtime, viewer: Viewer, action_id: str, value: str, form: dict[str, str] | None = None) -> Reply:
+    """The signed-in person's click on `action_id`, handled exactly as the same button in Slack."""
+    message = Message(
+        user_id=viewer.slack_id,
+        text="",
+        channel=f"web:{viewer.slack_id}",
+        platform="web",
+        action_id=action_id,
+        action_value=value,
+        form=form or {},
+    )
+    return rt.assistant.handle(message)
+
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+
+
+# ---------------------------------------------------------------- sign-in
+
+
+@router.get("/login")
+def login_page(request: Request, session: SessionDep, rt: RuntimeDep) -> HTMLResponse:
+    people: list[Employee] = []
+    if auth.local_sign_in_allowed(rt.settings):
+        with rt.database.session_scope() as db:
+            people = list(db.scalars(select(Employee).order_by(Employee.name).limit(500)))
+            db.expunge_all()
+    return page(
+        request,
+        "login.html",
+        session,
+        people=people,
+        local=auth.local_sign_in_allowed(rt.settings),
+        slack=auth.slack_sign_in_configured(rt.settings),
+        user=None,
+    )
+
+
+@router.post("/login")
+def login_local(
+    session: SessionDep, rt: RuntimeDep, csrf: CsrfField, slack_id: Annotated[str, Form(max_length=32)]
+) -> Response:
+    auth.check_csrf(session, csrf)
+    if not auth.local_sign_in_allowed(rt.settings):
+        raise HTTPException(status_code=404, detail="Local sign-in is off in production: sign in with Slack.")
+    with rt.database.session_scope() as db:
+        if get_by_slack_id(db, slack_id) is None:
+            raise HTTPException(status_code=403, detail="That person is not in the directory.")
+    response = back("/console")
+    auth.write_session(response, auth.signed_in(session, slack_id), rt.settings)
+    return response
+
+
+@router.get("/login/slack")
+def login_slack(session: SessionDep, rt: RuntimeDep) -> Response:
+    if not auth.slack_sign_in_configured(rt.settings):
+        raise HTTPException(status_code=404, detail="Sign in with Slack is not configured (SLACK_CLIENT_ID).")
+    url, pending = auth.slack_authorize(rt.settings, session)
+    response = RedirectResponse(url, status_code=303)
+    auth.write_session(response, pending, rt.settings)
+    return response
+
+
+@router.get("/auth/slack")
+def slack_callback(
+    request: Request,
+    session: SessionDep,
+    rt: RuntimeDep,
+    code: Annotated[str, Query(max_length=500)] = "",
+    state: Annotated[str, Query(max_length=200)] = "",
+    error: Annotated[str, Query(max_length=200)] = "",
+) -> Response:
+    try:
+        if error or not code:
+            raise auth.SignInRefused(f"Slack did not sign you in ({error or 'no code'}).")
+        slack_id = auth.slack_user_id(rt.settings, session, code, state)
+    except auth.SignInRefused as exc:
+        return page(
+            request, "message.html", auth.ConsoleSession.fresh(), title="Sign-in failed", text=str(exc), user=None
+        )
+    with rt.database.session_scope() as db:
+        known = get_by_slack_id(db, slack_id) is not None
+    if not known:
+        text = "Your Slack account is not in the back office directory. Ask an admin to add you."
+        return page(
+            request, "message.html", auth.ConsoleSession.fresh(), title="Not in the directory", text=text, user=None
+        )
+    response = back("/console")
+    auth.write_session(response, auth.signed_in(session, slack_id), rt.settings)
+    return response
+
+
+@router.post("/logout")
+def logout(session: SessionDep, rt: RuntimeDep, csrf: CsrfField) -> Response:
+    auth.check_csrf(session, csrf)
+    response = back("/console/login")
+    auth.write_session(response, ConsoleSession.fresh(), rt.settings)
+    return response
+
+
+# ---------------------------------------------------------------- home
+
+
+@router.get("")
+def home(request: Request, session: SessionDep, viewer: ViewerDep, rt: RuntimeDep) -> HTMLResponse:
+    with rt.database.session_scope() as db:
+        counts = {
+            "escalations": _count(db, Escalation, Escalation.status == "open") if viewer.has("hr") else None,
+            "faqs": _count(db, Faq, Faq.status == "draft") if viewer.has("hr") else None,
+            "tickets": _count(db, Ticket, Ticket.status.in_(("new", "in_progress"))) if viewer.has("it") else None,
+            "finance": _count(db, Expense, Expense.status == "manager_approved") if viewer.has("finance") else None,
+            "team_leave": _count(
+                db, LeaveRequest, LeaveRequest.status == "pending", LeaveRequest.approver_id == viewer.id
+            ),
+            "team_expenses": _count(db, Expense, Expense.status == "submitted", Expense.approver_id == viewer.id),
+        }
+        mine = _my_items(db, viewer)
+    return page(request, "home.html", session, user=viewer, counts=counts, mine=mine)
+
+
+def _count(db: Session, model: Any, *where: Any) -> int:
+    return int(db.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
+def _my_items(db: Session, viewer: Viewer) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    for leave in db.scalars(
+        select(LeaveRequest).where(LeaveRequest.employee_id == viewer.id).order_by(LeaveRequest.id.desc()).limit(10)
+    ):
+        items.append(
+            {
+                "entity": "leave",
+                "id": leave.id,
+                "what": f"{leave.leave_type} {leave.start_date}–{leave.end_date}",
+                "status": leave.status,
+            }
+        )
+    for ticket in db.scalars(
+        select(Ticket).where(Ticket.requester_id == viewer.id).order_by(Ticket.id.desc()).limit(10)
+    ):
+        items.append({"entity": "ticket", "id": ticket.id, "what": ticket.title, "status": ticket.status})
+    for expense in db.scalars(
+        select(Expense).where(Expense.employee_id == viewer.id).order_by(Expense.id.desc()).limit(10)
+    ):
+        items.append(
+            {
+                "entity": "expense",
+                "id": expense.id,
+                "what": f"{expense.amount} {expense.currency} {expense.merchant or expense.category}",
+                "status": expense.status,
+            }
+        )
+    return items
+
+
+# ---------------------------------------------------------------- HR
+
+
+@router.get("/hr")
+def hr_page(request: Request, session: SessionDep, viewer: ViewerDep, rt: RuntimeDep) -> HTMLResponse:
+    require(viewer, "hr")
+    with rt.database.session_scope() as db:
+        escalations = list(
+            db.scalars(
+                select(Escalation)
+                .where(Escalation.status.in_(("open", "answered")))
+                .order_by(Escalation.status.desc(), Escalation.created_at)
+                .limit(PAGE_SIZE)
+            )
+        )
+        rows = [
+            {
+                "id": e.id,
+                "who": e.employee.name,
+                "question": e.question,
+                "status": e.status,
+                "sensitive": e.sensitive,
+                "asked": e.created_at,
+                "answer": e.answer,
+            }
+            for e in escalations
+        ]
+        faqs = [
+            {"id": f.id, "question": f.question, "answer": f.answer}
+            for f in db.scalars(select(Faq).where(Faq.status == "draft").order_by(Faq.id).limit(PAGE_SIZE))
+        ]
+        documents = [
+            {
+                "title": d.title,
+                "source": d.source,
+                "audience": d.audience,
+                "chunks": d.chunk_count,
+                "ingested": d.ingested_at,
+            }
+            for d in db.scalars(select(KnowledgeDocument).order_by(KnowledgeDocument.title).limit(500))
+        ]
+    return page(request, "hr.html", session, user=viewer, escalations=rows, faqs=faqs, documents=documents)
+
+
+@router.post("/hr/escalations/{escalation_id}/answer")
+def hr_answer(
+    escalation_id: int,
+    session: SessionDep,
+    viewer: ViewerDep,
+    rt: RuntimeDep,
+    csrf: CsrfField,
+    answer: Annotated[str, Form(max_length=4000)],
+) -> Response:
+    auth.check_csrf(session, csrf)
+    require(viewer, "hr")
+    with rt.database.session_scope() as db:
+        escalation = db.get(Escalation, escalation_id)
+        sensitive = escalation is not None and escalation.sensitive
+    action = "sensitive:answer_submit" if sensitive else "policy:answer_submit"
+    reply = act(rt, viewer, action, str(escalation_id), {"answer": answer})
+    return back("/console/hr", reply.text)
+
+
+@router.post("/hr/escalations/{escalation_id}/resolve")
+def hr_resolve(escalation_id: int, session: SessionDep, viewer: ViewerDep, rt: RuntimeDep, csrf: CsrfField) -> Response:
+    auth.check_csrf(session, csrf)
+    require(viewer, "hr")
+    with rt.database.session_scope() as db:
+        escalation = db.get(Escalation, escalation_id)
+        sensitive = escalation is not None and escalation.sensitive
+    reply = act(rt, viewer, "sensitive:resolve" if sensitive else "policy:resolve", str(escalation_id))
+    return back("/console/hr", reply.text)
+
+
+@router.post("/hr/faqs/{faq_id}/publish")
+def hr_publish(faq_id: int, session: SessionDep, viewer: ViewerDep, rt: RuntimeDep, csrf: CsrfField) -> Response:
+    auth.check_csrf(session, csrf)
+    require(viewer, "hr")
+    reply = act(rt, viewer, "policy:publish", str(faq_id))
+    return back("/console/hr", reply.text)
+
+
+# ---------------------------------------------------------------- IT
+
+TICKET_ACTIONS = {
+    "claim": "it:claim",
+    "progress": "it:progress",
+    "waiting": "it:waiting",
+    "resolve": "it:resolve_submit",
+}
+
+
+@router.get("/it")
+def it_page(
+    request: Request,
+    session: SessionDep,
+    viewer: ViewerDep,
+    rt: RuntimeDep,
+    status: Annotated[str, Query(max_length=20)] = "open",
+    priority: Annotated[str, Query(max_length=4)] = "",
+    category: Annotated[str, Query(max_length=32)] = "",
+    assignee: Annotated[str, Query(max_length=8)] = "",
+) -> HTMLResponse:
+    require(viewer, "it")
+    from bot.tickets.sla import sla_state  # noqa: PLC0415 - the IT page only
+
+    query = select(Ticket).order_by(Ticket.priority, Ticket.created_at).limit(PAGE_SIZE)
+    if status == "open":
+        query = query.where(Ticket.status.in_(("new", "in_progress", "waiting")))
+    elif status:
+        query = query.where(Ticket.status == status)
+    if priority:
+        query = query.where(Ticket.priority == priority)
+    if category:
+        query = query.where(Ticket.category == category)
+    if assignee == "me":
+        query = query.where(Ticket.assignee_id == viewer.id)
+    elif assignee == "none":
+        query = query.where(Ticket.assignee_id.is_(None))
+    now = utcnow()
+    with rt.database.session_scope() as db:
+        tickets = [
+            {
+                "id": t.id,
+                "title": t.title,
+                "who": t.requester.name,
+                "category": t.category,
+                "priority": t.priority,
+                "status": t.status,
+                "assignee": t.assignee.name if t.assignee else "",
+                "created": t.created_at,
+                "sla": sla_state(t, rt.it_config, now),
+            }
+            for t in db.scalars(query)
+        ]
+    filters = {"status": status, "priority": priority, "category": category, "assignee": assignee}
+    return page(request, "it.html", session, user=viewer, tickets=tickets, filters=filters)
+
+
+@router.post("/it/tickets/{ticket_id}/{action}")
+def it_act(
+    ticket_id: int,
+    action: str,
+    session: SessionDep,
+    viewer: ViewerDep,
+    rt: RuntimeDep,
+    csrf: CsrfField,
+    note: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    auth.check_csrf(session, csrf)
+    require(viewer, "it")
+    if action not in TICKET_ACTIONS:
+        raise HTTPException(status_code=404, detail="No such ticket action.")
+    reply = act(rt, viewer, TICKET_ACTIONS[action], str(ticket_id), {"note": note} if action == "resolve" else None)
+    return back("/console/it", reply.text)
+
+
+# ---------------------------------------------------------------- managers: team approvals and calendar
+
+
+@router.get("/team")
+def team_page(request: Request, session: SessionDep, viewer: ViewerDep, rt: RuntimeDep) -> HTMLResponse:
+    require(viewer, "manager")
+    today = date.today()
+    with rt.database.session_scope() as db:
+        leave = [
+            {
+                "id": r.id,
+                "who": r.employee.name,
+                "type": r.leave_type,
+                "start": r.start_date,
+                "end": r.end_date,
+                "days": r.days,
+                "note": r.approver_note or "",
+            }
+            for r in db.scalars(
+                select(LeaveRequest)
+                .where(LeaveRequest.status == "pending", LeaveRequest.approver_id == viewer.id)
+                .order_by(LeaveRequest.start_date)
+            )
+        ]
+        expenses = [
+            {
+                "id": x.id,
+                "who": x.employee.name,
+                "amount": x.amount,
+                "currency": x.currency,
+                "merchant": x.merchant or "",
+                "category": x.category,
+                "flags": x.flags,
+            }
+            for x in db.scalars(
+                select(Expense)
+                .where(Expense.status == "submitted", Expense.approver_id == viewer.id)
+                .order_by(Expense.id)
+            )
+        ]
+        team = list(db.scalars(select(Employee).where(Employee.manager_id == viewer.id).order_by(Employee.name)))
+        days = [today + timedelta(days=n) for n in range(28)]
+        booked = db.scalars(
+            select(LeaveRequest).where(
+                LeaveRequest.employee_id.in_([p.id for p in team]),
+                LeaveRequest.status.in_(("approved", "pending")),
+                LeaveRequest.end_date >= days[0],
+                LeaveRequest.start_date <= days[-1],
+            )
+        ).all()
+        calendar = [{"name": p.name, "days": [_day_mark(booked, p.id, d) for d in days]} for p in team]
+    return page(
+        request, "team.html", session, user=viewer, leave=leave, expenses=expenses, days=days, calendar=calendar
+    )
+
+
+def _day_mark(booked: Any, employee_id: int, day: date) -> str:
+    for request in booked:
+        if request.employee_id == employee_id and request.start_date <= day <= request.end_date:
+            return "approved" if request.status == "approved" else "pending"
+    return ""
+
+
+@router.post("/leave/{request_id}/{decision}")
+def leave_decide(
+    request_id: int,
+    decision: str,
+    session: SessionDep,
+    viewer: ViewerDep,
+    rt: RuntimeDep,
+    csrf: CsrfField,
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    auth.check_csrf(session, csrf)
+    if decision not in ("approve", "deny"):
+        raise HTTPException(status_code=404, detail="No such decision.")
+    action = "leave:approve" if decision == "approve" else "leave:deny_submit"
+    reply = act(rt, viewer, action, str(request_id), {"reason": reason} if decision == "deny" else None)
+    return back("/console/team", reply.text)
+
+
+@router.post("/expenses/{expense_id}/{decision}")
+def expense_decide(
+    expense_id: int,
+    decision: str,
+    session: SessionDep,
+    viewer: ViewerDep,
+    rt: RuntimeDep,
+    csrf: CsrfField,
+    reason: Annotated[str, Form(max_length=2000)] = "",
+    to: Annotated[str, Form(pattern="^/console/(team|finance)$")] = "/console/team",
+) -> Response:
+    auth.check_csrf(session, csrf)
+    actions = {"approve": "expense:approve", "reject": "expense:reject_submit", "reimbursed": "expense:reimbursed"}
+    if decision not in actions:
+        raise HTTPException(status_code=404, detail="No such decision.")
+    reply = act(rt, viewer, actions[decision], str(expense_id), {"reason": reason} if decision == "reject" else None)
+    return back(to, reply.text)
+
+
+# ---------------------------------------------------------------- finance
+
+
+@router.get("/finance")
+def finance_page(request: Request, session: SessionDep, viewer: ViewerDep, rt: RuntimeDep) -> HTMLResponse:
+    require(viewer, "finance")
+    with rt.database.session_scope() as db:
+        rows = [
+            {
+                "id": x.id,
+                "who": x.employee.name,
+                "status": x.status,
+                "amount": x.amount,
+                "currency": x.currency,
+                "base": x.base_amount,
+                "base_currency": x.base_currency,
+                "merchant": x.merchant or "",
+                "category": x.category,
+                "flags": x.flags,
+                "spent_on": x.spent_on,
+            }
+            for x in db.scalars(
+                select(Expense)
+                .where(Expense.status.in_(("manager_approved", "approved")))
+                .order_by(Expense.status.desc(), Expense.id)
+                .limit(PAGE_SIZE)
+            )
+        ]
+    return page(request, "finance.html", session, user=viewer, expenses=rows)
+
+
+# ---------------------------------------------------------------- audit trail
+
+
+ITEM_MODELS: dict[str, Any] = {"leave": LeaveRequest, "ticket": Ticket, "expense": Expense, "escalation": Escalation}
+AUDIT_ENTITIES = {"leave": "leave_request", "ticket": "ticket", "expense": "expense", "escalation": "escalation"}
+
+
+def can_see(viewer: Viewer, entity: str, row: Any) -> bool:
+    """Owners see their own items; approvers theirs; HR escalations and leave, IT tickets, finance expenses;
+    admins everything."""
+    if viewer.has("admin"):
+        return True
+    if entity == "leave":
+        return row.employee_id == viewer.id or row.approver_id == viewer.id or viewer.has("hr")
+    if entity == "ticket":
+        return bool(row.requester_id == viewer.id or viewer.has("it"))
+    if entity == "expense":
+        return bool(row.employee_id == viewer.id or row.approver_id == viewer.id or viewer.has("finance"))
+    if entity == "escalation":
+        return bool(row.employee_id == viewer.id or viewer.has("hr"))
+    return False
+
+
+@router.get("/items/{entity}/{item_id}")
+def item_page(
+    entity: str, item_id: int, request: Request, session: SessionDep, viewer: ViewerDep, rt: RuntimeDep
+) -> HTMLResponse:
+    model = ITEM_MODELS.get(entity)
+    if model is None:
+        raise HTTPException(status_code=404, detail="No such kind of item.")
+    with rt.database.session_scope() as db:
+        row = db.get(model, item_id)
+        if row is None:
+            raise HTTPException(status_code=404, detail="No such item.")
+        if not can_see(viewer, entity, row):
+            raise HTTPException(status_code=403, detail="This item is not yours to see.")
+        fields = {
+            column.key: getattr(row, column.key)
+            for column in model.__table__.columns
+            if column.key not in ("payload", "ocr_text", "receipt_path")
+        }
+        trail = _audit_rows(
+            db,
+            select(AuditEntry)
+            .where(AuditEntry.entity == AUDIT_ENTITIES[entity], AuditEntry.entity_id == item_id)
+            .limit(1000),
+        )
+    return page(request, "item.html", session, user=viewer, entity=entity, item_id=item_id, fields=fields, trail=trail)
+
+
+def _audit_rows(db: Session, query: Any) -> list[dict[str, Any]]:
+    entries = db.scalars(query.order_by(AuditEntry.at, AuditEntry.id)).all()
+    actors = {
+        e.id: e.name
+        for e in db.scalars(select(Employee).where(Employee.id.in_({a.actor_id for a in entries if a.actor_id})))
+    }
+    return [
+        {
+            "id": a.id,
+            "at": a.at,
+            "who": actors.get(a.actor_id or 0, "the bot"),
+            "entity": a.entity,
+            "entity_id": a.entity_id,
+            "action": a.action,
+            "from": a.from_state or "",
+            "to": a.to_state or "",
+            "detail": a.detail or {},
+        }
+        for a in entries
+    ]
+
+
+def _day(value: str, name: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise HTTPException(status_code=400, detail=f"“{value}” is not a date for {name} (use YYYY-MM-DD).") from None
+
+
+def _audit_query(entity: str, actor: str, action: str, since_text: str, until_text: str) -> Any:
+    since, until = _day(since_text, "from"), _day(until_text, "to")
+    query = select(AuditEntry)
+    if entity:
+        query = query.where(AuditEntry.entity == entity)
+    if action:
+        query = query.where(AuditEntry.action.contains(action))
+    if actor:
+        query = query.where(
+            AuditEntry.actor_id.in_(
+                select(Employee.id).where(or_(Employee.slack_id == actor, Employee.name.contains(actor)))
+            )
+        )
+    if since:
+        query = query.where(AuditEntry.at >= datetime.combine(since, datetime.min.time()))
+    if until:
+        query = query.where(AuditEntry.at < datetime.combine(until + timedelta(days=1), datetime.min.time()))
+    return query
+
+
+AuditFilter = Annotated[str, Query(max_length=64)]
+
+
+@router.get("/audit")
+def audit_page(
+    request: Request,
+    session: SessionDep,
+    viewer: ViewerDep,
+    rt: RuntimeDep,
+    entity: AuditFilter = "",
+    actor: AuditFilter = "",
+    action: AuditFilter = "",
+    since: AuditFilter = "",
+    until: AuditFilter = "",
+) -> HTMLResponse:
+    require(viewer, "admin")
+    with rt.database.session_scope() as db:
+        query = _audit_query(entity, actor, action, since, until).order_by(AuditEntry.id.desc()).limit(PAGE_SIZE)
+        rows = _audit_rows(db, query)
+    filters = {"entity": entity, "actor": actor, "action": action, "since": since, "until": until}
+    return page(request, "audit.html", session, user=viewer, rows=rows, filters=filters)
+
+
+@router.get("/audit.csv")
+def audit_csv(
+    viewer: ViewerDep,
+    rt: RuntimeDep,
+    entity: AuditFilter = "",
+    actor: AuditFilter = "",
+    action: AuditFilter = "",
+    since: AuditFilter = "",
+    until: AuditFilter = "",
+) -> Response:
+    require(viewer, "admin")
+    with rt.database.session_scope() as db:
+        rows = _audit_rows(db, _audit_query(entity, actor, action, since, until))
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["id", "at", "who", "entity", "entity_id", "action", "from", "to", "detail"])
+    for r in rows:
+        cells = [r["id"], r["at"].isoformat(), r["who"], r["entity"], r["entity_id"], r["action"], r["from"], r["to"]]
+        writer.writerow([*cells, json.dumps(r["detail"], default=str)])
+    return StreamingResponse(
+        iter([out.getvalue()]),
+        media_type="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="audit.csv"'},
+    )
+
+
+# ---------------------------------------------------------------- wiring
+
+
+def plotly_js() -> Path:
+    """plotly.js as shipped inside the `plotly` wheel: served from here, never from a CDN."""
+    import plotly  # noqa: PLC0415
+
+    return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+
+def install(app: FastAPI) -> None:
+    """Add the console's pages, its static files and its sign-in redirect to `app`."""
+    app.include_router(router)
+    app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="console-static")
+
+    @app.get("/console/vendor/plotly.min.js", include_in_schema=False)
+    def plotly_script() -> FileResponse:
+        return FileResponse(plotly_js(), media_type="text/javascript", headers={"Cache-Control": "max-age=86400"})
+
+    @app.exception_handler(SignInNeeded)
+    def sign_in(request: Request, _exc: SignInNeeded) -> Response:
+        if request.method == "GET":
+            return RedirectResponse("/console/login", status_code=303)
+        return HTMLResponse("Please sign in again.", status_code=401)

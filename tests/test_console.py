@@ -1,0 +1,272 @@
+"""The staff console over real HTTP (SQLite and PostgreSQL): sign-in (local and Slack's OpenID Connect through the
+stand-in), CSRF, who may see what, and each role's main action reaching the database and Slack (the stand-in).
+The same flows in a real browser are in tests/test_console_browser.py."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from bot.models import AuditEntry, Escalation, Faq, LeaveRequest, Ticket
+from bot.runtime import Runtime, bootstrap_samples, build_runtime
+from tests.conftest import LiveServer, make_settings
+from tests.slack_payloads import app_mention, block_actions, message_event, post_event, post_interaction
+from tests.slack_standin import SlackStandIn
+
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+QUESTION = "can I bring my dog to the office on fridays?"
+
+
+def csrf_of(page: httpx.Response) -> str:
+    found = CSRF.search(page.text)
+    assert found, page.text[:500]
+    return found.group(1)
+
+
+@contextmanager
+def browser(base: str) -> Iterator[httpx.Client]:
+    """A cookie jar of its own, like one person's browser; redirects are followed by hand."""
+    with httpx.Client(base_url=base, timeout=30) as client:
+        yield client
+
+
+def sign_in(client: httpx.Client, slack_id: str) -> None:
+    form = client.get("/console/login")
+    assert form.status_code == 200
+    done = client.post("/console/login", data={"csrf": csrf_of(form), "slack_id": slack_id})
+    assert done.status_code == 303 and done.headers["location"] == "/console", done.text
+
+
+def post_form(client: httpx.Client, page: str, action: str, **fields: str) -> httpx.Response:
+    token = csrf_of(client.get(page))
+    return client.post(action, data={"csrf": token, **fields})
+
+
+def escalate(http: httpx.Client, server: LiveServer, slack: SlackStandIn, runtime: Runtime) -> int:
+    ask = app_mention("U0000DEVONE", QUESTION)
+    assert post_event(http, server.url, ask).status_code == 200
+    slack.wait_for("chat.postMessage", 2)
+    with runtime.database.session_scope() as db:
+        return db.scalars(select(Escalation.id)).one()
+
+
+def test_signed_out_visitors_are_sent_to_sign_in_and_forms_need_the_csrf_token(server: LiveServer) -> None:
+    with browser(server.url) as client:
+        assert client.get("/console").headers["location"] == "/console/login"
+        assert client.get("/console/hr").status_code == 303
+        page = client.get("/console/login")
+        assert "Local sign-in" in page.text and "Sofia Rossi" in page.text
+        assert "script-src 'self'" in page.headers["content-security-policy"]
+        # No token, a wrong token, or a token from another browser's session: refused, nobody signed in.
+        assert client.post("/console/login", data={"slack_id": "U0000HRLEAD"}).status_code == 422
+        assert client.post("/console/login", data={"slack_id": "U0000HRLEAD", "csrf": "x"}).status_code == 403
+        with browser(server.url) as other:
+            foreign = csrf_of(other.get("/console/login"))
+        assert client.post("/console/login", data={"slack_id": "U0000HRLEAD", "csrf": foreign}).status_code == 403
+        assert client.get("/console").status_code == 303
+        assert client.post("/console/login", data={"slack_id": "U0NOBODY01", "csrf": csrf_of(page)}).status_code == 403
+        sign_in(client, "U0000HRLEAD")
+        home = client.get("/console")
+        assert home.status_code == 200 and "Hello, Priya Natarajan" in home.text
+        # Signed in, a form post still needs this session's token.
+        assert client.post("/console/hr/faqs/1/publish", data={"csrf": foreign}).status_code == 403
+        logout = client.post("/console/logout", data={"csrf": csrf_of(home)})
+        assert logout.status_code == 303
+        assert client.get("/console").status_code == 303
+
+
+def test_hr_answers_an_escalation_and_publishes_the_faq_from_the_console(
+    server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client
+) -> None:
+    escalation_id = escalate(http, server, slack, runtime)
+    with browser(server.url) as client:
+        sign_in(client, "U0000HRLEAD")
+        page = client.get("/console/hr")
+        assert QUESTION in page.text and f"escalation-{escalation_id}" in page.text
+        answer = "Yes, on Fridays, if the dog is house-trained and stays in the pet zone."
+        done = post_form(client, "/console/hr", f"/console/hr/escalations/{escalation_id}/answer", answer=answer)
+        assert done.status_code == 303
+        page = client.get("/console/hr")
+        assert "was sent to Sofia Rossi" in page.text  # the note shown once after the redirect
+        told = slack.wait_for_post(lambda c: "HR answered your question" in str(c.params.get("text")))
+        assert told.params["channel"] == "C0GENERAL1" and answer in told.params["text"]
+        with runtime.database.session_scope() as db:
+            escalation = db.get_one(Escalation, escalation_id)
+            assert escalation.status == "answered" and escalation.answer == answer
+            faq = db.scalars(select(Faq).where(Faq.escalation_id == escalation_id)).one()
+            assert faq.status == "draft"
+            faq_id = faq.id
+        assert post_form(client, "/console/hr", f"/console/hr/faqs/{faq_id}/publish").status_code == 303
+        assert f"FAQ #{faq_id} is published" in client.get("/console/hr").text
+    with runtime.database.session_scope() as db:
+        assert db.get_one(Faq, faq_id).status == "published"
+        actions = db.scalars(select(AuditEntry.action).where(AuditEntry.entity.in_(("escalation", "faq")))).all()
+        assert len(actions) >= 2
+    hits = runtime.index.search("dog in the office on friday", k=3)
+    assert any(hit.source == f"faq:{faq_id}" for hit in hits)
+
+
+def test_it_claims_and_resolves_a_ticket_from_the_console(
+    server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client
+) -> None:
+    report = message_event("U0000DEVTWO", "my laptop won't turn on, I can't work", "D0JAMAL001", "im")
+    assert post_event(http, server.url, report).status_code == 200
+    slack.wait_for_post(lambda c: "opened a ticket" in str(c.params.get("text")))
+    with runtime.database.session_scope() as db:
+        ticket_id = db.scalars(select(Ticket.id)).one()
+    with browser(server.url) as client:
+        sign_in(client, "U0000ITDESK")
+        page = client.get("/console/it")
+        assert f"ticket-{ticket_id}" in page.text and 'class="sla ok"' in page.text
+        assert client.get("/console/it?status=closed").text.count("ticket-") == 0
+        assert post_form(client, "/console/it", f"/console/it/tickets/{ticket_id}/claim").status_code == 303
+        resolve = post_form(
+            client, "/console/it", f"/console/it/tickets/{ticket_id}/resolve", note="Reseated the battery"
+        )
+        assert resolve.status_code == 303
+        assert client.post(f"/console/it/tickets/{ticket_id}/delete", data={"csrf": "x"}).status_code == 403
+    with runtime.database.session_scope() as db:
+        ticket = db.get_one(Ticket, ticket_id)
+        assert ticket.status == "resolved" and ticket.assignee is not None and ticket.assignee.slack_id == "U0000ITDESK"
+        assert ticket.resolution_note == "Reseated the battery"
+    slack.wait_for_post(lambda c: c.params.get("channel") == "D0JAMAL001" and "Reseated the battery" in str(c.params))
+
+
+def test_manager_approves_leave_from_the_console_and_the_employee_hears_in_slack(
+    server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client
+) -> None:
+    ask = message_event("U0000DEVTWO", "PTO 12/14-12/18 for my sister's wedding", "D0JAMAL001", "im")
+    assert post_event(http, server.url, ask).status_code == 200
+    slack.wait_for("chat.postMessage", 1)
+    with runtime.database.session_scope() as db:
+        request_id = db.scalars(select(LeaveRequest.id)).one()
+    confirm = block_actions("U0000DEVTWO", "leave:confirm", str(request_id), "D0JAMAL001", "1.1", ask["event"]["ts"])
+    assert post_interaction(http, server.url, confirm).status_code == 200
+    slack.wait_for_post(
+        lambda c: "approve" in str(c.params.get("blocks", "")).lower() and c.params.get("channel") != "D0JAMAL001"
+    )
+    with browser(server.url) as client:
+        sign_in(client, "U0000DEVONE")  # a colleague, not the approver
+        assert client.get("/console/team").status_code == 403
+        assert client.get(f"/console/items/leave/{request_id}").status_code == 403
+        refused = post_form(client, "/console", f"/console/leave/{request_id}/approve")
+        assert refused.status_code == 303
+        with runtime.database.session_scope() as db:
+            assert db.get_one(LeaveRequest, request_id).status == "pending"
+    with browser(server.url) as client:
+        sign_in(client, "U0000ENGMGR")
+        page = client.get("/console/team")
+        assert f"leave-{request_id}" in page.text and "Jamal Carter" in page.text
+        assert post_form(client, "/console/team", f"/console/leave/{request_id}/approve").status_code == 303
+        item = client.get(f"/console/items/leave/{request_id}")
+        assert item.status_code == 200 and "pending → approved" in item.text
+    with runtime.database.session_scope() as db:
+        assert db.get_one(LeaveRequest, request_id).status == "approved"
+    slack.wait_for_post(lambda c: c.params.get("channel") == "D0JAMAL001" and "approved" in str(c.params.get("text")))
+
+
+def test_employee_editing_urls_gets_403_on_other_peoples_items_and_staff_pages(
+    server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client
+) -> None:
+    escalation_id = escalate(http, server, slack, runtime)
+    with browser(server.url) as client:
+        sign_in(client, "U0000DEVTWO")
+        for path in (
+            "/console/hr",
+            "/console/it",
+            "/console/finance",
+            "/console/team",
+            "/console/audit",
+            "/console/audit.csv",
+        ):
+            assert client.get(path).status_code == 403, path
+        assert client.get(f"/console/items/escalation/{escalation_id}").status_code == 403
+        answer = post_form(
+            client, "/console", f"/console/hr/escalations/{escalation_id}/answer", answer="Sure, bring it."
+        )
+        assert answer.status_code == 403
+    with browser(server.url) as client:
+        sign_in(client, "U0000DEVONE")  # the person who asked sees their own item
+        assert client.get(f"/console/items/escalation/{escalation_id}").status_code == 200
+    with runtime.database.session_scope() as db:
+        assert db.get_one(Escalation, escalation_id).status == "open"
+
+
+def test_admin_searches_the_audit_log_and_exports_csv(
+    server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client
+) -> None:
+    escalation_id = escalate(http, server, slack, runtime)
+    with browser(server.url) as client:
+        sign_in(client, "U0000HRLEAD")
+        post_form(client, "/console/hr", f"/console/hr/escalations/{escalation_id}/resolve")
+    with browser(server.url) as client:
+        sign_in(client, "U0000ADMIN1")
+        page = client.get("/console/audit", params={"entity": "escalation", "actor": "Priya"})
+        assert page.status_code == 200 and "open → resolved" in page.text and "Priya Natarajan" in page.text
+        assert client.get("/console/audit", params={"since": "yesterday"}).status_code == 400
+        export = client.get("/console/audit.csv", params={"entity": "escalation"})
+        assert export.headers["content-type"].startswith("text/csv")
+        rows = list(csv.DictReader(io.StringIO(export.text)))
+        assert any(
+            r["entity_id"] == str(escalation_id) and r["to"] == "resolved" and r["who"] == "Priya Natarajan"
+            for r in rows
+        )
+
+
+@pytest.fixture
+def oidc_runtime(tmp_path: Path, slack: SlackStandIn) -> Iterator[Runtime]:
+    settings = make_settings(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'oidc.db'}",
+        slack,
+        SLACK_CLIENT_ID=slack.oidc_client_id,
+        SLACK_CLIENT_SECRET=slack.oidc_client_secret,
+        SLACK_TEAM_ID="T0001",
+        SLACK_AUTHORIZE_URL=slack.authorize_url,
+    )
+    rt = build_runtime(settings)
+    bootstrap_samples(rt)
+    yield rt
+    rt.close()
+
+
+def follow(client: httpx.Client, response: httpx.Response) -> httpx.Response:
+    """Follow redirects across hosts (the console, then the stand-in's consent page, then the console)."""
+    while response.status_code in (302, 303):
+        response = client.get(response.headers["location"])
+    return response
+
+
+def test_sign_in_with_slack_openid_connect(oidc_runtime: Runtime, slack: SlackStandIn) -> None:
+    with LiveServer(oidc_runtime) as server:
+        oidc_runtime.settings.public_url = server.url
+        with browser(server.url) as client:
+            slack.oidc_user = "U0000ITLEAD"
+            landed = follow(client, client.get("/console/login/slack"))
+            assert landed.status_code == 200 and "Hello, Grace Okafor" in landed.text
+            authorize = slack.calls_to("openid.connect.authorize")[0].params
+            assert authorize["scope"] == "openid profile email" and authorize["team"] == "T0001"
+        with browser(server.url) as client:
+            # Slack sends the browser back with a state this browser did not start (a forged or stale link).
+            start = client.get("/console/login/slack")
+            params = dict(httpx.URL(start.headers["location"]).params)
+            page = client.get(slack.authorize({**params, "state": "forged-state"}))
+            assert "Sign-in failed" in page.text and "expired" in page.text
+            assert client.get("/console").status_code == 303
+        with browser(server.url) as client:
+            slack.oidc_user = None  # the person cancels on Slack's page
+            page = follow(client, client.get("/console/login/slack"))
+            assert "Sign-in failed" in page.text and "access_denied" in page.text
+        with browser(server.url) as client:
+            slack.oidc_user = "U0STRANGER"  # a Slack account that is not in the directory
+            page = follow(client, client.get("/console/login/slack"))
+            assert "not in the back office directory" in page.text
+            assert client.get("/console").status_code == 303
