@@ -1,0 +1,162 @@
+"""The staff console in a real headless browser (Debian's chromium driven by chromedriver through Selenium): HR
+answers an escalation and publishes the FAQ, IT claims and resolves a ticket, a manager approves leave. Each change
+is checked in the database and in Slack (the stand-in). A screenshot of every view is written to
+var/test-artifacts/console/ (or $BACKOFFICE_TEST_ARTIFACTS)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from bot.models import Escalation, Faq, LeaveRequest, Ticket
+from bot.runtime import Runtime
+from tests.conftest import REPO, LiveServer
+from tests.slack_payloads import app_mention, block_actions, message_event, post_event, post_interaction
+from tests.slack_standin import SlackStandIn
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+ARTIFACTS = Path(os.environ.get("BACKOFFICE_TEST_ARTIFACTS", REPO / "var" / "test-artifacts")) / "console"
+
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+@pytest.fixture
+def driver() -> Iterator[object]:
+    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+        if os.environ.get("CI"):
+            pytest.fail("chromium and chromedriver are not installed; .ci/run installs them")
+        pytest.skip("chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000"):
+        options.add_argument(flag)
+    browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    browser.set_page_load_timeout(30)
+    yield browser
+    browser.quit()
+
+
+def shot(driver: object, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))  # type: ignore[attr-defined]
+
+
+def sign_in(driver: object, base: str, slack_id: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    driver.delete_all_cookies()  # type: ignore[attr-defined]
+    driver.get(f"{base}/console/login")  # type: ignore[attr-defined]
+    Select(driver.find_element(By.ID, "person")).select_by_value(slack_id)  # type: ignore[attr-defined]
+    submit(driver, driver.find_element(By.ID, "sign-in"))  # type: ignore[attr-defined]
+    assert "Hello," in driver.find_element(By.TAG_NAME, "h1").text  # type: ignore[attr-defined]
+
+
+def submit(driver: object, button: object) -> None:
+    """Click a form's button and wait until the next page replaced this one (a click does not wait for it)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    page = driver.find_element(By.TAG_NAME, "html")  # type: ignore[attr-defined]
+    button.click()  # type: ignore[attr-defined]
+    WebDriverWait(driver, 20).until(expected_conditions.staleness_of(page))
+
+
+def flash(driver: object) -> str:
+    from selenium.webdriver.common.by import By
+
+    return str(driver.find_element(By.CLASS_NAME, "flash").text)  # type: ignore[attr-defined]
+
+
+def test_hr_it_and_manager_work_their_queues_in_a_real_browser(
+    server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client, driver: object
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    base = server.url
+    # Work arriving from Slack: a question HR must answer, a broken laptop, a leave request.
+    assert (
+        post_event(http, base, app_mention("U0000DEVONE", "can I bring my dog to the office on fridays?")).status_code
+        == 200
+    )
+    report = message_event("U0000DEVTWO", "my laptop won't turn on, I can't work", "D0JAMAL001", "im")
+    assert post_event(http, base, report).status_code == 200
+    ask = message_event("U0000DEVTHR", "PTO 12/14-12/18 for a family trip", "D0MEILIN01", "im")
+    assert post_event(http, base, ask).status_code == 200
+    slack.wait_for("chat.postMessage", 4)
+    with runtime.database.session_scope() as db:
+        escalation_id = db.scalars(select(Escalation.id)).one()
+        ticket_id = db.scalars(select(Ticket.id)).one()
+        request_id = db.scalars(select(LeaveRequest.id)).one()
+    confirm = block_actions("U0000DEVTHR", "leave:confirm", str(request_id), "D0MEILIN01", "1.1", ask["event"]["ts"])
+    assert post_interaction(http, base, confirm).status_code == 200
+
+    driver.get(f"{base}/console")  # type: ignore[attr-defined]
+    assert driver.current_url.endswith("/console/login")  # type: ignore[attr-defined]
+    shot(driver, "login")
+
+    # HR: answer the question, then publish the draft FAQ.
+    sign_in(driver, base, "U0000HRLEAD")
+    shot(driver, "home-hr")
+    driver.get(f"{base}/console/hr")  # type: ignore[attr-defined]
+    card = driver.find_element(By.ID, f"escalation-{escalation_id}")  # type: ignore[attr-defined]
+    card.find_element(By.NAME, "answer").send_keys("Yes, on Fridays, if the dog is house-trained.")
+    shot(driver, "hr-escalations")
+    submit(driver, card.find_element(By.CSS_SELECTOR, "button.primary"))
+    assert "was sent to Sofia Rossi" in flash(driver)
+    with runtime.database.session_scope() as db:
+        faq_id = db.scalars(select(Faq.id).where(Faq.escalation_id == escalation_id)).one()
+    shot(driver, "hr-draft-faq")
+    submit(driver, driver.find_element(By.CSS_SELECTOR, f"#faq-{faq_id} button"))  # type: ignore[attr-defined]
+    assert f"FAQ #{faq_id} is published" in flash(driver)
+    with runtime.database.session_scope() as db:
+        assert db.get_one(Escalation, escalation_id).status == "answered"
+        assert db.get_one(Faq, faq_id).status == "published"
+    slack.wait_for_post(lambda c: "HR answered your question" in str(c.params.get("text")))
+
+    # IT: claim and resolve the ticket.
+    sign_in(driver, base, "U0000ITDESK")
+    driver.get(f"{base}/console/it")  # type: ignore[attr-defined]
+    shot(driver, "it-queue")
+    submit(driver, driver.find_element(By.CSS_SELECTOR, f"#ticket-{ticket_id} button[name=claim]"))  # type: ignore[attr-defined]
+    assert flash(driver) == f"You have ticket #{ticket_id}."
+    row = driver.find_element(By.ID, f"ticket-{ticket_id}")  # type: ignore[attr-defined]
+    row.find_element(By.NAME, "note").send_keys("Replaced the power adapter")
+    submit(driver, row.find_element(By.CSS_SELECTOR, "button[name=resolve]"))
+    shot(driver, "it-resolved")
+    with runtime.database.session_scope() as db:
+        ticket = db.get_one(Ticket, ticket_id)
+        assert ticket.status == "resolved" and ticket.resolution_note == "Replaced the power adapter"
+    slack.wait_for_post(lambda c: c.params.get("channel") == "D0JAMAL001" and "power adapter" in str(c.params))
+
+    # The manager: approve the leave from the team page.
+    sign_in(driver, base, "U0000ENGMGR")
+    driver.get(f"{base}/console/team")  # type: ignore[attr-defined]
+    shot(driver, "team-approvals")
+    submit(driver, driver.find_element(By.CSS_SELECTOR, f"#leave-{request_id} button[name=approve]"))  # type: ignore[attr-defined]
+    assert "approved" in flash(driver).lower()
+    with runtime.database.session_scope() as db:
+        assert db.get_one(LeaveRequest, request_id).status == "approved"
+    slack.wait_for_post(lambda c: c.params.get("channel") == "D0MEILIN01" and "approved" in str(c.params.get("text")))
+    driver.get(f"{base}/console/items/leave/{request_id}")  # type: ignore[attr-defined]
+    assert "pending → approved" in driver.find_element(By.CLASS_NAME, "audit").text  # type: ignore[attr-defined]
+    shot(driver, "leave-history")
+
+    # An employee editing the URL to another person's item gets 403.
+    sign_in(driver, base, "U0000DEVONE")
+    driver.get(f"{base}/console/items/ticket/{ticket_id}")  # type: ignore[attr-defined]
+    assert "not yours to see" in driver.page_source  # type: ignore[attr-defined]
+    shot(driver, "employee-403")
+    for name in ("login", "hr-escalations", "it-queue", "team-approvals", "leave-history"):
+        assert (ARTIFACTS / f"{name}.png").stat().st_size > 5_000
