@@ -12,6 +12,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
 from sqlalchemy import select
 
 from bot.models import Escalation, Faq, LeaveRequest, Ticket
@@ -28,7 +30,7 @@ pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 @pytest.fixture
-def driver() -> Iterator[object]:
+def driver() -> Iterator[WebDriver]:
     if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
         if os.environ.get("CI"):
             pytest.fail("chromium and chromedriver are not installed; .ci/run installs them")
@@ -46,41 +48,41 @@ def driver() -> Iterator[object]:
     browser.quit()
 
 
-def shot(driver: object, name: str) -> None:
+def shot(driver: WebDriver, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))  # type: ignore[attr-defined]
+    driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
 
 
-def sign_in(driver: object, base: str, slack_id: str) -> None:
+def sign_in(driver: WebDriver, base: str, slack_id: str) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
-    driver.delete_all_cookies()  # type: ignore[attr-defined]
-    driver.get(f"{base}/console/login")  # type: ignore[attr-defined]
-    Select(driver.find_element(By.ID, "person")).select_by_value(slack_id)  # type: ignore[attr-defined]
-    submit(driver, driver.find_element(By.ID, "sign-in"))  # type: ignore[attr-defined]
-    assert "Hello," in driver.find_element(By.TAG_NAME, "h1").text  # type: ignore[attr-defined]
+    driver.delete_all_cookies()
+    driver.get(f"{base}/console/login")
+    Select(driver.find_element(By.ID, "person")).select_by_value(slack_id)
+    submit(driver, driver.find_element(By.ID, "sign-in"))
+    assert "Hello," in driver.find_element(By.TAG_NAME, "h1").text
 
 
-def submit(driver: object, button: object) -> None:
+def submit(driver: WebDriver, button: WebElement) -> None:
     """Click a form's button and wait until the next page replaced this one (a click does not wait for it)."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
-    page = driver.find_element(By.TAG_NAME, "html")  # type: ignore[attr-defined]
-    button.click()  # type: ignore[attr-defined]
+    page = driver.find_element(By.TAG_NAME, "html")
+    button.click()
     WebDriverWait(driver, 20).until(expected_conditions.staleness_of(page))
 
 
-def flash(driver: object) -> str:
+def flash(driver: WebDriver) -> str:
     from selenium.webdriver.common.by import By
 
-    return str(driver.find_element(By.CLASS_NAME, "flash").text)  # type: ignore[attr-defined]
+    return str(driver.find_element(By.CLASS_NAME, "flash").text)
 
 
 def test_hr_it_and_manager_work_their_queues_in_a_real_browser(
-    server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client, driver: object
+    server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client, driver: WebDriver
 ) -> None:
     from selenium.webdriver.common.by import By
 
@@ -102,15 +104,15 @@ def test_hr_it_and_manager_work_their_queues_in_a_real_browser(
     confirm = block_actions("U0000DEVTHR", "leave:confirm", str(request_id), "D0MEILIN01", "1.1", ask["event"]["ts"])
     assert post_interaction(http, base, confirm).status_code == 200
 
-    driver.get(f"{base}/console")  # type: ignore[attr-defined]
-    assert driver.current_url.endswith("/console/login")  # type: ignore[attr-defined]
+    driver.get(f"{base}/console")
+    assert driver.current_url.endswith("/console/login")
     shot(driver, "login")
 
     # HR: answer the question, then publish the draft FAQ.
     sign_in(driver, base, "U0000HRLEAD")
     shot(driver, "home-hr")
-    driver.get(f"{base}/console/hr")  # type: ignore[attr-defined]
-    card = driver.find_element(By.ID, f"escalation-{escalation_id}")  # type: ignore[attr-defined]
+    driver.get(f"{base}/console/hr")
+    card = driver.find_element(By.ID, f"escalation-{escalation_id}")
     card.find_element(By.NAME, "answer").send_keys("Yes, on Fridays, if the dog is house-trained.")
     shot(driver, "hr-escalations")
     submit(driver, card.find_element(By.CSS_SELECTOR, "button.primary"))
@@ -118,7 +120,7 @@ def test_hr_it_and_manager_work_their_queues_in_a_real_browser(
     with runtime.database.session_scope() as db:
         faq_id = db.scalars(select(Faq.id).where(Faq.escalation_id == escalation_id)).one()
     shot(driver, "hr-draft-faq")
-    submit(driver, driver.find_element(By.CSS_SELECTOR, f"#faq-{faq_id} button"))  # type: ignore[attr-defined]
+    submit(driver, driver.find_element(By.CSS_SELECTOR, f"#faq-{faq_id} button"))
     assert f"FAQ #{faq_id} is published" in flash(driver)
     with runtime.database.session_scope() as db:
         assert db.get_one(Escalation, escalation_id).status == "answered"
@@ -127,11 +129,11 @@ def test_hr_it_and_manager_work_their_queues_in_a_real_browser(
 
     # IT: claim and resolve the ticket.
     sign_in(driver, base, "U0000ITDESK")
-    driver.get(f"{base}/console/it")  # type: ignore[attr-defined]
+    driver.get(f"{base}/console/it")
     shot(driver, "it-queue")
-    submit(driver, driver.find_element(By.CSS_SELECTOR, f"#ticket-{ticket_id} button[name=claim]"))  # type: ignore[attr-defined]
+    submit(driver, driver.find_element(By.CSS_SELECTOR, f"#ticket-{ticket_id} button[name=claim]"))
     assert flash(driver) == f"You have ticket #{ticket_id}."
-    row = driver.find_element(By.ID, f"ticket-{ticket_id}")  # type: ignore[attr-defined]
+    row = driver.find_element(By.ID, f"ticket-{ticket_id}")
     row.find_element(By.NAME, "note").send_keys("Replaced the power adapter")
     submit(driver, row.find_element(By.CSS_SELECTOR, "button[name=resolve]"))
     shot(driver, "it-resolved")
@@ -142,21 +144,21 @@ def test_hr_it_and_manager_work_their_queues_in_a_real_browser(
 
     # The manager: approve the leave from the team page.
     sign_in(driver, base, "U0000ENGMGR")
-    driver.get(f"{base}/console/team")  # type: ignore[attr-defined]
+    driver.get(f"{base}/console/team")
     shot(driver, "team-approvals")
-    submit(driver, driver.find_element(By.CSS_SELECTOR, f"#leave-{request_id} button[name=approve]"))  # type: ignore[attr-defined]
+    submit(driver, driver.find_element(By.CSS_SELECTOR, f"#leave-{request_id} button[name=approve]"))
     assert "approved" in flash(driver).lower()
     with runtime.database.session_scope() as db:
         assert db.get_one(LeaveRequest, request_id).status == "approved"
     slack.wait_for_post(lambda c: c.params.get("channel") == "D0MEILIN01" and "approved" in str(c.params.get("text")))
-    driver.get(f"{base}/console/items/leave/{request_id}")  # type: ignore[attr-defined]
-    assert "pending → approved" in driver.find_element(By.CLASS_NAME, "audit").text  # type: ignore[attr-defined]
+    driver.get(f"{base}/console/items/leave/{request_id}")
+    assert "pending → approved" in driver.find_element(By.CLASS_NAME, "audit").text
     shot(driver, "leave-history")
 
     # An employee editing the URL to another person's item gets 403.
     sign_in(driver, base, "U0000DEVONE")
-    driver.get(f"{base}/console/items/ticket/{ticket_id}")  # type: ignore[attr-defined]
-    assert "not yours to see" in driver.page_source  # type: ignore[attr-defined]
+    driver.get(f"{base}/console/items/ticket/{ticket_id}")
+    assert "not yours to see" in driver.page_source
     shot(driver, "employee-403")
     for name in ("login", "hr-escalations", "it-queue", "team-approvals", "leave-history"):
         assert (ARTIFACTS / f"{name}.png").stat().st_size > 5_000
