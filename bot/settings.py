@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     defer_events: bool = Field(default=False, validation_alias="BACKOFFICE_DEFER_EVENTS")
     # An outbox item "sending" for this long (its process died mid-send) is looked up in Slack, then re-sent.
     outbox_stale_seconds: float = Field(default=300.0, gt=0, validation_alias="BACKOFFICE_OUTBOX_STALE_SECONDS")
+    # Insight: a question counts as deflected only if its asker opened no ticket and no HR request within these days.
+    deflection_days: int = Field(default=7, ge=1, validation_alias="BACKOFFICE_DEFLECTION_DAYS")
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
