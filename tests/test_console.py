@@ -270,3 +270,63 @@ def test_sign_in_with_slack_openid_connect(oidc_runtime: Runtime, slack: SlackSt
             page = follow(client, client.get("/console/login/slack"))
             assert "not in the back office directory" in page.text
             assert client.get("/console").status_code == 303
+
+
+def test_manager_then_finance_approve_an_expense_and_finance_exports_it(server: LiveServer, runtime: Runtime) -> None:
+    from datetime import UTC, datetime
+
+    from bot.models import Expense
+    from tests.chat import button, click, say
+
+    runtime.assistant.clock = lambda: datetime(2026, 11, 23, 16, 0, tzinfo=UTC)
+    big = say(runtime, "U0000DEVONE", "flight to the Lisbon offsite 1,450.00 EUR on nov 19, receipt to follow")
+    expense_id = button(big, "expense:confirm")
+    click(runtime, "U0000DEVONE", "expense:confirm", expense_id)
+    with browser(server.url) as client:
+        sign_in(client, "U0000ENGMGR")
+        assert f"expense-{expense_id}" in client.get("/console/team").text
+        post_form(client, "/console/team", f"/console/expenses/{expense_id}/approve")
+    with browser(server.url) as client:
+        sign_in(client, "U0000DEVTWO")
+        assert client.get("/console/finance/export.csv").status_code == 403
+    with browser(server.url) as client:
+        sign_in(client, "U0000FINANC")
+        page = client.get("/console/finance")
+        assert f"expense-{expense_id}" in page.text and "manager_approved" in page.text
+        done = post_form(client, "/console/finance", f"/console/expenses/{expense_id}/approve", to="/console/finance")
+        assert done.headers["location"] == "/console/finance"
+        with runtime.database.session_scope() as db:
+            expense = db.get_one(Expense, int(expense_id))
+            assert expense.status == "approved"
+        export = client.get("/console/finance/export.csv", params={"since": "2026-11-01", "until": "2026-11-30"})
+        rows = list(csv.DictReader(io.StringIO(export.text)))
+        assert [r["amount"] for r in rows if r["claim_id"] == expense_id] == ["1450.00"], rows[:2]
+
+
+def test_admin_imports_the_directory_and_the_new_person_signs_in(server: LiveServer, runtime: Runtime) -> None:
+    header = "slack_id,name,email,tz,country,manager_slack_id,roles\n"
+    good = (
+        header
+        + "U0NEWFIN01,Ada Lindqvist,ada.lindqvist@larkspur.example,Europe/Stockholm,SE,U0000ADMIN1,employee;finance\n"
+    )
+    bad = header + "U0BROKEN01,Broken Person,broken@larkspur.example,Mars/Olympus,XX,,employee\n"
+    with browser(server.url) as client:
+        sign_in(client, "U0000DEVONE")
+        form = client.get("/console")
+        refused = client.post(
+            "/console/admin/directory", data={"csrf": csrf_of(form)}, files={"file": ("d.csv", good, "text/csv")}
+        )
+        assert refused.status_code == 403
+    with browser(server.url) as client:
+        sign_in(client, "U0000ADMIN1")
+        token = csrf_of(client.get("/console/admin"))
+        no_token = client.post("/console/admin/directory", files={"file": ("d.csv", good, "text/csv")})
+        assert no_token.status_code == 403
+        client.post("/console/admin/directory", data={"csrf": token}, files={"file": ("d.csv", bad, "text/csv")})
+        assert "Nothing was imported" in client.get("/console/admin").text
+        client.post("/console/admin/directory", data={"csrf": token}, files={"file": ("d.csv", good, "text/csv")})
+        page = client.get("/console/admin")
+        assert "1 created" in page.text and "Ada Lindqvist" in page.text and "Broken Person" not in page.text
+    with browser(server.url) as client:
+        sign_in(client, "U0NEWFIN01")
+        assert client.get("/console/finance").status_code == 200

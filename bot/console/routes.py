@@ -20,11 +20,14 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
+from starlette.datastructures import UploadFile as StarletteUpload
 
+from bot import audit, directory
 from bot.console import auth
 from bot.console.auth import ConsoleSession
 from bot.db import utcnow
 from bot.directory import get_by_slack_id
+from bot.expenses.export import export_csv
 from bot.messages import Message, Reply
 from bot.models import (
     AuditEntry,
@@ -32,6 +35,7 @@ from bot.models import (
     Escalation,
     Expense,
     Faq,
+    Incident,
     KnowledgeDocument,
     LeaveRequest,
     Ticket,
@@ -47,7 +51,15 @@ POLICY = (
     "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 PAGE_SIZE = 100
-ROLE_PAGES = (("hr", "HR"), ("it", "IT"), ("finance", "Finance"), ("manager", "Team"), ("admin", "Admin"))
+MAX_DIRECTORY_BYTES = 5_000_000
+ROLE_PAGES = (
+    ("hr", "HR", "/console/hr"),
+    ("it", "IT", "/console/it"),
+    ("finance", "Finance", "/console/finance"),
+    ("manager", "Team", "/console/team"),
+    ("admin", "Directory", "/console/admin"),
+    ("admin", "Audit log", "/console/audit"),
+)
 
 
 class SignInNeeded(Exception):
@@ -419,8 +431,33 @@ def it_page(
             }
             for t in db.scalars(query)
         ]
+        incidents = [
+            {
+                "id": i.id,
+                "title": i.title,
+                "category": i.category,
+                "created": i.created_at,
+                "tickets": db.scalar(select(func.count()).where(Ticket.incident_id == i.id)) or 0,
+            }
+            for i in db.scalars(select(Incident).where(Incident.status == "open").order_by(Incident.id))
+        ]
     filters = {"status": status, "priority": priority, "category": category, "assignee": assignee}
-    return page(request, "it.html", session, user=viewer, tickets=tickets, filters=filters)
+    return page(request, "it.html", session, user=viewer, tickets=tickets, filters=filters, incidents=incidents)
+
+
+@router.post("/it/incidents/{incident_id}/resolve")
+def it_incident_resolve(
+    incident_id: int,
+    session: SessionDep,
+    viewer: ViewerDep,
+    rt: RuntimeDep,
+    csrf: CsrfField,
+    note: Annotated[str, Form(max_length=4000)],
+) -> Response:
+    auth.check_csrf(session, csrf)
+    require(viewer, "it")
+    reply = act(rt, viewer, "it:incident_resolve_submit", str(incident_id), {"note": note})
+    return back("/console/it", reply.text)
 
 
 @router.post("/it/tickets/{ticket_id}/{action}")
@@ -570,6 +607,84 @@ def finance_page(request: Request, session: SessionDep, viewer: ViewerDep, rt: R
             )
         ]
     return page(request, "finance.html", session, user=viewer, expenses=rows)
+
+
+@router.get("/finance/export.csv")
+def finance_export(
+    viewer: ViewerDep,
+    rt: RuntimeDep,
+    since: Annotated[str, Query(max_length=10)] = "",
+    until: Annotated[str, Query(max_length=10)] = "",
+) -> Response:
+    """Approved and reimbursed claims spent in [since, until] (default: this month so far), as finance's CSV."""
+    require(viewer, "finance")
+    today = utcnow().date()
+    start = _day(since, "from") or today.replace(day=1)
+    end = _day(until, "to") or today
+    with rt.database.session_scope() as db:
+        result = export_csv(db, start=start, end=end)
+    return Response(
+        result.csv_text,
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="expenses-{start}-{end}.csv"'},
+    )
+
+
+# ---------------------------------------------------------------- admin
+
+
+@router.get("/admin")
+def admin_page(request: Request, session: SessionDep, viewer: ViewerDep, rt: RuntimeDep) -> HTMLResponse:
+    require(viewer, "admin")
+    with rt.database.session_scope() as db:
+        managers = {e.id: e.name for e in db.scalars(select(Employee))}
+        people = [
+            {
+                "slack_id": e.slack_id,
+                "name": e.name,
+                "email": e.email or "",
+                "roles": ", ".join(sorted(e.role_set)),
+                "manager": managers.get(e.manager_id or 0, ""),
+                "country": e.country,
+                "tz": e.tz,
+            }
+            for e in db.scalars(select(Employee).order_by(Employee.name).limit(2000))
+        ]
+    return page(request, "admin.html", session, user=viewer, people=people)
+
+
+@router.post("/admin/directory")
+async def admin_import(request: Request, session: SessionDep, viewer: ViewerDep, rt: RuntimeDep) -> Response:
+    """Import the directory CSV (the columns of `backoffice directory import`); all or nothing."""
+    if int(request.headers.get("content-length") or 0) > MAX_DIRECTORY_BYTES + 100_000:
+        return back("/console/admin", f"That file is over {MAX_DIRECTORY_BYTES // 1_000_000} MB; nothing was imported.")
+    form = await request.form(max_files=1, max_fields=5)
+    auth.check_csrf(session, str(form.get("csrf") or ""))
+    require(viewer, "admin")
+    upload = form.get("file")
+    if not isinstance(upload, StarletteUpload):
+        return back("/console/admin", "Choose a CSV file to import.")
+    data = await upload.read(MAX_DIRECTORY_BYTES + 1)
+    if len(data) > MAX_DIRECTORY_BYTES:
+        return back("/console/admin", f"That file is over {MAX_DIRECTORY_BYTES // 1_000_000} MB; nothing was imported.")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return back("/console/admin", "That file is not UTF-8 text; nothing was imported.")
+    with rt.database.session_scope() as db:
+        report = directory.import_csv(db, text)
+        if report.errors:
+            db.rollback()
+            return back("/console/admin", "Nothing was imported: " + "; ".join(report.errors[:5]))
+        audit.record(
+            db,
+            entity="employee",
+            entity_id=viewer.id,
+            action="directory_import",
+            actor_id=viewer.id,
+            detail={"created": report.created, "updated": report.updated},
+        )
+    return back("/console/admin", f"Directory imported: {report.created} created, {report.updated} updated.")
 
 
 # ---------------------------------------------------------------- audit trail
