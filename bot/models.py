@@ -468,3 +468,18 @@ class Expense(Base):
     employee: Mapped[Employee] = relationship(foreign_keys=[employee_id])
     approver: Mapped[Employee | None] = relationship(foreign_keys=[approver_id])
     finance_approver: Mapped[Employee | None] = relationship(foreign_keys=[finance_approver_id])
+
+
+class DigestPost(Base):
+    """One weekly digest posted (queued in the outbox): the unique (kind, period) key makes posting it twice
+    impossible, whichever process runs the job and however often."""
+
+    __tablename__ = "digest_posts"
+    __table_args__ = (UniqueConstraint("kind", "period", name="uq_digest_posts_kind_period"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)  # "hr" | "it"
+    period: Mapped[str] = mapped_column(String(32), nullable=False)  # the ISO week, e.g. "2026-W47"
+    channel: Mapped[str] = mapped_column(String(64), nullable=False)
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = _ts()
