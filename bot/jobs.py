@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bot import digest
 from bot.expenses.jobs import remind_expense_approvers
 from bot.leave import jobs as leave_jobs
 from bot.tickets.sla import check_slas
@@ -109,6 +110,22 @@ def ticket_slas() -> None:
     runtime.outbox.deliver_pending()
 
 
+def weekly_digest() -> None:
+    """Post last week's key figures to the HR and IT channels, once per week (from Monday 08:00 UTC)."""
+    runtime = current()
+    settings = runtime.settings
+    with runtime.database.session_scope() as session:
+        digest.post_weekly_digests(
+            session,
+            now=runtime.assistant.clock(),
+            hr_destination=settings.hr_destination,
+            it_destination=settings.it_destination,
+            it_config=runtime.it_config,
+            deflection_days=settings.deflection_days,
+        )
+    runtime.outbox.deliver_pending()
+
+
 SCHEDULE: tuple[JobSpec, ...] = (
     JobSpec("outbox", "bot.jobs:deliver_outbox", "interval", {"seconds": 5}),
     JobSpec("resume_events", "bot.jobs:resume_events", "interval", {"seconds": 3}),
@@ -119,4 +136,7 @@ SCHEDULE: tuple[JobSpec, ...] = (
     JobSpec("ticket_slas", "bot.jobs:ticket_slas", "interval", {"minutes": 1}),
     JobSpec("expense_reminders", "bot.jobs:expense_reminders", "interval", {"minutes": 30}),
     JobSpec("webhooks", "bot.jobs:deliver_webhooks", "interval", {"seconds": 30}),
+    # Hourly at :00 rather than only Mondays 08:00: a process down at eight posts the digest when back; the
+    # digest_posts key posts each week's digest once.
+    JobSpec("weekly_digest", "bot.jobs:weekly_digest", "cron", {"minute": 0}),
 )
