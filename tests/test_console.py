@@ -330,3 +330,27 @@ def test_admin_imports_the_directory_and_the_new_person_signs_in(server: LiveSer
     with browser(server.url) as client:
         sign_in(client, "U0NEWFIN01")
         assert client.get("/console/finance").status_code == 200
+
+
+def test_insights_page_shows_the_figures_to_hr_and_it_only(
+    server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client
+) -> None:
+    escalate(http, server, slack, runtime)  # one policy question, followed by an HR request at once
+    with browser(server.url) as client:
+        sign_in(client, "U0000DEVONE")
+        assert client.get("/console/insights").status_code == 403
+    with browser(server.url) as client:
+        sign_in(client, "U0000HRLEAD")
+        page = client.get("/console/insights", params={"days": "7"})
+        assert page.status_code == 200
+        # The question is still inside its 7-day window, so it is pending, not counted either way.
+        assert "0 of 0 questions" in page.text and "(1 still in their window)" in page.text
+        assert QUESTION in page.text  # the unanswered-question clusters
+        assert '<script type="application/json" id="chart-data">' in page.text
+        assert client.get("/console/insights", params={"days": "5"}).status_code == 422
+        script = client.get("/console/vendor/plotly.min.js")
+        assert script.status_code == 200 and len(script.content) > 1_000_000
+    with browser(server.url) as client:
+        sign_in(client, "U0000ITDESK")
+        page = client.get("/console/insights")
+        assert page.status_code == 200 and "What the knowledge base is missing" not in page.text

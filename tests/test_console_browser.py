@@ -155,6 +155,17 @@ def test_hr_it_and_manager_work_their_queues_in_a_real_browser(
     assert "pending → approved" in driver.find_element(By.CLASS_NAME, "audit").text
     shot(driver, "leave-history")
 
+    # HR's insight charts, drawn by the plotly.js served from the plotly wheel.
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    sign_in(driver, base, "U0000HRLEAD")
+    driver.get(f"{base}/console/insights")
+    WebDriverWait(driver, 30).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "[data-drawn=yes]")) == 6)
+    assert driver.find_elements(By.CSS_SELECTOR, "#chart-messages .main-svg")
+    errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE" and "favicon.ico" not in e["message"]]
+    assert not errors  # no script error, no Content-Security-Policy violation
+    shot(driver, "insights")
+
     # An employee editing the URL to another person's item gets 403.
     sign_in(driver, base, "U0000DEVONE")
     driver.get(f"{base}/console/items/ticket/{ticket_id}")

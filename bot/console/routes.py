@@ -22,8 +22,8 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile as StarletteUpload
 
-from bot import audit, directory
-from bot.console import auth
+from bot import audit, directory, insights
+from bot.console import auth, charts
 from bot.console.auth import ConsoleSession
 from bot.db import utcnow
 from bot.directory import get_by_slack_id
@@ -31,6 +31,7 @@ from bot.expenses.export import export_csv
 from bot.messages import Message, Reply
 from bot.models import (
     AuditEntry,
+    ChatMessage,
     Employee,
     Escalation,
     Expense,
@@ -52,6 +53,7 @@ POLICY = (
 )
 PAGE_SIZE = 100
 MAX_DIRECTORY_BYTES = 5_000_000
+CITED_DAYS = 90  # the window for "most cited" and "never cited" on the HR page
 ROLE_PAGES = (
     ("hr", "HR", "/console/hr"),
     ("it", "IT", "/console/it"),
@@ -327,6 +329,7 @@ def hr_page(request: Request, session: SessionDep, viewer: ViewerDep, rt: Runtim
             {"id": f.id, "question": f.question, "answer": f.answer}
             for f in db.scalars(select(Faq).where(Faq.status == "draft").order_by(Faq.id).limit(PAGE_SIZE))
         ]
+        cited = citation_counts(db, since=utcnow() - timedelta(days=CITED_DAYS))
         documents = [
             {
                 "title": d.title,
@@ -334,8 +337,11 @@ def hr_page(request: Request, session: SessionDep, viewer: ViewerDep, rt: Runtim
                 "audience": d.audience,
                 "chunks": d.chunk_count,
                 "ingested": d.ingested_at,
+                "cited": cited.get(d.title, 0),
             }
-            for d in db.scalars(select(KnowledgeDocument).order_by(KnowledgeDocument.title).limit(500))
+            for d in sorted(
+                db.scalars(select(KnowledgeDocument).limit(500)), key=lambda d: (-cited.get(d.title, 0), d.title)
+            )
         ]
     return page(request, "hr.html", session, user=viewer, escalations=rows, faqs=faqs, documents=documents)
 
@@ -376,6 +382,22 @@ def hr_publish(faq_id: int, session: SessionDep, viewer: ViewerDep, rt: RuntimeD
     require(viewer, "hr")
     reply = act(rt, viewer, "policy:publish", str(faq_id))
     return back("/console/hr", reply.text)
+
+
+def citation_counts(db: Session, *, since: datetime) -> dict[str, int]:
+    """How many bot answers since `since` cited each document, by document title (citations store the title)."""
+    counts: dict[str, int] = {}
+    payloads = db.scalars(
+        select(ChatMessage.payload).where(
+            ChatMessage.direction == "out", ChatMessage.created_at >= since, ChatMessage.payload.is_not(None)
+        )
+    )
+    for payload in payloads:
+        titles = {c.get("title") for c in (payload or {}).get("citations") or [] if isinstance(c, dict)}
+        for title in titles:
+            if isinstance(title, str):
+                counts[title] = counts.get(title, 0) + 1
+    return counts
 
 
 # ---------------------------------------------------------------- IT
@@ -627,6 +649,50 @@ def finance_export(
         result.csv_text,
         media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="expenses-{start}-{end}.csv"'},
+    )
+
+
+# ---------------------------------------------------------------- insights
+
+PERIODS = {"7": 7, "30": 30, "90": 90}
+
+
+@router.get("/insights")
+def insights_page(
+    request: Request,
+    session: SessionDep,
+    viewer: ViewerDep,
+    rt: RuntimeDep,
+    days: Annotated[str, Query(pattern="^(7|30|90)$")] = "30",
+) -> HTMLResponse:
+    if not (viewer.has("hr") or viewer.has("it")):
+        raise HTTPException(status_code=403, detail="Insights are for HR, IT and admins.")
+    now = utcnow()
+    start = now - timedelta(days=PERIODS[days])
+    window = rt.settings.deflection_days
+    with rt.database.session_scope() as db:
+        figures = charts.Figures(
+            messages=insights.messages_per_skill_per_day(db, start=start, end=now),
+            deflection=insights.deflection(db, start=start, end=now, now=now, window_days=window),
+            feedback=insights.answer_feedback(db, start=start, end=now),
+            tickets=insights.ticket_response_times(db, start=start, end=now),
+            escalations=insights.escalation_response_times(db, start=start, end=now),
+            sla=insights.ticket_sla_compliance(db, start=start, end=now, now=now, config=rt.it_config),
+            leave=insights.leave_approval_times(db, start=start, end=now),
+            expenses=insights.expense_approval_times(db, start=start, end=now),
+        )
+        clusters = insights.unanswered_question_clusters(db, start=start, end=now) if viewer.has("hr") else ()
+    return page(
+        request,
+        "insights.html",
+        session,
+        user=viewer,
+        days=days,
+        figures=figures,
+        charts_json=charts.chart_json(figures),
+        clusters=clusters,
+        span=charts.span,
+        percent=charts.percent,
     )
 
 
