@@ -3,9 +3,11 @@ reciprocal rank. Documents are tracked in the database by content hash so re-ing
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
 import math
+import os
 import re
 import secrets
 import threading
@@ -46,6 +48,10 @@ ProgressCallback = Callable[[int, int, str], None]
 # updates), so one write per ~100 files instead of one per file makes a first ingest several times faster.
 WRITE_BATCH = 2000
 READ_PAGE = 5000  # chunks per Chroma `get` when loading the cache
+# When another process wrote, a search waits at most this long for the reload (milliseconds on a small store), then
+# answers from the previous cache while the reload finishes in the background (~20 s at 100k chunks).
+STALE_WAIT_SECONDS = 2.0
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,10 @@ class _PendingChunks:
     documents: list[str] = field(default_factory=list)
     metadatas: list[dict[str, Any]] = field(default_factory=list)
 
+    def remove(self, source: str) -> None:
+        """Drop every chunk of `source` (a source with no chunks queued)."""
+        self.sources.append(source)
+
     def extend(self, source: str, chunks: list[Chunk], location: str, audience: str) -> None:
         prefix = _chunk_prefix(source)
         self.sources.append(source)
@@ -116,6 +126,90 @@ def _chunk_prefix(source: str) -> str:
 
 def _tokenize(texts: list[str]) -> Any:
     return bm25s.tokenize(texts, stopwords="en", stemmer=_STEMMER, show_progress=False)
+
+
+def _keyword_text(meta: dict[str, Any], text: str) -> str:
+    """What the keyword index and the document frequencies see of a chunk: its title, heading path and text."""
+    return f"{meta.get('title', '')} {meta.get('heading', '')}\n{text}"
+
+
+@dataclass
+class _Snapshot:
+    """Everything a search reads, for one version of the store. Never changed once published: a write or a reload
+    builds a new one and swaps it in, so a search holds one consistent snapshot without taking a lock."""
+
+    version: tuple[int, int] | None  # None: known to be behind the store (reloaded in the background)
+    ids: list[str]
+    texts: list[str]
+    metas: list[dict[str, Any]]
+    vectors: np.ndarray
+    # Each chunk's keyword tokens, as ids of `tokenizer`'s vocabulary: a write re-indexes from these instead of
+    # tokenising every chunk again. The tokenizer's vocabulary only grows, until the next full reload.
+    tokens: list[list[int]]
+    tokenizer: bm25s.tokenization.Tokenizer
+    document_frequency: dict[str, int]
+    position: dict[str, int] = field(init=False)
+    audience_counts: dict[str, int] = field(init=False)
+    bm25: bm25s.BM25 | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.position = {chunk_id: i for i, chunk_id in enumerate(self.ids)}
+        self.audience_counts = {}
+        for meta in self.metas:
+            audience = str(meta.get("audience", "everyone"))
+            self.audience_counts[audience] = self.audience_counts.get(audience, 0) + 1
+        self.bm25 = None
+        if self.ids:
+            self.bm25 = bm25s.BM25()
+            # A copy of the vocabulary: the tokenizer keeps growing with later writes, this index must not.
+            self.bm25.index((self.tokens, dict(self.tokenizer.get_vocab_dict())), show_progress=False)
+
+
+def _new_tokenizer() -> bm25s.tokenization.Tokenizer:
+    return bm25s.tokenization.Tokenizer(stopwords="en", stemmer=_STEMMER)
+
+
+def _token_ids(tokenizer: bm25s.tokenization.Tokenizer, texts: list[str]) -> list[list[int]]:
+    ids: list[list[int]] = tokenizer.tokenize(texts, update_vocab=True, return_as="ids", show_progress=False)
+    return ids
+
+
+def _count_terms(frequency: dict[str, int], keyword_texts: Iterable[str], step: int) -> None:
+    """Add `step` to the document frequency of each term of each text (step -1 takes removed chunks out)."""
+    for keyword_text in keyword_texts:
+        for term in set(stem_terms(keyword_text)):
+            count = frequency.get(term, 0) + step
+            if count > 0:
+                frequency[term] = count
+            else:
+                frequency.pop(term, None)
+
+
+def _updated(
+    old: _Snapshot, pending: _PendingChunks, vectors: np.ndarray, version: tuple[int, int] | None
+) -> _Snapshot:
+    """`old` with the chunks of `pending.sources` replaced by the pending ones: what a reload would find after
+    this write, without reading Chroma again or tokenising the unchanged chunks."""
+    replaced = set(pending.sources)
+    keep: list[int] = []
+    dropped: list[int] = []
+    for i, meta in enumerate(old.metas):
+        (dropped if meta.get("source") in replaced else keep).append(i)
+    metas = [dict(m) for m in pending.metadatas]
+    added_texts = [_keyword_text(m, t) for m, t in zip(metas, pending.documents, strict=True)]
+    frequency = dict(old.document_frequency)
+    _count_terms(frequency, (_keyword_text(old.metas[i], old.texts[i]) for i in dropped), -1)
+    _count_terms(frequency, added_texts, +1)
+    return _Snapshot(
+        version,
+        [old.ids[i] for i in keep] + pending.ids,
+        [old.texts[i] for i in keep] + pending.documents,
+        [old.metas[i] for i in keep] + metas,
+        np.concatenate([old.vectors[keep], vectors]),
+        [old.tokens[i] for i in keep] + _token_ids(old.tokenizer, added_texts),
+        old.tokenizer,
+        frequency,
+    )
 
 
 class KnowledgeIndex:
@@ -143,16 +237,11 @@ class KnowledgeIndex:
         self._shared_every = shared_version_seconds
         self._shared_stamp: int | None = None
         self._shared_checked = 0.0
+        # Held to build or replace the snapshot (a reload, or this process's own write); searches never take it.
         self._lock = threading.Lock()
-        self._cache_version: tuple[int, int] | None = None
-        self._ids: list[str] = []
-        self._texts: list[str] = []
-        self._metas: list[dict[str, Any]] = []
-        self._vectors = np.zeros((0, embeddings.dimensions), dtype=np.float32)
-        self._bm25: bm25s.BM25 | None = None
-        self._position: dict[str, int] = {}
-        self._document_frequency: dict[str, int] = {}
-        self._audience_counts: dict[str, int] = {}
+        self._snapshot: _Snapshot | None = None
+        self._reload_guard = threading.Lock()
+        self._reloader: threading.Thread | None = None
 
     @classmethod
     def persistent(cls, directory: Path, embeddings: WordLlamaEmbeddings | None = None) -> KnowledgeIndex:
@@ -191,16 +280,32 @@ class KnowledgeIndex:
 
     # ---------------------------------------------------------------- writing
 
-    def _touch(self) -> None:
-        self._cache_version = None
+    def _bump_version(self) -> tuple[tuple[int, int], tuple[int, int]]:
+        """Publish a new content version once a write's data is in Chroma; returns (the version before, the new one).
+        Other processes compare it with their snapshot's; this one uses "before" to tell whether its own snapshot
+        was current, i.e. whether nobody else wrote since it was built."""
         if self._version_file is not None:
-            self._version_file.write_text(str(time.time_ns()))
+            # Under a lock, so no other process's number can land between our read and our write and be lost;
+            # replaced atomically, so a reader never sees a half-written file.
+            with open(self._version_file.with_name(self._version_file.name + ".lock"), "a") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                before = self._current_version()
+                stamp = time.time_ns()
+                temporary = self._version_file.with_name(f"{self._version_file.name}.{os.getpid()}.tmp")
+                temporary.write_text(str(stamp), encoding="ascii")
+                os.replace(temporary, self._version_file)
+                return before, (stamp, 0)
         if self._shared_every is not None:
             # After the data, so a process that sees the new number finds the new chunks. modify() replaces the
             # metadata; the cosine distance is kept in the collection's configuration, which it leaves alone.
+            # There is no compare-and-set on a server: a write by another process between these two calls would
+            # go unnoticed here (only here) until the next change.
+            before = (self._shared_version(0), 0)
             stamp = secrets.randbits(62)
             self._collection.modify(metadata={VERSION_KEY: stamp})
             self._shared_stamp, self._shared_checked = stamp, time.monotonic()
+            return before, (stamp, 0)
+        return (-1, -1), self._current_version()  # the count: nothing to compare with
 
     def upsert_document(
         self,
@@ -215,10 +320,9 @@ class KnowledgeIndex:
         chunks = chunk_document(document)
         pending = _PendingChunks()
         pending.extend(source, chunks, location, document.audience)
-        self._write_chunks(pending)
+        self._write(pending)
         row = session.scalar(select(KnowledgeDocument).where(KnowledgeDocument.source == source))
         self._save_row(session, row, source=source, document=document, digest=digest, chunk_count=len(chunks))
-        self._touch()
         return len(chunks)
 
     @staticmethod
@@ -242,8 +346,9 @@ class KnowledgeIndex:
         row.ingested_at = utcnow()
         session.flush()
 
-    def _write_chunks(self, pending: _PendingChunks) -> None:
-        """Replace the chunks of every source in `pending` with the pending ones."""
+    def _write(self, pending: _PendingChunks) -> None:
+        """Replace the chunks of every source in `pending` with the pending ones, publish a new version for other
+        processes, and bring this process's snapshot up to date from what was written (no reload)."""
         if not pending.sources:
             return
         # Sorted by length, so each embedding batch pads its texts to about the same length.
@@ -261,6 +366,14 @@ class KnowledgeIndex:
                 documents=pending.documents[start:end],
                 metadatas=pending.metadatas[start:end],
             )
+        with self._lock:
+            before, version = self._bump_version()
+            snapshot = self._snapshot
+            if snapshot is not None:
+                # Current only if nobody else wrote since it was built; if someone did, it still holds this write
+                # but stays marked behind, and the next search reloads in the background.
+                current = snapshot.version is not None and snapshot.version == before
+                self._snapshot = _updated(snapshot, pending, vectors, version if current else None)
 
     @staticmethod
     def _meta(chunk: Chunk, source: str, location: str, audience: str) -> dict[str, Any]:
@@ -273,9 +386,16 @@ class KnowledgeIndex:
         }
 
     def remove_document(self, session: Session, source: str) -> bool:
+        pending = _PendingChunks()
+        removed = self._forget(session, source, pending)
+        self._write(pending)
+        return removed
+
+    @staticmethod
+    def _forget(session: Session, source: str, pending: _PendingChunks) -> bool:
+        """Delete the row of `source` and queue the removal of its chunks."""
+        pending.remove(source)
         row = session.scalar(select(KnowledgeDocument).where(KnowledgeDocument.source == source))
-        self._collection.delete(where={"source": source})
-        self._touch()
         if row is None:
             return False
         session.delete(row)
@@ -297,6 +417,8 @@ class KnowledgeIndex:
         files: list[Path] = []
         rows = {row.source: row for row in session.scalars(select(KnowledgeDocument))}
         known = {source: row.content_hash for source, row in rows.items()}
+        # Removals and new chunks are written to Chroma together, ~WRITE_BATCH chunks at a time.
+        pending = _PendingChunks()
         for path in paths:
             if path.is_dir():
                 found = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
@@ -309,12 +431,12 @@ class KnowledgeIndex:
                 present = {source_key(p) for p in found}
                 for source in known:
                     if source.startswith(prefix) and source not in present:
-                        self.remove_document(session, source)
+                        self._forget(session, source, pending)
                         report.removed.append(source)
             elif path.is_file():
                 files.append(path)
             elif source_key(path) in known:
-                self.remove_document(session, source_key(path))
+                self._forget(session, source_key(path), pending)
                 report.removed.append(source_key(path))
             else:
                 report.failed[str(path)] = "no such file or folder"
@@ -323,23 +445,17 @@ class KnowledgeIndex:
         for file in files:
             unique.setdefault(source_key(file), file)
         files = list(unique.values())
-        pending = _PendingChunks()
         for done, file in enumerate(files, start=1):
             self._ingest_file(session, file, rows, report, location_base, pending)
             if len(pending.ids) >= WRITE_BATCH:
-                self._flush(pending)
+                self._write(pending)
                 pending = _PendingChunks()
             if on_progress:
                 on_progress(done, len(files), str(file))
         # Written before the caller commits: if Chroma fails, the caller's transaction rolls the rows back.
-        self._flush(pending)
+        self._write(pending)
         report.seconds = time.perf_counter() - started
         return report
-
-    def _flush(self, pending: _PendingChunks) -> None:
-        if pending.sources:
-            self._write_chunks(pending)
-            self._touch()
 
     def _ingest_file(
         self,
@@ -369,7 +485,7 @@ class KnowledgeIndex:
         if document.is_empty:
             report.skipped[str(file)] = "no text found"
             if known is not None:  # it had text before: stop citing what is no longer there
-                self.remove_document(session, source)
+                self._forget(session, source, pending)
                 report.removed.append(source)
             return
         location = document.url or _display_path(file, location_base)
@@ -390,49 +506,48 @@ class KnowledgeIndex:
             # the two would serve the index without it.
             return (self._shared_version(self._shared_every), 0)
         if self._version_file is not None:
-            # Every write rewrites this file with a new number once the data is in (`_touch`), so the number alone
-            # tells whether this or another process wrote: reading it takes microseconds, where Chroma's count()
-            # took milliseconds on every search.
+            # Every write replaces this file with a new number once the data is in (`_bump_version`), so the
+            # number alone tells whether this or another process wrote: reading it takes microseconds, where
+            # Chroma's count() took milliseconds on every search.
             try:
                 return (int(self._version_file.read_text(encoding="ascii") or 0), 0)
             except (OSError, ValueError):
                 pass  # a store never written by this code: fall back to the count
         return (0, self._collection.count())
 
-    def _ensure_cache(self) -> None:
-        version = self._current_version()
-        if self._cache_version == version:
-            return
-        with self._lock:
-            if self._cache_version == version:
-                return
-            self._ids, self._texts, self._metas, self._vectors = self._read_all()
-            self._position = {chunk_id: i for i, chunk_id in enumerate(self._ids)}
-            audiences: dict[str, int] = {}
-            for meta in self._metas:
-                audience = str(meta.get("audience", "everyone"))
-                audiences[audience] = audiences.get(audience, 0) + 1
-            self._audience_counts = audiences
-            frequency: dict[str, int] = {}
-            for meta, text in zip(self._metas, self._texts, strict=True):
-                for term in set(stem_terms(f"{meta.get('title', '')} {meta.get('heading', '')} {text}")):
-                    frequency[term] = frequency.get(term, 0) + 1
-            self._document_frequency = frequency
-            if self._ids:
-                corpus = [
-                    f"{m.get('title', '')} {m.get('heading', '')}\n{t}"
-                    for m, t in zip(self._metas, self._texts, strict=True)
-                ]
-                retriever = bm25s.BM25()
-                retriever.index(_tokenize(corpus), show_progress=False)
-                self._bm25 = retriever
-            else:
-                self._bm25 = None
-            self._cache_version = version
+    def _ensure_cache(self) -> _Snapshot:
+        """The snapshot to search. When another process wrote, a reload starts in the background; a search waits
+        for it at most STALE_WAIT_SECONDS and otherwise answers from the previous snapshot. Only the very first
+        search waits for the whole load, as there is nothing to answer from yet."""
+        snapshot = self._snapshot
+        if snapshot is None:
+            with self._lock:
+                if self._snapshot is None:
+                    self._snapshot = self._load(self._current_version())
+                return self._snapshot
+        if snapshot.version != self._current_version():
+            self._start_reload().join(STALE_WAIT_SECONDS)
+        return self._snapshot or snapshot
 
-    def _read_all(self) -> tuple[list[str], list[str], list[dict[str, Any]], np.ndarray]:
-        """Every chunk's id, text, metadata and vector, read in pages: one `get` of everything fails past
-        ~30k chunks (SQLite's limit on query variables)."""
+    def _start_reload(self) -> threading.Thread:
+        with self._reload_guard:
+            if self._reloader is None or not self._reloader.is_alive():
+                self._reloader = threading.Thread(target=self._reload, name="knowledge-index-reload", daemon=True)
+                self._reloader.start()
+            return self._reloader
+
+    def _reload(self) -> None:
+        try:
+            with self._lock:
+                version = self._current_version()  # before reading: a write during the read shows as a newer one
+                if self._snapshot is None or self._snapshot.version != version:
+                    self._snapshot = self._load(version)
+        except Exception:
+            log.exception("reloading the knowledge index failed; still answering from the previous one")
+
+    def _load(self, version: tuple[int, int]) -> _Snapshot:
+        """Every chunk's id, text, metadata and vector, read in pages (one `get` of everything fails past ~30k
+        chunks: SQLite's limit on query variables), tokenised and indexed."""
         ids: list[str] = []
         texts: list[str] = []
         metas: list[dict[str, Any]] = []
@@ -450,7 +565,12 @@ class KnowledgeIndex:
             if len(page["ids"]) < READ_PAGE:
                 break
         matrix = np.concatenate(vectors) if vectors else np.zeros((0, self._embeddings.dimensions), dtype=np.float32)
-        return ids, texts, metas, matrix
+        keyword_texts = [_keyword_text(m, t) for m, t in zip(metas, texts, strict=True)]
+        frequency: dict[str, int] = {}
+        _count_terms(frequency, keyword_texts, +1)
+        tokenizer = _new_tokenizer()
+        tokens = _token_ids(tokenizer, keyword_texts)
+        return _Snapshot(version, ids, texts, metas, matrix, tokens, tokenizer, frequency)
 
     def _shared_version(self, every: float) -> int:
         now = time.monotonic()
@@ -465,16 +585,16 @@ class KnowledgeIndex:
 
     def search(self, query: str, *, k: int = 5, audiences: Iterable[str] | None = None) -> list[Hit]:
         """Top-k chunks by reciprocal-rank fusion of vector and keyword rankings."""
-        self._ensure_cache()
-        if not self._ids or not query.strip():
+        snapshot = self._ensure_cache()
+        if not snapshot.ids or not query.strip():
             return []
         allowed = set(audiences) if audiences is not None else None
         if allowed is not None and not allowed:
             return []
         query_vector = self._embeddings.embed_array([query])[0]
-        n = min(CANDIDATES, len(self._ids))
-        vector_ids = self._vector_ids(query_vector, n, allowed)
-        keyword_ids = self._keyword_ids(query, n, allowed)
+        n = min(CANDIDATES, len(snapshot.ids))
+        vector_ids = self._vector_ids(snapshot, query_vector, n, allowed)
+        keyword_ids = _keyword_ids(snapshot, query, n, allowed)
         fused: dict[str, float] = {}
         for ranking in (vector_ids, keyword_ids):
             for rank, chunk_id in enumerate(ranking):
@@ -484,10 +604,10 @@ class KnowledgeIndex:
         best = sorted(fused.items(), key=lambda item: item[1], reverse=True)[:k]
         hits = []
         for chunk_id, score in best:
-            position = self._position.get(chunk_id)
+            position = snapshot.position.get(chunk_id)
             if position is None:
                 continue
-            meta = self._metas[position]
+            meta = snapshot.metas[position]
             hits.append(
                 Hit(
                     chunk_id=chunk_id,
@@ -496,16 +616,16 @@ class KnowledgeIndex:
                     heading=str(meta.get("heading", "")),
                     location=str(meta.get("location", "")),
                     audience=str(meta.get("audience", "everyone")),
-                    text=self._texts[position],
+                    text=snapshot.texts[position],
                     score=score,
-                    similarity=float(self._vectors[position] @ query_vector),
+                    similarity=float(snapshot.vectors[position] @ query_vector),
                     keyword_rank=keyword_rank.get(chunk_id),
                     vector_rank=vector_rank.get(chunk_id),
                 )
             )
         return hits
 
-    def _vector_ids(self, query_vector: np.ndarray, n: int, allowed: set[str] | None) -> list[str]:
+    def _vector_ids(self, snapshot: _Snapshot, query_vector: np.ndarray, n: int, allowed: set[str] | None) -> list[str]:
         """The `n` nearest chunks the asker may see. Chroma's query with a metadata filter took ~30 ms at 10k
         chunks, against ~1.5 ms for 10n neighbours without one; so when most chunks are allowed, take those and
         keep the allowed ones. Chroma filters only for rare audiences, or when fewer than n were allowed. Both
@@ -514,55 +634,57 @@ class KnowledgeIndex:
         embedding = [query_vector.tolist()]
         if allowed is None:
             return list(self._collection.query(query_embeddings=embedding, n_results=n, include=[])["ids"][0])
-        share = sum(self._audience_counts.get(a, 0) for a in allowed) / max(len(self._ids), 1)
+        share = sum(snapshot.audience_counts.get(a, 0) for a in allowed) / max(len(snapshot.ids), 1)
         if share >= 0.25:
-            wide = min(n * 10, len(self._ids))
+            wide = min(n * 10, len(snapshot.ids))
             nearest = self._collection.query(query_embeddings=embedding, n_results=wide, include=[])["ids"][0]
             ids: list[str] = []
             for chunk_id in nearest:
-                if self._audience(chunk_id) in allowed:
+                if _audience(snapshot, chunk_id) in allowed:
                     ids.append(chunk_id)
                     if len(ids) >= n:
                         break
-            if len(ids) >= n or wide >= len(self._ids):
+            if len(ids) >= n or wide >= len(snapshot.ids):
                 return ids
         where = {"audience": {"$in": sorted(allowed)}}
         return list(self._collection.query(query_embeddings=embedding, n_results=n, where=where, include=[])["ids"][0])
 
-    def _audience(self, chunk_id: str) -> str | None:
-        position = self._position.get(chunk_id)
-        return None if position is None else str(self._metas[position].get("audience", "everyone"))
-
-    def _keyword_ids(self, query: str, n: int, allowed: set[str] | None) -> list[str]:
-        if self._bm25 is None:
-            return []
-        tokens = _tokenize([query])
-        if not tokens.vocab:
-            return []
-        try:
-            # What BM25.retrieve does for one query, without its per-call progress-bar set-up (~1 ms).
-            terms = bm25s.tokenization.convert_tokenized_to_string_list(tokens)[0]
-            all_scores = self._bm25.get_scores(terms)
-            scores, results = bm25s.selection.topk(all_scores, k=min(len(self._ids), n * 3), sorted=True)
-        except (ValueError, KeyError):
-            return []
-        ids = []
-        for position, score in zip(results, scores, strict=True):
-            if score <= 0:
-                continue
-            meta = self._metas[int(position)]
-            if allowed is not None and meta.get("audience", "everyone") not in allowed:
-                continue
-            ids.append(self._ids[int(position)])
-            if len(ids) >= n:
-                break
-        return ids
-
     def idf_weights(self, terms: Iterable[str]) -> dict[str, float]:
         """Inverse document frequency over chunks for each stemmed term; unseen terms weigh the most."""
-        self._ensure_cache()
-        total = max(len(self._ids), 1)
-        return {term: math.log((total + 1) / (self._document_frequency.get(term, 0) + 0.5)) for term in terms}
+        snapshot = self._ensure_cache()
+        total = max(len(snapshot.ids), 1)
+        return {term: math.log((total + 1) / (snapshot.document_frequency.get(term, 0) + 0.5)) for term in terms}
+
+
+def _audience(snapshot: _Snapshot, chunk_id: str) -> str | None:
+    position = snapshot.position.get(chunk_id)
+    return None if position is None else str(snapshot.metas[position].get("audience", "everyone"))
+
+
+def _keyword_ids(snapshot: _Snapshot, query: str, n: int, allowed: set[str] | None) -> list[str]:
+    if snapshot.bm25 is None:
+        return []
+    tokens = _tokenize([query])
+    if not tokens.vocab:
+        return []
+    try:
+        # What BM25.retrieve does for one query, without its per-call progress-bar set-up (~1 ms).
+        terms = bm25s.tokenization.convert_tokenized_to_string_list(tokens)[0]
+        all_scores = snapshot.bm25.get_scores(terms)
+        scores, results = bm25s.selection.topk(all_scores, k=min(len(snapshot.ids), n * 3), sorted=True)
+    except (ValueError, KeyError):
+        return []
+    ids = []
+    for position, score in zip(results, scores, strict=True):
+        if score <= 0:
+            continue
+        meta = snapshot.metas[int(position)]
+        if allowed is not None and meta.get("audience", "everyone") not in allowed:
+            continue
+        ids.append(snapshot.ids[int(position)])
+        if len(ids) >= n:
+            break
+    return ids
 
 
 def stem_terms(text: str) -> list[str]:

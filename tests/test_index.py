@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,9 @@ from sqlalchemy import select
 from bot.db import Database
 from bot.migrate import upgrade
 from bot.models import KnowledgeDocument
-from knowledge.index import IngestReport, KnowledgeIndex, source_key
+from knowledge import index as index_module
+from knowledge.index import Hit, IngestReport, KnowledgeIndex, content_hash, source_key
+from knowledge.loaders import parse_markdown
 from tests.conftest import HANDBOOK
 
 VPN = """---
@@ -56,6 +59,15 @@ Bring your draft ratings and the evidence for each rating to the calibration mee
 """
 
 
+PARKING = """---
+title: Bicycle parking
+---
+## Where bicycles go
+
+Bicycles go in the locked cage on parking level minus two. The cage door code changes every quarter.
+"""
+
+
 @dataclass
 class Store:
     database: Database
@@ -72,6 +84,25 @@ class Store:
 
     def key(self, name: str) -> str:
         return source_key(self.folder / name)
+
+    def publish(self, source: str, markdown: str) -> None:
+        """What the policy skill does when HR publishes an answer: one document straight into the index."""
+        with self.database.session_scope() as session:
+            self.index.upsert_document(
+                session,
+                source=source,
+                document=parse_markdown(markdown, "faq"),
+                digest=content_hash(markdown.encode()),
+                location="faq",
+            )
+
+    def unpublish(self, source: str) -> None:
+        with self.database.session_scope() as session:
+            self.index.remove_document(session, source)
+
+
+def ranking(hits: list[Hit]) -> list[tuple[str, int | None, int | None]]:
+    return [(h.chunk_id, h.keyword_rank, h.vector_rank) for h in hits]
 
 
 def _store(tmp_path: Path, url: str, folder: Path) -> Store:
@@ -262,6 +293,80 @@ def test_no_allowed_audience_means_no_hits(sqlite_store: Store) -> None:
     store = sqlite_store
     store.ingest()
     assert store.index.search("performance review calibration", k=10, audiences=[]) == []
+
+
+BICYCLE = "where do I park my bicycle? what is the cage door code"
+
+
+def test_a_published_changed_or_removed_document_is_seen_by_the_next_search_here_and_in_another_process(
+    tmp_path: Path, sqlite_store: Store
+) -> None:
+    store = sqlite_store
+    store.ingest()
+    # Another process: its own KnowledgeIndex and cache over the same store, loaded before the writes.
+    other = KnowledgeIndex.persistent(tmp_path / "chroma", store.index.embeddings)
+    faq = str(tmp_path / "faq" / "parking.md")
+    for index in (store.index, other):
+        assert all(h.source != faq for h in index.search(BICYCLE, k=10))
+    unseen = store.index.idf_weights(["zzzunseen"])["zzzunseen"]
+    assert store.index.idf_weights(["bicycl"])["bicycl"] == unseen
+
+    store.publish(faq, PARKING)
+    for index in (store.index, other):
+        top = index.search(BICYCLE, k=1)[0]
+        assert top.source == faq and "minus two" in top.text and top.keyword_rank == 0
+        assert index.idf_weights(["bicycl"])["bicycl"] < unseen  # the document frequencies follow too
+
+    store.publish(faq, PARKING.replace("minus two", "minus three"))
+    for index in (store.index, other):
+        texts = " ".join(h.text for h in index.search(BICYCLE, k=10))
+        assert "minus three" in texts and "minus two" not in texts
+
+    store.unpublish(faq)
+    for index in (store.index, other):
+        assert all(h.source != faq for h in index.search(BICYCLE, k=10))
+        assert index.idf_weights(["bicycl"])["bicycl"] == unseen
+
+
+def test_after_its_own_writes_the_index_answers_exactly_as_a_fresh_load_would(tmp_path: Path, store: Store) -> None:
+    """This process updates its cache from what it wrote instead of reloading everything: the result must be
+    the same as a new process reading the store from scratch, on both the vector and the keyword side."""
+    store.ingest()
+    store.index.search("warm up")  # a cache to update
+    store.publish(str(tmp_path / "parking.md"), PARKING)
+    (store.folder / "expenses.md").write_text(EXPENSES.replace("45 euros", "60 euros"), encoding="utf-8")
+    (store.folder / "vpn.md").unlink()
+    store.ingest()
+    fresh = KnowledgeIndex.persistent(tmp_path / "chroma", store.index.embeddings)
+    assert store.index._reloader is None, "the writer reloaded instead of updating its cache"
+    for question, _ in [*QUESTIONS, (BICYCLE, ""), ("vpn gateway", ""), ("daily meal allowance 60 euros", "")]:
+        assert ranking(store.index.search(question, k=10)) == ranking(fresh.search(question, k=10)), question
+    terms = ["bicycl", "vpn", "euro", "calibr", "zzzunseen"]
+    assert store.index.idf_weights(terms) == fresh.idf_weights(terms)
+
+
+def test_searches_answer_from_the_previous_cache_while_another_process_write_is_reloaded(
+    tmp_path: Path, sqlite_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write by another process makes a reader reload in the background; its searches wait at most
+    STALE_WAIT_SECONDS and otherwise answer from what they had (at 100k chunks a reload takes ~20 s)."""
+    monkeypatch.setattr(index_module, "STALE_WAIT_SECONDS", 0.2)
+    store = sqlite_store
+    store.ingest()
+    reader = KnowledgeIndex.persistent(tmp_path / "chroma", store.index.embeddings)
+    assert reader.search("per diem meal allowance", k=1)[0].source == store.key("expenses.md")
+    faq = str(tmp_path / "parking.md")
+    store.publish(faq, PARKING)
+    with reader._lock:  # stands for a slow reload: the reader's reload thread waits for it
+        started = time.monotonic()
+        hits = reader.search(BICYCLE, k=3)
+        assert time.monotonic() - started < 2
+        assert all(h.source != faq for h in hits)  # the previous cache, still answering
+        assert reader.search("per diem meal allowance", k=1)[0].source == store.key("expenses.md")
+    deadline = time.monotonic() + 10
+    while reader.search(BICYCLE, k=1)[0].source != faq:
+        assert time.monotonic() < deadline, "the reload never finished"
+        time.sleep(0.05)
 
 
 @pytest.mark.slow
