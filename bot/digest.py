@@ -109,8 +109,16 @@ def _deflection_period(start: datetime, end: datetime, days: int) -> tuple[datet
     return start - shift, end - shift
 
 
-def hr_digest(session: Session, *, start: datetime, end: datetime, now: datetime, deflection_days: int) -> str:
-    """The HR channel's digest of [start, end). Sensitive HR requests appear in no figure or question."""
+def slack_escape(text: str) -> str:
+    """People's words in a Slack message: &, < and > escaped, so "<!channel>" or a link in a question is text."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def hr_digest(
+    session: Session, *, start: datetime, end: datetime, now: datetime, deflection_days: int, slack: bool = True
+) -> str:
+    """The HR channel's digest of [start, end). Sensitive HR requests appear in no figure or question. With
+    `slack`, people's questions are escaped for Slack (the web chat's channels show text as it is)."""
     messages = insights.messages_per_skill_per_day(session, start=start, end=end)
     asked_from, asked_to = _deflection_period(start, end, deflection_days)
     deflected = insights.deflection(
@@ -154,7 +162,8 @@ def hr_digest(session: Session, *, start: datetime, end: datetime, now: datetime
         "*Top unanswered questions*",
     ]
     if clusters:
-        lines += [f"{i}. ×{c.count} “{c.example}”" for i, c in enumerate(clusters, start=1)]
+        quote = slack_escape if slack else str
+        lines += [f"{i}. ×{c.count} “{quote(c.example)}”" for i, c in enumerate(clusters, start=1)]
     else:
         lines.append(NO_DATA)
     return "\n".join(lines)
@@ -218,7 +227,14 @@ def post_weekly_digests(
         if session.scalar(select(DigestPost.id).where(DigestPost.kind == kind, DigestPost.period == period)):
             continue
         if kind == "hr":
-            text = hr_digest(session, start=start, end=end, now=now, deflection_days=deflection_days)
+            text = hr_digest(
+                session,
+                start=start,
+                end=end,
+                now=now,
+                deflection_days=deflection_days,
+                slack=not channel.startswith("web:"),
+            )
         else:
             text = it_digest(
                 session, start=start, end=end, now=now, deflection_days=deflection_days, it_config=it_config

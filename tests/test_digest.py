@@ -206,3 +206,20 @@ def test_digest_week_key_and_formats() -> None:
         "3.5 h",
         "2.1 days",
     ]
+
+
+def test_questions_in_the_slack_digest_cannot_ping_or_link(digest_runtime: Runtime, slack: SlackStandIn) -> None:
+    from bot import digest
+
+    with digest_runtime.database.session_scope() as session:
+        asker = Employee(slack_id="U0ASKER001", name="Asker")
+        session.add(asker)
+        session.flush()
+        question = "<!channel> is the <https://evil.example|handbook> right about R&D leave?"
+        session.add(Escalation(employee_id=asker.id, question=question, sources=[], created_at=at(18)))
+        session.flush()
+        start, end = digest.digest_week(NOW)
+        for_slack = digest.hr_digest(session, start=start, end=end, now=NOW, deflection_days=7)
+        for_web = digest.hr_digest(session, start=start, end=end, now=NOW, deflection_days=7, slack=False)
+    assert "&lt;!channel&gt; is the &lt;https://evil.example|handbook&gt; right about R&amp;D leave?" in for_slack
+    assert "<!channel>" not in for_slack and question in for_web

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import plotly.graph_objects as go
 
 from bot import insights
+from bot.digest import format_share as percent
 
 COLOURS = ("#1264a3", "#2e7d32", "#b26a00", "#6a1b9a", "#c62828", "#00838f", "#5f6670")
 
@@ -23,23 +24,6 @@ class Figures:
     sla: insights.SlaCompliance
     leave: insights.ApprovalTimes
     expenses: insights.ApprovalTimes
-
-
-def span(seconds: float | None) -> str:
-    """A duration for people: 45 s, 12 min, 3.5 h, 2.1 days; "no data" when there is none."""
-    if seconds is None:
-        return "no data"
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    if seconds < 3600:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 2 * 86400:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} days"
-
-
-def percent(share: float | None) -> str:
-    return "no data" if share is None else f"{share * 100:.0f}%"
 
 
 def _layout(title: str, **extra: object) -> dict[str, object]:

@@ -26,6 +26,7 @@ from bot import audit, directory, insights
 from bot.console import auth, charts
 from bot.console.auth import ConsoleSession
 from bot.db import utcnow
+from bot.digest import format_duration, format_share
 from bot.directory import get_by_slack_id
 from bot.expenses.export import export_csv
 from bot.messages import Message, Reply
@@ -691,8 +692,8 @@ def insights_page(
         figures=figures,
         charts_json=charts.chart_json(figures),
         clusters=clusters,
-        span=charts.span,
-        percent=charts.percent,
+        span=format_duration,
+        percent=format_share,
     )
 
 
