@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 	$(BIN)/python benchmarks/ingest_bench.py ../shared/corpora/tts-handbook/pages
 	$(BIN)/python benchmarks/leave_bench.py
+	$(BIN)/python -m benchmarks.console_bench --json var/bench/console.json
 
 clean:
 	rm -rf $(VENV) var

@@ -38,3 +38,18 @@ def test_help_describes_the_phases() -> None:
     )
     assert run.returncode == 0
     assert "--quick" in run.stdout and "rank_bm25" in run.stdout
+
+
+def test_console_benchmark_loads_every_page_as_its_role(tmp_path: Path) -> None:
+    out = tmp_path / "console.json"
+    run = subprocess.run(
+        [sys.executable, "-m", "benchmarks.console_bench", "--rows", "300", "--rounds", "2", "--json", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "| /console/team | U0000ENGMGR |" in run.stdout
+    pages = json.loads(out.read_text(encoding="utf-8"))["pages"]
+    assert all("p95" in figures for figures in pages.values()), pages  # every page answered 200

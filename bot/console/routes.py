@@ -9,6 +9,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
+import threading
+import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -55,6 +58,7 @@ POLICY = (
 PAGE_SIZE = 100
 MAX_DIRECTORY_BYTES = 5_000_000
 CITED_DAYS = 90  # the window for "most cited" and "never cited" on the HR page
+CITED_CACHE_SECONDS = 300
 ROLE_PAGES = (
     ("hr", "HR", "/console/hr"),
     ("it", "IT", "/console/it"),
@@ -83,6 +87,15 @@ class Viewer:
         if role == "manager":
             return self.manages or "manager" in self.roles or "admin" in self.roles
         return role in self.roles or "admin" in self.roles
+
+
+def citation_counts(request: Request) -> CitationCounts:
+    """The app's citation counter (one per app, made on first use)."""
+    state = request.app.state
+    if not hasattr(state, "console_citations"):
+        state.console_citations = CitationCounts()
+    counter: CitationCounts = state.console_citations
+    return counter
 
 
 def runtime_of(request: Request) -> Runtime:
@@ -330,7 +343,7 @@ def hr_page(request: Request, session: SessionDep, viewer: ViewerDep, rt: Runtim
             {"id": f.id, "question": f.question, "answer": f.answer}
             for f in db.scalars(select(Faq).where(Faq.status == "draft").order_by(Faq.id).limit(PAGE_SIZE))
         ]
-        cited = citation_counts(db, since=utcnow() - timedelta(days=CITED_DAYS))
+        cited = citation_counts(request).get(db)
         documents = [
             {
                 "title": d.title,
@@ -385,20 +398,37 @@ def hr_publish(faq_id: int, session: SessionDep, viewer: ViewerDep, rt: RuntimeD
     return back("/console/hr", reply.text)
 
 
-def citation_counts(db: Session, *, since: datetime) -> dict[str, int]:
-    """How many bot answers since `since` cited each document, by document title (citations store the title)."""
-    counts: dict[str, int] = {}
-    payloads = db.scalars(
-        select(ChatMessage.payload).where(
-            ChatMessage.direction == "out", ChatMessage.created_at >= since, ChatMessage.payload.is_not(None)
+class CitationCounts:
+    """How many bot answers in the last CITED_DAYS cited each document, by title (citations store the title).
+    Counting reads every recent answer, so the result is kept for CITED_CACHE_SECONDS: HR's page stays fast
+    with many answers, and the counts are at most that old."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counted_at = -math.inf
+        self._counts: dict[str, int] = {}
+
+    def get(self, db: Session) -> dict[str, int]:
+        with self._lock:
+            if time.monotonic() - self._counted_at > CITED_CACHE_SECONDS:
+                self._counts = self._count(db, since=utcnow() - timedelta(days=CITED_DAYS))
+                self._counted_at = time.monotonic()
+            return self._counts
+
+    @staticmethod
+    def _count(db: Session, *, since: datetime) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        payloads = db.scalars(
+            select(ChatMessage.payload).where(
+                ChatMessage.direction == "out", ChatMessage.created_at >= since, ChatMessage.payload.is_not(None)
+            )
         )
-    )
-    for payload in payloads:
-        titles = {c.get("title") for c in (payload or {}).get("citations") or [] if isinstance(c, dict)}
-        for title in titles:
-            if isinstance(title, str):
-                counts[title] = counts.get(title, 0) + 1
-    return counts
+        for payload in payloads:
+            titles = {c.get("title") for c in (payload or {}).get("citations") or [] if isinstance(c, dict)}
+            for title in titles:
+                if isinstance(title, str):
+                    counts[title] = counts.get(title, 0) + 1
+        return counts
 
 
 # ---------------------------------------------------------------- IT
@@ -507,8 +537,11 @@ def it_act(
 @router.get("/team")
 def team_page(request: Request, session: SessionDep, viewer: ViewerDep, rt: RuntimeDep) -> HTMLResponse:
     require(viewer, "manager")
-    today = date.today()
+    today = utcnow().date()
+    pending_leave = (LeaveRequest.status == "pending", LeaveRequest.approver_id == viewer.id)
+    pending_expenses = (Expense.status == "submitted", Expense.approver_id == viewer.id)
     with rt.database.session_scope() as db:
+        totals = {"leave": _count(db, LeaveRequest, *pending_leave), "expenses": _count(db, Expense, *pending_expenses)}
         leave = [
             {
                 "id": r.id,
@@ -520,9 +553,7 @@ def team_page(request: Request, session: SessionDep, viewer: ViewerDep, rt: Runt
                 "note": r.approver_note or "",
             }
             for r in db.scalars(
-                select(LeaveRequest)
-                .where(LeaveRequest.status == "pending", LeaveRequest.approver_id == viewer.id)
-                .order_by(LeaveRequest.start_date)
+                select(LeaveRequest).where(*pending_leave).order_by(LeaveRequest.start_date).limit(PAGE_SIZE)
             )
         ]
         expenses = [
@@ -535,11 +566,7 @@ def team_page(request: Request, session: SessionDep, viewer: ViewerDep, rt: Runt
                 "category": x.category,
                 "flags": x.flags,
             }
-            for x in db.scalars(
-                select(Expense)
-                .where(Expense.status == "submitted", Expense.approver_id == viewer.id)
-                .order_by(Expense.id)
-            )
+            for x in db.scalars(select(Expense).where(*pending_expenses).order_by(Expense.id).limit(PAGE_SIZE))
         ]
         team = list(db.scalars(select(Employee).where(Employee.manager_id == viewer.id).order_by(Employee.name)))
         days = [today + timedelta(days=n) for n in range(28)]
@@ -551,17 +578,26 @@ def team_page(request: Request, session: SessionDep, viewer: ViewerDep, rt: Runt
                 LeaveRequest.start_date <= days[-1],
             )
         ).all()
-        calendar = [{"name": p.name, "days": [_day_mark(booked, p.id, d) for d in days]} for p in team]
+        marks: dict[tuple[int, date], str] = {}
+        for leave_request in booked:  # approved wins over pending on a day with both
+            for day in days:
+                if (
+                    leave_request.start_date <= day <= leave_request.end_date
+                    and marks.get((leave_request.employee_id, day)) != "approved"
+                ):
+                    marks[(leave_request.employee_id, day)] = leave_request.status
+        calendar = [{"name": p.name, "days": [marks.get((p.id, d), "") for d in days]} for p in team]
     return page(
-        request, "team.html", session, user=viewer, leave=leave, expenses=expenses, days=days, calendar=calendar
+        request,
+        "team.html",
+        session,
+        user=viewer,
+        leave=leave,
+        expenses=expenses,
+        totals=totals,
+        days=days,
+        calendar=calendar,
     )
-
-
-def _day_mark(booked: Any, employee_id: int, day: date) -> str:
-    for request in booked:
-        if request.employee_id == employee_id and request.start_date <= day <= request.end_date:
-            return "approved" if request.status == "approved" else "pending"
-    return ""
 
 
 @router.post("/leave/{request_id}/{decision}")
