@@ -127,6 +127,9 @@ def test_it_claims_and_resolves_a_ticket_from_the_console(
         page = client.get("/console/it")
         assert f"ticket-{ticket_id}" in page.text and 'class="sla ok"' in page.text
         assert client.get("/console/it?status=closed").text.count("ticket-") == 0
+        assigned = post_form(client, "/console/it", f"/console/it/tickets/{ticket_id}/assign", assignee="U0000ITLEAD")
+        assert assigned.status_code == 303, assigned.text
+        assert "is now with Grace Okafor" in client.get("/console/it").text
         assert post_form(client, "/console/it", f"/console/it/tickets/{ticket_id}/claim").status_code == 303
         resolve = post_form(
             client, "/console/it", f"/console/it/tickets/{ticket_id}/resolve", note="Reseated the battery"

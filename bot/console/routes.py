@@ -435,6 +435,7 @@ class CitationCounts:
 
 TICKET_ACTIONS = {
     "claim": "it:claim",
+    "assign": "it:assign",
     "progress": "it:progress",
     "waiting": "it:waiting",
     "resolve": "it:resolve_submit",
@@ -494,8 +495,11 @@ def it_page(
             }
             for i in db.scalars(select(Incident).where(Incident.status == "open").order_by(Incident.id))
         ]
+        team = [(e.slack_id, e.name) for e in directory.members_with_role(db, "it")]
     filters = {"status": status, "priority": priority, "category": category, "assignee": assignee}
-    return page(request, "it.html", session, user=viewer, tickets=tickets, filters=filters, incidents=incidents)
+    return page(
+        request, "it.html", session, user=viewer, tickets=tickets, filters=filters, incidents=incidents, team=team
+    )
 
 
 @router.post("/it/incidents/{incident_id}/resolve")
@@ -522,12 +526,14 @@ def it_act(
     rt: RuntimeDep,
     csrf: CsrfField,
     note: Annotated[str, Form(max_length=4000)] = "",
+    assignee: Annotated[str, Form(max_length=32)] = "",
 ) -> Response:
     auth.check_csrf(session, csrf)
     require(viewer, "it")
     if action not in TICKET_ACTIONS:
         raise HTTPException(status_code=404, detail="No such ticket action.")
-    reply = act(rt, viewer, TICKET_ACTIONS[action], str(ticket_id), {"note": note} if action == "resolve" else None)
+    form = {"note": note} if action == "resolve" else {"selected": assignee} if action == "assign" else None
+    reply = act(rt, viewer, TICKET_ACTIONS[action], str(ticket_id), form)
     return back("/console/it", reply.text)
 
 
