@@ -124,7 +124,7 @@ def _sniff_text(head: bytes) -> str | None:
 def store_bytes(data: bytes, *, name: str, dest_dir: Path, max_bytes: int, allowed: frozenset[str]) -> StoredFile:
     """Check and store bytes already in hand (web chat uploads, tests)."""
     if len(data) > max_bytes:
-        raise UploadRejected(_too_big(len(data), max_bytes))
+        raise UploadRejected(too_big(len(data), max_bytes))
     with _Spool(dest_dir, max_bytes) as spool:
         spool.write(data)
         return spool.keep(name=name, allowed=allowed)
@@ -143,7 +143,7 @@ def fetch_slack_file(
     """Download a file shared in Slack with the bot token, streaming to disk and stopping past max_bytes."""
     if file.size > max_bytes:
         # Slack's own size is known up front: refuse without spending the bandwidth.
-        raise UploadRejected(_too_big(file.size, max_bytes))
+        raise UploadRejected(too_big(file.size, max_bytes))
     if not file.url:
         raise FetchFailed(f"Slack gave no download link for {_display(file.name)}.")
     client = http or httpx.Client(timeout=httpx.Timeout(30.0, connect=10.0))
@@ -201,7 +201,7 @@ def _download(
                 )
             declared = response.headers.get("Content-Length")
             if declared and declared.isdigit() and int(declared) > max_bytes:
-                raise UploadRejected(_too_big(int(declared), max_bytes))
+                raise UploadRejected(too_big(int(declared), max_bytes))
             # httpx's timeout is per read; a server trickling bytes would otherwise hold this thread for good.
             deadline = time.monotonic() + _DOWNLOAD_SECONDS
             with _Spool(dest_dir, max_bytes) as spool:
@@ -261,7 +261,7 @@ class _Spool:
         assert self._tmp is not None
         self.size += len(chunk)
         if self.size > self.max_bytes:
-            raise UploadRejected(_too_big(self.size, self.max_bytes, at_least=True))
+            raise UploadRejected(too_big(self.size, self.max_bytes, at_least=True))
         if len(self.head) < _SNIFF_BYTES:
             self.head += chunk[: _SNIFF_BYTES - len(self.head)]
         self._hash.update(chunk)
@@ -292,7 +292,8 @@ def _mb(size: int) -> str:
     return f"{size / 1_000_000:.1f} MB"
 
 
-def _too_big(size: int, max_bytes: int, *, at_least: bool = False) -> str:
+def too_big(size: int, max_bytes: int, *, at_least: bool = False) -> str:
+    """What to tell someone whose file is over the limit (`at_least`: only a lower bound of its size is known)."""
     limit = f"{max_bytes / 1_000_000:g} MB"
     if at_least:
         return f"That file is larger than the {limit} I can read."

@@ -29,6 +29,7 @@ from bot.models import KnowledgeDocument
 from knowledge.chunking import Chunk, chunk_document
 from knowledge.embeddings import WordLlamaEmbeddings
 from knowledge.loaders import (
+    AUDIENCES,
     SUPPORTED_SUFFIXES,
     CorruptDocument,
     LoadedDocument,
@@ -409,9 +410,13 @@ class KnowledgeIndex:
         *,
         on_progress: ProgressCallback | None = None,
         location_base: Path | None = None,
+        audience: str | None = None,
     ) -> IngestReport:
         """Ingest files and folders. Unchanged files are skipped by content hash, changed ones replaced,
-        files deleted from an ingested folder removed."""
+        files deleted from an ingested folder removed. `audience`, when given, is every file's audience instead of
+        what its front matter says (documents uploaded in the console with an audience chosen there)."""
+        if audience is not None and audience not in AUDIENCES:
+            raise ValueError(f"unknown audience {audience!r}; use one of: {', '.join(AUDIENCES)}")
         started = time.perf_counter()
         report = IngestReport()
         files: list[Path] = []
@@ -446,7 +451,7 @@ class KnowledgeIndex:
             unique.setdefault(source_key(file), file)
         files = list(unique.values())
         for done, file in enumerate(files, start=1):
-            self._ingest_file(session, file, rows, report, location_base, pending)
+            self._ingest_file(session, file, rows, report, location_base, pending, audience)
             if len(pending.ids) >= WRITE_BATCH:
                 self._write(pending)
                 pending = _PendingChunks()
@@ -465,6 +470,7 @@ class KnowledgeIndex:
         report: IngestReport,
         location_base: Path | None,
         pending: _PendingChunks,
+        audience: str | None = None,
     ) -> None:
         source = source_key(file)
         known = rows.get(source)
@@ -482,6 +488,8 @@ class KnowledgeIndex:
         except (UnsupportedDocument, CorruptDocument) as exc:
             report.failed[str(file)] = str(exc)
             return
+        if audience is not None:
+            document.audience = audience
         if document.is_empty:
             report.skipped[str(file)] = "no text found"
             if known is not None:  # it had text before: stop citing what is no longer there

@@ -357,3 +357,83 @@ def test_insights_page_shows_the_figures_to_hr_and_it_only(
         sign_in(client, "U0000ITDESK")
         page = client.get("/console/insights")
         assert page.status_code == 200 and "What the knowledge base is missing" not in page.text
+
+
+PARKING = """---
+title: Bicycle Parking
+---
+## Where to park your bicycle
+
+Bicycles are parked in the basement garage on level minus two. The bicycle room opens with your badge.
+"""
+
+
+def test_hr_uploads_a_document_for_an_audience_changes_it_and_reingests(server: LiveServer, runtime: Runtime) -> None:
+    from bot.models import KnowledgeDocument
+
+    question = "where do I park my bicycle?"
+
+    def cited(audiences: list[str]) -> bool:
+        return any(hit.title == "Bicycle Parking" for hit in runtime.index.search(question, k=3, audiences=audiences))
+
+    def upload(client: httpx.Client, name: str, data: bytes, audience: str) -> httpx.Response:
+        token = csrf_of(client.get("/console/hr"))
+        return client.post(
+            "/console/hr/documents", data={"csrf": token, "audience": audience}, files={"file": (name, data)}
+        )
+
+    with browser(server.url) as client:
+        sign_in(client, "U0000DEVONE")
+        assert upload_refused(client)
+    with browser(server.url) as client:
+        sign_in(client, "U0000HRLEAD")
+        upload(client, "setup.exe", b"MZ\x90\x00" + b"\x00" * 200, "everyone")
+        assert "it looks like exe" in client.get("/console/hr").text
+        runtime.settings.max_upload_bytes = 100
+        upload(client, "parking.md", PARKING.encode(), "everyone")
+        assert "That file is larger than the 0.0001 MB I can read. Nothing was added." in client.get("/console/hr").text
+        runtime.settings.max_upload_bytes = 10_000_000
+        assert not cited(["everyone"]) and not cited(["everyone", "hr"])
+
+        upload(client, "Bicycle parking (2026).md", PARKING.encode(), "hr")
+        page = client.get("/console/hr")
+        assert "“Bicycle Parking” is in the knowledge base" in page.text and "for hr" in page.text
+        assert cited(["everyone", "hr"]) and not cited(["everyone"])  # HR-only: never cited to others
+        with runtime.database.session_scope() as db:
+            row = db.scalars(select(KnowledgeDocument).where(KnowledgeDocument.title == "Bicycle Parking")).one()
+            document_id, source = row.id, row.source
+        assert source.endswith("/documents/hr/Bicycle-parking-2026.md")
+
+        token = csrf_of(client.get("/console/hr"))
+        client.post(f"/console/hr/documents/{document_id}/audience", data={"csrf": token, "audience": "everyone"})
+        assert "for everyone" in client.get("/console/hr").text
+        assert cited(["everyone"])
+        with runtime.database.session_scope() as db:
+            rows = db.scalars(select(KnowledgeDocument).where(KnowledgeDocument.title == "Bicycle Parking")).all()
+            assert [r.audience for r in rows] == ["everyone"]
+            new_id = rows[0].id
+            sample = db.scalars(select(KnowledgeDocument).where(KnowledgeDocument.source.contains("/samples/"))).first()
+            assert sample is not None
+            sample_id = sample.id
+        assert not Path(source).exists()
+
+        token = csrf_of(client.get("/console/hr"))
+        client.post(f"/console/hr/documents/{new_id}/reingest", data={"csrf": token})
+        assert "“Bicycle Parking” is in the knowledge base" in client.get("/console/hr").text
+        client.post(f"/console/hr/documents/{sample_id}/audience", data={"csrf": token, "audience": "hr"})
+        assert "takes its audience from its file" in client.get("/console/hr").text
+        client.post(f"/console/hr/documents/{sample_id}/reingest", data={"csrf": token})
+        assert "is in the knowledge base" in client.get("/console/hr").text
+    with runtime.database.session_scope() as db:
+        actions = db.scalars(
+            select(AuditEntry.action).where(AuditEntry.entity == "knowledge_document").order_by(AuditEntry.id)
+        ).all()
+    assert actions == ["upload", "audience", "reingest", "reingest"]
+
+
+def upload_refused(client: httpx.Client) -> bool:
+    token = csrf_of(client.get("/console"))
+    response = client.post(
+        "/console/hr/documents", data={"csrf": token, "audience": "everyone"}, files={"file": ("p.md", PARKING)}
+    )
+    return response.status_code == 403

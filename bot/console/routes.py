@@ -10,14 +10,16 @@ import csv
 import io
 import json
 import math
+import re
 import threading
 import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote, unquote
 
-from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -46,6 +48,8 @@ from bot.models import (
     Ticket,
 )
 from bot.runtime import Runtime
+from integrations.files import sniff_kind, too_big
+from knowledge.loaders import AUDIENCES
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -137,7 +141,7 @@ def require(viewer: Viewer, role: str) -> None:
 
 def page(request: Request, name: str, session: ConsoleSession, **context: Any) -> HTMLResponse:
     settings = runtime_of(request).settings
-    flash = request.cookies.get("bo_flash")
+    flash = unquote(request.cookies.get("bo_flash") or "")
     response = templates.TemplateResponse(
         request, name, {"csrf": session.csrf, "flash": flash, "role_pages": ROLE_PAGES, **context}
     )
@@ -153,7 +157,9 @@ def back(to: str, note: str | None = None) -> RedirectResponse:
     """Post/redirect/get: the browser lands on `to`, which shows `note` once."""
     response = RedirectResponse(to, status_code=303)
     if note:
-        response.set_cookie("bo_flash", note[:300], max_age=60, httponly=True, samesite="lax", path="/console")
+        # Percent-encoded: a header is Latin-1, and notes have names and quotes in any script.
+        value = quote(note[:300], safe="")
+        response.set_cookie("bo_flash", value, max_age=60, httponly=True, samesite="lax", path="/console")
     return response
 
 
@@ -346,6 +352,8 @@ def hr_page(request: Request, session: SessionDep, viewer: ViewerDep, rt: Runtim
         cited = citation_counts(request).get(db)
         documents = [
             {
+                "id": d.id,
+                "uploaded": _uploaded_audience(rt, d.source) is not None,
                 "title": d.title,
                 "source": d.source,
                 "audience": d.audience,
@@ -357,7 +365,16 @@ def hr_page(request: Request, session: SessionDep, viewer: ViewerDep, rt: Runtim
                 db.scalars(select(KnowledgeDocument).limit(500)), key=lambda d: (-cited.get(d.title, 0), d.title)
             )
         ]
-    return page(request, "hr.html", session, user=viewer, escalations=rows, faqs=faqs, documents=documents)
+    return page(
+        request,
+        "hr.html",
+        session,
+        user=viewer,
+        escalations=rows,
+        faqs=faqs,
+        documents=documents,
+        audiences=AUDIENCES,
+    )
 
 
 @router.post("/hr/escalations/{escalation_id}/answer")
@@ -429,6 +446,172 @@ class CitationCounts:
                 if isinstance(title, str):
                     counts[title] = counts.get(title, 0) + 1
         return counts
+
+
+# ---------------------------------------------------------------- HR: knowledge documents
+
+# What an uploaded document may be, by its content (not its name), and the suffix it is stored under.
+DOCUMENT_KINDS = {"pdf": ".pdf", "zip": ".docx", "html": ".html", "text": ".md"}
+
+
+def documents_dir(rt: Runtime) -> Path:
+    """Where documents uploaded in the console live: one folder per audience, so the audience survives re-ingests."""
+    return rt.settings.data_dir / "documents"
+
+
+def _uploaded_audience(rt: Runtime, source: str) -> str | None:
+    """The audience of a console-uploaded document (its folder), or None for documents ingested otherwise."""
+    path = Path(source)
+    base = documents_dir(rt).resolve()
+    if path.parent.parent != base or path.parent.name not in AUDIENCES:
+        return None
+    return path.parent.name
+
+
+def _safe_name(name: str, suffix: str) -> str:
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", Path(name).stem).strip("-")[:80] or "document"
+    return stem + suffix
+
+
+def _ingest_one(rt: Runtime, db: Session, path: Path, audience: str | None) -> tuple[KnowledgeDocument | None, str]:
+    """Ingest one file; returns its row (None if refused) and what to tell HR."""
+    report = rt.index.ingest(db, [path], location_base=documents_dir(rt), audience=audience)
+    if report.failed or report.skipped:
+        reason = next(iter({**report.failed, **report.skipped}.values()))
+        return None, f"{path.name} was not added: {reason}"
+    row = db.scalar(select(KnowledgeDocument).where(KnowledgeDocument.source == path.resolve().as_posix()))
+    if row is None:
+        return None, f"{path.name} was not added."
+    return row, f"“{row.title}” is in the knowledge base ({row.chunk_count} passages, for {row.audience})."
+
+
+@router.post("/hr/documents")
+def hr_upload(
+    session: SessionDep,
+    viewer: ViewerDep,
+    rt: RuntimeDep,
+    csrf: CsrfField,
+    file: UploadFile,
+    audience: Annotated[str, Form(max_length=16)] = "everyone",
+) -> Response:
+    auth.check_csrf(session, csrf)
+    require(viewer, "hr")
+    if audience not in AUDIENCES:
+        raise HTTPException(status_code=422, detail=f"The audience is one of: {', '.join(AUDIENCES)}.")
+    limit = rt.settings.max_upload_bytes
+    data = file.file.read(limit + 1)
+    if len(data) > limit:
+        return back("/console/hr#documents", f"{too_big(len(data), limit, at_least=True)} Nothing was added.")
+    kind = sniff_kind(data[:512])
+    if kind not in DOCUMENT_KINDS:
+        found = f"it looks like {kind}" if kind else "its type is unknown"
+        return back("/console/hr#documents", f"Upload PDF, Word (.docx), HTML, Markdown or text; {found}.")
+    suffix = DOCUMENT_KINDS[kind]
+    if kind == "text" and (file.filename or "").lower().endswith(".txt"):
+        suffix = ".txt"
+    target = documents_dir(rt) / audience / _safe_name(file.filename or "document", suffix)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    existed = target.exists()
+    previous = target.read_bytes() if existed else None
+    target.write_bytes(data)
+    with rt.database.session_scope() as db:
+        row, note = _ingest_one(rt, db, target, audience)
+        if row is None:
+            if previous is not None:
+                target.write_bytes(previous)
+            else:
+                target.unlink(missing_ok=True)
+            return back("/console/hr#documents", note)
+        audit.record(
+            db,
+            entity="knowledge_document",
+            entity_id=row.id,
+            action="replace" if existed else "upload",
+            actor_id=viewer.id,
+            to_state=audience,
+            detail={"title": row.title, "file": target.name},
+        )
+    return back("/console/hr#documents", note)
+
+
+@router.post("/hr/documents/{document_id}/reingest")
+def hr_reingest(document_id: int, session: SessionDep, viewer: ViewerDep, rt: RuntimeDep, csrf: CsrfField) -> Response:
+    """Read the document's file again and rebuild its passages (even when the file is unchanged)."""
+    auth.check_csrf(session, csrf)
+    require(viewer, "hr")
+    with rt.database.session_scope() as db:
+        row = db.get(KnowledgeDocument, document_id)
+        if row is None:
+            raise HTTPException(status_code=404, detail="No such document.")
+        path = Path(row.source)
+        if row.source.startswith("faq:") or not path.is_file():
+            return back("/console/hr#documents", f"“{row.title}” has no file here to read again.")
+        # Forgetting the stored hash makes ingest read the file again; its passages are replaced only once the
+        # file has been read, so a file that became unreadable leaves the old ones in place.
+        row.content_hash = ""
+        db.flush()
+        new_row, note = _ingest_one(rt, db, path, _uploaded_audience(rt, row.source))
+        if new_row is None:
+            db.rollback()
+            return back("/console/hr#documents", note)
+        audit.record(
+            db,
+            entity="knowledge_document",
+            entity_id=new_row.id,
+            action="reingest",
+            actor_id=viewer.id,
+            detail={"title": new_row.title},
+        )
+    return back("/console/hr#documents", note)
+
+
+@router.post("/hr/documents/{document_id}/audience")
+def hr_audience(
+    document_id: int,
+    session: SessionDep,
+    viewer: ViewerDep,
+    rt: RuntimeDep,
+    csrf: CsrfField,
+    audience: Annotated[str, Form(max_length=16)],
+) -> Response:
+    """Who may be answered from a console-uploaded document (others follow their file's front matter)."""
+    auth.check_csrf(session, csrf)
+    require(viewer, "hr")
+    if audience not in AUDIENCES:
+        raise HTTPException(status_code=422, detail=f"The audience is one of: {', '.join(AUDIENCES)}.")
+    with rt.database.session_scope() as db:
+        row = db.get(KnowledgeDocument, document_id)
+        if row is None:
+            raise HTTPException(status_code=404, detail="No such document.")
+        before = _uploaded_audience(rt, row.source)
+        if before is None:
+            return back("/console/hr#documents", f"“{row.title}” takes its audience from its file's front matter.")
+        if before == audience:
+            return back("/console/hr#documents", f"“{row.title}” is already for {audience}.")
+        old = Path(row.source)
+        moved = documents_dir(rt) / audience / old.name
+        moved.parent.mkdir(parents=True, exist_ok=True)
+        if moved.exists():
+            return back("/console/hr#documents", f"A document named {old.name} is already for {audience}.")
+        old_source = row.source
+        old.rename(moved)
+        new_row, note = _ingest_one(rt, db, moved, audience)
+        if new_row is None:
+            moved.rename(old)
+            db.rollback()
+            return back("/console/hr#documents", note)
+        rt.index.remove_document(db, old_source)  # only once the document is in under its new audience
+        audit.record(
+            db,
+            entity="knowledge_document",
+            entity_id=new_row.id,
+            action="audience",
+            actor_id=viewer.id,
+            from_state=before,
+            to_state=audience,
+            detail={"title": new_row.title},
+        )
+    return back("/console/hr#documents", note)
 
 
 # ---------------------------------------------------------------- IT
@@ -766,7 +949,7 @@ def admin_page(request: Request, session: SessionDep, viewer: ViewerDep, rt: Run
 async def admin_import(request: Request, session: SessionDep, viewer: ViewerDep, rt: RuntimeDep) -> Response:
     """Import the directory CSV (the columns of `backoffice directory import`); all or nothing."""
     if int(request.headers.get("content-length") or 0) > MAX_DIRECTORY_BYTES + 100_000:
-        return back("/console/admin", f"That file is over {MAX_DIRECTORY_BYTES // 1_000_000} MB; nothing was imported.")
+        return back("/console/admin", f"{too_big(0, MAX_DIRECTORY_BYTES, at_least=True)} Nothing was imported.")
     form = await request.form(max_files=1, max_fields=5)
     auth.check_csrf(session, str(form.get("csrf") or ""))
     require(viewer, "admin")
@@ -775,7 +958,7 @@ async def admin_import(request: Request, session: SessionDep, viewer: ViewerDep,
         return back("/console/admin", "Choose a CSV file to import.")
     data = await upload.read(MAX_DIRECTORY_BYTES + 1)
     if len(data) > MAX_DIRECTORY_BYTES:
-        return back("/console/admin", f"That file is over {MAX_DIRECTORY_BYTES // 1_000_000} MB; nothing was imported.")
+        return back("/console/admin", f"{too_big(len(data), MAX_DIRECTORY_BYTES, at_least=True)} Nothing was imported.")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
