@@ -66,7 +66,7 @@ def test_signed_out_visitors_are_sent_to_sign_in_and_forms_need_the_csrf_token(s
         assert "Local sign-in" in page.text and "Sofia Rossi" in page.text
         assert "script-src 'self'" in page.headers["content-security-policy"]
         # No token, a wrong token, or a token from another browser's session: refused, nobody signed in.
-        assert client.post("/console/login", data={"slack_id": "U0000HRLEAD"}).status_code == 422
+        assert client.post("/console/login", data={"slack_id": "U0000HRLEAD"}).status_code == 403
         assert client.post("/console/login", data={"slack_id": "U0000HRLEAD", "csrf": "x"}).status_code == 403
         with browser(server.url) as other:
             foreign = csrf_of(other.get("/console/login"))
@@ -437,3 +437,33 @@ def upload_refused(client: httpx.Client) -> bool:
         "/console/hr/documents", data={"csrf": token, "audience": "everyone"}, files={"file": ("p.md", PARKING)}
     )
     return response.status_code == 403
+
+
+def test_every_console_form_post_refuses_a_missing_or_foreign_csrf_token(server: LiveServer, runtime: Runtime) -> None:
+    """Signed in as an admin (who may do everything), no form post under /console works without this session's
+    token, and none changes anything."""
+    from fastapi.routing import APIRoute
+
+    from bot.console.routes import router
+
+    posts = sorted(route.path for route in router.routes if isinstance(route, APIRoute) and "POST" in route.methods)
+    assert len(posts) >= 12, posts
+
+    def audit_rows() -> int:
+        with runtime.database.session_scope() as db:
+            return len(db.scalars(select(AuditEntry.id)).all())
+
+    before = audit_rows()
+    with browser(server.url) as client:
+        sign_in(client, "U0000ADMIN1")
+        with browser(server.url) as other:
+            foreign = csrf_of(other.get("/console/login"))
+        for template in posts:
+            path = re.sub(r"\{(action|decision)\}", "approve", re.sub(r"\{\w+_id\}", "1", template))
+            form = {"answer": "x", "note": "x", "reason": "x", "audience": "everyone", "slack_id": "U0000ADMIN1"}
+            for token in (None, foreign):
+                data = form if token is None else {**form, "csrf": token}
+                response = client.post(path, data=data, files={"file": ("d.csv", "slack_id\n")})
+                assert response.status_code == 403, (path, token, response.status_code, response.text[:200])
+        assert client.get("/console").status_code == 200  # still signed in as before
+    assert audit_rows() == before

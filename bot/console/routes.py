@@ -132,6 +132,16 @@ ViewerDep = Annotated[Viewer, Depends(current_user)]
 CsrfField = Annotated[str, Form(alias="csrf")]
 
 
+def poster(session: SessionDep, viewer: ViewerDep, csrf: CsrfField = "") -> Viewer:
+    """The signed-in person sending a form, once the form's CSRF token is this session's."""
+    auth.check_csrf(session, csrf)
+    return viewer
+
+
+# Every form post that changes something takes its sender through this, so none can skip the CSRF check.
+PosterDep = Annotated[Viewer, Depends(poster)]
+
+
 def require(viewer: Viewer, role: str) -> None:
     if not viewer.has(role):
         raise HTTPException(
@@ -203,7 +213,7 @@ def login_page(request: Request, session: SessionDep, rt: RuntimeDep) -> HTMLRes
 
 @router.post("/login")
 def login_local(
-    session: SessionDep, rt: RuntimeDep, csrf: CsrfField, slack_id: Annotated[str, Form(max_length=32)]
+    session: SessionDep, rt: RuntimeDep, slack_id: Annotated[str, Form(max_length=32)], csrf: CsrfField = ""
 ) -> Response:
     auth.check_csrf(session, csrf)
     if not auth.local_sign_in_allowed(rt.settings):
@@ -256,7 +266,7 @@ def slack_callback(
 
 
 @router.post("/logout")
-def logout(session: SessionDep, rt: RuntimeDep, csrf: CsrfField) -> Response:
+def logout(session: SessionDep, rt: RuntimeDep, csrf: CsrfField = "") -> Response:
     auth.check_csrf(session, csrf)
     response = back("/console/login")
     auth.write_session(response, ConsoleSession.fresh(), rt.settings)
@@ -380,13 +390,10 @@ def hr_page(request: Request, session: SessionDep, viewer: ViewerDep, rt: Runtim
 @router.post("/hr/escalations/{escalation_id}/answer")
 def hr_answer(
     escalation_id: int,
-    session: SessionDep,
-    viewer: ViewerDep,
+    viewer: PosterDep,
     rt: RuntimeDep,
-    csrf: CsrfField,
     answer: Annotated[str, Form(max_length=4000)],
 ) -> Response:
-    auth.check_csrf(session, csrf)
     require(viewer, "hr")
     with rt.database.session_scope() as db:
         escalation = db.get(Escalation, escalation_id)
@@ -397,8 +404,7 @@ def hr_answer(
 
 
 @router.post("/hr/escalations/{escalation_id}/resolve")
-def hr_resolve(escalation_id: int, session: SessionDep, viewer: ViewerDep, rt: RuntimeDep, csrf: CsrfField) -> Response:
-    auth.check_csrf(session, csrf)
+def hr_resolve(escalation_id: int, viewer: PosterDep, rt: RuntimeDep) -> Response:
     require(viewer, "hr")
     with rt.database.session_scope() as db:
         escalation = db.get(Escalation, escalation_id)
@@ -408,8 +414,7 @@ def hr_resolve(escalation_id: int, session: SessionDep, viewer: ViewerDep, rt: R
 
 
 @router.post("/hr/faqs/{faq_id}/publish")
-def hr_publish(faq_id: int, session: SessionDep, viewer: ViewerDep, rt: RuntimeDep, csrf: CsrfField) -> Response:
-    auth.check_csrf(session, csrf)
+def hr_publish(faq_id: int, viewer: PosterDep, rt: RuntimeDep) -> Response:
     require(viewer, "hr")
     reply = act(rt, viewer, "policy:publish", str(faq_id))
     return back("/console/hr", reply.text)
@@ -487,14 +492,11 @@ def _ingest_one(rt: Runtime, db: Session, path: Path, audience: str | None) -> t
 
 @router.post("/hr/documents")
 def hr_upload(
-    session: SessionDep,
-    viewer: ViewerDep,
+    viewer: PosterDep,
     rt: RuntimeDep,
-    csrf: CsrfField,
     file: UploadFile,
     audience: Annotated[str, Form(max_length=16)] = "everyone",
 ) -> Response:
-    auth.check_csrf(session, csrf)
     require(viewer, "hr")
     if audience not in AUDIENCES:
         raise HTTPException(status_code=422, detail=f"The audience is one of: {', '.join(AUDIENCES)}.")
@@ -535,9 +537,8 @@ def hr_upload(
 
 
 @router.post("/hr/documents/{document_id}/reingest")
-def hr_reingest(document_id: int, session: SessionDep, viewer: ViewerDep, rt: RuntimeDep, csrf: CsrfField) -> Response:
+def hr_reingest(document_id: int, viewer: PosterDep, rt: RuntimeDep) -> Response:
     """Read the document's file again and rebuild its passages (even when the file is unchanged)."""
-    auth.check_csrf(session, csrf)
     require(viewer, "hr")
     with rt.database.session_scope() as db:
         row = db.get(KnowledgeDocument, document_id)
@@ -568,14 +569,11 @@ def hr_reingest(document_id: int, session: SessionDep, viewer: ViewerDep, rt: Ru
 @router.post("/hr/documents/{document_id}/audience")
 def hr_audience(
     document_id: int,
-    session: SessionDep,
-    viewer: ViewerDep,
+    viewer: PosterDep,
     rt: RuntimeDep,
-    csrf: CsrfField,
     audience: Annotated[str, Form(max_length=16)],
 ) -> Response:
     """Who may be answered from a console-uploaded document (others follow their file's front matter)."""
-    auth.check_csrf(session, csrf)
     require(viewer, "hr")
     if audience not in AUDIENCES:
         raise HTTPException(status_code=422, detail=f"The audience is one of: {', '.join(AUDIENCES)}.")
@@ -688,13 +686,10 @@ def it_page(
 @router.post("/it/incidents/{incident_id}/resolve")
 def it_incident_resolve(
     incident_id: int,
-    session: SessionDep,
-    viewer: ViewerDep,
+    viewer: PosterDep,
     rt: RuntimeDep,
-    csrf: CsrfField,
     note: Annotated[str, Form(max_length=4000)],
 ) -> Response:
-    auth.check_csrf(session, csrf)
     require(viewer, "it")
     reply = act(rt, viewer, "it:incident_resolve_submit", str(incident_id), {"note": note})
     return back("/console/it", reply.text)
@@ -704,14 +699,11 @@ def it_incident_resolve(
 def it_act(
     ticket_id: int,
     action: str,
-    session: SessionDep,
-    viewer: ViewerDep,
+    viewer: PosterDep,
     rt: RuntimeDep,
-    csrf: CsrfField,
     note: Annotated[str, Form(max_length=4000)] = "",
     assignee: Annotated[str, Form(max_length=32)] = "",
 ) -> Response:
-    auth.check_csrf(session, csrf)
     require(viewer, "it")
     if action not in TICKET_ACTIONS:
         raise HTTPException(status_code=404, detail="No such ticket action.")
@@ -793,13 +785,10 @@ def team_page(request: Request, session: SessionDep, viewer: ViewerDep, rt: Runt
 def leave_decide(
     request_id: int,
     decision: str,
-    session: SessionDep,
-    viewer: ViewerDep,
+    viewer: PosterDep,
     rt: RuntimeDep,
-    csrf: CsrfField,
     reason: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
-    auth.check_csrf(session, csrf)
     if decision not in ("approve", "deny"):
         raise HTTPException(status_code=404, detail="No such decision.")
     action = "leave:approve" if decision == "approve" else "leave:deny_submit"
@@ -811,14 +800,11 @@ def leave_decide(
 def expense_decide(
     expense_id: int,
     decision: str,
-    session: SessionDep,
-    viewer: ViewerDep,
+    viewer: PosterDep,
     rt: RuntimeDep,
-    csrf: CsrfField,
     reason: Annotated[str, Form(max_length=2000)] = "",
     to: Annotated[str, Form(pattern="^/console/(team|finance)$")] = "/console/team",
 ) -> Response:
-    auth.check_csrf(session, csrf)
     actions = {"approve": "expense:approve", "reject": "expense:reject_submit", "reimbursed": "expense:reimbursed"}
     if decision not in actions:
         raise HTTPException(status_code=404, detail="No such decision.")
@@ -950,7 +936,7 @@ async def admin_import(request: Request, session: SessionDep, viewer: ViewerDep,
     """Import the directory CSV (the columns of `backoffice directory import`); all or nothing."""
     if int(request.headers.get("content-length") or 0) > MAX_DIRECTORY_BYTES + 100_000:
         return back("/console/admin", f"{too_big(0, MAX_DIRECTORY_BYTES, at_least=True)} Nothing was imported.")
-    form = await request.form(max_files=1, max_fields=5)
+    form = await request.form(max_files=1, max_fields=20)
     auth.check_csrf(session, str(form.get("csrf") or ""))
     require(viewer, "admin")
     upload = form.get("file")
