@@ -177,10 +177,24 @@ def test_hr_it_and_manager_work_their_queues_in_a_real_browser(
     assert not errors  # no script error, no Content-Security-Policy violation
     shot(driver, "insights")
 
+    # The other views, for the record: finance, the directory, the audit log and an employee's own home page.
+    sign_in(driver, base, "U0000FINANC")
+    driver.get(f"{base}/console/finance")
+    shot(driver, "finance")
+    sign_in(driver, base, "U0000ADMIN1")
+    for name in ("admin", "audit"):
+        driver.get(f"{base}/console/{name}")
+        assert driver.find_element(By.TAG_NAME, "h1").text in ("Directory and roles", "Audit log")
+        shot(driver, name)
+    sign_in(driver, base, "U0000DEVTHR")
+    assert f"leave #{request_id}" in driver.find_element(By.TAG_NAME, "main").text
+    shot(driver, "home-employee")
+
     # An employee editing the URL to another person's item gets 403.
     sign_in(driver, base, "U0000DEVONE")
     driver.get(f"{base}/console/items/ticket/{ticket_id}")
     assert "not yours to see" in driver.page_source
     shot(driver, "employee-403")
-    for name in ("login", "hr-escalations", "it-queue", "team-approvals", "leave-history"):
+    views = ("login", "hr-escalations", "it-queue", "team-approvals", "leave-history", "insights", "finance", "admin")
+    for name in (*views, "audit", "home-employee", "employee-403"):
         assert (ARTIFACTS / f"{name}.png").stat().st_size > 5_000
