@@ -67,13 +67,22 @@ def sign_in(driver: WebDriver, base: str, slack_id: str) -> None:
 
 def submit(driver: WebDriver, button: WebElement) -> None:
     """Click a form's button and wait until the next page replaced this one (a click does not wait for it)."""
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
     page = driver.find_element(By.TAG_NAME, "html")
+
+    def replaced(_: WebDriver) -> bool:
+        try:
+            page.is_enabled()
+        except WebDriverException:  # stale; mid-navigation chromedriver may say "does not belong to the document"
+            return True
+        return False
+
     button.click()
-    WebDriverWait(driver, 20).until(expected_conditions.staleness_of(page))
+    WebDriverWait(driver, 20).until(replaced)
+    WebDriverWait(driver, 20).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
 def one_id(runtime: Runtime, model: type[Escalation | Ticket | LeaveRequest], timeout: float = 20) -> int:
