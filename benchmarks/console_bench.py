@@ -1,6 +1,6 @@
 """Console page loads with a busy database: 10,000 tickets, 10,000 leave requests and 10,000 expenses (plus an
-audit row each, 10,000 cited answers and 100 open HR questions) on SQLite, served by the real app under
-uvicorn; each page fetched over HTTP as the role that uses it.
+audit row each, 10,000 questions, 10,000 cited answers and 100 open HR questions) on SQLite, served by the real
+app under uvicorn; each page fetched over HTTP as the role that uses it.
 
 Usage: python -m benchmarks.console_bench [--rows 10000] [--rounds 20] [--json FILE]
 
@@ -151,8 +151,23 @@ def seed(runtime: Runtime, rows: int) -> None:
                     }
                 )
         db.execute(insert(AuditEntry), audit)
-        # As many answers as tickets, each citing a document (the HR page counts citations over 90 days), and a
+        # As many questions to the bot as tickets (the insights page's deflection looks for a ticket or HR request
+        # after each), as many answers citing a document (the HR page counts citations over 90 days), and a
         # hundred open HR questions.
+        db.execute(
+            insert(ChatMessage),
+            [
+                {
+                    "channel": "D0BENCH001",
+                    "direction": "in",
+                    "employee_id": rng.choice(staff),
+                    "text": "A question for the bot.",
+                    "skill": ("policy", "it", "leave", "expense")[n % 4],
+                    "created_at": now - timedelta(minutes=rng.randrange(0, 120 * 24 * 60)),
+                }
+                for n in range(rows)
+            ],
+        )
         titles = [d.title for d in db.scalars(select(KnowledgeDocument))]
         db.execute(
             insert(ChatMessage),

@@ -3,7 +3,6 @@ by hand from a seeded scenario."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -536,8 +535,9 @@ def test_percentile_interpolates_between_ranks() -> None:
     assert insights.percentile([10.0, 20.0], 0.5) == 15.0
 
 
-def test_console_figures_stay_fast_at_ten_thousand_rows(database: Database) -> None:
-    """10k tickets, leave requests, claims and messages: every figure for a 30-day period in well under 300 ms."""
+def test_figures_over_ten_thousand_rows_of_each_kind(database: Database) -> None:
+    """10k tickets, leave requests, claims and messages: every figure computes over all of them. (How fast is for
+    the benchmark to say — benchmarks/console_bench.py loads the insights page at this size — not a timed test.)"""
     with database.session_scope() as session:
         staff = list(people(session, *(f"p{i}" for i in range(50))).values())
         base = at(1)
@@ -630,22 +630,12 @@ def test_console_figures_stay_fast_at_ten_thousand_rows(database: Database) -> N
     period = {"start": at(1, 0), "end": at(1, 0, month=12)}
     config = load_it_config()
     with database.session_scope() as session:
-        timings = {}
-        figures = {
-            "messages": lambda: insights.messages_per_skill_per_day(session, **period),
-            "deflection": lambda: insights.deflection(session, now=NOW, window_days=7, **period),
-            "tickets": lambda: insights.ticket_response_times(session, **period),
-            "sla": lambda: insights.ticket_sla_compliance(session, now=NOW, config=config, **period),
-            "leave": lambda: insights.leave_approval_times(session, **period),
-            "expenses": lambda: insights.expense_approval_times(session, **period),
-        }
-        for compute in figures.values():
-            compute()  # warm up: PostgreSQL's first read of freshly inserted rows also writes their hint bits
-        for name, compute in figures.items():
-            started = time.perf_counter()
-            result = compute()
-            timings[name] = time.perf_counter() - started
-            assert result is not None
+        assert insights.messages_per_skill_per_day(session, **period).total == 10_000
+        # Every policy question (a quarter of the messages) was asked by someone who opened tickets all month.
+        deflected = insights.deflection(session, now=NOW, window_days=7, skills=("policy",), **period)
+        assert deflected.questions == 2_500 and deflected.deflected == 0
         assert insights.ticket_response_times(session, **period).opened == 10_000
-    # All six together: about 150 ms here; the bound is generous for a busy CI machine.
-    assert sum(timings.values()) < 0.6, timings
+        sla = insights.ticket_sla_compliance(session, now=NOW, config=config, **period)
+        assert sla.resolution.met + sla.resolution.breached + sla.resolution.pending == 10_000
+        assert insights.leave_approval_times(session, **period).approved == 10_000
+        assert insights.expense_approval_times(session, **period).approved == 10_000
