@@ -46,6 +46,20 @@ class Message:
     def is_action(self) -> bool:
         return self.action_id is not None
 
+    @classmethod
+    def web_click(cls, user_id: str, action_id: str, value: str, form: dict[str, str] | None = None) -> Message:
+        """`user_id` pressing a button (or submitting a form) in the web chat or the staff console: the same action
+        a Slack button sends, answered in the person's web channel."""
+        return cls(
+            user_id=user_id,
+            text="",
+            channel=f"web:{user_id}",
+            platform="web",
+            action_id=action_id,
+            action_value=value,
+            form=form or {},
+        )
+
 
 @dataclass(frozen=True)
 class Button:

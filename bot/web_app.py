@@ -367,16 +367,7 @@ def add_web_chat(app: FastAPI) -> None:
     @app.post("/api/action", responses=NOT_JSON | UNKNOWN_USER)
     def action(body: ActionIn, rt: RuntimeDep) -> dict[str, Any]:
         known_user(rt, body.user)
-        message = Message(
-            user_id=body.user,
-            text="",
-            channel=f"web:{body.user}",
-            platform="web",
-            action_id=body.action_id,
-            action_value=body.value,
-            form=body.form,
-        )
-        return reply_json(rt.assistant.handle(message))
+        return reply_json(rt.assistant.handle(Message.web_click(body.user, body.action_id, body.value, body.form)))
 
     @app.get("/api/feed", responses=UNKNOWN_USER)
     def feed(user: Annotated[str, Query(pattern=SLACK_ID)], rt: RuntimeDep) -> dict[str, Any]:

@@ -16,16 +16,7 @@ def say(runtime: Runtime, user: str, text: str) -> Reply:
 
 def click(runtime: Runtime, user: str, action_id: str, value: str, form: dict[str, str] | None = None) -> Reply:
     """`user` presses a button (or submits a form) in the local web chat."""
-    message = Message(
-        user_id=user,
-        text="",
-        channel=f"web:{user}",
-        platform="web",
-        action_id=action_id,
-        action_value=value,
-        form=form or {},
-    )
-    return runtime.assistant.handle(message)
+    return runtime.assistant.handle(Message.web_click(user, action_id, value, form))
 
 
 def button(reply: Reply, action_id: str) -> str:

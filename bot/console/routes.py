@@ -175,16 +175,7 @@ def back(to: str, note: str | None = None) -> RedirectResponse:
 
 def act(rt: Runtime, viewer: Viewer, action_id: str, value: str, form: dict[str, str] | None = None) -> Reply:
     """The signed-in person's click on `action_id`, handled exactly as the same button in Slack."""
-    message = Message(
-        user_id=viewer.slack_id,
-        text="",
-        channel=f"web:{viewer.slack_id}",
-        platform="web",
-        action_id=action_id,
-        action_value=value,
-        form=form or {},
-    )
-    return rt.assistant.handle(message)
+    return rt.assistant.handle(Message.web_click(viewer.slack_id, action_id, value, form))
 
 
 router = APIRouter(prefix="/console", include_in_schema=False)
