@@ -48,6 +48,8 @@ from bot.models import (
     Ticket,
 )
 from bot.runtime import Runtime
+from bot.tickets.service import OPEN
+from bot.tickets.sla import sla_state
 from integrations.files import sniff_kind, too_big
 from knowledge.loaders import AUDIENCES
 
@@ -94,11 +96,8 @@ class Viewer:
 
 
 def citation_counts(request: Request) -> CitationCounts:
-    """The app's citation counter (one per app, made on first use)."""
-    state = request.app.state
-    if not hasattr(state, "console_citations"):
-        state.console_citations = CitationCounts()
-    counter: CitationCounts = state.console_citations
+    """The app's citation counter (made by `install`)."""
+    counter: CitationCounts = request.app.state.console_citations
     return counter
 
 
@@ -378,6 +377,13 @@ def hr_page(request: Request, session: SessionDep, viewer: ViewerDep, rt: Runtim
     )
 
 
+def _escalation_action(rt: Runtime, escalation_id: int, verb: str) -> str:
+    """The action that does `verb` to an escalation: confidential matters belong to the sensitive skill."""
+    with rt.database.session_scope() as db:
+        escalation = db.get(Escalation, escalation_id)
+        return f"sensitive:{verb}" if escalation is not None and escalation.sensitive else f"policy:{verb}"
+
+
 @router.post("/hr/escalations/{escalation_id}/answer")
 def hr_answer(
     escalation_id: int,
@@ -386,21 +392,16 @@ def hr_answer(
     answer: Annotated[str, Form(max_length=4000)],
 ) -> Response:
     require(viewer, "hr")
-    with rt.database.session_scope() as db:
-        escalation = db.get(Escalation, escalation_id)
-        sensitive = escalation is not None and escalation.sensitive
-    action = "sensitive:answer_submit" if sensitive else "policy:answer_submit"
-    reply = act(rt, viewer, action, str(escalation_id), {"answer": answer})
+    reply = act(
+        rt, viewer, _escalation_action(rt, escalation_id, "answer_submit"), str(escalation_id), {"answer": answer}
+    )
     return back("/console/hr", reply.text)
 
 
 @router.post("/hr/escalations/{escalation_id}/resolve")
 def hr_resolve(escalation_id: int, viewer: PosterDep, rt: RuntimeDep) -> Response:
     require(viewer, "hr")
-    with rt.database.session_scope() as db:
-        escalation = db.get(Escalation, escalation_id)
-        sensitive = escalation is not None and escalation.sensitive
-    reply = act(rt, viewer, "sensitive:resolve" if sensitive else "policy:resolve", str(escalation_id))
+    reply = act(rt, viewer, _escalation_action(rt, escalation_id, "resolve"), str(escalation_id))
     return back("/console/hr", reply.text)
 
 
@@ -464,6 +465,11 @@ def _uploaded_audience(rt: Runtime, source: str) -> str | None:
     return path.parent.name
 
 
+def _check_audience(audience: str) -> None:
+    if audience not in AUDIENCES:
+        raise HTTPException(status_code=422, detail=f"The audience is one of: {', '.join(AUDIENCES)}.")
+
+
 def _safe_name(name: str, suffix: str) -> str:
     stem = re.sub(r"[^A-Za-z0-9_-]+", "-", Path(name).stem).strip("-")[:80] or "document"
     return stem + suffix
@@ -489,8 +495,7 @@ def hr_upload(
     audience: Annotated[str, Form(max_length=16)] = "everyone",
 ) -> Response:
     require(viewer, "hr")
-    if audience not in AUDIENCES:
-        raise HTTPException(status_code=422, detail=f"The audience is one of: {', '.join(AUDIENCES)}.")
+    _check_audience(audience)
     limit = rt.settings.max_upload_bytes
     data = file.file.read(limit + 1)
     if len(data) > limit:
@@ -566,8 +571,7 @@ def hr_audience(
 ) -> Response:
     """Who may be answered from a console-uploaded document (others follow their file's front matter)."""
     require(viewer, "hr")
-    if audience not in AUDIENCES:
-        raise HTTPException(status_code=422, detail=f"The audience is one of: {', '.join(AUDIENCES)}.")
+    _check_audience(audience)
     with rt.database.session_scope() as db:
         row = db.get(KnowledgeDocument, document_id)
         if row is None:
@@ -626,11 +630,9 @@ def it_page(
     assignee: Annotated[str, Query(max_length=8)] = "",
 ) -> HTMLResponse:
     require(viewer, "it")
-    from bot.tickets.sla import sla_state  # noqa: PLC0415 - the IT page only
-
     query = select(Ticket).order_by(Ticket.priority, Ticket.created_at).limit(PAGE_SIZE)
     if status == "open":
-        query = query.where(Ticket.status.in_(("new", "in_progress", "waiting")))
+        query = query.where(Ticket.status.in_(OPEN))
     elif status:
         query = query.where(Ticket.status == status)
     if priority:
@@ -1119,6 +1121,7 @@ def plotly_js() -> Path:
 def install(app: FastAPI) -> None:
     """Add the console's pages, its static files and its sign-in redirect to `app`."""
     app.include_router(router)
+    app.state.console_citations = CitationCounts()
     app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="console-static")
 
     @app.get("/console/vendor/plotly.min.js", include_in_schema=False)
