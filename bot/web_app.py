@@ -38,11 +38,11 @@ from bot.messages import Message, Reply
 from bot.models import ChatMessage, Employee, Expense, Ticket
 from bot.runtime import Runtime
 from bot.scheduler import SchedulerService
+from bot.slack_edge import SWITCH_INTERVAL_SECONDS
 from bot.tickets.service import snapshot
 from bot.tokens import authenticate
 
 log = logging.getLogger(__name__)
-SWITCH_INTERVAL_SECONDS = 0.001
 MAX_SLACK_BODY = 1_000_000
 CHAT_PAGE = Path(__file__).parent / "web" / "chat.html"
 
