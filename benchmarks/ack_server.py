@@ -85,8 +85,6 @@ def build_app(
 
         return floor, None
 
-    from slack_bolt import App
-
     from bot import directory
     from bot.event_workers import EventWorkers
     from bot.runtime import bootstrap_samples, build_runtime
@@ -99,32 +97,11 @@ def build_app(
         directory.import_csv(session, bench_directory_csv(users))
     runtime.index.search("warm up", k=5)  # load the model and the index cache before the clock starts
     if mode == "naive":
-        edge = runtime.slack
-        assert edge is not None
-        naive = App(
-            client=edge.client,
-            signing_secret=SIGNING_SECRET,
-            process_before_response=True,
-            token_verification_enabled=False,
-            request_verification_enabled=True,
-        )
-        edge.register(naive)
-        edge.app = naive
+        _replace_bolt_app(runtime, process_before_response=True)
     if mode == "serial":
         from concurrent.futures import ThreadPoolExecutor
 
-        edge = runtime.slack
-        assert edge is not None
-        serial = App(
-            client=edge.client,
-            signing_secret=SIGNING_SECRET,
-            process_before_response=False,
-            token_verification_enabled=False,
-            request_verification_enabled=True,
-            listener_executor=ThreadPoolExecutor(max_workers=1),
-        )
-        edge.register(serial)
-        edge.app = serial
+        _replace_bolt_app(runtime, process_before_response=False, listener_executor=ThreadPoolExecutor(max_workers=1))
     workers = None
     if mode == "events":
         import os
@@ -133,6 +110,25 @@ def build_app(
         workers.start()
         _warm_up_workers(runtime)
     return create_app(runtime), workers
+
+
+def _replace_bolt_app(runtime: Any, **options: Any) -> None:
+    """Give the Slack edge a bolt App built with `options` (the baseline and experiment variants), same listeners."""
+    from slack_bolt import App
+
+    from benchmarks.common import SIGNING_SECRET
+
+    edge = runtime.slack
+    assert edge is not None
+    app = App(
+        client=edge.client,
+        signing_secret=SIGNING_SECRET,
+        token_verification_enabled=False,
+        request_verification_enabled=True,
+        **options,
+    )
+    edge.register(app)
+    edge.app = app
 
 
 def _warm_up_workers(runtime: Any, questions: int = 4, timeout: float = 180) -> None:
