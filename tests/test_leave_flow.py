@@ -5,10 +5,13 @@ cancellation, bad input, status and balance questions, App Home and the team cal
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import httpx
+import pytest
+import time_machine
 from sqlalchemy import func, select
 
 from bot.leave import ledger
@@ -37,6 +40,14 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
+
+
+@pytest.fixture(autouse=True)
+def machine_clock_at_now() -> Iterator[None]:
+    """The machine's clock starts at NOW too (and ticks), before the `runtime` fixture's first start books
+    the accruals due "so far": these tests are written around NOW, whatever day they run on."""
+    with time_machine.travel(NOW, tick=True):
+        yield
 
 
 def use_clock(runtime: Runtime, now: datetime = NOW) -> Clock:
@@ -348,6 +359,7 @@ def test_bad_input_gets_a_clear_answer_and_writes_nothing(runtime: Runtime) -> N
 # ------------------------------------------------------------------ scheduled work with an injected clock
 
 
+@pytest.mark.calendar
 def test_accrual_for_a_month_run_twice_books_once(runtime: Runtime) -> None:
     use_clock(runtime)
     with runtime.database.session_scope() as session:
@@ -359,6 +371,7 @@ def test_accrual_for_a_month_run_twice_books_once(runtime: Runtime) -> None:
     assert balance == Decimal("25.0000")  # twelve months sum to the yearly allowance exactly
 
 
+@pytest.mark.calendar
 def test_year_end_carry_over_and_expiry(runtime: Runtime) -> None:
     use_clock(runtime)
     policy = runtime.leave_policy
@@ -384,6 +397,7 @@ def test_year_end_carry_over_and_expiry(runtime: Runtime) -> None:
     assert kinds == ["carry-expiry:2026", "carry-in:2026", "carry-out:2026", "forfeit:2026"]
 
 
+@pytest.mark.calendar
 def test_pending_request_reminds_then_escalates_to_hr(runtime: Runtime) -> None:
     from bot.leave.jobs import remind_approvers
 

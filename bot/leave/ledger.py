@@ -4,6 +4,7 @@ job run twice, or an approval clicked twice, books once."""
 
 from __future__ import annotations
 
+import calendar
 import logging
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -199,7 +200,8 @@ def carry_expiry_date(leave_type: LeaveType, year: int) -> date | None:
     if leave_type.carry_over_expires is None:
         return None
     month, day = leave_type.carry_over_expires
-    return date(year + 1, month, day)
+    # "02-29" is 28 February in a common year (and "04-31" is 30 April): the last day of that month.
+    return date(year + 1, month, min(day, calendar.monthrange(year + 1, month)[1]))
 
 
 def expire_carry_over(session: Session, *, policy: LeavePolicy, employee: Employee, year: int) -> int:
@@ -245,12 +247,18 @@ def run_due_bookings(session: Session, *, policy: LeavePolicy, today: date) -> i
 
 
 def catch_up(session: Session, *, policy: LeavePolicy, employee: Employee, today: date) -> int:
-    """Book what is due for one employee by `today`: this year's monthly accruals and grants, last
-    year's close, and expiry of carried days. Cheap when nothing is due (one query)."""
+    """Book what is due for one employee by `today`: last year's remaining accruals and its close, this
+    year's monthly accruals and grants, and expiry of carried days. Cheap when nothing is due (one query).
+
+    Someone already in the ledger last year gets all of last year's months before the close, so a service
+    that was down from late November to February still books December before capping the carry-over."""
     if _is_current(session, policy, employee, today):
         return 0
     written = 0
-    if today.month == 1 or _has_entries_before(session, employee.id, date(today.year, 1, 1)):
+    if _has_entries_before(session, employee.id, date(today.year, 1, 1)):
+        written += expire_carry_over(session, policy=policy, employee=employee, year=today.year - 2)
+        for month in range(1, 13):
+            written += accrue_month(session, policy=policy, employee=employee, month=date(today.year - 1, month, 1))
         written += close_year(session, policy=policy, employee=employee, year=today.year - 1)
     for month in range(1, today.month + 1):
         written += accrue_month(session, policy=policy, employee=employee, month=date(today.year, month, 1))
@@ -318,33 +326,46 @@ def project(
     expires_now = carry_expiry_date(leave_type, today.year - 1)
     if expires_now is not None and expires_now >= today:
         carried_unused = _sum(session, *mine, LeaveLedgerEntry.period == f"carry-in:{today.year - 1}")
+    # Each event takes effect on the day after the date it is named for, as catch_up books it: the year-end
+    # cap on 1 January (so today = 31 December still has it ahead), expiry the day after the expiry date.
     cursor = today
     while True:
         next_month = (cursor.replace(day=1) + timedelta(days=32)).replace(day=1)
-        year_end = date(cursor.year, 12, 31)
+        year_closed = date(cursor.year + 1, 1, 1)
         expires = carry_expiry_date(leave_type, cursor.year - 1)
-        events = [d for d in (next_month, year_end, expires) if d is not None and cursor < d <= on]
+        expired = expires + timedelta(days=1) if expires is not None else None
+        events = [d for d in (next_month, year_closed, expired) if d is not None and cursor < d <= on]
         if not events:
             break
         step = min(events)
-        if step == expires and carried_unused > 0:
+        if step == expired and expires is not None and carried_unused > 0:
             used_since = -_sum(
                 session,
                 *mine,
                 LeaveLedgerEntry.kind.in_(COMMITTED),
-                LeaveLedgerEntry.effective_on > date(step.year - 1, 12, 31),
-                LeaveLedgerEntry.effective_on <= step,
+                LeaveLedgerEntry.effective_on > date(expires.year - 1, 12, 31),
+                LeaveLedgerEntry.effective_on <= expires,
             )
             lost = max(carried_unused - max(used_since, ZERO), ZERO)
             balance -= lost
             expiring += lost
             carried_unused = ZERO
-        if step == year_end:
+        if step == year_closed:
+            # The year closes on what it holds without leave booked for after it (as close_year sums), so
+            # January's booked leave is taken from the carried days, not from the forfeited ones.
+            ahead = _sum(
+                session,
+                *mine,
+                LeaveLedgerEntry.kind.in_(COMMITTED),
+                LeaveLedgerEntry.effective_on > date(cursor.year, 12, 31),
+            )
+            held = balance - ahead
             cap = leave_type.carry_over_cap
-            if balance > 0 and cap is not None and balance > cap:
-                expiring += balance - cap
-                balance = cap
-            carried_unused = max(balance, ZERO)
+            carried = held if cap is None else min(held, cap)
+            if held > carried:
+                expiring += held - carried
+                balance = carried + ahead
+            carried_unused = max(carried, ZERO)
         if step == next_month and next_month.month >= _first_month(employee, next_month.year):
             gain = leave_type.monthly_accrual(next_month.month)
             if next_month.month == 1 and leave_type.grant_per_year is not None:
