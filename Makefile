@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test faults install lint eval bench clean
+.PHONY: run test test-dates faults install lint eval bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,15 @@ run: $(STAMP)
 ## The whole test suite against SQLite and the local PostgreSQL (127.0.0.1:5432)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+## The date-sensitive tests (-m calendar) at each odd moment in tests/travel.py: month end, New Year's Eve,
+## a leap day, a Friday before a Monday holiday, 23:59 in Honolulu. One moment: make test-dates MOMENTS=leap-day
+MOMENTS ?= month-end new-years-eve leap-day long-weekend honolulu-midnight
+test-dates: $(STAMP)
+	@set -e; for at in $(MOMENTS); do \
+	  echo "== the date-sensitive tests at $$at"; \
+	  $(BIN)/python -m pytest -q -m calendar --at $$at; \
+	done
 
 ## The fault suite: SIGKILL mid-approval, a minute of Slack 429/500s, PostgreSQL stopped for 30 s (minutes)
 faults: $(STAMP)

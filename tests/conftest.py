@@ -21,10 +21,18 @@ from bot.web_app import create_app
 from integrations.ocr import tesseract_available
 from tests.slack_standin import SlackStandIn
 
+pytest_plugins = ["tests.travel"]  # `--at MOMENT`: run the tests as if it were another day
+
 PG_ADMIN_URL = os.environ.get("BACKOFFICE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 SIGNING_SECRET = "test-signing-secret"
 REPO = Path(__file__).resolve().parent.parent
 HANDBOOK = REPO.parent / "shared" / "corpora" / "tts-handbook" / "pages"
+
+
+def python_path() -> str:
+    """PYTHONPATH for a Python process a test starts: this checkout first, then what the run set (under
+    `pytest --at` that includes the clock shim, so the process runs on the test's clock)."""
+    return os.pathsep.join(part for part in (str(REPO), os.environ.get("PYTHONPATH", "")) if part)
 
 
 def _pg_available() -> bool:

@@ -31,6 +31,8 @@ from bot.tickets.config import load_it_config
 from tests.conftest import make_settings
 from tests.slack_standin import SlackStandIn
 
+pytestmark = pytest.mark.calendar  # `make test-dates` runs these at odd moments
+
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # Monday: the digest covers 16–22 Nov
 HR, IT = "C0HRQUEUE1", "C0ITQUEUE1"
 SECRET = "my chemotherapy schedule"

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from bot.models import ProcessedEvent
 from bot.runtime import Runtime, bootstrap_samples, build_runtime
-from tests.conftest import REPO, SIGNING_SECRET, LiveServer, _free_port, make_settings
+from tests.conftest import SIGNING_SECRET, LiveServer, _free_port, make_settings, python_path
 from tests.slack_payloads import app_mention, message_event, post_event
 from tests.slack_standin import SlackStandIn
 
@@ -135,7 +135,7 @@ def start_serve(tmp_path: Path, slack: SlackStandIn, http: httpx.Client) -> tupl
         "SLACK_BOT_TOKEN": slack.token,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_API_URL": slack.base_url,
-        "PYTHONPATH": str(REPO),
+        "PYTHONPATH": python_path(),
     }
     log = tmp_path / "serve.log"
     command = [sys.executable, "-m", "bot.cli", "serve", "--event-workers", "1", "--port", str(port)]

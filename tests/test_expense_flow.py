@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from bot.models import AuditEntry, Expense, OutboxItem
@@ -232,6 +233,7 @@ def test_bad_receipt_files_get_a_clear_answer_and_write_nothing(
     assert claims(runtime) == []
 
 
+@pytest.mark.calendar
 def test_waiting_claims_remind_the_manager_then_finance_once(runtime: Runtime) -> None:
     from datetime import timedelta
 

@@ -8,6 +8,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
@@ -157,6 +158,7 @@ def _stored_ts(runtime: Runtime, update_key: str) -> str:
     raise AssertionError(f"no delivered card {update_key}")
 
 
+@pytest.mark.calendar
 def test_sla_warns_at_75_percent_and_escalates_once_without_waiting_time(runtime: Runtime) -> None:
     runtime.assistant.clock = lambda: NOW
     config = load_it_config()

@@ -12,6 +12,8 @@ import yaml
 
 from bot.leave.dates import parse_leave
 
+pytestmark = pytest.mark.calendar  # `make test-dates` runs these at odd moments
+
 TODAY = date(2026, 11, 22)  # a Sunday
 LEAVE_TYPES = Path(__file__).resolve().parent.parent / "bot" / "leave" / "leave_types.yml"
 

@@ -27,7 +27,7 @@ from bot.migrate import upgrade
 from bot.runtime import Runtime, build_runtime
 from bot.scheduler import JOBS_TABLE, LeaderLease, SchedulerService
 from bot.web_app import create_app
-from tests.conftest import REPO, make_settings
+from tests.conftest import make_settings, python_path
 
 T = TypeVar("T")
 T0 = datetime(2030, 1, 1, 9, 0, tzinfo=UTC)
@@ -269,7 +269,7 @@ class SchedulerProcess:
             "BACKOFFICE_LLM": "",
             "SLACK_BOT_TOKEN": "",
             "SLACK_SIGNING_SECRET": "",
-            "PYTHONPATH": str(REPO),
+            "PYTHONPATH": python_path(),
             "COLUMNS": "200",
             "NO_COLOR": "1",
         }

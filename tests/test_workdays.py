@@ -10,6 +10,8 @@ import pytest
 
 from bot.leave.workdays import holiday_calendar, is_working_day, working_days, working_days_until
 
+pytestmark = pytest.mark.calendar  # `make test-dates` runs these at odd moments
+
 XMAS_START = date(2026, 12, 22)
 XMAS_END = date(2027, 1, 2)
 

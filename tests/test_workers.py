@@ -23,7 +23,7 @@ from bot.db import Database
 from bot.models import SchedulerLease
 from knowledge.index import KnowledgeIndex
 from tests.chroma_server import ChromaServer
-from tests.conftest import REPO, _free_port
+from tests.conftest import _free_port, python_path
 
 PARKING = """---
 title: Bicycle Parking
@@ -150,7 +150,7 @@ def serve_env(tmp_path: Path, database_url: str, chroma_url: str) -> dict[str, s
         "BACKOFFICE_LLM": "",
         "SLACK_BOT_TOKEN": "",
         "SLACK_SIGNING_SECRET": "",
-        "PYTHONPATH": str(REPO),
+        "PYTHONPATH": python_path(),
         "COLUMNS": "200",
         "NO_COLOR": "1",
     }
