@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
+from bot.leave.workdays import is_working_day
 from bot.messages import Message, Reply
 from bot.runtime import Runtime
 from tests.slack_standin import Call
@@ -34,3 +36,21 @@ def block_element(call: Call, action_id: str) -> dict[str, Any]:
             if str(item.get("action_id", "")).startswith(action_id):
                 return dict(item)
     raise AssertionError(f"no {action_id} in {call.params['blocks']}")
+
+
+def working_days_ahead(count: int, *, country: str = "US", weeks: int = 5) -> tuple[date, date]:
+    """The first and last day of `count` working days from a Monday about `weeks` weeks after today, none of
+    them a public holiday in `country` and all in one year: leave dates that mean the same to the assistant
+    whatever day the suite runs on (`pytest --at`), for tests that are not about the calendar."""
+    start = date.today() + timedelta(weeks=weeks)
+    while True:
+        start += timedelta(days=(7 - start.weekday()) % 7)
+        days = [start + timedelta(days=n) for n in range(count)]
+        if days[-1].year == start.year and all(is_working_day(day, country=country) for day in days):
+            return start, days[-1]
+        start += timedelta(days=1)
+
+
+def month_day(day: date) -> str:
+    """How people in the US write a day: 12/14."""
+    return f"{day.month}/{day.day}"

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from bot.models import AuditEntry, Escalation, Faq, LeaveRequest, Ticket
 from bot.runtime import Runtime, bootstrap_samples, build_runtime
+from tests.chat import month_day, working_days_ahead
 from tests.conftest import LiveServer, make_settings
 from tests.slack_payloads import app_mention, block_actions, message_event, post_event, post_interaction
 from tests.slack_standin import SlackStandIn
@@ -146,7 +147,10 @@ def test_it_claims_and_resolves_a_ticket_from_the_console(
 def test_manager_approves_leave_from_the_console_and_the_employee_hears_in_slack(
     server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client
 ) -> None:
-    ask = message_event("U0000DEVTWO", "PTO 12/14-12/18 for my sister's wedding", "D0JAMAL001", "im")
+    start, end = working_days_ahead(5)  # a working week ahead, in the US where Jamal and Mei work
+    ask = message_event(
+        "U0000DEVTWO", f"PTO {month_day(start)}-{month_day(end)} for my sister's wedding", "D0JAMAL001", "im"
+    )
     assert post_event(http, server.url, ask).status_code == 200
     slack.wait_for("chat.postMessage", 1)
     with runtime.database.session_scope() as db:

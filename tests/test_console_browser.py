@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from bot.models import Escalation, Faq, LeaveRequest, Ticket
 from bot.runtime import Runtime
+from tests.chat import month_day, working_days_ahead
 from tests.conftest import REPO, LiveServer
 from tests.slack_payloads import app_mention, block_actions, message_event, post_event, post_interaction
 from tests.slack_standin import SlackStandIn
@@ -118,7 +119,8 @@ def test_hr_it_and_manager_work_their_queues_in_a_real_browser(
     )
     report = message_event("U0000DEVTWO", "my laptop won't turn on, I can't work", "D0JAMAL001", "im")
     assert post_event(http, base, report).status_code == 200
-    ask = message_event("U0000DEVTHR", "PTO 12/14-12/18 for a family trip", "D0MEILIN01", "im")
+    start, end = working_days_ahead(5)  # a working week ahead, in the US where Jamal and Mei work
+    ask = message_event("U0000DEVTHR", f"PTO {month_day(start)}-{month_day(end)} for a family trip", "D0MEILIN01", "im")
     assert post_event(http, base, ask).status_code == 200
     escalation_id, ticket_id, request_id = (one_id(runtime, m) for m in (Escalation, Ticket, LeaveRequest))
     confirm = block_actions("U0000DEVTHR", "leave:confirm", str(request_id), "D0MEILIN01", "1.1", ask["event"]["ts"])

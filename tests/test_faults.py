@@ -21,7 +21,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +31,8 @@ from sqlalchemy import func, select
 
 from bot.db import Database
 from bot.models import AuditEntry, Expense, LeaveLedgerEntry, LeaveRequest, OutboxItem, ProcessedEvent
-from tests.chat import block_element
-from tests.conftest import REPO, SIGNING_SECRET
+from tests.chat import block_element, working_days_ahead
+from tests.conftest import SIGNING_SECRET, python_path
 from tests.slack_payloads import block_actions, message_event, post_event, post_interaction
 from tests.slack_standin import Call, SlackStandIn
 
@@ -40,6 +40,7 @@ pytestmark = pytest.mark.faults
 
 JAMAL, DANIEL, SOFIA = "U0000DEVTWO", "U0000ENGMGR", "U0000DEVONE"
 JAMAL_DM, DANIEL_DM, SOFIA_DM = "D0JAMAL001", "D0000ENGMGR", "D0SOFIA001"
+JAMAL_COUNTRY = "US"  # his row in bot/samples/directory.csv
 
 
 def _free_port() -> int:
@@ -79,7 +80,7 @@ class ServerProcess:
             # A process killed mid-send or mid-event is recovered after this long (minutes in production).
             "BACKOFFICE_OUTBOX_STALE_SECONDS": "3",
             "BACKOFFICE_EVENT_STALE_SECONDS": "3",
-            "PYTHONPATH": str(REPO),
+            "PYTHONPATH": python_path(),
             "NO_COLOR": "1",
             **env,
         }
@@ -136,10 +137,8 @@ def http() -> Iterator[httpx.Client]:
 
 
 def leave_dates() -> tuple[date, date]:
-    """A Monday to Wednesday about five weeks ahead (working days, whatever today is)."""
-    start = date.today() + timedelta(days=35)
-    start += timedelta(days=(7 - start.weekday()) % 7)
-    return start, start + timedelta(days=2)
+    """Monday to Wednesday about five weeks ahead, working days for Jamal (US), whatever today is."""
+    return working_days_ahead(3, country=JAMAL_COUNTRY)
 
 
 def outbox_ids(calls: list[dict[str, Any]]) -> list[int]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import time_machine
 from sqlalchemy import func, select
 
 from bot.models import ChatMessage, Escalation
@@ -92,7 +94,8 @@ def test_routing_outcomes_in_the_chat(offline_server: LiveServer, http: httpx.Cl
     assert ask("what's the weather like in Lisbon tomorrow?")["skill"] == "out_of_scope"
     assert "Policy questions" in ask("what's the weather like in Lisbon tomorrow?")["text"]
     assert ask("thanks a lot!")["skill"] == "smalltalk"
-    leave = ask("book me off next friday please")
+    with time_machine.travel(datetime(2026, 11, 23, 9, 0, tzinfo=UTC), tick=True):  # a Monday: Friday is working
+        leave = ask("book me off next friday please")
     assert leave["skill"] == "leave" and "Please check your request" in leave["text"]
     assert [b["action_id"] for b in leave["buttons"]] == ["leave:confirm", "leave:edit", "leave:discard"]
 
