@@ -578,6 +578,56 @@ def eval_retrieval(
         print(json.dumps(result.figures))
 
 
+@eval_app.command("answers")
+def eval_answers(
+    corpus: Annotated[Path, typer.Argument(help="The company's documents (a folder), the only thing ingested.")],
+    qa: Annotated[
+        Path,
+        typer.Argument(
+            help='JSONL lines {"question", "answer_keywords": [...], "kind"}; a personal question has '
+            '"skill" (leave, expense, it) instead of keywords.'
+        ),
+    ],
+    unanswerable: Annotated[
+        Path | None, typer.Argument(help='JSONL lines {"question"} the documents do not answer.')
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as one JSON object (last line).")] = False,
+    show_misses: Annotated[bool, typer.Option(help="List every question answered wrongly, with the reply.")] = False,
+) -> None:
+    """Deploy with only CORPUS (migrate, directory import, ingest, serve --no-samples, in a temporary folder),
+    ask every question over HTTP as a different employee, and print what they saw: fact hit (answered, with
+    every answer keyword in the reply), abstain rate on unanswerable questions, misrouted rate (a question
+    that got a form, a ticket or the menu), p50/p95 latency."""
+    from bot.evals import EvalFileError, answer_rows, evaluate_answers, read_jsonl
+
+    if not corpus.is_dir():
+        console.print(f"[red]{corpus} is not a folder[/red]")
+        raise typer.Exit(2)
+    try:
+        rows = answer_rows(
+            read_jsonl(qa, ("question",)), read_jsonl(unanswerable, ("question",)) if unanswerable else []
+        )
+    except (EvalFileError, OSError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    try:
+        result = evaluate_answers(corpus, rows, on_step=lambda text: console.print(f"… {text}"))
+    except RuntimeError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    table = Table(title=f"Answers over HTTP, {corpus} only")
+    table.add_column("figure")
+    table.add_column("value")
+    for name, value in result.figures.items():
+        table.add_row(name, str(value))
+    out.print(table)
+    if show_misses:
+        for miss in result.misses:
+            out.print(miss, markup=False)
+    if as_json:
+        print(json.dumps(result.figures))
+
+
 @eval_app.command("tickets")
 def eval_tickets(
     file: Annotated[

@@ -476,3 +476,196 @@ def evaluate_receipts(
         seconds=seconds,
         misses=misses,
     )
+
+
+# ------------------------------------------------------------------------------------- answers, end to end
+
+EVAL_MANAGER = "U0EVALMGR01"
+
+
+@dataclass
+class AnswerOutcome:
+    """One question as the employee saw it."""
+
+    question: str
+    kind: str
+    expected: str  # "answer", "abstain" or a skill name (a personal question that skill's records answer)
+    skill: str | None
+    answered: bool
+    fact_hit: bool
+    ms: float
+    text: str
+
+    @property
+    def misrouted(self) -> bool:
+        """Neither answered from the documents nor sent to HR: a form, a ticket, the menu, another skill."""
+        if self.expected == "answer":
+            return not self.answered and self.skill != "policy"
+        if self.expected == "abstain":
+            return False
+        return self.skill != self.expected or self.answered
+
+
+@dataclass
+class AnswerEvalResult:
+    outcomes: list[AnswerOutcome]
+
+    def _share(self, rows: list[AnswerOutcome], hit: Callable[[AnswerOutcome], bool]) -> float | None:
+        return round(sum(map(hit, rows)) / len(rows), 4) if rows else None
+
+    @property
+    def figures(self) -> dict[str, Any]:
+        factual = [o for o in self.outcomes if o.expected == "answer"]
+        personal = [o for o in self.outcomes if o.expected not in ("answer", "abstain")]
+        unanswerable = [o for o in self.outcomes if o.expected == "abstain"]
+        latencies = sorted(o.ms for o in self.outcomes)
+        figures: dict[str, Any] = {
+            "questions": len(self.outcomes),
+            "fact_hit": self._share(factual, lambda o: o.fact_hit),
+            "answered_on_answerable": self._share(factual, lambda o: o.answered),
+            "abstain_on_unanswerable": self._share(unanswerable, lambda o: not o.answered),
+            "misrouted": self._share(factual + personal, lambda o: o.misrouted),
+            "personal_to_records": self._share(personal, lambda o: not o.misrouted),
+            "latency_ms_p50": round(latencies[len(latencies) // 2], 1) if latencies else None,
+            "latency_ms_p95": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.95))], 1)
+            if latencies
+            else None,
+        }
+        for kind in sorted({o.kind for o in factual}):
+            figures[f"fact_hit[{kind}]"] = self._share([o for o in factual if o.kind == kind], lambda o: o.fact_hit)
+        return figures
+
+    @property
+    def misses(self) -> list[dict[str, Any]]:
+        found = []
+        for o in self.outcomes:
+            wrong = (
+                o.misrouted or (o.expected == "answer" and not o.fact_hit) or (o.expected == "abstain" and o.answered)
+            )
+            if wrong:
+                found.append({"question": o.question, "kind": o.kind, "skill": o.skill, "reply": o.text[:240]})
+        return found
+
+
+def answer_rows(qa: list[dict[str, Any]], unanswerable: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Both files as one list with what each question expects."""
+    rows = []
+    for row in qa:
+        if row.get("answerable") is False:  # a retrieval dev set mixes both
+            unanswerable = [*unanswerable, row]
+            continue
+        expected = str(row["skill"]) if row.get("skill") else "answer"
+        rows.append(
+            {**row, "expected": expected, "kind": row.get("kind", "fact" if expected == "answer" else "personal")}
+        )
+    for row in unanswerable:
+        rows.append({**row, "expected": "abstain", "kind": row.get("kind", "unanswerable"), "answer_keywords": []})
+    return rows
+
+
+def evaluate_answers(
+    corpus: Path,
+    rows: list[dict[str, Any]],
+    *,
+    work_dir: Path | None = None,
+    on_step: Callable[[str], None] | None = None,
+) -> AnswerEvalResult:
+    """Deploy as a company would, in a temporary folder and with nothing but `corpus`: `migrate`, `directory
+    import` (one employee per question, so no conversation carries over), `ingest CORPUS`, `serve --no-samples`;
+    then ask every question over HTTP (POST /api/chat) and grade the reply the employee would see."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    import httpx
+
+    step = on_step or (lambda _text: None)
+    with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
+        folder = Path(tmp)
+        env = {key: value for key, value in os.environ.items() if not key.startswith(("SLACK_", "BACKOFFICE_"))}
+        env.update(
+            BACKOFFICE_DATABASE_URL=f"sqlite:///{folder / 'eval.db'}",
+            BACKOFFICE_DATA_DIR=str(folder / "var"),
+            BACKOFFICE_LLM="",
+        )
+        cli = [sys.executable, "-m", "bot.cli"]
+
+        def run(*args: str) -> None:
+            done = subprocess.run([*cli, *args], env=env, cwd=folder, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise RuntimeError(f"backoffice {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
+
+        people = [f"U0EVAL{n:05d}" for n in range(1, len(rows) + 1)]
+        directory = folder / "directory.csv"
+        lines = [
+            "slack_id,name,email,tz,country,manager_slack_id,roles",
+            f"{EVAL_MANAGER},Eval Manager,,UTC,US,,manager",
+        ]
+        lines += [f"{who},Employee {who[-5:]},,UTC,US,{EVAL_MANAGER},employee" for who in people]
+        directory.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        step("migrate")
+        run("migrate")
+        step("directory import")
+        run("directory", "import", str(directory))
+        step(f"ingest {corpus}")
+        run("ingest", str(corpus.resolve()))
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        step("serve --no-samples")
+        log = (folder / "serve.log").open("wb")
+        server = subprocess.Popen(
+            [*cli, "serve", "--no-samples", "--no-scheduler", "--port", str(port)],
+            env=env,
+            cwd=folder,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            with httpx.Client(timeout=60) as http:
+                deadline = time.monotonic() + 300
+                while True:
+                    if server.poll() is not None:
+                        raise RuntimeError(f"serve exited:\n{(folder / 'serve.log').read_text(errors='replace')}")
+                    try:
+                        if http.get(f"{url}/healthz").status_code == 200:
+                            break
+                    except httpx.HTTPError:
+                        pass
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("serve did not become ready in 300 s")
+                    time.sleep(0.2)
+                step(f"asking {len(rows)} questions over HTTP")
+                outcomes = [_ask_over_http(http, url, who, row) for who, row in zip(people, rows, strict=True)]
+        finally:
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                server.kill()
+            log.close()
+    return AnswerEvalResult(outcomes)
+
+
+def _ask_over_http(http: Any, url: str, who: str, row: dict[str, Any]) -> AnswerOutcome:
+    question = str(row["question"])
+    started = time.perf_counter()
+    response = http.post(f"{url}/api/chat", json={"user": who, "text": question})
+    ms = (time.perf_counter() - started) * 1000
+    body = response.json() if response.status_code == 200 else {"text": f"HTTP {response.status_code}"}
+    text = str(body.get("text", ""))
+    answered = bool(body.get("answered"))
+    keywords = [str(k).lower() for k in row.get("answer_keywords", [])]
+    return AnswerOutcome(
+        question=question,
+        kind=str(row["kind"]),
+        expected=str(row["expected"]),
+        skill=body.get("skill"),
+        answered=answered,
+        fact_hit=answered and bool(keywords) and all(k in text.lower() for k in keywords),
+        ms=ms,
+        text=text,
+    )

@@ -136,6 +136,8 @@ class Reply:
     feedback: bool = False
     skill: str | None = None
     confidence: float | None = None
+    # True only when the reply asserts an answer taken from the documents (not an escalation, form or menu).
+    answered: bool = False
     message_id: int | None = None  # set by the assistant once the reply is stored
     # A card that later changes in place (notifications with the same key edit it instead of posting).
     update_key: str | None = None

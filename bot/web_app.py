@@ -139,6 +139,7 @@ def reply_json(reply: Reply) -> dict[str, Any]:
         ephemeral=reply.ephemeral,
         skill=reply.skill,
         confidence=reply.confidence,
+        answered=reply.answered,
         message_id=reply.message_id,
         modal=None,
     )

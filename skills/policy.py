@@ -61,6 +61,7 @@ def cited_reply(question: str, answer: Answer, ctx: SkillContext, skill: str) ->
         buttons=[Button("policy:ask_hr", "Ask HR", str(ctx.inbound_message_id or ""))],
         feedback=True,
         skill=skill,
+        answered=True,
     )
 
 
@@ -111,7 +112,7 @@ class PolicySkill:
             citations=private.citations,
             buttons=private.buttons,
         )
-        return Reply(text=BY_DM, skill=self.name)
+        return Reply(text=BY_DM, skill=self.name, answered=True)
 
     def _escalate(self, ctx: SkillContext, question: str, answer: Answer) -> Escalation:
         existing = escalations.open_escalation_for(ctx.session, employee=ctx.employee, question=question)

@@ -240,3 +240,52 @@ def test_token_list_and_revoke(env: dict[str, str]) -> None:
     database.dispose()
     assert run(env, "token", "revoke", str(token_id)).exit_code == 1  # already revoked: said so
     assert run(env, "token", "revoke", "999").exit_code == 1
+
+
+def test_eval_answers_deploys_with_only_the_corpus_and_grades_replies_over_http(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    corpus = tmp_path / "handbook"
+    corpus.mkdir()
+    (corpus / "bikes.md").write_text(
+        "# Cycling to work\n\nStaff who cycle to work receive a commuter bonus of 40 euros per month. "
+        "Secure bicycle storage is in the basement of the Harbour Street office.\n",
+        encoding="utf-8",
+    )
+    (corpus / "badges.md").write_text(
+        "# Building badges\n\nA lost building badge is replaced by the reception desk on the ground floor. "
+        "Report the loss within one working day so the old badge can be blocked.\n",
+        encoding="utf-8",
+    )
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text(
+        json.dumps({"question": "how much is the commuter bonus for cycling?", "answer_keywords": ["40 euros"]})
+        + "\n"
+        + json.dumps({"question": "how many vacation days do I have left?", "skill": "leave", "kind": "personal"})
+        + "\n",
+        encoding="utf-8",
+    )
+    unanswerable = tmp_path / "unanswerable.jsonl"
+    # The second is answered by the sample SOPs, which a company's deployment must not have indexed.
+    unanswerable.write_text(
+        json.dumps({"question": "when is the company ski trip this winter?"})
+        + "\n"
+        + json.dumps({"question": "how many vacation days do I get per year?"})
+        + "\n"
+    )
+    result = run(env, "eval", "answers", str(corpus), str(qa), str(unanswerable), "--json")
+    assert result.exit_code == 0, result.stdout
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert figures["questions"] == 4
+    assert (figures["fact_hit"], figures["abstain_on_unanswerable"], figures["personal_to_records"]) == (1.0, 1.0, 1.0)
+    assert figures["misrouted"] == 0.0 and figures["latency_ms_p95"] > 0
+    assert "serve--no-samples" in squashed(result.output)
+
+
+def test_eval_answers_refuses_a_missing_corpus_and_a_bad_file(env: dict[str, str], tmp_path: Path) -> None:
+    missing = run(env, "eval", "answers", str(tmp_path / "nope"), str(RETRIEVAL_SAMPLES))
+    assert missing.exit_code == 2 and "isnotafolder" in squashed(missing.output)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "no question key"}\n')
+    refused = run(env, "eval", "answers", str(tmp_path), str(bad))
+    assert refused.exit_code == 2 and "bad.jsonl:1" in squashed(refused.output)

@@ -115,3 +115,15 @@ def test_the_playground_is_not_served_in_production(tmp_path: Path) -> None:
             assert client.post(f"{live.url}/api/chat", json={"user": "U0000HRLEAD", "text": "hi"}).status_code == 404
     finally:
         runtime.close()
+
+
+def test_replies_say_whether_they_answer_from_the_documents(offline_server: LiveServer, http: httpx.Client) -> None:
+    def ask(user: str, text: str) -> dict:
+        return http.post(f"{offline_server.url}/api/chat", json={"user": user, "text": text}).json()
+
+    answer = ask("U0000DEVTWO", "how many vacation days do I get per year?")
+    assert answer["answered"] is True and answer["citations"] and answer["skill"] == "policy"
+    escalated = ask("U0000DEVONE", "is there a llama petting zoo at the summer offsite?")
+    assert escalated["answered"] is False and "passed your question to HR" in escalated["text"]
+    form = ask("U0000DEVTHR", "vacation from the 3rd to the 5th of next month")
+    assert form["answered"] is False and form["skill"] == "leave"
