@@ -4,7 +4,7 @@ errors), Block Kit rendering of replies, and the poster/user-lookup used by the 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from slack_sdk import WebClient
@@ -217,6 +217,8 @@ class SlackGateway:
         try:
             if channel.startswith(("U", "W")):  # a DM is looked up by its conversation id
                 channel = str(self.client.conversations_open(users=channel)["channel"]["id"])
+            if since.tzinfo is None:  # SQLite gives back naive UTC; .timestamp() would read it as local time
+                since = since.replace(tzinfo=UTC)
             oldest = f"{since.timestamp() - 60:.6f}"
             if thread_ts:
                 response = self.client.conversations_replies(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from bot.db import aware, utcnow
@@ -94,6 +95,7 @@ def test_a_failed_item_holds_back_later_ones_in_its_thread_only(runtime: Runtime
     assert [m["text"] for m in slack.posts_in("C0HRQUEUE1")] == ["thread B: 1", "thread A: 1", "thread A: 2"]
 
 
+@pytest.mark.calendar  # the lookup window must not move with the server's own time zone
 def test_a_send_interrupted_after_slack_took_it_is_found_not_reposted(runtime: Runtime, slack: SlackStandIn) -> None:
     item_id = queue(runtime, "approved!", channel="U0EMPLOYEE")
     # What a process killed between Slack's answer and its commit leaves behind: the post is in Slack (with
