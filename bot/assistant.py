@@ -185,6 +185,7 @@ class Assistant:
                     now=self.clock,
                     answer_writer=self.answer_writer,
                     inbound_message_id=inbound_id,
+                    route=route,
                 )
                 reply = skill.handle(message, ctx)
                 reply.skill = reply.skill or skill.name

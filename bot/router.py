@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import Stemmer
@@ -36,11 +36,90 @@ def _terms(text: str) -> list[str]:
     return words + [f"{a}_{b}" for a, b in zip(words, words[1:], strict=False)]
 
 
+# What a message wants, read before a skill is chosen (`read_act`).
+QUESTION = "question"  # wants information: answered from the documents
+REQUEST = "request"  # wants something done (or reports something that needs doing): the skill's flow
+PERSONAL = "personal"  # asks about the employee's own records: the skill's records
+
+# A question on these skills' topics is answered from the documents, with the skill's action offered.
+TOPIC_SKILLS = ("leave", "expense", "it")
+POLICY = "policy"
+DOCUMENTS_FIRST = "documents_first"
+
+_RECORD = r"(request|claim|ticket|expense|reimbursement|voucher|leave|pto|vacation|time off|days? off|laptop|access)s?"
+_DECIDED = r"(approved|pending|status|paid|processed|denied|rejected|declined|decided|resolved|closed|through|back)"
+_PERSONAL = re.compile(
+    # what the records say about me: a balance, or where my own request, claim or ticket stands
+    rf"\b(i|i've|ive|me|my)\b.*\b(left|remaining|balance|accrued)\b|\b(left|remaining|balance)\b.*\b(i|me|my)\b"
+    rf"|\b(will|would|do|did) i (still )?have\b(?! to)|\bhow (much|many)\b.*\b(have i|i have|i've)\b(?! to)"
+    rf"|\bmy (\w+ )?{_RECORD}\b.*\b{_DECIDED}\b|\b{_DECIDED}\b.*\bmy (\w+ )?{_RECORD}\b"
+    rf"|\b(status|update|progress|news) (of|on|about) (my|the)\b|\bi('m| am) owed\b"
+    rf"|\b(i|i've|ive) (submitted|sent in|filed|put in|requested|opened|logged|raised)\b.*\b{_DECIDED}\b"
+    rf"|\b(when will i|have i been|did i) (get )?(paid|reimbursed)\b"
+    rf"|\bmy (\w+ ){{0,2}}(shipped|arrived|delivered|fixed|repaired)\b",
+    re.IGNORECASE,
+)
+_CONCRETE = re.compile(
+    # a date or a weekday, or an amount of money: the details of a particular request
+    r"\b(mon|tues|wednes|thurs|fri|satur|sun)day\b|\b(tomorrow|today|tonight|yesterday)\b|\b(next|this) (week|month)\b"
+    r"|\b(jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.? ?\d|\b\d{1,2}(st|nd|rd|th)?\b (of )?"
+    r"(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)|\b\d{1,2}[/.]\d{1,2}\b"
+    r"|[$€£¥]\s?\d|\b\d+([.,]\d+)?\s?(usd|eur|gbp|chf|cad|dollars?|euros?|pounds?|bucks|quid)\b",
+    re.IGNORECASE,
+)
+_REQUEST = re.compile(
+    r"^(please|pls|plz|book|submit|file|open|create|raise|log|request|reset|unlock|cancel|approve|put in|sign me|"
+    r"register|order|send|give|grant|add me|remove|install|fix|i need|i want|i'd like|i would like|i'll be|"
+    r"i will be|i'm taking|im taking|i am taking|i'm off|i'm out)\b"
+    r"|\b(can|could|would|will) (you|u|someone|somebody)\b|\bbook me\b|\bput me (down|in)\b"
+    r"|\b(is|are|isn't|aren't|won't|doesn't|don't|can't|cannot|keeps?|stopped) .*\b(broken|working|work|"
+    r"crash\w*|loading|load|connect\w*|responding|start|boot|turn on|print|sync\w*|locked)\b",
+    re.IGNORECASE,
+)
+_ASKING = re.compile(
+    r"^(how|what|what's|whats|when|where|who|whom|whose|which|why|is|are|am|do|does|did|can|could|should|would|"
+    r"will|may|might|must|shall|if|any|anyone|tell me|explain|wondering)\b|\?\s*$"
+    r"|\b(want|need|like) to know\b|\bwondering\b|\bnot sure (if|whether|how|what)\b",
+    re.IGNORECASE,
+)
+
+
+_RECORDS_OF = (
+    ("it", re.compile(r"\b(tickets?|laptop|password|(?-i:IT)|software|access|account|licen[cs]e)\b", re.IGNORECASE)),
+    ("expense", re.compile(r"\b(claims?|expenses?|reimburs\w*|receipts?|voucher|paid back)\b", re.IGNORECASE)),
+    ("leave", re.compile(r"\b(leave|pto|vacation|time off|days? off|sick|requests?|balance)\b", re.IGNORECASE)),
+)
+
+
+def records_skill(text: str) -> str | None:
+    """The skill whose records a text names: IT's tickets, expense claims or the leave ledger (whose records
+    answer a personal question, and whose action a question on that subject is offered)."""
+    return next((skill for skill, words in _RECORDS_OF if words.search(text)), None)
+
+
+def read_act(text: str) -> str:
+    """What a message wants, by its wording: PERSONAL ("how many vacation days do I have left", "has my claim
+    been approved"), REQUEST (details of a particular case — dates, an amount —, an imperative, "can you…",
+    something that is broken), or QUESTION ("do I get time off when a relative dies", "is home internet
+    reimbursed", "how do I add a printer"). "Can I take Friday off?" names a day: a request."""
+    if _PERSONAL.search(text):
+        return PERSONAL
+    if _CONCRETE.search(text) or _REQUEST.search(text.strip()):
+        return REQUEST
+    return QUESTION if _ASKING.search(text.strip()) else REQUEST
+
+
 @dataclass(frozen=True)
 class Route:
     skill: str
     confidence: float
-    reason: str  # "action" | "sensitive" | "classifier" | "below_threshold" | "empty" | "awaiting" | "thread"
+    # "action" | "sensitive" | "classifier" | "below_threshold" | "empty" | "awaiting" | "thread"
+    # | "question" (a question on `topic`'s subject, answered from the documents)
+    # | "documents_first" (no skill fits a question: the documents answer it, or the menu is shown)
+    # | "personal" (a question about the employee's own records, sent to the skill that keeps them)
+    reason: str
+    act: str = REQUEST
+    topic: str | None = None  # the skill whose subject a question is on (its action is offered)
 
 
 class Router:
@@ -85,6 +164,22 @@ class Router:
         return Route(label, confidence, "classifier")
 
     def route(self, message: Message) -> Route:
+        """The skill for a message, and why. A question about leave, expenses or IT is answered from the
+        documents (with the skill's action offered), never taken as a request; a question no skill fits is
+        looked up in the documents before the menu. (The conversation's own rules — an answer the skill asked
+        for, a reply under a card — are applied by the assistant, which knows the conversation.)"""
         if message.action_id:
             return Route(message.action_id.split(":", 1)[0], 1.0, "action")
-        return self.classify(message.text)
+        route = self.classify(message.text)
+        if route.reason in ("sensitive", "empty"):
+            return route
+        act = read_act(message.text)
+        if act == PERSONAL and route.skill not in TOPIC_SKILLS:
+            owner = records_skill(message.text)
+            if owner is not None:
+                return Route(owner, route.confidence, "personal", act=act)
+        if act == QUESTION and route.skill in TOPIC_SKILLS:
+            return Route(POLICY, route.confidence, "question", act=act, topic=route.skill)
+        if act == QUESTION and route.skill == OUT_OF_SCOPE:
+            return Route(POLICY, route.confidence, DOCUMENTS_FIRST, act=act)
+        return replace(route, act=act)

@@ -49,12 +49,66 @@ def answerability(question: str, hits: list[Hit], idf_weights: Callable[[Iterabl
     return SIMILARITY_WEIGHT * similarity + (1 - SIMILARITY_WEIGHT) * coverage + (AGREEMENT_BONUS if agree else 0.0)
 
 
-_SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])|\n+")
+_SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
+_ITEM = re.compile(r"^\s*([-*•+]|\d{1,2}[.)])\s+")  # a list item starts a unit of its own
+_ROW = re.compile(r"^\s*\|")  # so does a table row
+_RULE = re.compile(r"^\s*\|?\s*:?-{3,}")  # a table's header rule
+_LIST_AFTER_COLON = 4  # list items kept with the sentence that introduces them with a colon
+
+
+def _units(text: str) -> list[tuple[str, str]]:
+    """The text as ("prose" | "item" | "row", text) units: hard-wrapped lines of a paragraph joined again,
+    list items and table rows kept whole (a table row with its header)."""
+    units: list[tuple[str, str]] = []
+    for block in re.split(r"\n\s*\n", text):
+        header: str | None = None
+        for line in block.splitlines():
+            if not line.strip() or _RULE.match(line):
+                continue
+            if _ROW.match(line):
+                cells = [c.strip() for c in line.strip().strip("|").split("|")]
+                if header is None:
+                    header = " | ".join(cells)
+                    units.append(("row", header))
+                else:
+                    units.append(("row", f"{header}: {' | '.join(cells)}"))
+                continue
+            if line.lstrip().startswith("#"):  # a heading is cited, not quoted
+                units.append(("break", ""))
+            elif _ITEM.match(line):
+                units.append(("item", _ITEM.sub("", line).strip()))
+            elif units and units[-1][0] in ("prose", "item"):
+                kind, previous = units[-1]
+                units[-1] = (kind, f"{previous} {line.strip()}")
+            else:
+                units.append(("prose", line.strip()))
+        units.append(("break", ""))
+    return units
 
 
 def _sentences(text: str) -> list[str]:
-    parts = [p.strip(" -*•\t") for p in _SENTENCE_SPLIT.split(text)]
-    return [p for p in parts if len(p) > 12]
+    """Whole sentences, list items (with the sentence that introduces them with a colon) and table rows."""
+    found: list[str] = []
+    units = _units(text)
+    i = 0
+    while i < len(units):
+        kind, unit = units[i]
+        i += 1
+        if kind == "break":
+            continue
+        if kind != "prose":
+            found.append(unit)
+            continue
+        parts = [p.strip() for p in _SENTENCE_SPLIT.split(unit) if p.strip()]
+        if parts and parts[-1].endswith(":"):
+            items: list[str] = []
+            while i < len(units) and units[i][0] == "item" and len(items) < _LIST_AFTER_COLON:
+                items.append(units[i][1].rstrip(".;"))
+                i += 1
+            if items:
+                parts[-1] = f"{parts[-1]} {'; '.join(items)}."
+        found += parts
+    return [s for s in found if len(s) > 12]
 
 
 def citations_for(hits: list[Hit], limit: int = PASSAGES) -> list[Citation]:

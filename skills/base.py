@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from bot import outbox
 from bot.messages import Button, Citation, Message, Modal, ModalField, Reply, Select
 from bot.models import Conversation, Employee, OutboxItem
+from bot.router import Route
 from bot.settings import Settings
 
 if TYPE_CHECKING:
@@ -60,6 +61,7 @@ class SkillContext:
     now: Callable[[], datetime]
     answer_writer: AnswerWriter | None = None
     inbound_message_id: int | None = None
+    route: Route | None = None  # why the message came to this skill (bot.router)
 
     def notify(
         self,

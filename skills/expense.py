@@ -19,6 +19,7 @@ from bot.expenses.service import LABELS, Draft, Flag, money
 from bot.messages import Button, Citation, Message, Modal, ModalField, Reply
 from bot.models import Expense
 from bot.outbox import person_channel
+from bot.router import PERSONAL
 from integrations.files import ALL_KINDS, FetchFailed, StoredFile, UploadRejected, fetch_slack_file
 from integrations.ocr import OcrUnavailable
 from knowledge.answer import best_sentence, citations_for
@@ -30,6 +31,12 @@ _STATUS = re.compile(
     r"\b(approved|status|reimburs\w*|paid|pending|rejected|hear back|get my money|been processed)\b", re.IGNORECASE
 )
 _QUESTION = re.compile(r"^(how|what|when|can|do|does|is|are|which|who)\b|\?$", re.IGNORECASE)
+
+
+START_CLAIM = (
+    "Tell me what you spent, for what and when — e.g. “45.20 USD taxi to the client site yesterday” — or attach "
+    "a photo or PDF of the receipt."
+)
 
 
 def card_key(expense: Expense) -> str:
@@ -59,7 +66,8 @@ class ExpenseSkill:
                 receipt = self._read_receipt(message, ctx)
             except UploadRejected as exc:
                 return Reply(text=f"{exc} Nothing was saved.", ephemeral=True, skill=self.name)
-        if receipt is None and _STATUS.search(text) and not re.search(r"\d", text):
+        personal = ctx.route is not None and ctx.route.act == PERSONAL
+        if receipt is None and (personal or _STATUS.search(text)) and not re.search(r"\d", text):
             return self._status(ctx)
         today = local_date(ctx.now(), ctx.employee.tz)
         parsed = parse_expense(
@@ -333,6 +341,9 @@ class ExpenseSkill:
 
     def _action(self, message: Message, ctx: SkillContext) -> Reply:
         action = (message.action_id or "").removeprefix("expense:")
+        if action == "start":
+            ctx.conversation.awaiting_skill = self.name  # the next message here is the claim
+            return Reply(text=START_CLAIM, skill=self.name)
         expense = ctx.session.get(Expense, row_id(message.action_value) or 0)
         if expense is None:
             return Reply(text="I couldn't find that claim any more.", ephemeral=True)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from bot import audit
 from bot.messages import Button, Citation, Message, Modal, ModalField, Reply, Select
 from bot.models import ChatMessage, Employee, Incident, Ticket, find_card
+from bot.router import PERSONAL
 from bot.tickets import service
 from bot.tickets.classify import CATEGORIES, PRIORITIES, Triage, triage
 from bot.tickets.config import ItConfig, load_it_config
@@ -93,7 +94,7 @@ class ItSkill:
                     text="I couldn't read any text in that image. Please describe the problem in words.",
                     skill=self.name,
                 )
-        if _STATUS_QUESTION.search(text):
+        if _STATUS_QUESTION.search(text) or (ctx.route is not None and ctx.route.act == PERSONAL):
             return self._status(ctx)
         found = triage(text or screenshot)
         if screenshot:

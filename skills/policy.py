@@ -12,9 +12,11 @@ from bot import escalations
 from bot.messages import Button, Citation, Message, Reply
 from bot.models import ChatMessage, Conversation, Employee, Escalation, Faq
 from bot.outbox import person_channel
+from bot.router import DOCUMENTS_FIRST, OUT_OF_SCOPE, records_skill
 from knowledge.answer import Answer, citations_for, extract_answer
 from knowledge.loaders import LoadedDocument, Section
 from skills.base import SkillContext, ask_for_text, load_examples, row_id
+from skills.smalltalk import MENU
 
 UNSURE = (
     "I couldn't find a clear answer to that in our policies, so I've passed your question to HR. "
@@ -65,6 +67,22 @@ def cited_reply(question: str, answer: Answer, ctx: SkillContext, skill: str) ->
     )
 
 
+NOT_DOCUMENTED_IT = (
+    "I couldn't find how to do that in our documents. IT can help: open a ticket and they'll pick it up."
+)
+
+
+def topic_actions(topic: str | None, ctx: SkillContext) -> list[Button]:
+    """The action a question on a skill's subject may lead to, offered as a button (never started for them)."""
+    if topic == "leave":
+        return [Button("leave:open_form", "Request leave", "")]
+    if topic == "expense":
+        return [Button("expense:start", "Start a claim", "")]
+    if topic == "it":
+        return [Button("it:open_ticket", "Still stuck? Open a ticket", str(ctx.inbound_message_id or ""))]
+    return []
+
+
 class PolicySkill:
     name = "policy"
     description = "Answer questions about company policy (leave rules, expenses, travel, IT, benefits) with sources"
@@ -91,6 +109,9 @@ class PolicySkill:
 
     def answer(self, message: Message, ctx: SkillContext) -> Reply:
         question = message.text.strip()
+        route = ctx.route
+        topic = route.topic if route is not None else None  # the skill the question was first sent to
+        offer = topic or records_skill(question)  # whose action fits the question's subject
         answer = answer_from_sources(question, ctx, message.channel_type)
         if not answer.confident and message.channel_type not in PRIVATE_CHANNELS:
             # Asked in a shared channel: documents for this person's roles may answer what the
@@ -98,10 +119,24 @@ class PolicySkill:
             private = _answer(question, ctx, role_audiences(ctx.employee))
             if private.confident and any(h.audience != "everyone" for h in private.hits):
                 return self._answer_by_dm(question, private, message, ctx)
-        if not answer.confident:
-            escalation = self._escalate(ctx, question, answer)
-            return Reply(text=f"{UNSURE} (HR request #{escalation.id})", citations=[], skill=self.name)
-        return cited_reply(question, answer, ctx, self.name)
+        if answer.confident:
+            # Answered on the topic's behalf (its figures count it); an IT how-to is not one for HR.
+            reply = cited_reply(question, answer, ctx, topic or self.name)
+            reply.buttons = [b for b in reply.buttons if offer != "it"] + topic_actions(offer, ctx)
+            return reply
+        if route is not None and route.reason == DOCUMENTS_FIRST:
+            # No skill fits and the documents don't answer: the menu, not an HR request about the weather.
+            return Reply(text=f"I'm not sure I can help with that. {MENU}", skill=OUT_OF_SCOPE)
+        if topic == "it":
+            # A how-to the documents don't cover is for IT, not HR.
+            return Reply(text=NOT_DOCUMENTED_IT, buttons=topic_actions(offer, ctx), skill=topic)
+        escalation = self._escalate(ctx, question, answer)
+        return Reply(
+            text=f"{UNSURE} (HR request #{escalation.id})",
+            citations=[],
+            buttons=topic_actions(offer, ctx),
+            skill=self.name,
+        )
 
     def _answer_by_dm(self, question: str, answer: Answer, message: Message, ctx: SkillContext) -> Reply:
         private = cited_reply(question, answer, ctx, self.name)

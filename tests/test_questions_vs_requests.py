@@ -1,0 +1,100 @@
+"""Questions told from requests: a question on leave, expenses or IT is answered from the documents with the
+skill's action offered (never a form or a ticket); a personal question goes to the skill's records; a request
+with its details goes to the skill's flow. Over HTTP on the embedded default (the sample SOPs)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from bot.models import Escalation, Expense, LeaveRequest, Ticket
+from bot.router import PERSONAL, QUESTION, REQUEST, read_act, records_skill
+from bot.runtime import Runtime
+from tests.conftest import LiveServer
+
+
+@pytest.mark.parametrize(
+    ("text", "act"),
+    [
+        ("do I get time off if a family member dies?", QUESTION),
+        ("is home internet reimbursed?", QUESTION),
+        ("what are the rules for receipts?", QUESTION),
+        ("how do I add a printer?", QUESTION),
+        ("can I carry over vacation?", QUESTION),
+        ("who do I tell about a name change", QUESTION),
+        ("do I have to keep receipts for my claims?", QUESTION),
+        ("how many vacation days do I have left", PERSONAL),
+        ("how much leave will I have by June", PERSONAL),
+        ("has my expense claim been approved?", PERSONAL),
+        ("what's the status of my laptop ticket?", PERSONAL),
+        ("Has my new laptop shipped yet?", PERSONAL),
+        ("can I take Friday off?", REQUEST),
+        ("vacation Dec 22 to Jan 2", REQUEST),
+        ("I spent $45.20 on a taxi yesterday", REQUEST),
+        ("can you reset my password", REQUEST),
+        ("my laptop won't turn on", REQUEST),
+        ("I need a new monitor", REQUEST),
+        ("the vpn keeps disconnecting", REQUEST),
+    ],
+)
+def test_read_act(text: str, act: str) -> None:
+    assert read_act(text) == act
+
+
+def test_records_skill_names_whose_records_answer() -> None:
+    assert records_skill("has my IT ticket been closed") == "it"
+    assert records_skill("is my claim paid") == "expense"
+    assert records_skill("is it approved yet? my leave request") == "leave"  # "it" is a word, not IT
+    assert records_skill("how are you") is None
+
+
+def count(runtime: Runtime, model: type) -> int:
+    with runtime.database.session_scope() as session:
+        return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def test_questions_on_a_skills_topic_are_answered_with_its_action_offered(
+    offline_runtime: Runtime, offline_server: LiveServer, http: httpx.Client
+) -> None:
+    def ask(user: str, text: str) -> dict:
+        return http.post(f"{offline_server.url}/api/chat", json={"user": user, "text": text}).json()
+
+    leave = ask("U0000DEVONE", "can I carry over unused vacation days into next year?")
+    assert leave["answered"] is True and leave["citations"]
+    assert "leave:open_form" in [b["action_id"] for b in leave["buttons"]]
+    claim = ask("U0000DEVTWO", "what is the hotel limit per night?")
+    assert claim["answered"] is True and claim["citations"]
+    how_to = ask("U0000DEVTHR", "how do I set up the VPN on my mac?")
+    assert how_to["answered"] is True and [b["action_id"] for b in how_to["buttons"]] == ["it:open_ticket"]
+    # Nothing was started on anyone's behalf: no leave request, claim or ticket.
+    assert (count(offline_runtime, LeaveRequest), count(offline_runtime, Expense), count(offline_runtime, Ticket)) == (
+        0,
+        0,
+        0,
+    )
+
+
+def test_a_question_no_skill_fits_is_looked_up_before_the_menu_and_never_sent_to_hr(
+    offline_runtime: Runtime, offline_server: LiveServer, http: httpx.Client
+) -> None:
+    def ask(text: str) -> dict:
+        return http.post(f"{offline_server.url}/api/chat", json={"user": "U0000DEVTWO", "text": text}).json()
+
+    weather = ask("what's the weather like in Lisbon tomorrow?")
+    assert weather["skill"] == "out_of_scope" and weather["answered"] is False
+    assert count(offline_runtime, Escalation) == 0
+
+
+def test_start_a_claim_asks_for_the_details_and_the_next_message_is_the_claim(
+    offline_server: LiveServer, http: httpx.Client
+) -> None:
+    url = offline_server.url
+    prompt = http.post(
+        f"{url}/api/action", json={"user": "U0000DEVONE", "action_id": "expense:start", "value": ""}
+    ).json()
+    assert "what you spent" in prompt["text"]
+    card = http.post(
+        f"{url}/api/chat", json={"user": "U0000DEVONE", "text": "28 EUR train to Bologna yesterday"}
+    ).json()
+    assert card["skill"] == "expense" and "28.00 EUR" in card["text"]
