@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -496,6 +496,20 @@ def chat(
     runtime.close()
 
 
+def _print_figures(title: str, figures: dict[str, Any], misses: list[dict[str, Any]], as_json: bool) -> None:
+    """An eval's figures as a table, then the misses asked for, then (--json) the figures as the last line."""
+    table = Table(title=title)
+    table.add_column("figure")
+    table.add_column("value")
+    for name, value in figures.items():
+        table.add_row(name, str(value))
+    out.print(table)
+    for miss in misses:
+        out.print(miss, markup=False)
+    if as_json:
+        print(json.dumps(figures))
+
+
 @eval_app.command("routing")
 def eval_routing(
     file: Annotated[Path, typer.Argument(help='JSONL lines {"text": ..., "skill": ...}.')],
@@ -565,17 +579,7 @@ def eval_retrieval(
     settings = _settings()
     console.print(f"Ingesting {corpus} into a temporary store…")
     result = evaluate_retrieval(rows, corpus, k=k, min_score=settings.answer_min_score)
-    table = Table(title=f"Retrieval over {corpus}")
-    table.add_column("figure")
-    table.add_column("value")
-    for name, value in result.figures.items():
-        table.add_row(name, str(value))
-    out.print(table)
-    if show_misses:
-        for miss in result.misses:
-            out.print(miss, markup=False)
-    if as_json:
-        print(json.dumps(result.figures))
+    _print_figures(f"Retrieval over {corpus}", result.figures, result.misses if show_misses else [], as_json)
 
 
 @eval_app.command("answers")
@@ -615,17 +619,7 @@ def eval_answers(
     except RuntimeError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc
-    table = Table(title=f"Answers over HTTP, {corpus} only")
-    table.add_column("figure")
-    table.add_column("value")
-    for name, value in result.figures.items():
-        table.add_row(name, str(value))
-    out.print(table)
-    if show_misses:
-        for miss in result.misses:
-            out.print(miss, markup=False)
-    if as_json:
-        print(json.dumps(result.figures))
+    _print_figures(f"Answers over HTTP, {corpus} only", result.figures, result.misses if show_misses else [], as_json)
 
 
 @eval_app.command("tickets")
