@@ -94,9 +94,13 @@ def bootstrap() -> None:
 @app.command()
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders (.md .txt .html .pdf .docx).")],
+    keep_samples: Annotated[
+        bool, typer.Option(help="Keep the bundled sample SOPs searchable beside your documents (demo only).")
+    ] = False,
 ) -> None:
-    """Add or refresh documents in the knowledge base. Unchanged files are skipped; deleted ones removed."""
-    from bot.runtime import build_runtime
+    """Add or refresh documents in the knowledge base. Unchanged files are skipped; deleted ones removed. Your
+    first documents take the bundled sample SOPs out of the index (unless --keep-samples)."""
+    from bot.runtime import build_runtime, company_documents, remove_samples
 
     runtime = build_runtime(_settings())
     with _progress() as progress:
@@ -110,6 +114,14 @@ def ingest(
     for path, reason in list(report.skipped.items())[:20]:
         console.print(f"[yellow]skipped[/yellow] {path}: {reason}")
     console.print(report.summary())
+    with runtime.database.session_scope() as session:
+        own = company_documents(session)
+    if own and not keep_samples:
+        removed = remove_samples(runtime)
+        if removed:
+            console.print(
+                f"Took the {len(removed)} sample SOPs out of the index: answers now come from your documents."
+            )
     runtime.close()
     if report.failed:
         raise typer.Exit(1)

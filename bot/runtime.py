@@ -8,6 +8,7 @@ from pathlib import Path
 
 from slack_sdk import WebClient
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from bot import directory
 from bot.assistant import Assistant
@@ -17,7 +18,7 @@ from bot.leave import ledger
 from bot.leave.config import LeavePolicy, load_policy
 from bot.leave.home import HomeSection, home_sections
 from bot.migrate import upgrade
-from bot.models import Employee
+from bot.models import Employee, KnowledgeDocument
 from bot.outbox import Outbox
 from bot.router import OUT_OF_SCOPE, Router
 from bot.settings import Settings
@@ -26,7 +27,7 @@ from bot.tickets.config import ItConfig, load_it_config
 from integrations.llm import AnswerWriter, build_chat_model
 from integrations.slack import SlackGateway, make_client
 from knowledge.embeddings import WordLlamaEmbeddings
-from knowledge.index import IngestReport, KnowledgeIndex, ProgressCallback
+from knowledge.index import IngestReport, KnowledgeIndex, ProgressCallback, source_key
 from skills import build_skills
 from skills.base import load_examples
 
@@ -132,4 +133,25 @@ def bootstrap_samples(runtime: Runtime, on_progress: ProgressCallback | None = N
         # Book the leave accruals and grants due so far this year, so sample balances are real.
         ledger.run_due_bookings(session, policy=runtime.leave_policy, today=runtime.assistant.clock().date())
     with runtime.database.session_scope() as session:
+        if company_documents(session):
+            # The samples are for the demo: once the company's own documents are in, they stay out.
+            return IngestReport()
         return runtime.index.ingest(session, [SAMPLE_SOPS], on_progress=on_progress)
+
+
+def _is_sample(source: str) -> bool:
+    return source.startswith(source_key(SAMPLE_SOPS) + "/")
+
+
+def company_documents(session: Session) -> int:
+    """How many documents in the knowledge base are not the bundled sample SOPs."""
+    return sum(not _is_sample(source) for source in session.scalars(select(KnowledgeDocument.source)))
+
+
+def remove_samples(runtime: Runtime) -> list[str]:
+    """Take the sample SOPs out of the knowledge base (when the company's own documents have come in)."""
+    with runtime.database.session_scope() as session:
+        samples = [s for s in session.scalars(select(KnowledgeDocument.source)) if _is_sample(s)]
+        for source in samples:
+            runtime.index.remove_document(session, source)
+    return samples

@@ -289,3 +289,32 @@ def test_eval_answers_refuses_a_missing_corpus_and_a_bad_file(env: dict[str, str
     bad.write_text('{"text": "no question key"}\n')
     refused = run(env, "eval", "answers", str(tmp_path), str(bad))
     assert refused.exit_code == 2 and "bad.jsonl:1" in squashed(refused.output)
+
+
+def _sources(env: dict[str, str]) -> list[str]:
+    from sqlalchemy import select
+
+    from bot.db import Database
+    from bot.models import KnowledgeDocument
+
+    database = Database(env["BACKOFFICE_DATABASE_URL"])
+    try:
+        with database.session_scope() as session:
+            return list(session.scalars(select(KnowledgeDocument.source)))
+    finally:
+        database.dispose()
+
+
+def test_the_companys_own_documents_take_the_samples_out_of_the_index(env: dict[str, str], tmp_path: Path) -> None:
+    assert run(env, "bootstrap").exit_code == 0
+    assert len(_sources(env)) == 14  # the demo: the sample SOPs
+    handbook = tmp_path / "handbook"
+    handbook.mkdir()
+    (handbook / "leave.md").write_text("# Leave\n\nEveryone gets 31 days of paid leave a year.\n", encoding="utf-8")
+    kept = run(env, "ingest", str(handbook), "--keep-samples")
+    assert kept.exit_code == 0 and len(_sources(env)) == 15
+    ingested = run(env, "ingest", str(handbook))
+    assert ingested.exit_code == 0 and "samplesops" in squashed(ingested.output).lower()
+    assert [Path(s).name for s in _sources(env)] == ["leave.md"]
+    assert run(env, "bootstrap").exit_code == 0  # a restart does not bring them back
+    assert [Path(s).name for s in _sources(env)] == ["leave.md"]
