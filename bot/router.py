@@ -46,17 +46,19 @@ TOPIC_SKILLS = ("leave", "expense", "it")
 POLICY = "policy"
 DOCUMENTS_FIRST = "documents_first"
 
-_RECORD = r"(request|claim|ticket|expense|reimbursement|voucher|leave|pto|vacation|time off|days? off|laptop|access)s?"
-_DECIDED = r"(approved|pending|status|paid|processed|denied|rejected|declined|decided|resolved|closed|through|back)"
+_RECORD = r"(request|claim|ticket|expense|reimbursement|voucher|leave|pto|vacation|time off|days? off)s?"
+_DECIDED = r"(approved|pending|status|paid|processed|denied|rejected|declined|decided|resolved|closed|through|"
+_DECIDED += r"hear back)"
 _PERSONAL = re.compile(
     # what the records say about me: a balance, or where my own request, claim or ticket stands
-    rf"\b(i|i've|ive|me|my)\b.*\b(left|remaining|balance|accrued)\b|\b(left|remaining|balance)\b.*\b(i|me|my)\b"
-    rf"|\b(will|would|do|did) i (still )?have\b(?! to)|\bhow (much|many)\b.*\b(have i|i have|i've)\b(?! to)"
-    rf"|\bmy (\w+ )?{_RECORD}\b.*\b{_DECIDED}\b|\b{_DECIDED}\b.*\bmy (\w+ )?{_RECORD}\b"
-    rf"|\b(status|update|progress|news) (of|on|about) (my|the)\b|\bi('m| am) owed\b"
+    r"\b(i|i've|ive|me|my)\b.*\b(days?|hours?|pto|vacation|leave|holidays?|sick)\b.*\b(left|remaining)\b"
+    r"|\bmy (\w+ ){0,2}(balance|accrual)s?\b"
+    r"|\b(will|would|do|did) i (still )?have\b(?! to)|\bhow (much|many)\b.*\b(have i|i have|i've)\b(?! to)"
+    rf"|\bmy (\w+ )?{_RECORD}\b.*\b{_DECIDED}\b"
+    r"|\b(status|update|progress|news) (of|on|about) (my|the)\b|\bi('m| am) owed\b"
     rf"|\b(i|i've|ive) (submitted|sent in|filed|put in|requested|opened|logged|raised)\b.*\b{_DECIDED}\b"
-    rf"|\b(when will i|have i been|did i) (get )?(paid|reimbursed)\b"
-    rf"|\bmy (\w+ ){{0,2}}(shipped|arrived|delivered|fixed|repaired)\b",
+    r"|\b(when will i|have i been|did i) (get )?(paid|reimbursed)\b"
+    r"|\bmy (\w+ ){0,2}(shipped|arrived|delivered|fixed|repaired)\b",
     re.IGNORECASE,
 )
 _CONCRETE = re.compile(
