@@ -32,7 +32,7 @@ from bot.settings import Settings
 from integrations.llm import AnswerWriter
 from knowledge.index import KnowledgeIndex
 from skills.base import Skill, SkillContext
-from skills.smalltalk import MENU
+from skills.smalltalk import MENU, NOT_SURE
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +203,7 @@ class Assistant:
 
     def _out_of_scope(self, route: Route) -> Reply:
         if route.skill == OUT_OF_SCOPE:
-            text = f"I'm not sure I can help with that. {MENU}"
+            text = NOT_SURE
         else:
             text = "That button or form is not something I recognise any more."
         return Reply(text=text, skill=OUT_OF_SCOPE, confidence=route.confidence)

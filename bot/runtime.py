@@ -139,8 +139,11 @@ def bootstrap_samples(runtime: Runtime, on_progress: ProgressCallback | None = N
         return runtime.index.ingest(session, [SAMPLE_SOPS], on_progress=on_progress)
 
 
+_SAMPLE_PREFIX = source_key(SAMPLE_SOPS) + "/"
+
+
 def _is_sample(source: str) -> bool:
-    return source.startswith(source_key(SAMPLE_SOPS) + "/")
+    return source.startswith(_SAMPLE_PREFIX)
 
 
 def company_documents(session: Session) -> int:

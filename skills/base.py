@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from bot import outbox
 from bot.messages import Button, Citation, Message, Modal, ModalField, Reply, Select
 from bot.models import Conversation, Employee, OutboxItem
-from bot.router import Route
+from bot.router import PERSONAL, Route
 from bot.settings import Settings
 
 if TYPE_CHECKING:
@@ -62,6 +62,11 @@ class SkillContext:
     answer_writer: AnswerWriter | None = None
     inbound_message_id: int | None = None
     route: Route | None = None  # why the message came to this skill (bot.router)
+
+    @property
+    def about_own_records(self) -> bool:
+        """The message asks about this person's own records (a balance, where their claim or ticket stands)."""
+        return self.route is not None and self.route.act == PERSONAL
 
     def notify(
         self,

@@ -19,7 +19,6 @@ from bot.expenses.service import LABELS, Draft, Flag, money
 from bot.messages import Button, Citation, Message, Modal, ModalField, Reply
 from bot.models import Expense
 from bot.outbox import person_channel
-from bot.router import PERSONAL
 from integrations.files import ALL_KINDS, FetchFailed, StoredFile, UploadRejected, fetch_slack_file
 from integrations.ocr import OcrUnavailable
 from knowledge.answer import best_sentence, citations_for
@@ -66,8 +65,7 @@ class ExpenseSkill:
                 receipt = self._read_receipt(message, ctx)
             except UploadRejected as exc:
                 return Reply(text=f"{exc} Nothing was saved.", ephemeral=True, skill=self.name)
-        personal = ctx.route is not None and ctx.route.act == PERSONAL
-        if receipt is None and (personal or _STATUS.search(text)) and not re.search(r"\d", text):
+        if receipt is None and (ctx.about_own_records or _STATUS.search(text)) and not re.search(r"\d", text):
             return self._status(ctx)
         today = local_date(ctx.now(), ctx.employee.tz)
         parsed = parse_expense(

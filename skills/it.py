@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 from bot import audit
 from bot.messages import Button, Citation, Message, Modal, ModalField, Reply, Select
 from bot.models import ChatMessage, Employee, Incident, Ticket, find_card
-from bot.router import PERSONAL
 from bot.tickets import service
 from bot.tickets.classify import CATEGORIES, PRIORITIES, Triage, triage
 from bot.tickets.config import ItConfig, load_it_config
@@ -24,7 +23,7 @@ from integrations.ocr import OcrUnavailable, error_lines, ocr_image
 from knowledge.answer import citations_for, extract_answer
 from knowledge.index import Hit
 from skills.base import SkillContext, ask_for_text, load_examples, row_id
-from skills.policy import answer_from_sources, cited_reply
+from skills.policy import answer_from_sources, cited_reply, topic_actions
 
 log = logging.getLogger(__name__)
 _STATUS_QUESTION = re.compile(
@@ -94,7 +93,7 @@ class ItSkill:
                     text="I couldn't read any text in that image. Please describe the problem in words.",
                     skill=self.name,
                 )
-        if _STATUS_QUESTION.search(text) or (ctx.route is not None and ctx.route.act == PERSONAL):
+        if _STATUS_QUESTION.search(text) or ctx.about_own_records:
             return self._status(ctx)
         found = triage(text or screenshot)
         if screenshot:
@@ -103,9 +102,7 @@ class ItSkill:
             answer = answer_from_sources(text, ctx, message.channel_type)
             if answer.confident:
                 reply = cited_reply(text, answer, ctx, self.name)
-                reply.buttons = [
-                    Button("it:open_ticket", "Still stuck? Open a ticket", str(ctx.inbound_message_id or ""))
-                ]
+                reply.buttons = topic_actions(self.name, ctx)
                 return reply
         return self._open(text, found, message, ctx)
 

@@ -16,7 +16,7 @@ from bot.router import DOCUMENTS_FIRST, OUT_OF_SCOPE, records_skill
 from knowledge.answer import Answer, citations_for, extract_answer
 from knowledge.loaders import LoadedDocument, Section
 from skills.base import SkillContext, ask_for_text, load_examples, row_id
-from skills.smalltalk import MENU
+from skills.smalltalk import NOT_SURE
 
 UNSURE = (
     "I couldn't find a clear answer to that in our policies, so I've passed your question to HR. "
@@ -122,11 +122,11 @@ class PolicySkill:
         if answer.confident:
             # Answered on the topic's behalf (its figures count it); an IT how-to is not one for HR.
             reply = cited_reply(question, answer, ctx, topic or self.name)
-            reply.buttons = [b for b in reply.buttons if offer != "it"] + topic_actions(offer, ctx)
+            reply.buttons = (reply.buttons if offer != "it" else []) + topic_actions(offer, ctx)
             return reply
         if route is not None and route.reason == DOCUMENTS_FIRST:
             # No skill fits and the documents don't answer: the menu, not an HR request about the weather.
-            return Reply(text=f"I'm not sure I can help with that. {MENU}", skill=OUT_OF_SCOPE)
+            return Reply(text=NOT_SURE, skill=OUT_OF_SCOPE)
         if topic == "it":
             # A how-to the documents don't cover is for IT, not HR.
             return Reply(text=NOT_DOCUMENTED_IT, buttons=topic_actions(offer, ctx), skill=topic)

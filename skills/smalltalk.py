@@ -21,6 +21,8 @@ MENU = (
     "If I'm not sure about a policy answer, I'll pass your question to HR."
 )
 
+NOT_SURE = f"I'm not sure I can help with that. {MENU}"  # no skill fits and the documents don't answer
+
 
 class SmalltalkSkill:
     name = "smalltalk"
