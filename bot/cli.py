@@ -69,13 +69,25 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debu
 
 @app.command()
 def migrate() -> None:
-    """Create or upgrade the database schema (Alembic)."""
+    """Create or upgrade the database schema (Alembic), and re-embed a knowledge index written by an earlier
+    release's embedding model (once, with progress; no document is lost if it is interrupted)."""
     from bot.migrate import upgrade
+    from knowledge.index import KnowledgeIndex
 
     settings = _settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.resolved_database_url)
     console.print(f"Database is up to date: {settings.resolved_database_url.split('@')[-1]}")
+    index = (
+        KnowledgeIndex.server(settings.chroma_url)
+        if settings.chroma_url
+        else KnowledgeIndex.persistent(settings.chroma_dir)
+    )
+    if index.needs_upgrade():
+        with _progress() as progress:
+            task = progress.add_task("Re-embedding the knowledge index", total=None)
+            moved = index.upgrade_store(lambda done, total: progress.update(task, completed=done, total=total))
+        console.print(f"Knowledge index re-embedded for {index.embeddings.name}: {moved} chunks")
 
 
 @app.command()

@@ -60,6 +60,10 @@ def build_router(
     return Router(examples, embeddings, threshold=settings.router_threshold)
 
 
+def _log_upgrade(done: int, total: int) -> None:
+    log.warning("re-embedding the knowledge index for the new embedding model: %d/%d chunks", done, total)
+
+
 def build_runtime(settings: Settings, *, migrate: bool = True, slack_client: WebClient | None = None) -> Runtime:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     url = settings.resolved_database_url
@@ -71,11 +75,13 @@ def build_runtime(settings: Settings, *, migrate: bool = True, slack_client: Web
         if settings.chroma_url
         else KnowledgeIndex.persistent(settings.chroma_dir)
     )
+    if migrate and index.needs_upgrade():
+        index.upgrade_store(_log_upgrade)
     leave_policy = load_policy(settings.leave_config)
     expense_policy = load_expense_policy(settings.expense_config)
     it_config = load_it_config(settings.it_config)
     skills = build_skills(leave_policy, expense_policy, it_config)
-    router = build_router(settings, index.embeddings, {s.name: tuple(s.examples) for s in skills})
+    router = build_router(settings, WordLlamaEmbeddings(), {s.name: tuple(s.examples) for s in skills})
     gateway: SlackGateway | None = None
     if settings.slack_enabled:
         client = slack_client or make_client(settings.slack_bot_token or "", settings.slack_api_url)

@@ -4,7 +4,6 @@ Also decides when the sources do not answer (the bot then says so and offers HR)
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from bot.messages import Citation
@@ -13,8 +12,10 @@ from knowledge.index import Hit, KnowledgeIndex, stem_terms
 MAX_SENTENCES = 3
 MAX_CHARS = 480
 PASSAGES = 3
-SIMILARITY_WEIGHT = 0.5
-AGREEMENT_BONUS = 0.2
+# Sentences re-scored with the embedding model, and their tokens embedded: on our dev sets (both handbooks) 4 and
+# 48 kept nearly all of the fact hits of 10 and 256 (0.61 vs 0.63, 0.50 vs 0.51) at a quarter of the time.
+RERANK = 4
+SENTENCE_TOKENS = 48
 
 
 @dataclass(frozen=True)
@@ -26,27 +27,30 @@ class Answer:
     hits: list[Hit]
 
 
-def answerability(question: str, hits: list[Hit], idf_weights: Callable[[Iterable[str]], dict[str, float]]) -> float:
-    """How well the best passages answer the question (about 0..1.2). Three signals, measured on our dev
-    sets (benchmarks/retrieval_*.jsonl):
-    - embedding similarity of the top passages to the question;
-    - the IDF-weighted share of the question's words found in them: rare words ("bike", "sabbatical")
-      decide, common ones ("work", "company") barely count;
-    - agreement: the top passage is in the top 3 of both the vector and the keyword ranking. For questions
-      the documents don't answer, the two rankings rarely agree."""
+def answerability(hits: list[Hit], sentence_similarity: float) -> float:
+    """How well the sources answer the question (about 0..1): the mean of the embedding similarity of the best
+    passage and of the best sentence to the question. On our dev sets (benchmarks/answers, both handbooks) this
+    told answerable from unanswerable questions best: ROC AUC 0.82 / 0.74, against 0.73 / 0.63 for the earlier
+    mix of similarity, IDF-weighted word coverage and vector/keyword agreement (coverage alone: 0.62 / 0.60)."""
     if not hits:
         return 0.0
-    terms = set(stem_terms(question))
-    context = set(stem_terms(" ".join(f"{h.title} {h.heading} {h.text}" for h in hits[:PASSAGES])))
-    weights = idf_weights(terms)
-    total = sum(weights.values())
-    coverage = sum(w for term, w in weights.items() if term in context) / total if total else 0.0
-    similarity = max(max(h.similarity for h in hits[:PASSAGES]), 0.0)
-    top = hits[0]
-    agree = (top.keyword_rank is not None and top.keyword_rank < 3) and (
-        top.vector_rank is not None and top.vector_rank < 3
-    )
-    return SIMILARITY_WEIGHT * similarity + (1 - SIMILARITY_WEIGHT) * coverage + (AGREEMENT_BONUS if agree else 0.0)
+    passage = max(h.similarity for h in hits[:PASSAGES])
+    return max(0.5 * passage + 0.5 * sentence_similarity, 0.0)
+
+
+# A question that asks for a quantity (an amount, a number of days, a limit, a rate, how often) ...
+_ASKS_QUANTITY = re.compile(
+    r"\b(how (much|many|long|often|soon|far in advance)|what (percent(age)?|share|portion|rate)|"
+    r"(maximum|minimum|limit|cap)\b|up to how)",
+    re.IGNORECASE,
+)
+# ... is answered only by sentences that state one.
+_STATES_QUANTITY = re.compile(
+    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|"
+    r"sixty|ninety|hundred|half|once|twice|daily|weekly|monthly|annual(ly)?|yearly|quarterly|unlimited|no limit|"
+    r"per (hour|day|week|month|year)|every)\b",
+    re.IGNORECASE,
+)
 
 
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
@@ -126,12 +130,11 @@ def citations_for(hits: list[Hit], limit: int = PASSAGES) -> list[Citation]:
 
 
 def extract_answer(question: str, hits: list[Hit], index: KnowledgeIndex, *, min_score: float) -> Answer:
-    """Pick the few sentences from the top passages that best match the question."""
-    score = answerability(question, hits, index.idf_weights)
-    if not hits or score < min_score:
-        return Answer(text="", citations=citations_for(hits), confident=False, score=score, hits=hits)
-    candidates, scored = _scored_sentences(question, hits, index)
-    if not candidates:
+    """Pick the few sentences from the top passages that best answer the question, or none (not confident) when
+    the sources don't: too far from the question, or no sentence states the quantity the question asks for."""
+    candidates, scored, sentence_similarity = _scored_sentences(question, hits, index)
+    score = answerability(hits, sentence_similarity)
+    if not candidates or score < min_score:
         return Answer(text="", citations=citations_for(hits), confident=False, score=score, hits=hits)
     chosen: list[int] = []
     total = 0
@@ -143,6 +146,8 @@ def extract_answer(question: str, hits: list[Hit], index: KnowledgeIndex, *, min
         total += len(sentence)
         if len(chosen) >= MAX_SENTENCES:
             break
+    if _ASKS_QUANTITY.search(question) and not any(_STATES_QUANTITY.search(candidates[i][2]) for i in chosen):
+        return Answer(text="", citations=citations_for(hits), confident=False, score=score, hits=hits)
     chosen.sort(key=lambda i: (candidates[i][0], candidates[i][1]))
     used_ranks = sorted({candidates[i][0] for i in chosen})
     text = " ".join(_ensure_period(candidates[i][2]) for i in chosen)
@@ -152,33 +157,40 @@ def extract_answer(question: str, hits: list[Hit], index: KnowledgeIndex, *, min
 
 def _scored_sentences(
     question: str, hits: list[Hit], index: KnowledgeIndex
-) -> tuple[list[tuple[int, int, str]], list[tuple[float, int]]]:
-    """Sentences of the top passages as (passage rank, position, text), and (score, index) best first."""
+) -> tuple[list[tuple[int, int, str]], list[tuple[float, int]], float]:
+    """Sentences of the top passages as (passage rank, position, text), (score, index) best first, and the
+    embedding similarity of the best-scored sentence to the question."""
     candidates: list[tuple[int, int, str]] = []
     for rank, hit in enumerate(hits[:PASSAGES]):
         for position, sentence in enumerate(_sentences(hit.text)):
             candidates.append((rank, position, sentence))
     if not candidates:
-        return [], []
-    embeddings = index.embeddings
+        return [], [], 0.0
     terms = set(stem_terms(question))
-    vectors = embeddings.embed_array([c[2] for c in candidates])
-    query = embeddings.embed_array([question])[0]
-    similarity = vectors @ query
-    scored: list[tuple[float, int]] = []
+    # Two passes: every sentence scored on its words and place, then the best RERANK of them again with the
+    # embedding model (each embedded sentence costs ~3 ms on a laptop core; a passage holds up to ~15).
+    cheap: list[tuple[float, int]] = []
     for i, (rank, position, sentence) in enumerate(candidates):
         words = set(stem_terms(sentence))
         overlap = len(terms & words) / len(terms) if terms else 0.0
         has_number = 0.05 if re.search(r"\d", sentence) else 0.0
-        value = 0.45 * float(similarity[i]) + 0.45 * overlap - 0.08 * rank - 0.01 * position + has_number
-        scored.append((value, i))
+        cheap.append((0.45 * overlap - 0.08 * rank - 0.01 * position + has_number, i))
+    cheap.sort(reverse=True)
+    shortlist = [i for _value, i in cheap[:RERANK]]
+    embeddings = index.embeddings
+    vectors = embeddings.embed_array([candidates[i][2] for i in shortlist], max_tokens=SENTENCE_TOKENS)
+    query = embeddings.embed_array([question])[0]
+    similarity = dict(zip(shortlist, (vectors @ query).tolist(), strict=True))
+    scored: list[tuple[float, int]] = [
+        (value + 0.45 * similarity[i] if i in similarity else value - 1.0, i) for value, i in cheap
+    ]
     scored.sort(reverse=True)
-    return candidates, scored
+    return candidates, scored, similarity[scored[0][1]]
 
 
 def best_sentence(statement: str, hits: list[Hit], index: KnowledgeIndex) -> str:
     """The one sentence of the top passages that best matches `statement` (e.g. a rule, to quote it)."""
-    candidates, scored = _scored_sentences(statement, hits, index)
+    candidates, scored, _similarity = _scored_sentences(statement, hits, index)
     return _ensure_period(candidates[scored[0][1]][2]) if scored else ""
 
 

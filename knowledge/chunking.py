@@ -23,8 +23,14 @@ class Chunk:
     @property
     def indexed_text(self) -> str:
         """What is embedded and keyword-indexed: the title and headings carry much of the meaning."""
-        prefix = " › ".join((self.title, *self.headings))
-        return f"{prefix}\n{self.text}"
+        return indexed_text(self.title, self.heading, self.text)
+
+
+def indexed_text(title: str, heading: str, text: str) -> str:
+    """A chunk as it is embedded: title and heading path first, then the text (also rebuilt from the stored
+    title, heading and text when a store is re-embedded for a new model)."""
+    prefix = f"{title} › {heading}" if heading else title
+    return f"{prefix}\n{text}"
 
 
 def _paragraphs(text: str) -> list[str]:

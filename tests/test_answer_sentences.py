@@ -1,9 +1,15 @@
 """What an extractive answer may quote: whole sentences although the source wraps its lines, list items with the
-sentence that introduces them, table rows with their header; headings are cited, never quoted."""
+sentence that introduces them, table rows with their header; headings are cited, never quoted. A question for a
+quantity is answered only by a sentence that states one."""
 
 from __future__ import annotations
 
-from knowledge.answer import _sentences
+from pathlib import Path
+
+from bot.db import Database
+from bot.migrate import upgrade
+from knowledge.answer import _sentences, extract_answer
+from knowledge.index import KnowledgeIndex
 
 WRAPPED = """## Bikes
 
@@ -41,3 +47,36 @@ def test_table_rows_keep_their_header() -> None:
     sentences = _sentences(WRAPPED)
     assert "Distance | Bonus: under 5 km | 20 euros" in sentences
     assert "Distance | Bonus: 5 km or more | 40 euros" in sentences
+
+
+def _index_with(tmp_path: Path, markdown: str) -> KnowledgeIndex:
+    url = f"sqlite:///{tmp_path / 'kb.db'}"
+    upgrade(url)
+    database = Database(url)
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "bikes.md").write_text(markdown, encoding="utf-8")
+    index = KnowledgeIndex.persistent(tmp_path / "chroma")
+    with database.session_scope() as session:
+        index.ingest(session, [tmp_path / "docs"])
+    database.dispose()
+    return index
+
+
+def test_a_question_for_an_amount_is_answered_only_by_a_sentence_that_states_one(tmp_path: Path) -> None:
+    index = _index_with(
+        tmp_path,
+        "---\ntitle: Cycling\n---\n# Cycling\n\n## Bike storage\n\nBikes are stored in the basement of the Harbour "
+        "Street office. Ask reception for a key to the bike room.\n\n## Commuter bonus\n\nStaff who cycle to work "
+        "receive a commuter bonus of 40 euros per month.\n",
+    )
+    asked = "how much is the commuter bonus for cycling to work"
+    answer = extract_answer(asked, index.search(asked), index, min_score=0.0)
+    assert answer.confident and "40 euros" in answer.text
+    # The documents talk about bike storage, but state no price for a parking spot: not an answer.
+    asked = "how much does a bike storage spot in the basement cost per month"
+    hits = [h for h in index.search(asked) if "Bike storage" in h.heading]
+    answer = extract_answer(asked, hits, index, min_score=0.0)
+    assert not answer.confident and answer.text == ""
+    asked = "where are bikes stored at the Harbour Street office"
+    answer = extract_answer(asked, hits, index, min_score=0.0)
+    assert answer.confident and "basement" in answer.text

@@ -1,0 +1,163 @@
+"""The documents' embedding model (all-MiniLM-L6-v2, int8 ONNX, from a pinned wheel) and the one-time upgrade of a
+store written by the previous model (WordLlama vectors in the old collection): on a real Chroma store and a real
+SQLite database."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import chromadb
+import numpy as np
+import pytest
+from chromadb.config import Settings as ChromaSettings
+
+from bot.db import Database
+from bot.migrate import upgrade
+from knowledge import embeddings as embeddings_module
+from knowledge.chunking import chunk_document
+from knowledge.embeddings import MiniLMEmbeddings, ModelFileMismatch, WordLlamaEmbeddings
+from knowledge.index import COLLECTION, PREVIOUS_COLLECTIONS, KnowledgeIndex, _chunk_prefix, source_key
+from knowledge.loaders import load_document
+
+HANDBOOK = {
+    "travel.md": "---\ntitle: Travel\n---\n# Travel\n\n## Hotels\n\nBook hotels through the travel desk. "
+    "The nightly limit is 180 dollars in most cities.\n\n## Trains\n\nSecond class for trips under four hours.\n",
+    "security.md": "---\ntitle: Security\n---\n# Security\n\n## Lost devices\n\nReport a lost laptop to the "
+    "service desk within one hour so it can be wiped remotely.\n",
+    "leave.md": "---\ntitle: Leave\n---\n# Leave\n\n## Bereavement\n\nUp to five paid days when a close family "
+    "member dies.\n",
+}
+
+
+def test_vectors_are_normalised_and_put_paraphrases_close() -> None:
+    model = MiniLMEmbeddings()
+    vectors = model.embed_array(
+        ["I lost my work laptop on the train", "my company notebook computer was left on a train", "hotel limit"]
+    )
+    assert vectors.shape == (3, 384)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    assert vectors[0] @ vectors[1] > 0.6 > vectors[0] @ vectors[2]
+
+
+def test_batching_does_not_change_a_vector() -> None:
+    """Texts are sorted by length and padded per batch: a text's vector is the same alone and among others."""
+    model = MiniLMEmbeddings()
+    texts = [f"policy number {i} " * (i % 7 + 1) for i in range(40)]
+    together = model.embed_array(texts)
+    alone = np.stack([model.embed_array([t])[0] for t in texts[:5]])
+    assert np.allclose(together[:5], alone, atol=1e-4)
+    assert model.embed_array([]).shape == (0, 384)
+
+
+def test_the_model_file_is_checked_against_its_pinned_digest(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert embeddings_module._minilm_file().name == "model.onnx"
+    monkeypatch.setattr(embeddings_module, "MINILM_SHA256", "0" * 64)
+    with pytest.raises(ModelFileMismatch, match="SHA-256"):
+        embeddings_module._minilm_file()
+
+
+def test_the_tokenizer_ships_with_its_licence_notice() -> None:
+    folder = embeddings_module.MINILM_TOKENIZER.parent
+    assert {"tokenizer.json", "LICENSE", "NOTICE"} <= {p.name for p in folder.iterdir()}
+    assert "Apache License" in (folder / "LICENSE").read_text(encoding="utf-8")
+
+
+def _client(directory: Path) -> chromadb.ClientAPI:
+    """A client on the store, with the settings KnowledgeIndex.persistent opens it with (Chroma refuses two)."""
+    settings = ChromaSettings(anonymized_telemetry=False, allow_reset=True)
+    return chromadb.PersistentClient(path=str(directory), settings=settings)
+
+
+def _old_store(directory: Path, folder: Path) -> dict[str, str]:
+    """A store as the previous release wrote it: the chunks with WordLlama vectors (256 dims) in the old
+    collection. Returns chunk id -> text."""
+    old = _client(directory).get_or_create_collection(PREVIOUS_COLLECTIONS[0], embedding_function=None)
+    wordllama = WordLlamaEmbeddings()
+    written: dict[str, str] = {}
+    for path in sorted(folder.iterdir()):
+        chunks = chunk_document(load_document(path))
+        source = source_key(path)
+        ids = [f"{_chunk_prefix(source)}:{i}" for i in range(len(chunks))]  # the ids the release gave them
+        old.add(
+            ids=ids,
+            embeddings=wordllama.embed_array([c.indexed_text for c in chunks]),
+            documents=[c.text for c in chunks],
+            metadatas=[
+                {"source": source, "title": c.title, "heading": c.heading, "location": "", "audience": "everyone"}
+                for c in chunks
+            ],
+        )
+        written.update(zip(ids, (c.text for c in chunks), strict=True))
+    return written
+
+
+@pytest.fixture
+def handbook(tmp_path: Path) -> Path:
+    folder = tmp_path / "handbook"
+    folder.mkdir()
+    for name, text in HANDBOOK.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def test_an_old_store_is_re_embedded_once_with_progress_and_loses_no_chunk(tmp_path: Path, handbook: Path) -> None:
+    written = _old_store(tmp_path / "chroma", handbook)
+    index = KnowledgeIndex.persistent(tmp_path / "chroma")
+    assert index.needs_upgrade()
+    assert index.search("what is the hotel limit per night") == []  # nothing in the new collection yet
+    steps: list[tuple[int, int]] = []
+    assert index.upgrade_store(lambda done, total: steps.append((done, total))) == len(written)
+    assert steps[-1] == (len(written), len(written))
+    assert not index.needs_upgrade() and index.upgrade_store() == 0
+    client = _client(tmp_path / "chroma")
+    names = {c.name for c in client.list_collections()}
+    assert COLLECTION in names and PREVIOUS_COLLECTIONS[0] not in names
+    stored = client.get_collection(COLLECTION).get(include=["documents", "embeddings"])
+    assert dict(zip(stored["ids"], stored["documents"], strict=True)) == written
+    assert np.asarray(stored["embeddings"]).shape[1] == 384
+    # Searchable with the new model, by a process that opens the store afterwards too.
+    hit = KnowledgeIndex.persistent(tmp_path / "chroma").search("what is the hotel limit per night", k=1)[0]
+    assert "180 dollars" in hit.text and hit.similarity > 0.4
+
+
+def test_an_interrupted_upgrade_resumes_and_the_old_chunks_stay_until_it_is_done(
+    tmp_path: Path, handbook: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    written = _old_store(tmp_path / "chroma", handbook)
+    index = KnowledgeIndex.persistent(tmp_path / "chroma")
+    monkeypatch.setattr("knowledge.index.UPGRADE_PAGE", 1)
+    calls = 0
+
+    def crash_after_two(done: int, total: int) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise KeyboardInterrupt  # the process is stopped mid-upgrade
+
+    with pytest.raises(KeyboardInterrupt):
+        index.upgrade_store(crash_after_two)
+    assert index.needs_upgrade()  # the old collection is still there, whole
+    assert KnowledgeIndex.persistent(tmp_path / "chroma").upgrade_store() == len(written)
+    assert KnowledgeIndex.persistent(tmp_path / "chroma").count() == len(written)
+
+
+def test_an_ingest_into_an_old_store_upgrades_it_first(tmp_path: Path, handbook: Path) -> None:
+    """A write never mixes old and new chunks: the changed document replaces its re-embedded chunks."""
+    _old_store(tmp_path / "chroma", handbook)
+    url = f"sqlite:///{tmp_path / 'kb.db'}"
+    upgrade(url)
+    database = Database(url)
+    (handbook / "leave.md").write_text(
+        "---\ntitle: Leave\n---\n# Leave\n\n## Bereavement\n\nUp to seven paid days when a close family member dies.\n",
+        encoding="utf-8",
+    )
+    index = KnowledgeIndex.persistent(tmp_path / "chroma")
+    with database.session_scope() as session:
+        index.ingest(session, [handbook / "leave.md"])
+    assert not index.needs_upgrade()
+    texts = [h.text for h in index.search("how many days of bereavement leave", k=5)]
+    assert any("seven paid days" in t for t in texts) and not any("five paid days" in t for t in texts)
+    assert any("180 dollars" in h.text for h in index.search("hotel nightly limit", k=3))
+    database.dispose()
+    shutil.rmtree(tmp_path / "chroma")
