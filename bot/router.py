@@ -58,7 +58,11 @@ _PERSONAL = re.compile(
     r"|\b(status|update|progress|news) (of|on|about) (my|the)\b|\bi('m| am) owed\b"
     rf"|\b(i|i've|ive) (submitted|sent in|filed|put in|requested|opened|logged|raised)\b.*\b{_DECIDED}\b"
     r"|\b(when will i|have i been|did i) (get )?(paid|reimbursed)\b"
-    r"|\bmy (\w+ ){0,2}(shipped|arrived|delivered|fixed|repaired)\b",
+    r"|\bmy (\w+ ){0,2}(shipped|arrived|delivered|fixed|repaired)\b"
+    # someone's decision on my request, and when my own leave or delivery starts, ends or arrives
+    r"|\b(did|has|have)\b.*\b(approve|approved|reject|rejected|decline|declined|sign(ed)? off)\b"
+    rf".*\bmy (\w+ ){{0,3}}{_RECORD}\b"
+    r"|\bwhen (is|does|will|do) my\b.*\b(end|ends|expire|expires|start|starts|ship|arrive|arrives|due)\b",
     re.IGNORECASE,
 )
 _CONCRETE = re.compile(
@@ -69,17 +73,28 @@ _CONCRETE = re.compile(
     r"|[$€£¥]\s?\d|\b\d+([.,]\d+)?\s?(usd|eur|gbp|chf|cad|dollars?|euros?|pounds?|bucks|quid)\b",
     re.IGNORECASE,
 )
+_MONEY = re.compile(
+    r"[$€£¥]\s?\d|\b\d+([.,]\d+)?\s?(usd|eur|gbp|chf|cad|dollars?|euros?|pounds?|bucks|quid)\b", re.IGNORECASE
+)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_MAY_I = re.compile(
+    r"^\s*(can|could|may|might) (i|we)\b|\b(is it|would it be) (ok|okay|fine|possible)\b", re.IGNORECASE
+)
 _REQUEST = re.compile(
     r"^(please|pls|plz|book|submit|file|open|create|raise|log|request|reset|unlock|cancel|approve|put in|sign me|"
     r"register|order|send|give|grant|add me|remove|install|fix|i need|i want|i'd like|i would like|i'll be|"
     r"i will be|i'm taking|im taking|i am taking|i'm off|i'm out)\b"
-    r"|\b(can|could|would|will) (you|u|someone|somebody)\b|\bbook me\b|\bput me (down|in)\b"
-    r"|\b(is|are|isn't|aren't|won't|doesn't|don't|can't|cannot|keeps?|stopped) .*\b(broken|working|work|"
-    r"crash\w*|loading|load|connect\w*|responding|start|boot|turn on|print|sync\w*|locked)\b",
+    r"|\b(can|could|would|will) (you|u|someone|somebody|(?-i:IT|HR))\b|\bbook me\b|\bput me (down|in)\b"
+    # something broken: "my VPN isn't connecting", "Outlook keeps crashing", "the printer is broken" (not "is it
+    # fine to use my work laptop for ...", a question)
+    r"|\b(isn't|aren't|won't|doesn't|don't|can't|cannot|not|no longer|keeps?|stopped)\b.*\b(working|work|"
+    r"crash\w*|loading|load|connect\w*|responding|respond|start|boot|turn on|print|sync\w*)\b"
+    r"|\b(is|are|was|got|keeps? getting)\b.*\b(broken|crash\w*|locked|frozen|down)\b",
     re.IGNORECASE,
 )
 _ASKING = re.compile(
     r"^(how|what|what's|whats|when|where|who|whom|whose|which|why|is|are|am|do|does|did|can|could|should|would|"
+    r"wat|wats|wht|whn|hw|hows|how's|howto|wheres|where's|whos|who's|"  # as people type in chat
     r"will|may|might|must|shall|if|any|anyone|tell me|explain|wondering)\b|\?\s*$"
     r"|\b(want|need|like) to know\b|\bwondering\b|\bnot sure (if|whether|how|what)\b",
     re.IGNORECASE,
@@ -87,7 +102,13 @@ _ASKING = re.compile(
 
 
 _RECORDS_OF = (
-    ("it", re.compile(r"\b(tickets?|laptop|password|(?-i:IT)|software|access|account|licen[cs]e)\b", re.IGNORECASE)),
+    (
+        "it",
+        re.compile(
+            r"\b(tickets?|laptop|password|(?-i:IT)|software|access|account|licen[cs]e|yubikey|monitor|headset)\b",
+            re.IGNORECASE,
+        ),
+    ),
     ("expense", re.compile(r"\b(claims?|expenses?|reimburs\w*|receipts?|voucher|paid back)\b", re.IGNORECASE)),
     ("leave", re.compile(r"\b(leave|pto|vacation|time off|days? off|sick|requests?|balance)\b", re.IGNORECASE)),
 )
@@ -104,11 +125,21 @@ def read_act(text: str) -> str:
     been approved"), REQUEST (details of a particular case — dates, an amount —, an imperative, "can you…",
     something that is broken), or QUESTION ("do I get time off when a relative dies", "is home internet
     reimbursed", "how do I add a printer"). "Can I take Friday off?" names a day: a request."""
+    text = text.strip()
     if _PERSONAL.search(text):
         return PERSONAL
-    if _CONCRETE.search(text) or _REQUEST.search(text.strip()):
+    if _REQUEST.search(text) or _MONEY.search(text):
         return REQUEST
-    return QUESTION if _ASKING.search(text.strip()) else REQUEST
+    # The details of a case, then a question about it: "My anniversary is next week. When does the higher
+    # accrual start?", "I got my booster yesterday, is there leave for that?". But "Can I take Friday off?" asks
+    # for that day.
+    last = [part for part in _SENTENCE_END.split(text) if part.strip()][-1:] or [text]
+    concrete = bool(_CONCRETE.search(text))
+    if _ASKING.search(last[0].strip()) and not (concrete and _MAY_I.search(last[0])):
+        return QUESTION
+    if concrete:
+        return REQUEST
+    return QUESTION if _ASKING.search(text) else REQUEST
 
 
 @dataclass(frozen=True)

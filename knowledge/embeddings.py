@@ -7,6 +7,8 @@ import hashlib
 import importlib.metadata
 import itertools
 import os
+import threading
+from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -82,6 +84,11 @@ MINILM_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a
 MINILM_TOKENIZER = Path(__file__).resolve().parent / "models" / "minilm" / "tokenizer.json"
 MINILM_MAX_TOKENS = 256  # the model's sequence length in sentence-transformers; longer texts are cut
 MINILM_BATCH = 32
+# Vectors of texts embedded lately in this process, by (text, max_tokens): a document edited and ingested again,
+# the same documents ingested into another store, the sentences of a popular passage are not embedded twice.
+RECENT_VECTORS = 20_000  # ~30 MB
+_RECENT: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
+_RECENT_LOCK = threading.Lock()
 
 
 class ModelFileMismatch(RuntimeError):
@@ -128,8 +135,25 @@ class MiniLMEmbeddings(Embeddings):
         """`max_tokens` below the model's 256 trades accuracy on long texts for time (the cost grows with the
         tokens of the longest text of each batch)."""
         out = np.zeros((len(texts), self.dimensions), dtype=np.float32)
-        if not texts:
-            return out
+        missing: list[int] = []
+        with _RECENT_LOCK:
+            for i, text in enumerate(texts):
+                vector = _RECENT.get((text, max_tokens))
+                if vector is None:
+                    missing.append(i)
+                else:
+                    out[i] = vector
+        if missing:
+            out[missing] = self._embed([texts[i] for i in missing], max_tokens)
+            with _RECENT_LOCK:
+                for i in missing:
+                    _RECENT[(texts[i], max_tokens)] = out[i].copy()
+                while len(_RECENT) > RECENT_VECTORS:
+                    _RECENT.popitem(last=False)
+        return out
+
+    def _embed(self, texts: list[str], max_tokens: int) -> np.ndarray:
+        out = np.zeros((len(texts), self.dimensions), dtype=np.float32)
         tokenizer, session = _minilm()
         # Sorted by length, so each batch pads its texts to about the same length.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))

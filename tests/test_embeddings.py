@@ -161,3 +161,21 @@ def test_an_ingest_into_an_old_store_upgrades_it_first(tmp_path: Path, handbook:
     assert any("180 dollars" in h.text for h in index.search("hotel nightly limit", k=3))
     database.dispose()
     shutil.rmtree(tmp_path / "chroma")
+
+
+def test_texts_embedded_lately_are_not_embedded_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = MiniLMEmbeddings()
+    first = model.embed_array(["the travel desk books hotels", "a text seen once"])
+    embedded: list[str] = []
+    real = MiniLMEmbeddings._embed
+
+    def counting(self: MiniLMEmbeddings, texts: list[str], max_tokens: int) -> np.ndarray:
+        embedded.extend(texts)
+        return real(self, texts, max_tokens)
+
+    monkeypatch.setattr(MiniLMEmbeddings, "_embed", counting)
+    again = MiniLMEmbeddings().embed_array(["a new text", "the travel desk books hotels"])
+    assert embedded == ["a new text"]
+    assert np.array_equal(again[1], first[0])
+    MiniLMEmbeddings().embed_array(["the travel desk books hotels"], max_tokens=8)  # another length: embedded
+    assert embedded == ["a new text", "the travel desk books hotels"]

@@ -29,6 +29,9 @@ from tests.conftest import LiveServer
         ("has my expense claim been approved?", PERSONAL),
         ("what's the status of my laptop ticket?", PERSONAL),
         ("Has my new laptop shipped yet?", PERSONAL),
+        ("Did my manager approve my leave request for next Friday yet?", PERSONAL),
+        ("When is my parental leave scheduled to end?", PERSONAL),
+        ("did HR approve the new remote policy?", QUESTION),
         ("can I take Friday off?", REQUEST),
         ("vacation Dec 22 to Jan 2", REQUEST),
         ("I spent $45.20 on a taxi yesterday", REQUEST),
@@ -36,6 +39,18 @@ from tests.conftest import LiveServer
         ("my laptop won't turn on", REQUEST),
         ("I need a new monitor", REQUEST),
         ("the vpn keeps disconnecting", REQUEST),
+        # the details of a case, then a question about it
+        ("My anniversary is next week. When does the higher accrual start?", QUESTION),
+        ("Got my booster yesterday and feel awful. Is there leave besides sick leave for that?", QUESTION),
+        ("is next Friday a public holiday?", QUESTION),
+        ("would it be ok to take monday off?", REQUEST),
+        ("I'll be out next Friday, is that ok?", REQUEST),
+        ("Taxi $45 yesterday, how do I claim it?", REQUEST),
+        ("I'm moving desks next week, can IT move my monitor?", REQUEST),
+        # a question about using work things is not a fault report; chat spellings are questions too
+        ("is it fine to stream films on my work laptop in the evening?", QUESTION),
+        ("the printer on floor 2 is broken", REQUEST),
+        ("wat is the screen lock timeout supposed to be", QUESTION),
     ],
 )
 def test_read_act(text: str, act: str) -> None:
