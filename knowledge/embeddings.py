@@ -116,6 +116,9 @@ def _minilm() -> tuple[Tokenizer, Any]:
 
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3  # no warnings about unused initialisers on every start
+    # Without the arena: it kept the peak of the largest batch (32 texts of 256 tokens) for good, ~800 MB more
+    # resident memory for `serve` after ingesting; freeing each run's buffers cost no measurable time.
+    options.enable_cpu_mem_arena = False
     session = onnxruntime.InferenceSession(str(_minilm_file()), options, providers=["CPUExecutionProvider"])
     tokenizer = Tokenizer.from_file(str(MINILM_TOKENIZER))
     tokenizer.enable_truncation(MINILM_MAX_TOKENS)

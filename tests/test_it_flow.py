@@ -273,6 +273,7 @@ def test_five_reports_of_one_outage_make_one_incident_and_everyone_hears_once(ru
         reply = say(runtime, user, text)
         assert "I've opened a ticket" in reply.text
     say(runtime, "U0000HRPART", "my laptop fan is very loud")  # unrelated: stays out of the incident
+    say(runtime, "U0000SALTWO", "wifi on floor 4 is slow")  # the same kind of fault elsewhere: stays out too
     with runtime.database.session_scope() as session:
         incident = session.scalars(select(Incident)).one()
         members = session.scalars(select(Ticket).where(Ticket.incident_id == incident.id)).all()
