@@ -72,17 +72,13 @@ def migrate() -> None:
     """Create or upgrade the database schema (Alembic), and re-embed a knowledge index written by an earlier
     release's embedding model (once, with progress; no document is lost if it is interrupted)."""
     from bot.migrate import upgrade
-    from knowledge.index import KnowledgeIndex
+    from bot.runtime import open_index
 
     settings = _settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.resolved_database_url)
     console.print(f"Database is up to date: {settings.resolved_database_url.split('@')[-1]}")
-    index = (
-        KnowledgeIndex.server(settings.chroma_url)
-        if settings.chroma_url
-        else KnowledgeIndex.persistent(settings.chroma_dir)
-    )
+    index = open_index(settings)
     if index.needs_upgrade():
         with _progress() as progress:
             task = progress.add_task("Re-embedding the knowledge index", total=None)

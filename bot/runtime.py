@@ -60,6 +60,13 @@ def build_router(
     return Router(examples, embeddings, threshold=settings.router_threshold)
 
 
+def open_index(settings: Settings) -> KnowledgeIndex:
+    """The knowledge index: on the Chroma server when BACKOFFICE_CHROMA_URL is set, else embedded in the data dir."""
+    if settings.chroma_url:
+        return KnowledgeIndex.server(settings.chroma_url)
+    return KnowledgeIndex.persistent(settings.chroma_dir)
+
+
 def _log_upgrade(done: int, total: int) -> None:
     log.warning("re-embedding the knowledge index for the new embedding model: %d/%d chunks", done, total)
 
@@ -70,11 +77,7 @@ def build_runtime(settings: Settings, *, migrate: bool = True, slack_client: Web
     if migrate:
         upgrade(url)
     database = Database(url)
-    index = (
-        KnowledgeIndex.server(settings.chroma_url)
-        if settings.chroma_url
-        else KnowledgeIndex.persistent(settings.chroma_dir)
-    )
+    index = open_index(settings)
     if migrate and index.needs_upgrade():
         index.upgrade_store(_log_upgrade)
     leave_policy = load_policy(settings.leave_config)

