@@ -137,11 +137,16 @@ def extract_answer(question: str, hits: list[Hit], index: KnowledgeIndex, *, min
     if not candidates or score < min_score:
         return Answer(text="", citations=citations_for(hits), confident=False, score=score, hits=hits)
     chosen: list[int] = []
+    said: set[str] = set()  # overlapping chunks repeat sentences: each is quoted once
     total = 0
     for _value, i in scored:
         sentence = candidates[i][2]
+        same = " ".join(sentence.lower().split()).rstrip(".")
+        if same in said:
+            continue
         if total + len(sentence) > MAX_CHARS and chosen:
             break
+        said.add(same)
         chosen.append(i)
         total += len(sentence)
         if len(chosen) >= MAX_SENTENCES:

@@ -80,3 +80,15 @@ def test_a_question_for_an_amount_is_answered_only_by_a_sentence_that_states_one
     asked = "where are bikes stored at the Harbour Street office"
     answer = extract_answer(asked, hits, index, min_score=0.0)
     assert answer.confident and "basement" in answer.text
+
+
+def test_a_sentence_repeated_in_two_passages_is_quoted_once(tmp_path: Path) -> None:
+    repeated = "Staff who cycle to work receive a commuter bonus of 40 euros per month."
+    index = _index_with(
+        tmp_path,
+        f"---\ntitle: Cycling\n---\n# Cycling\n\n## Commuter bonus\n\n{repeated} The bonus is paid with the salary."
+        f"\n\n## Frequently asked\n\n{repeated} Claim it once a year in the expenses tool.\n",
+    )
+    asked = "how much is the commuter bonus for cycling to work"
+    answer = extract_answer(asked, index.search(asked), index, min_score=0.0)
+    assert answer.confident and answer.text.count("40 euros") == 1
