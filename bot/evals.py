@@ -7,7 +7,8 @@ import re
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -570,9 +571,26 @@ def evaluate_answers(
     work_dir: Path | None = None,
     on_step: Callable[[str], None] | None = None,
 ) -> AnswerEvalResult:
-    """Deploy as a company would, in a temporary folder and with nothing but `corpus`: `migrate`, `directory
-    import` (one employee per question, so no conversation carries over), `ingest CORPUS`, `serve --no-samples`;
-    then ask every question over HTTP (POST /api/chat) and grade the reply the employee would see."""
+    """Deploy as a company would, with nothing but `corpus` (see `deployed`), then ask every question over HTTP
+    (POST /api/chat), each as a different employee, and grade the reply the employee would see."""
+    step = on_step or (lambda _text: None)
+    with deployed(corpus, len(rows), work_dir=work_dir, on_step=step) as (http, url, people):
+        step(f"asking {len(rows)} questions over HTTP")
+        outcomes = [_ask_over_http(http, url, who, row) for who, row in zip(people, rows, strict=True)]
+    return AnswerEvalResult(outcomes)
+
+
+@contextmanager
+def deployed(
+    corpus: Path | None,
+    employees: int,
+    *,
+    work_dir: Path | None = None,
+    on_step: Callable[[str], None] | None = None,
+) -> Iterator[tuple[Any, str, list[str]]]:
+    """A deployment as a company makes one, in a temporary folder: `migrate`, `directory import` (`employees`
+    people, so that no conversation carries over from one message to the next), `ingest CORPUS` (when given),
+    `serve --no-samples`. Yields an HTTP client, the server's URL and the employees' Slack ids."""
     import os
     import signal
     import socket
@@ -597,7 +615,7 @@ def evaluate_answers(
             if done.returncode != 0:
                 raise RuntimeError(f"backoffice {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
 
-        people = [f"U0EVAL{n:05d}" for n in range(1, len(rows) + 1)]
+        people = [f"U0EVAL{n:05d}" for n in range(1, employees + 1)]
         directory = folder / "directory.csv"
         lines = [
             "slack_id,name,email,tz,country,manager_slack_id,roles",
@@ -609,8 +627,9 @@ def evaluate_answers(
         run("migrate")
         step("directory import")
         run("directory", "import", str(directory))
-        step(f"ingest {corpus}")
-        run("ingest", str(corpus.resolve()))
+        if corpus is not None:
+            step(f"ingest {corpus}")
+            run("ingest", str(corpus.resolve()))
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = int(probe.getsockname()[1])
@@ -638,8 +657,7 @@ def evaluate_answers(
                     if time.monotonic() > deadline:
                         raise RuntimeError("serve did not become ready in 300 s")
                     time.sleep(0.2)
-                step(f"asking {len(rows)} questions over HTTP")
-                outcomes = [_ask_over_http(http, url, who, row) for who, row in zip(people, rows, strict=True)]
+                yield http, url, people
         finally:
             server.send_signal(signal.SIGTERM)
             try:
@@ -647,7 +665,6 @@ def evaluate_answers(
             except subprocess.TimeoutExpired:
                 server.kill()
             log.close()
-    return AnswerEvalResult(outcomes)
 
 
 def _ask_over_http(http: Any, url: str, who: str, row: dict[str, Any]) -> AnswerOutcome:
@@ -669,3 +686,123 @@ def _ask_over_http(http: Any, url: str, who: str, row: dict[str, Any]) -> Answer
         ms=ms,
         text=text,
     )
+
+
+# ------------------------------------------------------------------------- intents (CLINC150), end to end
+
+NO_SKILL = ("out_of_scope", "smalltalk")  # replies that take no action: the smalltalk reply or the menu
+
+
+@dataclass
+class IntentOutcome:
+    text: str
+    intent: str
+    accepted: tuple[str, ...]  # the skills that may take it; () for an out-of-scope message
+    skill: str | None
+    actions: tuple[str, ...]  # the skills whose buttons the reply offers
+    ms: float
+
+    @property
+    def group(self) -> str:
+        if not self.accepted:
+            return "out_of_scope"
+        return "smalltalk" if self.accepted == ("smalltalk",) else "in_scope"
+
+    @property
+    def correct(self) -> bool:
+        if self.group == "out_of_scope":
+            return self.skill in NO_SKILL
+        if self.group == "smalltalk":
+            return self.skill in NO_SKILL  # a joke request may get the menu: no skill acts either way
+        if self.skill in self.accepted:
+            return True
+        # A question on a skill's subject is answered (or sent to HR) with that skill's action offered.
+        return self.skill == "policy" and any(skill in self.accepted for skill in self.actions)
+
+
+@dataclass
+class IntentEvalResult:
+    outcomes: list[IntentOutcome]
+
+    @property
+    def figures(self) -> dict[str, Any]:
+        def share(group: str, hit: Callable[[IntentOutcome], bool]) -> float | None:
+            rows = [o for o in self.outcomes if o.group == group]
+            return round(sum(map(hit, rows)) / len(rows), 4) if rows else None
+
+        latencies = sorted(o.ms for o in self.outcomes)
+        return {
+            "messages": len(self.outcomes),
+            "in_scope_accuracy": share("in_scope", lambda o: o.correct),
+            "out_of_scope_recall": share("out_of_scope", lambda o: o.correct),
+            "smalltalk_no_action": share("smalltalk", lambda o: o.correct),
+            "smalltalk_reply": share("smalltalk", lambda o: o.skill == "smalltalk"),
+            "latency_ms_p50": round(latencies[len(latencies) // 2], 1) if latencies else None,
+            "latency_ms_p95": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.95))], 1)
+            if latencies
+            else None,
+        }
+
+    def confusions(self, top: int = 15) -> list[dict[str, Any]]:
+        """The commonest (intent, where it went) mistakes, with an example each."""
+        counts: dict[tuple[str, str], list[str]] = {}
+        for o in self.outcomes:
+            if not o.correct:
+                counts.setdefault((o.intent, str(o.skill)), []).append(o.text)
+        ranked = sorted(counts.items(), key=lambda item: -len(item[1]))[:top]
+        return [{"intent": i, "went_to": s, "count": len(texts), "example": texts[0]} for (i, s), texts in ranked]
+
+
+def intent_rows(data_file: Path, mapping_file: Path, split: str, per_intent: int | None = None) -> list[dict[str, Any]]:
+    """CLINC150's `data_full.json` split (`val` or `test`, with its out-of-scope lines) as rows with the skills
+    that may take each message, by our mapping (an intent it does not list is out of scope)."""
+    data = json.loads(data_file.read_text(encoding="utf-8"))
+    mapping = json.loads(mapping_file.read_text(encoding="utf-8"))["intents"]
+    if split not in data or f"oos_{split}" not in data:
+        raise EvalFileError(f"{data_file}: no split {split!r} (and oos_{split})")
+    pairs = [(str(t), str(i)) for t, i in data[split]] + [(str(t), "oos") for t, _ in data[f"oos_{split}"]]
+    seen: dict[str, int] = {}
+    rows = []
+    for text, intent in pairs:
+        seen[intent] = seen.get(intent, 0) + 1
+        if per_intent is not None and seen[intent] > per_intent:
+            continue
+        skills = mapping.get(intent, [])
+        rows.append(
+            {"text": text, "intent": intent, "accepted": tuple([skills] if isinstance(skills, str) else skills)}
+        )
+    return rows
+
+
+def evaluate_intents(
+    corpus: Path | None,
+    rows: list[dict[str, Any]],
+    *,
+    work_dir: Path | None = None,
+    on_step: Callable[[str], None] | None = None,
+) -> IntentEvalResult:
+    """Every message over HTTP to a deployment with only `corpus` (or no documents), each from another employee;
+    graded by where the reply went."""
+    step = on_step or (lambda _text: None)
+    outcomes = []
+    with deployed(corpus, len(rows), work_dir=work_dir, on_step=step) as (http, url, people):
+        step(f"sending {len(rows)} messages over HTTP")
+        for who, row in zip(people, rows, strict=True):
+            started = time.perf_counter()
+            response = http.post(f"{url}/api/chat", json={"user": who, "text": row["text"]})
+            ms = (time.perf_counter() - started) * 1000
+            body: dict[str, Any] = (
+                response.json() if response.status_code == 200 else {"skill": f"HTTP {response.status_code}"}
+            )
+            actions = tuple(str(b.get("action_id", "")).split(":", 1)[0] for b in body.get("buttons", []))
+            outcomes.append(
+                IntentOutcome(
+                    text=row["text"],
+                    intent=row["intent"],
+                    accepted=row["accepted"],
+                    skill=body.get("skill"),
+                    actions=actions,
+                    ms=ms,
+                )
+            )
+    return IntentEvalResult(outcomes)
