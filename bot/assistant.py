@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from bot import directory, privacy
 from bot.db import Database, utcnow
 from bot.escalations import TransitionError
+from bot.language import other_language
 from bot.messages import Message, Reply
 from bot.models import (
     ChatMessage,
@@ -65,6 +66,17 @@ def has_words(text: str) -> bool:
     return any(ch.isalnum() for ch in _EMOJI_CODE.sub("", text))
 
 
+def in_english_please(message: Message, reply: Reply) -> Reply:
+    """The "not sure" menu for a message clearly in another language says so instead (bot/language.py)."""
+    if reply.text != NOT_SURE or message.is_action:
+        return reply
+    language = other_language(message.text)
+    if language is None:
+        return reply
+    reply.text = f"It looks like you wrote in {language}: I can only read English for now. Could you ask in English?"
+    return reply
+
+
 class Assistant:
     """Owns the pipeline; platform edges call `handle` and render the Reply."""
 
@@ -95,7 +107,7 @@ class Assistant:
         """Route and answer one message. For a stored Slack event, `event_id` is marked done in the same
         transaction as the skill's changes, so an event re-run after a crash acts once."""
         message = replace(message, text=clean_text(message.text))
-        problem = self._check_input(message)
+        problem = self.check_input(message)
         if problem is not None:
             return problem
         try:
@@ -110,7 +122,7 @@ class Assistant:
             log.exception("outbox delivery deferred")
         return reply
 
-    def _check_input(self, message: Message) -> Reply | None:
+    def check_input(self, message: Message) -> Reply | None:
         if message.is_action:
             return None
         if not message.text and not message.files:
@@ -159,6 +171,7 @@ class Assistant:
                     text=privacy.stored_text(message.text),  # personal data redacted; confidential → placeholder
                     skill=route.skill,
                     confidence=route.confidence,
+                    route=route.explained(),
                     slack_ts=message.ts,
                 )
                 session.add(inbound)
@@ -166,7 +179,7 @@ class Assistant:
                 inbound_id = inbound.id
             employee_id, conversation_id = employee.id, conversation.id
         if skill is None:
-            reply = self._out_of_scope(route)
+            reply = in_english_please(message, self._out_of_scope(route))
             with self.database.session_scope() as session:
                 self._record_reply(session, message, reply, conversation_id)
                 mark_event_done(session, event_id)
@@ -187,7 +200,7 @@ class Assistant:
                     inbound_message_id=inbound_id,
                     route=route,
                 )
-                reply = skill.handle(message, ctx)
+                reply = in_english_please(message, skill.handle(message, ctx))
                 reply.skill = reply.skill or skill.name
                 reply.confidence = route.confidence
                 self._record_reply(session, message, reply, conversation_id)

@@ -516,6 +516,28 @@ def chat(
     runtime.close()
 
 
+@app.command()
+def explain(
+    text: Annotated[str, typer.Argument(help="The message, as an employee would write it.")],
+) -> None:
+    """Why a message goes where it goes: the input checks, the classifier's top skills, whether it is a question,
+    a request or about one's own records, the route, and for a question the documents' answer and what the
+    employee gets (an answer, HR, IT or the menu). Read-only: nothing is stored or sent."""
+    from bot.explain import explain as explain_message
+    from bot.runtime import build_runtime
+
+    runtime = build_runtime(_settings(), migrate=False)
+    try:
+        table = Table(title=f"Why {text[:60]!r} goes where it goes")
+        for column in ("step", "outcome", "why"):
+            table.add_column(column)
+        for step in explain_message(runtime, text):
+            table.add_row(step.name, step.outcome, step.why)
+        out.print(table)
+    finally:
+        runtime.close()
+
+
 def _print_figures(title: str, figures: dict[str, Any], misses: list[dict[str, Any]], as_json: bool) -> None:
     """An eval's figures as a table, then the misses asked for, then (--json) the figures as the last line."""
     table = Table(title=title)
@@ -542,7 +564,7 @@ def eval_routing(
     from bot.leave.config import load_policy
     from bot.runtime import build_router
     from bot.tickets.config import load_it_config
-    from knowledge.embeddings import WordLlamaEmbeddings
+    from knowledge.embeddings import MiniLMEmbeddings
     from skills import build_skills
 
     try:
@@ -557,7 +579,7 @@ def eval_routing(
         load_expense_policy(settings.expense_config),
         load_it_config(settings.it_config),
     )
-    router = build_router(settings, WordLlamaEmbeddings(), {s.name: tuple(s.examples) for s in skills})
+    router = build_router(settings, MiniLMEmbeddings(), {s.name: tuple(s.examples) for s in skills})
     result = evaluate_routing(router, rows)
     if predictions:
         predictions.write_text("".join(json.dumps(p) + "\n" for p in result.predictions), encoding="utf-8")
@@ -640,6 +662,42 @@ def eval_answers(
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc
     _print_figures(f"Answers over HTTP, {corpus} only", result.figures, result.misses if show_misses else [], as_json)
+
+
+@eval_app.command("intents")
+def eval_intents(
+    data: Annotated[Path, typer.Argument(help="CLINC150's data_full.json.")],
+    mapping: Annotated[
+        Path, typer.Option(help="Intent -> skill(s) JSON; an intent it does not list is out of scope.")
+    ] = Path("benchmarks/clinc150_skills.json"),
+    split: Annotated[str, typer.Option(help="val (a dev set) or test (held out: never tune on it).")] = "val",
+    corpus: Annotated[
+        Path | None, typer.Option(help="The company's documents to deploy with (none: no documents).")
+    ] = None,
+    per_intent: Annotated[int | None, typer.Option(help="At most this many messages of each intent.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as one JSON object (last line).")] = False,
+    show_misses: Annotated[bool, typer.Option(help="List the commonest mistakes with an example each.")] = False,
+) -> None:
+    """Deploy (as `eval answers` does), send every message of a CLINC150 split over HTTP, each from another
+    employee, and print where the replies went: in-scope accuracy (the mapped skill took it, or a policy answer
+    offered its action), out-of-scope recall (no skill acted: the smalltalk reply or the menu), p50/p95."""
+    from bot.evals import EvalFileError, evaluate_intents, intent_rows
+
+    try:
+        rows = intent_rows(data, mapping, split, per_intent)
+    except (EvalFileError, OSError, ValueError, KeyError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    if corpus is not None and not corpus.is_dir():
+        console.print(f"[red]--corpus {corpus} is not a folder[/red]")
+        raise typer.Exit(2)
+    try:
+        result = evaluate_intents(corpus, rows, on_step=lambda text: console.print(f"… {text}"))
+    except RuntimeError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    title = f"Intents over HTTP, {data.name} {split}" + (f", {corpus} only" if corpus else ", no documents")
+    _print_figures(title, result.figures, result.confusions() if show_misses else [], as_json)
 
 
 @eval_app.command("tickets")

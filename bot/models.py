@@ -141,6 +141,8 @@ class ChatMessage(Base):
     text: Mapped[str] = mapped_column(Text, nullable=False, default="")
     skill: Mapped[str | None] = mapped_column(String(32))
     confidence: Mapped[float | None]
+    # Why an inbound message went to `skill` (Route.explained(): "question; act question; topic leave; ...").
+    route: Mapped[str | None] = mapped_column(String(200))
     slack_ts: Mapped[str | None] = mapped_column(String(32))
     update_key: Mapped[str | None] = mapped_column(String(120), unique=True)
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)

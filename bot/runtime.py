@@ -26,7 +26,7 @@ from bot.slack_edge import SlackEdge
 from bot.tickets.config import ItConfig, load_it_config
 from integrations.llm import AnswerWriter, build_chat_model
 from integrations.slack import SlackGateway, make_client
-from knowledge.embeddings import WordLlamaEmbeddings
+from knowledge.embeddings import MiniLMEmbeddings
 from knowledge.index import IngestReport, KnowledgeIndex, ProgressCallback, source_key
 from skills import build_skills
 from skills.base import load_examples
@@ -53,7 +53,7 @@ class Runtime:
 
 
 def build_router(
-    settings: Settings, embeddings: WordLlamaEmbeddings, skill_examples: dict[str, tuple[str, ...]]
+    settings: Settings, embeddings: MiniLMEmbeddings, skill_examples: dict[str, tuple[str, ...]]
 ) -> Router:
     examples = dict(skill_examples)
     examples[OUT_OF_SCOPE] = load_examples(OUT_OF_SCOPE)
@@ -84,7 +84,7 @@ def build_runtime(settings: Settings, *, migrate: bool = True, slack_client: Web
     expense_policy = load_expense_policy(settings.expense_config)
     it_config = load_it_config(settings.it_config)
     skills = build_skills(leave_policy, expense_policy, it_config)
-    router = build_router(settings, WordLlamaEmbeddings(), {s.name: tuple(s.examples) for s in skills})
+    router = build_router(settings, MiniLMEmbeddings(), {s.name: tuple(s.examples) for s in skills})
     gateway: SlackGateway | None = None
     if settings.slack_enabled:
         client = slack_client or make_client(settings.slack_bot_token or "", settings.slack_api_url)

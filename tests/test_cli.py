@@ -318,3 +318,55 @@ def test_the_companys_own_documents_take_the_samples_out_of_the_index(env: dict[
     assert [Path(s).name for s in _sources(env)] == ["leave.md"]
     assert run(env, "bootstrap").exit_code == 0  # a restart does not bring them back
     assert [Path(s).name for s in _sources(env)] == ["leave.md"]
+
+
+def test_eval_intents_grades_where_each_reply_went_over_http(env: dict[str, str], tmp_path: Path) -> None:
+    """A data file in CLINC150's shape (our own sentences) and a mapping: an in-scope intent, small talk and an
+    out-of-scope intent, sent over HTTP to a deployment with no documents."""
+    data = tmp_path / "data_full.json"
+    data.write_text(
+        json.dumps(
+            {
+                "val": [
+                    ["how many vacation days do i have left", "leave_balance"],
+                    ["hello there", "hello"],
+                    ["play some jazz in the kitchen", "music"],
+                ],
+                "oos_val": [["what is the tallest tree in the world", "oos"]],
+                "test": [],
+                "oos_test": [],
+            }
+        ),
+        encoding="utf-8",
+    )
+    mapping = tmp_path / "mapping.json"
+    mapping.write_text(json.dumps({"intents": {"leave_balance": "leave", "hello": "smalltalk"}}), encoding="utf-8")
+    result = run(env, "eval", "intents", str(data), "--mapping", str(mapping), "--json", "--show-misses")
+    assert result.exit_code == 0, result.stdout
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert figures["messages"] == 4
+    assert (figures["in_scope_accuracy"], figures["out_of_scope_recall"], figures["smalltalk_reply"]) == (1.0, 1.0, 1.0)
+    assert "nodocuments" in squashed(result.output)
+    missing_split = run(env, "eval", "intents", str(data), "--mapping", str(mapping), "--split", "train")
+    assert missing_split.exit_code == 2 and "nosplit'train'" in squashed(missing_split.output)
+
+
+def test_explain_says_why_a_message_goes_where_it_goes_and_stores_nothing(env: dict[str, str]) -> None:
+    assert run(env, "bootstrap").exit_code == 0  # the sample SOPs
+    answered = squashed(run(env, "explain", "how many vacation days do I get per year?").output)
+    assert "classifier" in answered and "documents" in answered and "answered" in answered
+    weather = squashed(run(env, "explain", "what's the weather like in Lisbon tomorrow?").output)
+    assert "documents_first" in weather and "themenu" in weather
+    personal = squashed(run(env, "explain", "how many vacation days do I have left?").output)
+    assert "personal" in personal and "leave" in personal
+    assert "refused" in squashed(run(env, "explain", "🎉🎉").output)
+    from sqlalchemy import func, select
+
+    from bot.db import Database
+    from bot.models import ChatMessage, Escalation
+
+    database = Database(env["BACKOFFICE_DATABASE_URL"])
+    with database.session_scope() as session:
+        assert session.scalar(select(func.count()).select_from(ChatMessage)) == 0
+        assert session.scalar(select(func.count()).select_from(Escalation)) == 0
+    database.dispose()

@@ -8,9 +8,21 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from bot.models import Escalation, Expense, LeaveRequest, Ticket
-from bot.router import PERSONAL, QUESTION, REQUEST, read_act, records_skill
+from bot.models import ChatMessage, Escalation, Expense, LeaveRequest, Ticket
+from bot.router import (
+    DOCUMENTS_FIRST,
+    PERSONAL,
+    POLICY,
+    QUESTION,
+    REQUEST,
+    Route,
+    error_output,
+    read_act,
+    records_skill,
+)
 from bot.runtime import Runtime
+from knowledge.answer import Answer
+from skills.policy import looked_up_off_topic
 from tests.conftest import LiveServer
 
 
@@ -32,6 +44,19 @@ from tests.conftest import LiveServer
         ("Did my manager approve my leave request for next Friday yet?", PERSONAL),
         ("When is my parental leave scheduled to end?", PERSONAL),
         ("did HR approve the new remote policy?", QUESTION),
+        # asking for information, though worded as a request
+        ("can you tell me how to submit a receipt", QUESTION),
+        ("walk me through setting up the vpn on a mac", QUESTION),
+        ("I need to know the deadline for expense claims", QUESTION),
+        ("i dont know how to request leave", QUESTION),
+        # my own case, listed or looked up
+        ("did my manager sign off on my friday off", PERSONAL),
+        ("wheres my reimbursement for the conference", PERSONAL),
+        ("is my helpdesk ticket still open", PERSONAL),
+        ("list my pending expense claims", PERSONAL),
+        ("have i used all my floating holidays", PERSONAL),
+        ("is there any way you could reset my password", REQUEST),
+        ("why wont my laptop turn on", REQUEST),
         ("can I take Friday off?", REQUEST),
         ("vacation Dec 22 to Jan 2", REQUEST),
         ("I spent $45.20 on a taxi yesterday", REQUEST),
@@ -82,6 +107,12 @@ def test_questions_on_a_skills_topic_are_answered_with_its_action_offered(
     assert claim["answered"] is True and claim["citations"]
     how_to = ask("U0000DEVTHR", "how do I set up the VPN on my mac?")
     assert how_to["answered"] is True and [b["action_id"] for b in how_to["buttons"]] == ["it:open_ticket"]
+    # Each message is stored with why it went where it went.
+    with offline_runtime.database.session_scope() as session:
+        stored = select(ChatMessage.text, ChatMessage.route).where(ChatMessage.direction == "in")
+        routes = {text: route for text, route in session.execute(stored).tuples()}
+    assert "act question" in routes["can I carry over unused vacation days into next year?"]
+    assert "topic it" in routes["how do I set up the VPN on my mac?"]
     # Nothing was started on anyone's behalf: no leave request, claim or ticket.
     assert (count(offline_runtime, LeaveRequest), count(offline_runtime, Expense), count(offline_runtime, Ticket)) == (
         0,
@@ -113,3 +144,38 @@ def test_start_a_claim_asks_for_the_details_and_the_next_message_is_the_claim(
         f"{url}/api/chat", json={"user": "U0000DEVONE", "text": "28 EUR train to Bologna yesterday"}
     ).json()
     assert card["skill"] == "expense" and "28.00 EUR" in card["text"]
+
+
+def _looked_up(act: str, off_topic: float, *, confident: bool, score: float) -> bool:
+    route = Route(POLICY, 0.9, DOCUMENTS_FIRST, act=act, off_topic=off_topic)
+    return looked_up_off_topic(route, Answer(text="", citations=[], confident=confident, score=score, hits=[]))
+
+
+def test_what_the_documents_return_is_weighed_against_how_surely_no_skill_fits() -> None:
+    # A question the documents don't answer: HR when it may be a work question, the menu when surely not.
+    assert not _looked_up(QUESTION, 0.3, confident=False, score=0.45)
+    assert _looked_up(QUESTION, 0.8, confident=False, score=0.45)
+    assert _looked_up(QUESTION, 0.3, confident=False, score=0.2)  # the documents are not even on its subject
+    # Answered: kept, unless the router is sure it is off topic and the answer is weak.
+    assert not _looked_up(QUESTION, 0.8, confident=True, score=0.55)
+    assert _looked_up(QUESTION, 0.95, confident=True, score=0.55)
+    assert not _looked_up(QUESTION, 0.95, confident=True, score=0.7)
+    # Not a question ("cancel my table for eight"): answered only when the router doubts it is off topic.
+    assert not _looked_up(REQUEST, 0.3, confident=True, score=0.55)
+    assert _looked_up(REQUEST, 0.6, confident=True, score=0.7)
+    assert _looked_up(REQUEST, 0.3, confident=False, score=0.45)
+    # Only the documents-first path is weighed this way.
+    topic = Route(POLICY, 0.9, "question", act=QUESTION, topic="leave", off_topic=0.99)
+    assert not looked_up_off_topic(topic, Answer(text="", citations=[], confident=False, score=0.1, hits=[]))
+
+
+def test_a_pasted_stack_trace_is_error_output_a_mention_of_an_error_is_not() -> None:
+    java = (
+        'Exception in thread "main" java.lang.NullPointerException: name is null\n'
+        "    at com.acme.payroll.Export.run(Export.java:88)\n"
+        "    at com.acme.payroll.Main.main(Main.java:12)"
+    )
+    python = 'Traceback (most recent call last):\n  File "sync.py", line 3, in <module>\nValueError: bad date'
+    assert error_output(java) and error_output(python)
+    assert not error_output("I get KeyError: 'amount' when I export my expenses, what does that mean?")
+    assert not error_output("how do I file an expense claim?")

@@ -123,7 +123,39 @@ def test_replies_say_whether_they_answer_from_the_documents(offline_server: Live
 
     answer = ask("U0000DEVTWO", "how many vacation days do I get per year?")
     assert answer["answered"] is True and answer["citations"] and answer["skill"] == "policy"
-    escalated = ask("U0000DEVONE", "is there a llama petting zoo at the summer offsite?")
+    escalated = ask("U0000DEVONE", "how many guests can I bring to the summer offsite?")
     assert escalated["answered"] is False and "passed your question to HR" in escalated["text"]
+    # A message the router is fairly sure is not a work question, that the documents don't answer: the menu, not
+    # an HR request; HR stays one click away when the documents are on its subject.
+    menu = ask("U0000DEVONE", "is there a llama petting zoo at the summer offsite?")
+    assert menu["answered"] is False and menu["skill"] == "out_of_scope" and "not sure" in menu["text"]
     form = ask("U0000DEVTHR", "vacation from the 3rd to the 5th of next month")
     assert form["answered"] is False and form["skill"] == "leave"
+
+
+TRACE = """Traceback (most recent call last):
+  File "/srv/app/report.py", line 42, in build
+    totals = summarise(rows)
+  File "/srv/app/report.py", line 17, in summarise
+    return sum(row["amount"] for row in rows)
+KeyError: 'amount'"""
+
+
+def test_other_languages_and_pasted_stack_traces_get_a_clear_reply(
+    offline_server: LiveServer, offline_runtime: Runtime, http: httpx.Client
+) -> None:
+    def say(user: str, text: str) -> httpx.Response:
+        return http.post(f"{offline_server.url}/api/chat", json={"user": user, "text": text})
+
+    spanish = say("U0000DEVONE", "¿Dónde puedo encontrar el horario de la cafetería de la oficina?")
+    assert spanish.status_code == 200
+    assert "Spanish" in spanish.json()["text"] and "only read English" in spanish.json()["text"]
+    japanese = say("U0000DEVONE", "会社の駐車場はどこですか")
+    assert japanese.status_code == 200 and "only read English" in japanese.json()["text"]
+    # A bare stack trace is something that broke: IT gets it as a ticket, and the employee is told so.
+    trace = say("U0000DEVTWO", TRACE)
+    assert trace.status_code == 200
+    body = trace.json()
+    assert body["skill"] == "it" and body["text"]
+    with offline_runtime.database.session_scope() as session:
+        assert session.scalar(select(func.count()).select_from(Escalation)) == 0
