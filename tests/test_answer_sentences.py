@@ -92,3 +92,19 @@ def test_a_sentence_repeated_in_two_passages_is_quoted_once(tmp_path: Path) -> N
     asked = "how much is the commuter bonus for cycling to work"
     answer = extract_answer(asked, index.search(asked), index, min_score=0.0)
     assert answer.confident and answer.text.count("40 euros") == 1
+
+
+def test_a_question_for_a_duration_prefers_the_sentence_that_states_one(tmp_path: Path) -> None:
+    index = _index_with(
+        tmp_path,
+        "---\ntitle: Sabbaticals\n---\n# Sabbaticals\n\n## Sabbatical requests\n\n"
+        "The people team reviews each sabbatical request together with your manager. "
+        "Your manager reviews the sabbatical request before the people team does. "
+        "The people team may ask about the plans in your sabbatical request. "
+        "A sabbatical request to the people team needs a written plan. "
+        "A review takes the people team up to fifteen working days. "
+        "Plans are kept private.\n",
+    )
+    asked = "how long does the people team take to review a sabbatical request?"
+    answer = extract_answer(asked, index.search(asked), index, min_score=0.0)
+    assert answer.confident and "fifteen working days" in answer.text
