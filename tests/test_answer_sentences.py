@@ -101,7 +101,7 @@ def test_a_question_for_a_duration_prefers_the_sentence_that_states_one(tmp_path
         "The people team reviews each sabbatical request together with your manager. "
         "Your manager reviews the sabbatical request before the people team does. "
         "The people team may ask about the plans in your sabbatical request. "
-        "A sabbatical request to the people team needs a written plan. "
+        "The people team takes a sabbatical request from staff with 5 years of service. "
         "A review takes the people team up to fifteen working days. "
         "Plans are kept private.\n",
     )
