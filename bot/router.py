@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import Stemmer
@@ -222,15 +223,21 @@ class Router:
         embeddings: MiniLMEmbeddings,
         *,
         threshold: float,
+        vector_cache: Path | None = None,
     ) -> None:
+        """`vector_cache`: a folder where the examples' vectors are kept between starts (Settings.cache_dir)."""
         self._embeddings = embeddings
         self.threshold = threshold
         texts = [text for label in sorted(examples) for text in examples[label]]
         labels = [label for label in sorted(examples) for _ in examples[label]]
         self._vectorizer = TfidfVectorizer(analyzer=_terms, sublinear_tf=True)
         self._vectorizer.fit(texts)
+        if vector_cache is not None:
+            vectors = embeddings.embed_array_stored(texts, max_tokens=ROUTER_TOKENS, folder=vector_cache)
+        else:
+            vectors = embeddings.embed_array(texts, max_tokens=ROUTER_TOKENS)
         self._model = LogisticRegression(C=30.0, max_iter=2000, class_weight="balanced")
-        self._model.fit(self._features(texts), labels)
+        self._model.fit(hstack([self._vectorizer.transform(texts), csr_matrix(vectors)]).tocsr(), labels)
         self.labels: list[str] = [str(c) for c in self._model.classes_]
 
     def _features(self, texts: Sequence[str]) -> csr_matrix:

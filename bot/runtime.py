@@ -57,7 +57,7 @@ def build_router(
 ) -> Router:
     examples = dict(skill_examples)
     examples[OUT_OF_SCOPE] = load_examples(OUT_OF_SCOPE)
-    return Router(examples, embeddings, threshold=settings.router_threshold)
+    return Router(examples, embeddings, threshold=settings.router_threshold, vector_cache=settings.cache_dir)
 
 
 def open_index(settings: Settings) -> KnowledgeIndex:

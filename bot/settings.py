@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Field(default=Path("./var"), validation_alias="BACKOFFICE_DATA_DIR")
+    # What is computed the same way at every start (the router's embedded examples), shared by every process
+    # and deployment on the host; deleting it only costs the next start the time.
+    cache_dir: Path = Field(default=Path.home() / ".cache" / "backoffice", validation_alias="BACKOFFICE_CACHE_DIR")
     database_url: str | None = Field(default=None, validation_alias="BACKOFFICE_DATABASE_URL")
     # A Chroma server (`chroma run`), e.g. http://chroma.internal:8001, shared by every process and host;
     # unset = an embedded store under the data dir, for one process or one host.

@@ -204,3 +204,25 @@ def test_backoffice_migrate_re_embeds_an_old_store(tmp_path: Path, handbook: Pat
     again = CliRunner().invoke(app, ["migrate"], env=env)
     assert again.exit_code == 0 and "re-embedded" not in again.output
     assert KnowledgeIndex.persistent(tmp_path / "var" / "chroma").count() == len(written)
+
+
+def test_stored_vectors_are_read_back_and_a_damaged_file_is_recomputed(tmp_path: Path) -> None:
+    """The router's examples are embedded once per host: the vectors are kept under a name made of the model,
+    the length and the texts, read back at the next start, and recomputed when the file is unreadable."""
+    model = MiniLMEmbeddings()
+    texts = ["how many vacation days do I get", "my laptop won't start", "I spent $12 on a taxi"]
+    first = model.embed_array_stored(texts, max_tokens=64, folder=tmp_path / "cache")
+    files = list((tmp_path / "cache").glob("minilm-*.npy"))
+    assert len(files) == 1 and np.allclose(first, model.embed_array(texts, max_tokens=64), atol=1e-6)
+    np.save(files[0], np.ones((len(texts), model.dimensions), dtype=np.float32))  # what the next start reads
+    assert np.allclose(model.embed_array_stored(texts, max_tokens=64, folder=tmp_path / "cache"), 1.0)
+    files[0].write_bytes(b"not a numpy file")
+    assert np.allclose(model.embed_array_stored(texts, max_tokens=64, folder=tmp_path / "cache"), first, atol=1e-6)
+    # Other texts or another length: another file.
+    model.embed_array_stored(texts[:2], max_tokens=64, folder=tmp_path / "cache")
+    model.embed_array_stored(texts, max_tokens=32, folder=tmp_path / "cache")
+    assert len(list((tmp_path / "cache").glob("minilm-*.npy"))) == 3
+    # A folder that can't be written costs only the time.
+    blocked = tmp_path / "file-not-folder"
+    blocked.write_text("x")
+    assert np.allclose(model.embed_array_stored(texts, max_tokens=64, folder=blocked), first, atol=1e-6)
