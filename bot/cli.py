@@ -424,15 +424,18 @@ def events(
     from bot.event_workers import stop_when_parent_exits
     from bot.runtime import build_runtime
 
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+    stop_when_parent_exits(stopping)  # from the start: a serve killed while this one starts up must not orphan it
     runtime = build_runtime(_settings(), migrate=False)
     if runtime.slack is None:
         console.print("[red]Slack is not configured (SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET): nothing to answer.[/red]")
         runtime.close()
         raise typer.Exit(2)
-    stopping = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stopping.set())
-    stop_when_parent_exits(stopping)
+    if stopping.is_set():
+        runtime.close()
+        return
     try:
         runtime.slack.run_events(stopping, poll_seconds=poll)
     finally:
