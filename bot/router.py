@@ -5,7 +5,7 @@ own example utterances for each skill (skills/examples).
 Measured on benchmarks/routing_dev.jsonl (our own held-out utterances, 366 lines), with the examples of
 issue 15: TF-IDF + WordLlama 0.89, TF-IDF + MiniLM 0.945 accuracy; on CLINC150's validation split (never its
 test split), MiniLM took the out-of-scope share the classifier keeps out of the skills from 0.81 to 0.89.
-Training embeds ~1,000 examples once per process (~3 s; the vectors are cached for later routers).
+Training embeds ~1,700 examples (4-13 s) once per host: their vectors are kept in Settings.cache_dir.
 
 Before the classifier, free text that discloses a medical matter, harassment or a grievance
 (`bot.privacy.sensitive_topic`, deterministic patterns) goes to the `sensitive` skill: it must never be
@@ -237,15 +237,15 @@ class Router:
         else:
             vectors = embeddings.embed_array(texts, max_tokens=ROUTER_TOKENS)
         self._model = LogisticRegression(C=30.0, max_iter=2000, class_weight="balanced")
-        self._model.fit(hstack([self._vectorizer.transform(texts), csr_matrix(vectors)]).tocsr(), labels)
+        self._model.fit(self._features(texts, vectors), labels)
         self.labels: list[str] = [str(c) for c in self._model.classes_]
 
-    def _features(self, texts: Sequence[str]) -> csr_matrix:
-        vectors = self._embeddings.embed_array(list(texts), max_tokens=ROUTER_TOKENS)
+    def _features(self, texts: Sequence[str], vectors: np.ndarray) -> csr_matrix:
         return hstack([self._vectorizer.transform(texts), csr_matrix(vectors)]).tocsr()
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
-        return np.asarray(self._model.predict_proba(self._features(texts)))
+        vectors = self._embeddings.embed_array(list(texts), max_tokens=ROUTER_TOKENS)
+        return np.asarray(self._model.predict_proba(self._features(texts, vectors)))
 
     def classify(self, text: str) -> Route:
         if not text.strip():
@@ -273,21 +273,21 @@ class Router:
         if route.reason in ("sensitive", "empty"):
             return route
         if error_output(message.text):
-            return Route("it", 1.0, "error_output", act=REQUEST, off_topic=route.off_topic)
+            return replace(route, skill="it", confidence=1.0, reason="error_output", act=REQUEST)
         act = read_act(message.text)
         if act == PERSONAL and route.skill not in TOPIC_SKILLS:
             owner = records_skill(message.text)
             if owner is not None:
-                return Route(owner, route.confidence, "personal", act=act, off_topic=route.off_topic)
+                return replace(route, skill=owner, reason="personal", act=act)
         if act == QUESTION and route.skill in TOPIC_SKILLS:
-            return Route(POLICY, route.confidence, "question", act=act, topic=route.skill, off_topic=route.off_topic)
+            return replace(route, skill=POLICY, reason="question", act=act, topic=route.skill)
         if route.skill == SMALLTALK and act == QUESTION and len(message.text.split()) > SMALLTALK_WORDS:
             # A long question that reads like chat with the bot ("how long do you need to have been here before
             # you can be an onboarding buddy?"): looked up like one no skill fits; neither skill acts on it.
             no_skill = route.off_topic + route.confidence
-            return Route(POLICY, route.confidence, DOCUMENTS_FIRST, act=act, off_topic=no_skill)
+            return replace(route, skill=POLICY, reason=DOCUMENTS_FIRST, act=act, off_topic=no_skill)
         if route.skill == OUT_OF_SCOPE:
             # Looked up before the menu, whatever the phrasing ("wen is the summer bbq", "business cards budget");
             # the policy skill weighs what the documents return against `off_topic`.
-            return Route(POLICY, route.confidence, DOCUMENTS_FIRST, act=act, off_topic=route.off_topic)
+            return replace(route, skill=POLICY, reason=DOCUMENTS_FIRST, act=act)
         return replace(route, act=act)
