@@ -153,7 +153,6 @@ def _ask_all(
                 misses.append({"question": question, "answer": answer.text[:200], "top": ranked[:3]})
         if first is None or first >= k:
             misses.append({"question": question, "top": ranked[:3], "relevant": sorted(relevant)})
-    latencies.sort()
     figures: dict[str, Any] = {
         "questions": len(rows),
         "answerable": answerable_n,
@@ -166,8 +165,7 @@ def _ask_all(
         "abstention_rate_on_unanswerable": (
             round(abstained_on_unanswerable / unanswerable_n, 4) if unanswerable_n else None
         ),
-        "latency_ms_p50": round(latencies[len(latencies) // 2], 2),
-        "latency_ms_p95": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.95))], 2),
+        **latency_figures(latencies, digits=2),
     }
     return RetrievalResult(figures=figures, misses=misses)
 
@@ -519,7 +517,6 @@ class AnswerEvalResult:
         factual = [o for o in self.outcomes if o.expected == "answer"]
         personal = [o for o in self.outcomes if o.expected not in ("answer", "abstain")]
         unanswerable = [o for o in self.outcomes if o.expected == "abstain"]
-        latencies = sorted(o.ms for o in self.outcomes)
         figures: dict[str, Any] = {
             "questions": len(self.outcomes),
             "fact_hit": self._share(factual, lambda o: o.fact_hit),
@@ -527,10 +524,7 @@ class AnswerEvalResult:
             "abstain_on_unanswerable": self._share(unanswerable, lambda o: not o.answered),
             "misrouted": self._share(factual + personal, lambda o: o.misrouted),
             "personal_to_records": self._share(personal, lambda o: not o.misrouted),
-            "latency_ms_p50": round(latencies[len(latencies) // 2], 1) if latencies else None,
-            "latency_ms_p95": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.95))], 1)
-            if latencies
-            else None,
+            **latency_figures([o.ms for o in self.outcomes]),
         }
         for kind in sorted({o.kind for o in factual}):
             figures[f"fact_hit[{kind}]"] = self._share([o for o in factual if o.kind == kind], lambda o: o.fact_hit)
@@ -667,12 +661,31 @@ def deployed(
             log.close()
 
 
+def latency_figures(ms: list[float], *, digits: int = 1) -> dict[str, float | None]:
+    """p50 and p95 of the latencies, in ms (None for none)."""
+    latencies = sorted(ms)
+    if not latencies:
+        return {"latency_ms_p50": None, "latency_ms_p95": None}
+    return {
+        "latency_ms_p50": round(latencies[len(latencies) // 2], digits),
+        "latency_ms_p95": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.95))], digits),
+    }
+
+
+def _chat(http: Any, url: str, who: str, text: str) -> tuple[dict[str, Any], float]:
+    """POST /api/chat as `who`: the reply's JSON (an HTTP error as its text and skill) and the ms it took."""
+    started = time.perf_counter()
+    response = http.post(f"{url}/api/chat", json={"user": who, "text": text})
+    ms = (time.perf_counter() - started) * 1000
+    if response.status_code != 200:
+        error = f"HTTP {response.status_code}"
+        return {"text": error, "skill": error}, ms
+    return dict(response.json()), ms
+
+
 def _ask_over_http(http: Any, url: str, who: str, row: dict[str, Any]) -> AnswerOutcome:
     question = str(row["question"])
-    started = time.perf_counter()
-    response = http.post(f"{url}/api/chat", json={"user": who, "text": question})
-    ms = (time.perf_counter() - started) * 1000
-    body = response.json() if response.status_code == 200 else {"text": f"HTTP {response.status_code}"}
+    body, ms = _chat(http, url, who, question)
     text = str(body.get("text", ""))
     answered = bool(body.get("answered"))
     keywords = [str(k).lower() for k in row.get("answer_keywords", [])]
@@ -710,10 +723,8 @@ class IntentOutcome:
 
     @property
     def correct(self) -> bool:
-        if self.group == "out_of_scope":
-            return self.skill in NO_SKILL
-        if self.group == "smalltalk":
-            return self.skill in NO_SKILL  # a joke request may get the menu: no skill acts either way
+        if self.group != "in_scope":
+            return self.skill in NO_SKILL  # small talk may get the menu too ("tell me a joke"): no skill acts
         if self.skill in self.accepted:
             return True
         # A question on a skill's subject is answered (or sent to HR) with that skill's action offered.
@@ -730,17 +741,13 @@ class IntentEvalResult:
             rows = [o for o in self.outcomes if o.group == group]
             return round(sum(map(hit, rows)) / len(rows), 4) if rows else None
 
-        latencies = sorted(o.ms for o in self.outcomes)
         return {
             "messages": len(self.outcomes),
             "in_scope_accuracy": share("in_scope", lambda o: o.correct),
             "out_of_scope_recall": share("out_of_scope", lambda o: o.correct),
             "smalltalk_no_action": share("smalltalk", lambda o: o.correct),
             "smalltalk_reply": share("smalltalk", lambda o: o.skill == "smalltalk"),
-            "latency_ms_p50": round(latencies[len(latencies) // 2], 1) if latencies else None,
-            "latency_ms_p95": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.95))], 1)
-            if latencies
-            else None,
+            **latency_figures([o.ms for o in self.outcomes]),
         }
 
     def confusions(self, top: int = 15) -> list[dict[str, Any]]:
@@ -788,12 +795,7 @@ def evaluate_intents(
     with deployed(corpus, len(rows), work_dir=work_dir, on_step=step) as (http, url, people):
         step(f"sending {len(rows)} messages over HTTP")
         for who, row in zip(people, rows, strict=True):
-            started = time.perf_counter()
-            response = http.post(f"{url}/api/chat", json={"user": who, "text": row["text"]})
-            ms = (time.perf_counter() - started) * 1000
-            body: dict[str, Any] = (
-                response.json() if response.status_code == 200 else {"skill": f"HTTP {response.status_code}"}
-            )
+            body, ms = _chat(http, url, who, row["text"])
             actions = tuple(str(b.get("action_id", "")).split(":", 1)[0] for b in body.get("buttons", []))
             outcomes.append(
                 IntentOutcome(
