@@ -11,8 +11,7 @@ from bot.messages import Message
 from bot.privacy import sensitive_topic
 from bot.router import DOCUMENTS_FIRST, OUT_OF_SCOPE, POLICY, error_output, read_act_why
 from bot.runtime import Runtime
-from knowledge.answer import extract_answer
-from skills.policy import ON_TOPIC, looked_up_off_topic
+from skills.policy import ANSWERED, FOR_HR, FOR_IT, MENU_REPLY, ON_TOPIC, decide, documents_answer
 
 
 @dataclass(frozen=True)
@@ -53,9 +52,8 @@ def explain(runtime: Runtime, text: str) -> list[Step]:
     )
     if route.skill != POLICY:
         return steps
-    hits = runtime.index.search(text, k=5, audiences=["everyone"])
-    answer = extract_answer(text, hits, runtime.index, min_score=runtime.settings.answer_min_score)
-    sources = "; ".join(f"{hit.title or hit.source} ({hit.similarity:.2f})" for hit in hits[:3]) or "no documents"
+    answer = documents_answer(text, runtime.index, runtime.settings, ["everyone"])
+    sources = "; ".join(f"{h.title or h.source} ({h.similarity:.2f})" for h in answer.hits[:3]) or "no documents"
     steps.append(
         Step(
             "documents",
@@ -64,15 +62,14 @@ def explain(runtime: Runtime, text: str) -> list[Step]:
             f"documents' subject from {ON_TOPIC:.2f}); top passages: {sources}",
         )
     )
-    if looked_up_off_topic(route, answer):
-        outcome, why = OUT_OF_SCOPE, "no skill fits and the documents don't answer it: the menu"
-    elif answer.confident:
-        outcome, why = "answered", answer.text.splitlines()[0][:200]
-    elif route.topic == "it":
-        outcome, why = "it", "a how-to the documents don't cover: IT is offered"
-    else:
-        outcome, why = "hr", "the documents don't answer it: it is sent to HR"
-    if route.reason == DOCUMENTS_FIRST and outcome != OUT_OF_SCOPE:
+    decision = decide(route, answer)
+    outcome, why = {
+        MENU_REPLY: (OUT_OF_SCOPE, "no skill fits and the documents don't answer it: the menu"),
+        ANSWERED: ("answered", answer.text.splitlines()[0][:200] if answer.text else ""),
+        FOR_IT: ("it", "a how-to the documents don't cover: IT is offered"),
+        FOR_HR: ("hr", "the documents don't answer it: it is sent to HR"),
+    }[decision]
+    if route.reason == DOCUMENTS_FIRST and decision != MENU_REPLY:
         why += " (looked up before the menu)"
     steps.append(Step("reply", outcome, why))
     return steps

@@ -13,7 +13,9 @@ from bot.messages import Button, Citation, Message, Reply
 from bot.models import ChatMessage, Conversation, Employee, Escalation, Faq
 from bot.outbox import person_channel
 from bot.router import DOCUMENTS_FIRST, OUT_OF_SCOPE, QUESTION, Route, records_skill
+from bot.settings import Settings
 from knowledge.answer import Answer, citations_for, extract_answer
+from knowledge.index import KnowledgeIndex
 from knowledge.loaders import LoadedDocument, Section
 from skills.base import SkillContext, ask_for_text, load_examples, row_id
 from skills.smalltalk import NOT_SURE
@@ -48,8 +50,13 @@ def answer_from_sources(question: str, ctx: SkillContext, channel_type: str) -> 
 
 
 def _answer(question: str, ctx: SkillContext, audiences: list[str]) -> Answer:
-    hits = ctx.index.search(question, k=5, audiences=audiences)
-    return extract_answer(question, hits, ctx.index, min_score=ctx.settings.answer_min_score)
+    return documents_answer(question, ctx.index, ctx.settings, audiences)
+
+
+def documents_answer(question: str, index: KnowledgeIndex, settings: Settings, audiences: list[str]) -> Answer:
+    """What the documents these audiences may read say to a question (also shown by `backoffice explain`)."""
+    hits = index.search(question, k=5, audiences=audiences)
+    return extract_answer(question, hits, index, min_score=settings.answer_min_score)
 
 
 def cited_reply(question: str, answer: Answer, ctx: SkillContext, skill: str) -> Reply:
@@ -98,6 +105,20 @@ def looked_up_off_topic(route: Route | None, answer: Answer) -> bool:
     if answer.confident:
         return route.off_topic >= SURELY_OFF_TOPIC and answer.score < SURE_ANSWER
     return answer.score < ON_TOPIC or route.off_topic >= LIKELY_OFF_TOPIC
+
+
+MENU_REPLY, ANSWERED, FOR_IT, FOR_HR = "menu", "answered", "it", "hr"
+
+
+def decide(route: Route | None, answer: Answer) -> str:
+    """What a question gets from what the documents returned: the menu (`looked_up_off_topic`), the answer, IT
+    (a how-to the documents don't cover is not one for HR) or HR. The policy skill acts on it; `backoffice
+    explain` shows it."""
+    if looked_up_off_topic(route, answer):
+        return MENU_REPLY
+    if answer.confident:
+        return ANSWERED
+    return FOR_IT if route is not None and route.topic == "it" else FOR_HR
 
 
 NOT_DOCUMENTED_IT = (
@@ -152,20 +173,19 @@ class PolicySkill:
             private = _answer(question, ctx, role_audiences(ctx.employee))
             if private.confident and any(h.audience != "everyone" for h in private.hits):
                 return self._answer_by_dm(question, private, message, ctx)
-        if looked_up_off_topic(route, answer):
+        decision = decide(route, answer)
+        if decision == MENU_REPLY:
             # No skill fits and the documents don't answer it: the menu, not an HR request about the weather.
-            # (On the subject of the documents but not answered by them, and maybe a work question: HR, below.)
             # When the documents are on its subject, it may still be a work question: HR is one click away.
             ask_hr = answer.score >= ON_TOPIC and ctx.inbound_message_id is not None
             buttons = [Button("policy:ask_hr", "Ask HR", str(ctx.inbound_message_id))] if ask_hr else []
             return Reply(text=NOT_SURE, buttons=buttons, skill=OUT_OF_SCOPE)
-        if answer.confident:
+        if decision == ANSWERED:
             # Answered on the topic's behalf (its figures count it); an IT how-to is not one for HR.
             reply = cited_reply(question, answer, ctx, topic or self.name)
             reply.buttons = (reply.buttons if offer != "it" else []) + topic_actions(offer, ctx)
             return reply
-        if topic == "it":
-            # A how-to the documents don't cover is for IT, not HR.
+        if decision == FOR_IT:
             return Reply(text=NOT_DOCUMENTED_IT, buttons=topic_actions(offer, ctx), skill=topic)
         escalation = self._escalate(ctx, question, answer)
         return Reply(
