@@ -9,7 +9,7 @@ from pathlib import Path
 from bot.db import Database
 from bot.migrate import upgrade
 from knowledge.answer import _sentences, extract_answer
-from knowledge.index import KnowledgeIndex
+from knowledge.index import Hit, KnowledgeIndex
 
 WRAPPED = """## Bikes
 
@@ -108,3 +108,34 @@ def test_a_question_for_a_duration_prefers_the_sentence_that_states_one(tmp_path
     asked = "how long does the people team take to review a sabbatical request?"
     answer = extract_answer(asked, index.search(asked), index, min_score=0.0)
     assert answer.confident and "fifteen working days" in answer.text
+
+
+def test_the_passage_closest_in_meaning_is_quoted_before_a_higher_ranked_keyword_match(tmp_path: Path) -> None:
+    """The fused ranking can put a passage that merely repeats the question's words first; the sentence that
+    answers is taken from the passage closest in meaning, down to the fourth."""
+    index = _index_with(tmp_path, WRAPPED)
+
+    def hit(rank: int, text: str, similarity: float) -> Hit:
+        return Hit(
+            f"c{rank}",
+            "bikes.md",
+            "Bikes",
+            f"Part {rank}",
+            "bikes.md",
+            "everyone",
+            text,
+            1 / (rank + 1),
+            similarity,
+            rank,
+        )
+
+    asked = "how much is the commuter bonus for cycling to work"
+    hits = [
+        hit(0, "The commuter bonus form asks whether you cycle to work. Cycling to work is a commuter choice.", 0.40),
+        hit(1, "Parking for cars is limited at the Harbour Street office.", 0.20),
+        hit(2, "Showers are on the second floor.", 0.15),
+        hit(3, "Staff who cycle to work receive a commuter bonus of 40 euros per month.", 0.80),
+    ]
+    answer = extract_answer(asked, hits, index, min_score=0.0)
+    assert answer.confident and "40 euros per month" in answer.text
+    assert "Part 3" in [c.heading for c in answer.citations]
