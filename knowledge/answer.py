@@ -76,7 +76,8 @@ _LIST_AFTER_COLON = 4  # list items kept with the sentence that introduces them 
 
 def _units(text: str) -> list[tuple[str, str]]:
     """The text as ("prose" | "item" | "row", text) units: hard-wrapped lines of a paragraph joined again,
-    list items and table rows kept whole (a table row with its header)."""
+    list items and table rows kept whole (a table row with its header); ("break" | "heading", "") between blocks
+    and before a heading."""
     units: list[tuple[str, str]] = []
     for block in re.split(r"\n\s*\n", text):
         header: str | None = None
@@ -91,8 +92,8 @@ def _units(text: str) -> list[tuple[str, str]]:
                 else:
                     units.append(("row", f"{header}: {' | '.join(cells)}"))
                 continue
-            if line.lstrip().startswith("#"):  # a heading is cited, not quoted
-                units.append(("break", ""))
+            if line.lstrip().startswith("#"):  # a heading is cited, not quoted, and ends what came before
+                units.append(("heading", ""))
             elif _ITEM.match(line):
                 units.append(("item", _ITEM.sub("", line).strip()))
             elif units and units[-1][0] in ("prose", "item"):
@@ -112,7 +113,7 @@ def _sentences(text: str) -> list[str]:
     while i < len(units):
         kind, unit = units[i]
         i += 1
-        if kind == "break":
+        if kind in ("break", "heading"):
             continue
         if kind != "prose":
             found.append(unit)
@@ -120,7 +121,12 @@ def _sentences(text: str) -> list[str]:
         parts = [p.strip() for p in _SENTENCE_SPLIT.split(unit) if p.strip()]
         if parts and parts[-1].endswith(":"):
             items: list[str] = []
-            while i < len(units) and units[i][0] == "item" and len(items) < _LIST_AFTER_COLON:
+            while i < len(units) and len(items) < _LIST_AFTER_COLON:
+                # Markdown often leaves a blank line before the list, or between its items.
+                if units[i][0] == "break" and i + 1 < len(units) and units[i + 1][0] == "item":
+                    i += 1
+                if units[i][0] != "item":
+                    break
                 items.append(units[i][1].rstrip(".;"))
                 i += 1
             if items:

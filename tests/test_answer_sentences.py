@@ -139,3 +139,17 @@ def test_the_passage_closest_in_meaning_is_quoted_before_a_higher_ranked_keyword
     answer = extract_answer(asked, hits, index, min_score=0.0)
     assert answer.confident and "40 euros per month" in answer.text
     assert "Part 3" in [c.heading for c in answer.citations]
+
+
+def test_a_list_after_a_blank_line_still_follows_its_sentence() -> None:
+    text = (
+        "## Payslips\n\nTo see your payslips:\n\n1. Sign in to the payroll portal.\n2. Open Statements.\n\n"
+        "- Payslips are kept for seven years.\n\n## Next\n\nRead the next section:\n\n## Other\n\n- An item of another part\n"
+    )
+    sentences = _sentences(text)
+    assert (
+        "To see your payslips: Sign in to the payroll portal; Open Statements; Payslips are kept for seven years."
+        in (sentences)
+    )
+    # A heading ends the sentence's section: what follows it is not its list.
+    assert "Read the next section:" in sentences and "An item of another part" in sentences
