@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -547,7 +548,7 @@ def _print_figures(title: str, figures: dict[str, Any], misses: list[dict[str, A
     table.add_column("figure")
     table.add_column("value")
     for name, value in figures.items():
-        table.add_row(name, str(value))
+        table.add_row(escape(name), str(value))  # "fact_hit[paraphrase]" is not a style tag
     out.print(table)
     for miss in misses:
         out.print(miss, markup=False)
