@@ -144,7 +144,8 @@ def test_the_passage_closest_in_meaning_is_quoted_before_a_higher_ranked_keyword
 def test_a_list_after_a_blank_line_still_follows_its_sentence() -> None:
     text = (
         "## Payslips\n\nTo see your payslips:\n\n1. Sign in to the payroll portal.\n2. Open Statements.\n\n"
-        "- Payslips are kept for seven years.\n\n## Next\n\nRead the next section:\n\n## Other\n\n- An item of another part\n"
+        "- Payslips are kept for seven years.\n\n## Next\n\nRead the next section:\n\n"
+        "## Other\n\n- An item of another part\n"
     )
     sentences = _sentences(text)
     assert (
@@ -153,3 +154,26 @@ def test_a_list_after_a_blank_line_still_follows_its_sentence() -> None:
     )
     # A heading ends the sentence's section: what follows it is not its list.
     assert "Read the next section:" in sentences and "An item of another part" in sentences
+
+
+def test_a_list_item_is_quoted_sentence_by_sentence_and_a_block_quote_as_its_text() -> None:
+    text = (
+        "## Receipts\n\n- Keep every receipt. Receipts are needed for any expense over 25 euros. Scans are fine.\n"
+        "- Claims go through the expenses tool.\n\n> Note\n>\n> Lost receipts need a signed statement.\n"
+    )
+    sentences = _sentences(text)
+    assert "Receipts are needed for any expense over 25 euros." in sentences
+    assert "Claims go through the expenses tool." in sentences
+    assert "Lost receipts need a signed statement." in sentences
+    assert not any(">" in s for s in sentences)
+
+
+def test_no_limit_answers_a_question_for_a_limit(tmp_path: Path) -> None:
+    index = _index_with(
+        tmp_path,
+        "---\ntitle: Sick leave\n---\n# Sick leave\n\n## Saving sick leave\n\nSick leave you do not use is kept "
+        "from year to year. There is no maximum on the sick leave you can save.\n",
+    )
+    asked = "is there a cap on how much sick leave I can save up?"
+    answer = extract_answer(asked, index.search(asked), index, min_score=0.0)
+    assert answer.confident and "no maximum" in answer.text
