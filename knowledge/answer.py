@@ -173,10 +173,11 @@ def extract_answer(question: str, hits: list[Hit], index: KnowledgeIndex, *, min
         _STATES_QUANTITY.search(candidates[i][2]) for i in _choose(candidates, plain)
     ):
         return Answer(text="", citations=citations_for(hits), confident=False, score=score, hits=hits)
-    chosen.sort(key=lambda i: (candidates[i][0], candidates[i][1]))
-    used_ranks = sorted({candidates[i][0] for i in chosen})
+    # The answer leads: the passage of the best sentence first, each passage's sentences in their order there.
+    passage_order = list(dict.fromkeys(candidates[i][0] for i in chosen))
+    chosen.sort(key=lambda i: (passage_order.index(candidates[i][0]), candidates[i][1]))
     text = " ".join(_ensure_period(candidates[i][2]) for i in chosen)
-    cited = [hits[r] for r in used_ranks] + [h for r, h in enumerate(hits[:PASSAGES]) if r not in used_ranks]
+    cited = [hits[r] for r in passage_order] + [h for r, h in enumerate(hits[:PASSAGES]) if r not in passage_order]
     return Answer(text=text, citations=citations_for(cited), confident=True, score=score, hits=hits)
 
 
