@@ -704,6 +704,52 @@ def eval_intents(
     _print_figures(title, result.figures, result.confusions() if show_misses else [], as_json)
 
 
+@eval_app.command("dialogues")
+def eval_dialogues(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help='JSONL dialogues {"id", "behaviour", "turns": [{"say" | "click", "expect"}], "records"}; '
+            "the format is in docs/benchmarks.md."
+        ),
+    ],
+    corpus: Annotated[
+        Path | None, typer.Option(help="The company's documents to deploy with (none: no documents).")
+    ] = None,
+    today: Annotated[
+        str, typer.Option(help="The moment the deployment's clock starts at (ISO, UTC); relative dates use it.")
+    ] = "2027-03-09T10:00:00",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as one JSON object (last line).")] = False,
+    show_misses: Annotated[bool, typer.Option(help="List the failed dialogues, why, and what was said.")] = False,
+) -> None:
+    """Deploy (as `eval answers` does, with the clock pinned at --today), play every scripted conversation over
+    HTTP as a new employee (web chat, buttons pressed through /api/action) and print the share that passed,
+    overall and per behaviour: each turn's reply as expected, and the leave requests, expense claims and
+    tickets on record at the end exactly those expected. Needs the dev install (the clock is pinned with
+    time-machine)."""
+    from datetime import UTC, datetime
+
+    from bot.evals import EvalFileError, dialogue_rows, evaluate_dialogues
+
+    try:
+        rows = dialogue_rows(file)
+        moment = datetime.fromisoformat(today)
+    except (EvalFileError, OSError, ValueError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    if corpus is not None and not corpus.is_dir():
+        console.print(f"[red]--corpus {corpus} is not a folder[/red]")
+        raise typer.Exit(2)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    try:
+        result = evaluate_dialogues(corpus, rows, today=moment, on_step=lambda text: console.print(f"… {text}"))
+    except RuntimeError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    title = f"Dialogues over HTTP, {file.name}" + (f", {corpus} only" if corpus else ", no documents")
+    _print_figures(title, result.figures, result.misses if show_misses else [], as_json)
+
+
 @eval_app.command("tickets")
 def eval_tickets(
     file: Annotated[

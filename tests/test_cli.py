@@ -351,6 +351,43 @@ def test_eval_intents_grades_where_each_reply_went_over_http(env: dict[str, str]
     assert missing_split.exit_code == 2 and "nosplit'train'" in squashed(missing_split.output)
 
 
+def test_eval_dialogues_plays_each_conversation_and_checks_the_records(env: dict[str, str], tmp_path: Path) -> None:
+    """Two scripted conversations over HTTP on a clock pinned to a Tuesday: a leave request confirmed with its
+    button (the record checked, its date given relative to the pinned day), and one whose expectations are
+    wrong on purpose, which must fail with the reasons."""
+    dialogues = tmp_path / "dialogues.jsonl"
+    rows = [
+        {
+            "id": "monday-off",
+            "behaviour": "day-count",
+            "turns": [{"say": "vacation next monday please", "expect": {"skill": "leave"}}, {"click": "Confirm"}],
+            "records": {
+                "leave": [{"leave_type": "vacation", "start_date": "today+6", "days": 1, "status": "pending"}],
+                "tickets": [],
+            },
+        },
+        {
+            "id": "wrong-on-purpose",
+            "behaviour": "cancel",
+            "turns": [{"say": "my laptop screen is cracked", "expect": {"skill": "expense"}}, {"click": "Submit"}],
+            "records": {"tickets": []},
+        },
+    ]
+    dialogues.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    result = run(env, "eval", "dialogues", str(dialogues), "--today", "2027-03-09T10:00:00", "--json", "--show-misses")
+    assert result.exit_code == 0, result.stdout
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert figures["dialogues"] == 2 and figures["passed"] == 0.5
+    assert figures["passed[day-count]"] == "1/1" and figures["passed[cancel]"] == "0/1"
+    output = squashed(result.output)
+    assert "replyfromit,expectedexpense" in output and "nobutton'submit'topress" in output.lower()
+    assert "tickets:expected[]" in output
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"id": "x", "turns": [{"say": "hi", "click": "Confirm"}]}) + "\n", encoding="utf-8")
+    refused = run(env, "eval", "dialogues", str(bad))
+    assert refused.exit_code == 2 and "either'say'or'click'" in squashed(refused.output)
+
+
 def test_explain_says_why_a_message_goes_where_it_goes_and_stores_nothing(env: dict[str, str]) -> None:
     assert run(env, "bootstrap").exit_code == 0  # the sample SOPs
     answered = squashed(run(env, "explain", "how many vacation days do I get per year?").output)
