@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import outbox
 from bot.messages import Button, Citation, Message, Modal, ModalField, Reply, Select
-from bot.models import Conversation, Employee, OutboxItem
+from bot.models import ChatMessage, Conversation, Employee, OutboxItem
 from bot.router import PERSONAL, Route
 from bot.settings import Settings
 
@@ -32,6 +34,36 @@ def load_examples(name: str) -> tuple[str, ...]:
 def row_id(value: str | None) -> int | None:
     """A row id from a button value or private_metadata; None for anything that is not one."""
     return int(value) if value and value.isdigit() and len(value) < 18 else None
+
+
+# "Never mind", "forget it", "scrap that", "stop"...: the whole message drops what the bot was asking about.
+_DROP = re.compile(
+    r"(oh,? )?(never ?mind|nvm|forget (it|that|about it)|scrap (it|that)|cancel( it| that| this)?|stop|drop (it|that)|"
+    r"no thanks|actually,? no|leave it|don'?t bother|not anymore|ignore (it|that|this))"
+    r"( please| thanks| then| for now)?",
+    re.IGNORECASE,
+)
+
+
+def drops_it(text: str) -> bool:
+    """The message says to drop what the bot was asking about (and nothing else)."""
+    return _DROP.fullmatch(text.strip(" .!?\n\t")) is not None
+
+
+def pending_memo(ctx: SkillContext, skill: str, key: str) -> str | None:
+    """`memo[key]` of the newest message the bot sent in this conversation, when `skill` sent it: what a skill
+    asked about last (e.g. the request text it needs one more detail of), kept with the message itself."""
+    last = ctx.session.scalar(
+        select(ChatMessage)
+        .where(ChatMessage.conversation_id == ctx.conversation.id, ChatMessage.direction == "out")
+        .order_by(ChatMessage.id.desc())
+        .limit(1)
+    )
+    if last is None or last.skill != skill:
+        return None
+    memo = (last.payload or {}).get("memo") or {}
+    value = memo.get(key) if isinstance(memo, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def ask_for_text(*, callback_id: str, title: str, field: str, label: str, target_id: int, submit_label: str) -> Reply:

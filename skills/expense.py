@@ -19,11 +19,12 @@ from bot.expenses.service import LABELS, Draft, Flag, money
 from bot.messages import Button, Citation, Message, Modal, ModalField, Reply
 from bot.models import Expense
 from bot.outbox import person_channel
+from bot.router import QUESTION, read_act
 from integrations.files import ALL_KINDS, FetchFailed, StoredFile, UploadRejected, fetch_slack_file
 from integrations.ocr import OcrUnavailable
 from knowledge.answer import best_sentence, citations_for
-from skills.base import SkillContext, ask_for_text, load_examples, row_id
-from skills.policy import answer_from_sources, cited_reply
+from skills.base import SkillContext, ask_for_text, drops_it, load_examples, pending_memo, row_id
+from skills.policy import answer_from_sources, answer_in_between, cited_reply
 
 log = logging.getLogger(__name__)
 _STATUS = re.compile(
@@ -31,6 +32,8 @@ _STATUS = re.compile(
 )
 _QUESTION = re.compile(r"^(how|what|when|can|do|does|is|are|which|who)\b|\?$", re.IGNORECASE)
 
+
+PENDING = "expense_claim"  # the memo key of a claim waiting for one more detail
 
 START_CLAIM = (
     "Tell me what you spent, for what and when — e.g. “45.20 USD taxi to the client site yesterday” — or attach "
@@ -65,10 +68,33 @@ class ExpenseSkill:
                 receipt = self._read_receipt(message, ctx)
             except UploadRejected as exc:
                 return Reply(text=f"{exc} Nothing was saved.", ephemeral=True, skill=self.name)
+        # A claim this skill asked one more detail of ("When did you spend it?"), if that was the last thing said.
+        pending = pending_memo(ctx, self.name, PENDING) if receipt is None else None
+        if pending is not None and drops_it(text):
+            return Reply(text="Okay, I've dropped that claim. Nothing was saved.", skill=self.name)
         if receipt is None and (ctx.about_own_records or _STATUS.search(text)) and not re.search(r"\d", text):
             return self._status(ctx)
         today = local_date(ctx.now(), ctx.employee.tz)
-        parsed = parse_expense(
+        parsed = self._parse(text, ctx, today)
+        if receipt is None and parsed.amount is None and pending is not None and read_act(text) == QUESTION:
+            # A question in between ("do I need a receipt?"): answered, and the claim still waits for its detail.
+            reply = answer_in_between(text, ctx, message.channel_type, self.name)
+            reply.text += "\n\nNow, about your claim: " + self._still_missing(pending, ctx, today)
+            reply.memo = {PENDING: pending}
+            ctx.conversation.awaiting_skill = self.name
+            return reply
+        if receipt is None and parsed.amount is None and _QUESTION.search(text):
+            answer = answer_from_sources(text, ctx, message.channel_type)
+            if answer.confident:
+                return cited_reply(text, answer, ctx, self.name)
+        if pending is not None and self._missing(parsed, None) and (parsed.amount or parsed.spent_on):
+            # The answer to the question (an amount, a date): read together with the claim it completes.
+            text = f"{pending} {text}"
+            parsed = self._parse(text, ctx, today)
+        return self._claim(text, parsed, receipt, message, ctx, today)
+
+    def _parse(self, text: str, ctx: SkillContext, today: date) -> ParsedExpense:
+        return parse_expense(
             text,
             today=today,
             default_currency=self.policy.base_currency,
@@ -77,11 +103,23 @@ class ExpenseSkill:
             known_currencies=tuple(self.policy.rates),
             date_order="MDY" if ctx.employee.country in ("US", "PH", "CA") else "DMY",
         )
-        if receipt is None and parsed.amount is None and _QUESTION.search(text):
-            answer = answer_from_sources(text, ctx, message.channel_type)
-            if answer.confident:
-                return cited_reply(text, answer, ctx, self.name)
-        return self._claim(text, parsed, receipt, message, ctx, today)
+
+    def _still_missing(self, pending: str, ctx: SkillContext, today: date) -> str:
+        parsed = self._parse(pending, ctx, today)
+        return " ".join(self._missing(parsed, None)) or "please send it again with the amount and the date."
+
+    @staticmethod
+    def _missing(parsed: ParsedExpense, fields: ReceiptFields | None) -> list[str]:
+        """The questions to ask before a claim can be drafted: its own, then the amount and the date."""
+        asked = " ".join(parsed.questions).lower()
+        missing = []
+        if parsed.amount is None and (fields is None or fields.total is None) and "how much" not in asked:
+            missing.append("How much was it (with the currency)?")
+        if parsed.spent_on is None and (fields is None or fields.date is None) and "when" not in asked:
+            missing.append("On which date?")
+        if missing or (parsed.questions and not fields):
+            return list(dict.fromkeys([*parsed.questions, *missing]))
+        return []
 
     # ------------------------------------------------------------ claims
 
@@ -129,14 +167,11 @@ class ExpenseSkill:
         if amount is not None and currency is None:
             currency = self.policy.base_currency
         spent_on = parsed.spent_on or (fields.date if fields else None)
-        missing = []
-        if amount is None:
-            missing.append("How much was it (with the currency)?")
-        if spent_on is None:
-            missing.append("On which date?")
-        if missing or (parsed.questions and not fields):
-            questions = list(dict.fromkeys([*parsed.questions, *missing]))
-            return Reply(text=" ".join(questions) + " Nothing was saved yet.", skill=self.name)
+        questions = self._missing(parsed, fields)
+        if questions:
+            # The next message here is the answer: it is read together with this one (see handle).
+            ctx.conversation.awaiting_skill = self.name
+            return Reply(text=" ".join(questions) + " Nothing was saved yet.", skill=self.name, memo={PENDING: text})
         assert amount is not None and currency is not None and spent_on is not None
         if currency not in self.policy.rates:
             return Reply(

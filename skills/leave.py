@@ -7,8 +7,6 @@ import re
 from collections.abc import Sequence
 from datetime import date
 
-from sqlalchemy import select
-
 from bot.db import local_date
 from bot.leave import ledger
 from bot.leave import requests as leave_requests
@@ -18,11 +16,12 @@ from bot.leave.jobs import decision_buttons
 from bot.leave.requests import Assessment, Proposal, RuleBreak, fmt_date, fmt_days, fmt_range
 from bot.leave.workdays import working_days
 from bot.messages import Button, Citation, Message, Modal, ModalField, Reply
-from bot.models import ChatMessage, Employee, LeaveRequest
+from bot.models import Employee, LeaveRequest
 from bot.outbox import person_channel
+from bot.router import QUESTION, read_act
 from knowledge.answer import best_sentence, citations_for
-from skills.base import SkillContext, ask_for_text, load_examples, row_id
-from skills.policy import answer_from_sources, cited_reply
+from skills.base import SkillContext, ask_for_text, drops_it, load_examples, pending_memo, row_id
+from skills.policy import answer_from_sources, answer_in_between, cited_reply
 
 MONTHS = ("january february march april may june july august september october november december").split()
 _MONTH = re.compile(r"\b(" + "|".join(m[:3] + r"[a-z]*" for m in MONTHS) + r")\b", re.IGNORECASE)
@@ -122,6 +121,8 @@ class LeaveSkill:
         if text.lower().strip(" .!?") in _FORM_WORDS:
             return self._form(ctx, None, trigger=message.trigger_id is not None or message.platform != "slack")
         follow_up = self._pending_question(ctx)
+        if follow_up is not None and drops_it(text):
+            return Reply(text="Okay, I've dropped that request. Nothing was booked.", skill=self.name)
         # Someone new since the last bookings job still sees a true balance.
         ledger.catch_up(ctx.session, policy=self.policy, employee=ctx.employee, today=local_today(ctx))
         if _STATUS.search(text) and not _CANCEL.search(text):
@@ -132,7 +133,17 @@ class LeaveSkill:
             return self._balance(text, ctx)
         today = local_today(ctx)
         parsed = self._parse(text, ctx, today)
-        if follow_up is not None and (parsed.start is None or parsed.questions):
+        if follow_up is not None and parsed.start is None and read_act(text) == QUESTION:
+            # A question in between ("do I need a doctor's note?"): answered, and the request still waits.
+            reply = answer_in_between(text, ctx, message.channel_type, self.name)
+            again = " ".join(self._parse(follow_up, ctx, today).questions) or "Which dates would you like off?"
+            reply.text += f"\n\nNow, about your request: {again}"
+            reply.memo = {"leave_question": follow_up}
+            ctx.conversation.awaiting_skill = self.name
+            return reply
+        if follow_up is not None and (parsed.start is None or parsed.questions or parsed.leave_type is None):
+            # The answer to the question asked (the dates, often): read with the request it completes, whose
+            # leave type it keeps ("I need to log some sick leave" + "yesterday and today").
             combined = f"{follow_up} {text}"
             return self._request(combined, self._parse(combined, ctx, today), message, ctx, today, asked=True)
         if parsed.start is not None or parsed.problems or parsed.unknown_type:
@@ -180,16 +191,7 @@ class LeaveSkill:
     def _pending_question(self, ctx: SkillContext) -> str | None:
         """The request text of a question the skill asked last in this conversation, if that is the newest
         thing the bot said here."""
-        last = ctx.session.scalar(
-            select(ChatMessage)
-            .where(ChatMessage.conversation_id == ctx.conversation.id, ChatMessage.direction == "out")
-            .order_by(ChatMessage.id.desc())
-            .limit(1)
-        )
-        if last is None or last.skill != self.name:
-            return None
-        memo = (last.payload or {}).get("memo") or {}
-        return memo.get("leave_question") if isinstance(memo, dict) else None
+        return pending_memo(ctx, self.name, "leave_question")
 
     def _request(
         self, text: str, parsed: ParsedLeave, message: Message, ctx: SkillContext, today: date, *, asked: bool

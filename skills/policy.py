@@ -74,6 +74,23 @@ def cited_reply(question: str, answer: Answer, ctx: SkillContext, skill: str) ->
     )
 
 
+NOT_IN_DOCUMENTS = "I couldn't find a clear answer to that in our documents; HR can answer it if you press Ask HR."
+
+
+def answer_in_between(question: str, ctx: SkillContext, channel_type: str, skill: str) -> Reply:
+    """A question asked while a skill waits for a detail of a request ("do I need a doctor's note?"): the
+    documents' answer, or an offer to ask HR. Nothing is escalated unless the employee presses the button,
+    and the caller keeps its request waiting."""
+    answer = answer_from_sources(question, ctx, channel_type)
+    if answer.confident:
+        return cited_reply(question, answer, ctx, skill)
+    return Reply(
+        text=NOT_IN_DOCUMENTS,
+        buttons=[Button("policy:ask_hr", "Ask HR", str(ctx.inbound_message_id or ""))],
+        skill=skill,
+    )
+
+
 # Answerability (knowledge/answer.py) from which the documents are on a question's subject, though they may not
 # answer it. On our dev sets, twelve off-topic messages (weather, pizza, football...) scored 0.11-0.36 on each
 # handbook; workplace questions the handbooks don't answer 0.17-0.80, most above 0.38.

@@ -1,0 +1,104 @@
+"""A request the bot needs one more detail of (issue 16, first steps): the answer fills the same request, "never
+mind" drops it, and a question asked in between is answered while the request keeps waiting. In the web chat
+on the embedded default (the sample SOPs), on real SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from bot.models import Expense, LeaveRequest
+from bot.runtime import Runtime
+from skills.base import drops_it
+from tests.chat import say
+
+NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # a Tuesday
+ASKER = "U0000DEVTWO"
+
+
+def claims(runtime: Runtime) -> list[tuple[str, Decimal, date]]:
+    with runtime.database.session_scope() as session:
+        return [(e.status, e.amount, e.spent_on) for e in session.scalars(select(Expense).order_by(Expense.id))]
+
+
+def leave_requests(runtime: Runtime) -> list[tuple[str, date, date]]:
+    with runtime.database.session_scope() as session:
+        rows = session.scalars(select(LeaveRequest).order_by(LeaveRequest.id))
+        return [(r.leave_type, r.start_date, r.end_date) for r in rows]
+
+
+def test_a_one_word_answer_completes_the_claim_that_asked_for_it(runtime: Runtime) -> None:
+    runtime.assistant.clock = lambda: NOW
+    asked = say(runtime, ASKER, "need to expense a taxi ride, 23 dollars")
+    assert asked.skill == "expense" and "when did you spend it" in asked.text.lower() and claims(runtime) == []
+    card = say(runtime, ASKER, "yesterday")
+    assert card.skill == "expense" and "23.00 USD" in card.text
+    assert claims(runtime) == [("draft", Decimal("23.00"), date(2026, 11, 23))]
+    # The claim is done: nothing waits for a date any more.
+    say(runtime, ASKER, "yesterday")
+    assert len(claims(runtime)) == 1
+
+
+def test_the_amount_asked_for_fills_the_claim_and_a_new_complete_claim_stands_alone(runtime: Runtime) -> None:
+    runtime.assistant.clock = lambda: NOW
+    assert "how much" in say(runtime, ASKER, "client lunch last friday to claim").text.lower()
+    card = say(runtime, ASKER, "it was 30 bucks")
+    assert "30.00 USD" in card.text and claims(runtime) == [("draft", Decimal("30.00"), date(2026, 11, 20))]
+    assert "when did you spend it" in say(runtime, "U0000DEVONE", "parking 12 usd to claim").text.lower()
+    say(runtime, "U0000DEVONE", "train ticket 41 usd on nov 23")  # a whole claim of its own, not the parking
+    assert claims(runtime)[-1] == ("draft", Decimal("41.00"), date(2026, 11, 23))
+
+
+def test_never_mind_drops_the_claim_being_asked_about(runtime: Runtime) -> None:
+    runtime.assistant.clock = lambda: NOW
+    say(runtime, ASKER, "parking fee of 12 usd")
+    dropped = say(runtime, ASKER, "never mind")
+    assert dropped.skill == "expense" and "dropped" in dropped.text and claims(runtime) == []
+    assert say(runtime, ASKER, "yesterday").skill != "expense"  # nothing is waiting any more
+
+
+def test_a_question_in_between_is_answered_and_the_claim_still_waits(runtime: Runtime) -> None:
+    runtime.assistant.clock = lambda: NOW
+    say(runtime, ASKER, "hotel in Berlin 180 usd to claim")
+    answered = say(runtime, ASKER, "what is the hotel limit per night?")
+    assert answered.answered and answered.citations and "about your claim" in answered.text
+    say(runtime, ASKER, "last monday")
+    assert claims(runtime) == [("draft", Decimal("180.00"), date(2026, 11, 23))]
+
+
+def test_leave_keeps_its_type_when_the_dates_come_in_the_answer_and_waits_across_a_question(
+    runtime: Runtime,
+) -> None:
+    runtime.assistant.clock = lambda: NOW
+    assert "dates" in say(runtime, ASKER, "I need to log some sick leave").text
+    say(runtime, ASKER, "yesterday and today")
+    assert leave_requests(runtime) == [("sick", date(2026, 11, 23), date(2026, 11, 24))]
+    say(runtime, "U0000DEVONE", "I want to book vacation")
+    between = say(runtime, "U0000DEVONE", "how many vacation days do I get per year?")
+    assert between.answered and "about your request" in between.text
+    say(runtime, "U0000DEVONE", "dec 3 to dec 4")
+    assert leave_requests(runtime)[-1] == ("vacation", date(2026, 12, 3), date(2026, 12, 4))
+    say(runtime, "U0000DEVONE", "I'd like some vacation")
+    assert "dropped" in say(runtime, "U0000DEVONE", "forget it").text
+    assert len(leave_requests(runtime)) == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "drops"),
+    [
+        ("never mind", True),
+        ("Forget it.", True),
+        ("scrap that please", True),
+        ("nvm", True),
+        ("actually, no", True),
+        ("stop", True),
+        ("cancel my leave on friday", False),
+        ("never mind the receipt, it was 30 usd", False),
+        ("stop sign damaged my car", False),
+    ],
+)
+def test_what_drops_a_request(text: str, drops: bool) -> None:
+    assert drops_it(text) is drops
