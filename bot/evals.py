@@ -968,16 +968,19 @@ def _play(http: Any, url: str, who: str, row: dict[str, Any]) -> DialogueOutcome
         text = str(body.get("text", ""))
         skill = body.get("skill")
         outcome.transcript.append(f"{said} -> {skill}: {' '.join(text.split())[:160]}")
-        outcome.problems += [f"turn {number}: {p}" for p in _check_reply(turn.get("expect", {}), text, skill)]
+        outcome.problems += [f"turn {number}: {p}" for p in _check_reply(turn.get("expect", {}), body)]
         last = body
     return outcome
 
 
-def _check_reply(expect: dict[str, Any], text: str, skill: Any) -> list[str]:
+def _check_reply(expect: dict[str, Any], body: dict[str, Any]) -> list[str]:
     problems = []
+    text, skill = str(body.get("text", "")), body.get("skill")
     lowered = text.lower()
     if "skill" in expect and skill != expect["skill"]:
         problems.append(f"reply from {skill}, expected {expect['skill']}")
+    if "answered" in expect and bool(body.get("answered")) != bool(expect["answered"]):
+        problems.append("answered from the documents" if body.get("answered") else "not answered from the documents")
     if "not_skill" in expect and skill == expect["not_skill"]:
         problems.append(f"reply from {skill}")
     says_any = [str(s).lower() for s in expect.get("says_any", [])]
