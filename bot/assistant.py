@@ -28,7 +28,7 @@ from bot.models import (
     find_conversation,
 )
 from bot.outbox import Outbox, queue_reply
-from bot.router import OUT_OF_SCOPE, Route, Router
+from bot.router import OUT_OF_SCOPE, QUESTION, Route, Router, read_act
 from bot.settings import Settings
 from integrations.llm import AnswerWriter
 from knowledge.index import KnowledgeIndex
@@ -75,6 +75,13 @@ def in_english_please(message: Message, reply: Reply) -> Reply:
         return reply
     reply.text = f"It looks like you wrote in {language}: I can only read English for now. Could you ask in English?"
     return reply
+
+
+NO_PAYMENT_DETAILS = (
+    "Please don't send bank or card numbers in chat: I haven't kept that message. To change the account your "
+    "pay or reimbursements go to, update your bank details in the HR system, or ask HR for the secure way to do "
+    "it. For an expense, the amount, the date and what it was for are enough."
+)
 
 
 class Assistant:
@@ -137,6 +144,14 @@ class Assistant:
             )
         if message.text and not has_words(message.text):
             return Reply(text=f"I can only read words, not emoji alone. {MENU}", ephemeral=True)
+        if (
+            privacy.has_payment_details(message.text)
+            and privacy.sensitive_topic(message.text) is None
+            and read_act(message.text) != QUESTION
+        ):
+            # Bank details given or a payment asked for: never stored, echoed or made a claim. (A question that
+            # happens to hold a number is answered with it redacted; a confidential matter goes to HR so.)
+            return Reply(text=NO_PAYMENT_DETAILS, ephemeral=True)
         return None
 
     def _handle(self, message: Message, event_id: str | None = None) -> Reply:

@@ -149,6 +149,15 @@ def redact_pii(text: str) -> str:
     return _sub_value(_PASSPORT, "[passport number]", text)
 
 
+_PAYMENT_LABELS = ("[IBAN]", "[card number]", "[account number]", "[routing number]", "[sort code]")
+
+
+def has_payment_details(text: str) -> bool:
+    """The text holds a bank account (IBAN, account, routing or sort code) or a payment card number."""
+    redacted = redact_pii(text)
+    return redacted != text and any(label in redacted and label not in text for label in _PAYMENT_LABELS)
+
+
 # ------------------------------------------------------------------ sensitive topics
 
 _PERSON = (

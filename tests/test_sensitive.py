@@ -13,7 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from bot.models import ChatMessage, Escalation, Faq
+from bot.models import ChatMessage, Escalation, Expense, Faq, Ticket
 from bot.privacy import WITHHELD, RedactingFilter
 from bot.runtime import Runtime, bootstrap_samples, build_runtime
 from tests.chat import block_element, say
@@ -167,3 +167,18 @@ def test_medical_disclosure_in_a_dm_is_answered_there_and_routine_sick_leave_is_
     assert len([c for c in slack.calls_to("chat.postMessage") if c.params["channel"] == PRIVATE_HR]) == 2
     with runtime.database.session_scope() as session:
         assert session.scalar(select(func.count()).select_from(Escalation).where(Escalation.sensitive)) == 2
+
+
+def test_bank_and_card_numbers_are_neither_kept_nor_echoed_nor_made_a_claim(runtime: Runtime) -> None:
+    for text in (
+        "please pay my reimbursements into GB82WEST12345698765432 from now on",
+        "new iban is nl91abna0417164300",
+        "refund the taxi to my card 4111 1111 1111 1111",
+    ):
+        reply = say(runtime, "U0000DEVTWO", text)
+        assert reply.ephemeral and "bank details" in reply.text
+        assert not any(number in reply.text.lower() for number in ("12345698765432", "0417164300", "4111"))
+    with runtime.database.session_scope() as session:
+        assert session.scalar(select(func.count()).select_from(ChatMessage)) == 0
+        assert session.scalar(select(func.count()).select_from(Expense)) == 0
+        assert session.scalar(select(func.count()).select_from(Ticket)) == 0
