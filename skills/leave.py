@@ -104,6 +104,18 @@ def approval_key(request: LeaveRequest) -> str:
     return f"leave:{request.id}:approval"
 
 
+# Working elsewhere or later is not time off: "wfh thursday", "remote day tomorrow", "running 20 min late".
+_NOT_LEAVE = re.compile(
+    r"\b(wfh|work(ing)? (from|at) home|work(ing)? remotely|remote (day|work|working)|home ?office day|"
+    r"running( \d+ \w+)? late|be(ing)?( \d+ \w+)? late|stuck in traffic)\b",
+    re.IGNORECASE,
+)
+NOT_LEAVE = (
+    "Working from home, a remote day or running late isn't time off, so there's nothing to book "
+    "(if you meant a day off, say e.g. “vacation on Thursday”)."
+)
+
+
 class LeaveSkill:
     name = "leave"
     description = "Leave requests: book, change or cancel time off, check balances and request status"
@@ -133,6 +145,8 @@ class LeaveSkill:
             return self._balance(text, ctx)
         today = local_today(ctx)
         parsed = self._parse(text, ctx, today)
+        if parsed.leave_type is None and _NOT_LEAVE.search(text):
+            return self._not_leave(text, message, ctx)
         if follow_up is not None and parsed.start is None and read_act(text) == QUESTION:
             # A question in between ("do I need a doctor's note?"): answered, and the request still waits.
             reply = answer_in_between(text, ctx, message.channel_type, self.name)
@@ -154,6 +168,16 @@ class LeaveSkill:
         if answer.confident:
             return cited_reply(text, answer, ctx, self.name)
         return Reply(text=HELP, skill=self.name)
+
+    def _not_leave(self, text: str, message: Message, ctx: SkillContext) -> Reply:
+        """Working from home, a remote day, running late: no time off to book. What the documents say about
+        it, when they do."""
+        answer = answer_from_sources(text, ctx, message.channel_type)
+        if answer.confident:
+            reply = cited_reply(text, answer, ctx, self.name)
+            reply.text = f"{NOT_LEAVE} What our documents say:\n{reply.text}"
+            return reply
+        return Reply(text=f"{NOT_LEAVE} Just let your manager and team know.", skill=self.name)
 
     def _action(self, message: Message, ctx: SkillContext) -> Reply:
         action = (message.action_id or "").removeprefix("leave:")

@@ -102,3 +102,17 @@ def test_leave_keeps_its_type_when_the_dates_come_in_the_answer_and_waits_across
 )
 def test_what_drops_a_request(text: str, drops: bool) -> None:
     assert drops_it(text) is drops
+
+
+def test_working_from_home_or_running_late_is_not_leave(runtime: Runtime) -> None:
+    runtime.assistant.clock = lambda: NOW
+    for text in (
+        "fyi i'll be working from home on thursday",
+        "heads up, remote day for me tomorrow",
+        "I'll be working remotely all of next week, same hours as usual",
+    ):
+        reply = say(runtime, ASKER, text)
+        assert reply.skill == "leave" and "isn't time off" in reply.text, (text, reply.text)
+    assert leave_requests(runtime) == []
+    say(runtime, ASKER, "vacation on wednesday")  # a day off still is
+    assert leave_requests(runtime) == [("vacation", date(2026, 11, 25), date(2026, 11, 25))]
