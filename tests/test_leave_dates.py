@@ -275,3 +275,22 @@ def test_parsing_is_fast() -> None:
     per_parse = (time.perf_counter() - started) / len(ROWS)
 
     assert per_parse < 0.02
+
+
+@pytest.mark.parametrize(
+    ("text", "leave_type", "start", "end"),
+    [
+        ("my son is running a fever, staying home with him tomorrow", "sick", d(11, 23), d(11, 23)),
+        ("doctor signed me off today and tomorrow", "sick", d(11, 22), d(11, 23)),
+        ("food poisoning, not coming in today", "sick", d(11, 22), d(11, 22)),
+        ("my grandfather passed away, I need monday off", "bereavement", d(11, 23), d(11, 23)),
+        ("lost my aunt last week, could I have friday off for the service", "bereavement", d(11, 27), d(11, 27)),
+        ("we're adopting! off from dec 1 to dec 4", "parental", d(12, 1), d(12, 4)),
+        # A type named outright wins; an appointment is not being ill.
+        ("vacation friday, the anniversary of the day my dad passed away", "vacation", d(11, 27), d(11, 27)),
+        ("out friday for a doctor's appointment", OUT, d(11, 27), d(11, 27)),
+    ],
+)
+def test_what_a_request_means_when_it_names_no_type(text: str, leave_type: str | None, start: date, end: date) -> None:
+    parsed = parse_leave(text, today=TODAY, aliases=ALIASES, date_order="MDY")
+    assert (parsed.leave_type, parsed.start, parsed.end) == (leave_type, start, end)

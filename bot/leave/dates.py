@@ -248,6 +248,10 @@ def parse_leave(text: str, *, today: date, aliases: Mapping[str, str], date_orde
     norm, starts, ends = _joined(tokens)
     consumed: set[int] = set()
     leave_type, unknown_type = _leave_type(norm, starts, ends, tokens, index, consumed)
+    if leave_type is None or leave_type == _generic_type(norm, index):
+        # No type named, or only "off" / "out": what the words mean ("a fever", "my dad died"), when the
+        # company has that type.
+        leave_type = _meant_type(text, set(aliases.values())) or leave_type
 
     ctx = _Context(today=today, order=date_order)
     atoms = _atoms(norm, starts, ends)
@@ -291,6 +295,49 @@ def parse_leave(text: str, *, today: date, aliases: Mapping[str, str], date_orde
         problems=tuple(dict.fromkeys(ctx.problems)),
         notes=notes,
     )
+
+
+# What a request means when it names no type: being ill (or a child being ill, a doctor's note), a death in the
+# family, a birth or an adoption. Checked in this order; a key is used only when the company has that type.
+_MEANINGS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "bereavement",
+        re.compile(
+            r"\b(passed away|passed on|died|death in the family|funeral|memorial service|lost my "
+            r"(mom|mum|mother|dad|father|grand\w*|uncle|aunt|brother|sister|wife|husband|partner|son|daughter|cousin))\b",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "sick",
+        re.compile(
+            r"\b(fever|temperature|food poisoning|stomach bug|throwing up|vomiting|covid|a cold|the cold|"
+            r"doctor'?s (orders|note)|doctor (told|says|said|signed|ordered)|"
+            r"hospital|not feeling (well|good|great)|feel(ing)? (sick|ill|unwell|awful|terrible|rough)|"
+            r"under the weather|signed (me )?off|sick (kid|child|son|daughter|baby))\b",
+            re.IGNORECASE,
+        ),
+    ),
+    ("parental", re.compile(r"\b(having a baby|baby is due|birth of|newborn|adopting|adoption)\b", re.IGNORECASE)),
+)
+
+
+def _meant_type(text: str, keys: set[str]) -> str | None:
+    for key, pattern in _MEANINGS:
+        if key in keys and pattern.search(text):
+            return key
+    return None
+
+
+def _generic_type(norm: str, index: _AliasIndex) -> str | None:
+    """The type that only a generic word ("off", "out", "leave") of the text names, if that is all it names."""
+    if index.pattern is None:
+        return None
+    found = {" ".join(m.group().split()) for m in index.pattern.finditer(norm)}
+    if found and found <= _GENERIC_ALIASES | {"out", "ooo", "out of office"}:
+        types = {index.aliases[alias] for alias in found if alias in index.aliases}
+        return types.pop() if len(types) == 1 else None
+    return None
 
 
 # ---------------------------------------------------------------------------------------------- tokens and types
