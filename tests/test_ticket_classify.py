@@ -56,6 +56,10 @@ CASES = [
     ("my headset died and i have an interview at 3pm", "hardware", "P2", False, True),
     ("hey IT! my keyboard's missing a key lol", "hardware", "P3", False, True),
     ("jira is down and nobody can work", "software", "P1", False, True),
+    ("somebody has been sending messages from my email that i never wrote", "security", "P1", True, True),
+    ("I need to report a security incident on my laptop", "security", "P1", True, True),
+    ("how do I report a security incident?", "security", "P4", False, False),
+    ("someone keeps using the parking spot I was given", "other", "P3", False, True),
 ]
 
 

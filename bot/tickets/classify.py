@@ -215,6 +215,16 @@ _INCIDENT_CUES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             r"(in|into)\b|\bunknown (sign in|log ?in|device)\b|\b(sign in|log ?in) alert\b|\bi didnt do that\b|"
             r"\bsending e?mails? as me\b|\b(emailed|sent) to an? (outside|external|personal)\b",
         ),
+        (
+            "account compromise or data leak",
+            r"\b(someone|somebody|a stranger)( \w+){0,2} (is |was |has been |have been )?(sending|using|reading|"
+            r"accessing|posting)( \w+){0,4} (from |in |on )?my (account|email|mailbox|inbox|login)\b",
+        ),
+        (
+            "a security incident reported",
+            r"\b(i (want|need|have|would like) to|id like to|im|i am) (report|raise|log)\w* "
+            r"(a |an )?security incident\b",
+        ),
     )
 )
 # "I didn't click it" is a report of a lure, not an incident.
