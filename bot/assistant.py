@@ -32,7 +32,7 @@ from bot.router import OUT_OF_SCOPE, QUESTION, Route, Router, read_act
 from bot.settings import Settings
 from integrations.llm import AnswerWriter
 from knowledge.index import KnowledgeIndex
-from skills.base import Skill, SkillContext
+from skills.base import Skill, SkillContext, drops_it
 from skills.smalltalk import MENU, NOT_SURE
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,21 @@ def in_english_please(message: Message, reply: Reply) -> Reply:
         return reply
     reply.text = f"It looks like you wrote in {language}: I can only read English for now. Could you ask in English?"
     return reply
+
+
+def _draft_discard(session: Session, conversation: Conversation) -> tuple[str, str] | None:
+    """The Cancel button (action id, value) of a draft's card, when that card is the newest thing the bot said in
+    this conversation."""
+    last = session.scalar(
+        select(ChatMessage)
+        .where(ChatMessage.conversation_id == conversation.id, ChatMessage.direction == "out")
+        .order_by(ChatMessage.id.desc())
+        .limit(1)
+    )
+    for button in (last.payload or {}).get("buttons", []) if last is not None else []:
+        if str(button.get("action_id", "")).endswith(":discard"):
+            return str(button["action_id"]), str(button.get("value", ""))
+    return None
 
 
 NO_PAYMENT_DETAILS = (
@@ -158,6 +173,7 @@ class Assistant:
         route = self.router.route(message)
         if route.skill == "feedback":
             return self._feedback(message)
+        skill_message = message  # what the skill is handed (a typed cancel becomes its card's button)
         skill = self.skills.get(route.skill)
         with self.database.session_scope() as session:
             employee = directory.ensure_employee(session, message.user_id, self.user_lookup, today=self.clock().date())
@@ -169,6 +185,15 @@ class Assistant:
                 # (It is cleared with the skill's own changes, so a crash in between loses nothing.)
                 route = Route(skill=conversation.awaiting_skill, confidence=1.0, reason="awaiting")
                 skill = self.skills[route.skill]
+            elif (
+                not message.is_action
+                and drops_it(message.text)
+                and (discard := _draft_discard(session, conversation)) is not None
+            ):
+                # "Scrap that" right after a draft's card: that card's Cancel button, pressed in words.
+                skill_message = replace(message, action_id=discard[0], action_value=discard[1])
+                route = Route(skill=discard[0].split(":", 1)[0], confidence=1.0, reason="cancel typed")
+                skill = self.skills.get(route.skill)
             elif not message.is_action and message.thread_ts:
                 # A reply under a skill's card (e.g. IT answering in a ticket's thread) goes to that skill.
                 card = find_card(session, channel=message.channel, ts=message.thread_ts)
@@ -215,7 +240,7 @@ class Assistant:
                     inbound_message_id=inbound_id,
                     route=route,
                 )
-                reply = in_english_please(message, skill.handle(message, ctx))
+                reply = in_english_please(message, skill.handle(skill_message, ctx))
                 reply.skill = reply.skill or skill.name
                 reply.confidence = route.confidence
                 self._record_reply(session, message, reply, conversation_id)

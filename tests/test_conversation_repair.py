@@ -116,3 +116,20 @@ def test_working_from_home_or_running_late_is_not_leave(runtime: Runtime) -> Non
     assert leave_requests(runtime) == []
     say(runtime, ASKER, "vacation on wednesday")  # a day off still is
     assert leave_requests(runtime) == [("vacation", date(2026, 11, 25), date(2026, 11, 25))]
+
+
+def test_scrap_that_after_a_draft_card_discards_that_draft(runtime: Runtime) -> None:
+    runtime.assistant.clock = lambda: NOW
+    say(runtime, ASKER, "taxi 9 usd yesterday")
+    discarded = say(runtime, ASKER, "scrap that")
+    assert discarded.skill == "expense" and "discarded" in discarded.text.lower()
+    assert claims(runtime) == [("discarded", Decimal("9.00"), date(2026, 11, 23))]
+    say(runtime, ASKER, "vacation on wednesday")
+    say(runtime, ASKER, "forget it")
+    with runtime.database.session_scope() as session:
+        assert [r.status for r in session.scalars(select(LeaveRequest))] == ["discarded"]
+    # Only right after the card: a later "never mind" leaves the claim typed since alone.
+    say(runtime, ASKER, "parking 12 usd on monday")
+    say(runtime, ASKER, "how many vacation days do I get?")
+    say(runtime, ASKER, "never mind")
+    assert claims(runtime)[-1][0] == "draft"
