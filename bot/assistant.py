@@ -26,6 +26,7 @@ from bot.models import (
     ProcessedEvent,
     find_card,
     find_conversation,
+    last_bot_message,
 )
 from bot.outbox import Outbox, queue_reply
 from bot.router import OUT_OF_SCOPE, QUESTION, Route, Router, read_act
@@ -80,12 +81,7 @@ def in_english_please(message: Message, reply: Reply) -> Reply:
 def _draft_discard(session: Session, conversation: Conversation) -> tuple[str, str] | None:
     """The Cancel button (action id, value) of a draft's card, when that card is the newest thing the bot said in
     this conversation."""
-    last = session.scalar(
-        select(ChatMessage)
-        .where(ChatMessage.conversation_id == conversation.id, ChatMessage.direction == "out")
-        .order_by(ChatMessage.id.desc())
-        .limit(1)
-    )
+    last = last_bot_message(session, conversation.id)
     for button in (last.payload or {}).get("buttons", []) if last is not None else []:
         if str(button.get("action_id", "")).endswith(":discard"):
             return str(button["action_id"]), str(button.get("value", ""))

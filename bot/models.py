@@ -128,6 +128,16 @@ def find_card(session: Session, *, channel: str, ts: str) -> ChatMessage | None:
     )
 
 
+def last_bot_message(session: Session, conversation_id: int) -> ChatMessage | None:
+    """The newest message the bot sent in a conversation (what it asked last, or the card it showed last)."""
+    return session.scalar(
+        select(ChatMessage)
+        .where(ChatMessage.conversation_id == conversation_id, ChatMessage.direction == "out")
+        .order_by(ChatMessage.id.desc())
+        .limit(1)
+    )
+
+
 class ChatMessage(Base):
     """One message in a conversation, in either direction. Bot cards keep an update_key to edit in place."""
 

@@ -9,12 +9,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import outbox
 from bot.messages import Button, Citation, Message, Modal, ModalField, Reply, Select
-from bot.models import ChatMessage, Conversation, Employee, OutboxItem
+from bot.models import Conversation, Employee, OutboxItem, last_bot_message
 from bot.router import PERSONAL, Route
 from bot.settings import Settings
 
@@ -53,12 +52,7 @@ def drops_it(text: str) -> bool:
 def pending_memo(ctx: SkillContext, skill: str, key: str) -> str | None:
     """`memo[key]` of the newest message the bot sent in this conversation, when `skill` sent it: what a skill
     asked about last (e.g. the request text it needs one more detail of), kept with the message itself."""
-    last = ctx.session.scalar(
-        select(ChatMessage)
-        .where(ChatMessage.conversation_id == ctx.conversation.id, ChatMessage.direction == "out")
-        .order_by(ChatMessage.id.desc())
-        .limit(1)
-    )
+    last = last_bot_message(ctx.session, ctx.conversation.id)
     if last is None or last.skill != skill:
         return None
     memo = (last.payload or {}).get("memo") or {}

@@ -78,11 +78,14 @@ class ExpenseSkill:
         parsed = self._parse(text, ctx, today)
         if receipt is None and parsed.amount is None and pending is not None and read_act(text) == QUESTION:
             # A question in between ("do I need a receipt?"): answered, and the claim still waits for its detail.
-            reply = answer_in_between(text, ctx, message.channel_type, self.name)
-            reply.text += "\n\nNow, about your claim: " + self._still_missing(pending, ctx, today)
-            reply.memo = {PENDING: pending}
-            ctx.conversation.awaiting_skill = self.name
-            return reply
+            return answer_in_between(
+                text,
+                ctx,
+                message.channel_type,
+                self.name,
+                waiting={PENDING: pending},
+                ask_again="Now, about your claim: " + self._still_missing(pending, ctx, today),
+            )
         if receipt is None and parsed.amount is None and _QUESTION.search(text):
             answer = answer_from_sources(text, ctx, message.channel_type)
             if answer.confident:

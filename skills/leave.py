@@ -149,12 +149,15 @@ class LeaveSkill:
             return self._not_leave(text, message, ctx)
         if follow_up is not None and parsed.start is None and read_act(text) == QUESTION:
             # A question in between ("do I need a doctor's note?"): answered, and the request still waits.
-            reply = answer_in_between(text, ctx, message.channel_type, self.name)
             again = " ".join(self._parse(follow_up, ctx, today).questions) or "Which dates would you like off?"
-            reply.text += f"\n\nNow, about your request: {again}"
-            reply.memo = {"leave_question": follow_up}
-            ctx.conversation.awaiting_skill = self.name
-            return reply
+            return answer_in_between(
+                text,
+                ctx,
+                message.channel_type,
+                self.name,
+                waiting={"leave_question": follow_up},
+                ask_again=f"Now, about your request: {again}",
+            )
         if follow_up is not None and (parsed.start is None or parsed.questions or parsed.leave_type is None):
             # The answer to the question asked (the dates, often): read with the request it completes, whose
             # leave type it keeps ("I need to log some sick leave" + "yesterday and today").

@@ -77,18 +77,26 @@ def cited_reply(question: str, answer: Answer, ctx: SkillContext, skill: str) ->
 NOT_IN_DOCUMENTS = "I couldn't find a clear answer to that in our documents; HR can answer it if you press Ask HR."
 
 
-def answer_in_between(question: str, ctx: SkillContext, channel_type: str, skill: str) -> Reply:
-    """A question asked while a skill waits for a detail of a request ("do I need a doctor's note?"): the
-    documents' answer, or an offer to ask HR. Nothing is escalated unless the employee presses the button,
-    and the caller keeps its request waiting."""
+def answer_in_between(
+    question: str, ctx: SkillContext, channel_type: str, skill: str, *, waiting: dict[str, str], ask_again: str
+) -> Reply:
+    """A question asked while `skill` waits for a detail of a request ("do I need a doctor's note?"): the
+    documents' answer, or an offer to ask HR (nothing is escalated unless the employee presses the button), then
+    `ask_again`. The request keeps waiting: `waiting` is the memo the skill reads it back from, and the next
+    message here goes to the skill again."""
     answer = answer_from_sources(question, ctx, channel_type)
     if answer.confident:
-        return cited_reply(question, answer, ctx, skill)
-    return Reply(
-        text=NOT_IN_DOCUMENTS,
-        buttons=[Button("policy:ask_hr", "Ask HR", str(ctx.inbound_message_id or ""))],
-        skill=skill,
-    )
+        reply = cited_reply(question, answer, ctx, skill)
+    else:
+        reply = Reply(
+            text=NOT_IN_DOCUMENTS,
+            buttons=[Button("policy:ask_hr", "Ask HR", str(ctx.inbound_message_id or ""))],
+            skill=skill,
+        )
+    reply.text += f"\n\n{ask_again}"
+    reply.memo = dict(waiting)
+    ctx.conversation.awaiting_skill = skill
+    return reply
 
 
 # Answerability (knowledge/answer.py) from which the documents are on a question's subject, though they may not
