@@ -570,7 +570,7 @@ def evaluate_answers(
     """Deploy as a company would, with nothing but `corpus` (see `deployed`), then ask every question over HTTP
     (POST /api/chat), each as a different employee, and grade the reply the employee would see."""
     step = on_step or (lambda _text: None)
-    with deployed(corpus, len(rows), work_dir=work_dir, on_step=step) as (http, url, people):
+    with deployed(corpus, len(rows), work_dir=work_dir, on_step=step) as (http, url, people, _database):
         step(f"asking {len(rows)} questions over HTTP")
         outcomes = [_ask_over_http(http, url, who, row) for who, row in zip(people, rows, strict=True)]
     return AnswerEvalResult(outcomes)
@@ -584,14 +584,14 @@ def deployed(
     work_dir: Path | None = None,
     on_step: Callable[[str], None] | None = None,
     clock: datetime | None = None,
-    database_urls: list[str] | None = None,
-) -> Iterator[tuple[Any, str, list[str]]]:
+) -> Iterator[tuple[Any, str, list[str], str]]:
     """A deployment as a company makes one, in a temporary folder: `migrate`, `directory import` (`employees`
     people, so that no conversation carries over from one message to the next), `ingest CORPUS` (when given),
-    `serve --no-samples`. Yields an HTTP client, the server's URL and the employees' Slack ids.
+    `serve --no-samples`. Yields an HTTP client, the server's URL, the employees' Slack ids and the deployment's
+    database URL.
 
     `clock` starts every process at that moment (it ticks from there), through the test suite's clock shim
-    (needs the dev install: time-machine). `database_urls`, when given, receives the deployment's database URL."""
+    (needs the dev install: time-machine)."""
     import os
     import signal
     import socket
@@ -609,8 +609,6 @@ def deployed(
             BACKOFFICE_DATA_DIR=str(folder / "var"),
             BACKOFFICE_LLM="",
         )
-        if database_urls is not None:
-            database_urls.append(env["BACKOFFICE_DATABASE_URL"])
         if clock is not None:
             env.update(_clock_env(clock))
         cli = [sys.executable, "-m", "bot.cli"]
@@ -662,7 +660,7 @@ def deployed(
                     if time.monotonic() > deadline:
                         raise RuntimeError("serve did not become ready in 300 s")
                     time.sleep(0.2)
-                yield http, url, people
+                yield http, url, people, env["BACKOFFICE_DATABASE_URL"]
         finally:
             server.send_signal(signal.SIGTERM)
             try:
@@ -821,7 +819,7 @@ def evaluate_intents(
     graded by where the reply went."""
     step = on_step or (lambda _text: None)
     outcomes = []
-    with deployed(corpus, len(rows), work_dir=work_dir, on_step=step) as (http, url, people):
+    with deployed(corpus, len(rows), work_dir=work_dir, on_step=step) as (http, url, people, _database):
         step(f"sending {len(rows)} messages over HTTP")
         for who, row in zip(people, rows, strict=True):
             body, ms = _chat(http, url, who, row["text"])
@@ -925,15 +923,10 @@ def evaluate_dialogues(
     employee (POST /api/chat, and /api/action for a button pressed), check each turn's reply and, at the end,
     the employee's leave requests, expense claims and tickets in the deployment's database."""
     step = on_step or (lambda _text: None)
-    urls: list[str] = []
     outcomes: list[DialogueOutcome] = []
-    with deployed(corpus, len(rows), work_dir=work_dir, on_step=step, clock=today, database_urls=urls) as (
-        http,
-        url,
-        people,
-    ):
+    with deployed(corpus, len(rows), work_dir=work_dir, on_step=step, clock=today) as (http, url, people, db_url):
         step(f"playing {len(rows)} dialogues over HTTP")
-        database = Database(urls[0])
+        database = Database(db_url)
         try:
             for who, row in zip(people, rows, strict=True):
                 outcome = _play(http, url, who, row)
