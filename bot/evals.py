@@ -701,8 +701,13 @@ def latency_figures(ms: list[float], *, digits: int = 1) -> dict[str, float | No
 
 def _chat(http: Any, url: str, who: str, text: str) -> tuple[dict[str, Any], float]:
     """POST /api/chat as `who`: the reply's JSON (an HTTP error as its text and skill) and the ms it took."""
+    return _post(http, f"{url}/api/chat", {"user": who, "text": text})
+
+
+def _post(http: Any, endpoint: str, payload: dict[str, Any]) -> tuple[dict[str, Any], float]:
+    """POST to a chat endpoint: the reply's JSON (an HTTP error as its text and skill) and the ms it took."""
     started = time.perf_counter()
-    response = http.post(f"{url}/api/chat", json={"user": who, "text": text})
+    response = http.post(endpoint, json=payload)
     ms = (time.perf_counter() - started) * 1000
     if response.status_code != 200:
         error = f"HTTP {response.status_code}"
@@ -954,10 +959,8 @@ def _play(http: Any, url: str, who: str, row: dict[str, Any]) -> DialogueOutcome
                 outcome.problems.append(f"turn {number}: no button {turn['click']!r} to press")
                 outcome.transcript.append(f"{said} -> (no such button)")
                 break
-            response = http.post(
-                f"{url}/api/action", json={"user": who, "action_id": button["action_id"], "value": button["value"]}
-            )
-            body = dict(response.json()) if response.status_code == 200 else {"text": f"HTTP {response.status_code}"}
+            pressed = {"user": who, "action_id": button["action_id"], "value": button["value"]}
+            body, _ms = _post(http, f"{url}/api/action", pressed)
         text = str(body.get("text", ""))
         skill = body.get("skill")
         outcome.transcript.append(f"{said} -> {skill}: {' '.join(text.split())[:160]}")
