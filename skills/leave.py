@@ -5,22 +5,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 
 from bot.db import local_date
 from bot.leave import ledger
 from bot.leave import requests as leave_requests
 from bot.leave.config import LeavePolicy, LeaveType, load_policy
-from bot.leave.dates import ParsedLeave, parse_leave
+from bot.leave.dates import ParsedLeave, days_named, parse_leave
 from bot.leave.jobs import decision_buttons
 from bot.leave.requests import Assessment, Proposal, RuleBreak, fmt_date, fmt_days, fmt_range
 from bot.leave.workdays import working_days
 from bot.messages import Button, Citation, Message, Modal, ModalField, Reply
 from bot.models import Employee, LeaveRequest
 from bot.outbox import person_channel
-from bot.router import QUESTION, read_act
+from bot.router import QUESTION, REQUEST, read_act
 from knowledge.answer import best_sentence, citations_for
-from skills.base import SkillContext, ask_for_text, drops_it, load_examples, pending_memo, row_id
+from skills.base import NotACorrection, SkillContext, ask_for_text, drops_it, load_examples, pending_memo, row_id
 from skills.policy import answer_from_sources, answer_in_between, cited_reply
 
 MONTHS = ("january february march april may june july august september october november december").split()
@@ -31,7 +32,7 @@ _STATUS = re.compile(
 _CANCEL = re.compile(r"\b(cancel|withdraw|call off|take back|scrap)\b", re.I)
 _BALANCE = re.compile(
     r"\b(left|remaining|balance|have i (used|taken)|i('ve| have) (used|taken)|used|taken so far|will i have|"
-    r"do i (still )?have|how many .* have i|accrued)\b",
+    r"do i (still )?have(?! to)|how many .* have i|accrued)\b",
     re.I,
 )
 _FORM_WORDS = {"leave", "leave request", "request leave", "time off", "book leave", "book time off", "form"}
@@ -107,7 +108,7 @@ def approval_key(request: LeaveRequest) -> str:
 # Working elsewhere or later is not time off: "wfh thursday", "remote day tomorrow", "running 20 min late".
 _NOT_LEAVE = re.compile(
     r"\b(wfh|work(ing)? (from|at) home|work(ing)? remotely|remote (day|work|working)|home ?office day|"
-    r"running( \d+ \w+)? late|be(ing)?( \d+ \w+)? late|stuck in traffic)\b",
+    r"running( \d+ \w+)? late|be(ing)?( \d+ \w+)? late|stuck in traffic|(be|being|i'm|im|am|working) remote(ly)?)\b",
     re.IGNORECASE,
 )
 NOT_LEAVE = (
@@ -158,14 +159,18 @@ class LeaveSkill:
                 waiting={"leave_question": follow_up},
                 ask_again=f"Now, about your request: {again}",
             )
-        if follow_up is not None and (parsed.start is None or parsed.questions or parsed.leave_type is None):
+        if follow_up is not None and (parsed.start is None or parsed.questions or not parsed.type_named):
             # The answer to the question asked (the dates, often): read with the request it completes, whose
             # leave type it keeps ("I need to log some sick leave" + "yesterday and today").
             combined = f"{follow_up} {text}"
             return self._request(combined, self._parse(combined, ctx, today), message, ctx, today, asked=True)
         if parsed.start is not None or parsed.problems or parsed.unknown_type:
             return self._request(text, parsed, message, ctx, today, asked=False)
-        if parsed.leave_type is not None and parsed.questions and _looks_like_request(text):
+        if (
+            parsed.leave_type is not None
+            and parsed.questions
+            and (_looks_like_request(text) or read_act(text) == REQUEST)
+        ):
             return self._request(text, parsed, message, ctx, today, asked=False)
         answer = answer_from_sources(text, ctx, message.channel_type)
         if answer.confident:
@@ -195,6 +200,8 @@ class LeaveSkill:
             return self._confirm(request, ctx)
         if action == "edit":
             return self._edit_form(request, ctx)
+        if action == "correct":
+            return self._correct(request, message, ctx)
         if action == "discard":
             return self._discard(request, ctx)
         if action == "approve":
@@ -248,7 +255,8 @@ class LeaveSkill:
                     skill=self.name,
                 )
             ctx.conversation.awaiting_skill = self.name
-            return Reply(text=" ".join(questions), skill=self.name, memo={"leave_question": text})
+            sorry = "I'm so sorry for your loss. " if parsed.leave_type == "bereavement" else ""
+            return Reply(text=sorry + " ".join(questions), skill=self.name, memo={"leave_question": text})
         assert parsed.start is not None and parsed.end is not None
         proposal = Proposal(
             leave_type=parsed.leave_type or "vacation",
@@ -700,6 +708,49 @@ class LeaveSkill:
         self._update_card(ctx, request, "Please check your request", assessment)
         return Reply(text=f"Updated request #{request.id} — check the card and press Confirm.", skill=self.name)
 
+    def _correct(self, request: LeaveRequest, message: Message, ctx: SkillContext) -> Reply:
+        """A change typed right after the request's card ("make it thursday instead", "end it on the 16th",
+        "extend it to include today", "change the start to the 17th", "make it sick leave"): the draft changes and
+        the card shows it. NotACorrection when nothing would change."""
+        if request.status != "draft" or request.employee_id != ctx.employee.id:
+            raise NotACorrection
+        text, today = message.text, local_today(ctx)
+        order = "MDY" if ctx.employee.country in ("US", "PH", "CA") else "DMY"
+        current = Proposal.of(request)
+        named = days_named(text, today=today, aliases=self.policy.aliases(), date_order=order, near=current.start)
+        parsed = self._parse(text, ctx, today)
+        start, end = _corrected_dates(text, named, current.start, current.end)
+        leave_type = parsed.leave_type if parsed.type_named and parsed.leave_type else current.leave_type
+        if (start, end, leave_type) == (current.start, current.end, current.leave_type):
+            raise NotACorrection
+        if end < start:
+            return Reply(
+                text=f"That would end ({fmt_date(end)}) before it starts ({fmt_date(start)}). Nothing was changed.",
+                skill=self.name,
+            )
+        moved = (start, end) != (current.start, current.end)
+        proposal = replace(
+            current,
+            leave_type=leave_type,
+            start=start,
+            end=end,
+            start_half=parsed.start_half if moved else current.start_half,
+            end_half=parsed.end_half if moved else current.end_half,
+        )
+        reply = self._edit(request, proposal, ctx, today)
+        if (request.start_date, request.end_date, request.leave_type) != (start, end, leave_type):
+            return reply  # refused (a rule it breaks, a date it can't have): the reply says why
+        when = fmt_range(request.start_date, request.end_date, request.start_half, request.end_half)
+        label = self.policy.types[request.leave_type].label
+        return Reply(
+            text=(
+                f"Changed request #{request.id}: {label}, {when} — {fmt_days(request.days)} working "
+                f"day{'' if request.days == 1 else 's'}. Press Confirm when it looks right."
+            ),
+            buttons=self._draft_buttons(request, blocked=False),
+            skill=self.name,
+        )
+
     # ------------------------------------------------------------ questions answered from the database
 
     def _status(self, text: str, ctx: SkillContext) -> Reply:
@@ -809,6 +860,38 @@ class LeaveSkill:
         ]
         lines = ["Which one should I cancel? Press its button:"] + ["• " + self._status_line(r) for r in active[:5]]
         return Reply(text="\n".join(lines), buttons=buttons, skill=self.name)
+
+
+_NEW_START = re.compile(r"\b(start|starting|begin|beginning|from|earlier)\b", re.IGNORECASE)
+_NEW_END = re.compile(r"\b(end|ending|until|till|through|extend|extended|include|longer|back on|last day)\b", re.I)
+
+
+def _corrected_dates(
+    text: str, named: Sequence[tuple[date | None, date | None]], start: date, end: date
+) -> tuple[date, date]:
+    """The dates a request has after a correction that names `named`: a new stretch replaces it; one day moves
+    the start or the end when the words say which ("change the start to", "end it on", "extend it to include"),
+    and otherwise replaces it."""
+    if len(named) > 1 and all(a is not None and b is not None for a, b in named):
+        starts = [a for a, _ in named if a is not None]
+        ends = [b for _, b in named if b is not None]
+        return min(starts), max(ends)
+    if len(named) != 1:
+        return start, end
+    first, last = named[0]
+    if first is None and last is not None:
+        return start, last  # "until friday"
+    if last is None and first is not None:
+        return first, end  # "from wednesday"
+    assert first is not None and last is not None
+    if first != last:
+        return first, last
+    new_start, new_end = bool(_NEW_START.search(text)), bool(_NEW_END.search(text))
+    if new_end and not new_start:
+        return (first, end) if first < start else (start, first)  # "extend it to include monday" reaches back
+    if new_start and not new_end:
+        return first, end
+    return first, first
 
 
 def _month_in(text: str) -> int | None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.leave.dates import parse_leave
+from bot.leave.dates import days_named, parse_leave
 
 pytestmark = pytest.mark.calendar  # `make test-dates` runs these at odd moments
 
@@ -250,7 +250,7 @@ def test_problems_say_what_is_wrong(text: str, order: str, message: str) -> None
         ("half day on the 9th", "MDY", ["Morning or afternoon", "half day on the 9th"]),
         ("parental leave starting March 1st", "MDY", ["Until when?", "starting March 1st"]),
         ("monday and thursday", "MDY", ["“monday”", "“thursday”", "separate requests"]),
-        ("vacation", "MDY", ["which dates"]),
+        ("vacation", "MDY", ["Which dates"]),
         ("some time in december", "MDY", ["some time in december"]),
         ("14/3", "MDY", ["14 March", "month/day"]),
     ],
@@ -294,3 +294,50 @@ def test_parsing_is_fast() -> None:
 def test_what_a_request_means_when_it_names_no_type(text: str, leave_type: str | None, start: date, end: date) -> None:
     parsed = parse_leave(text, today=TODAY, aliases=ALIASES, date_order="MDY")
     assert (parsed.leave_type, parsed.start, parsed.end) == (leave_type, start, end)
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end"),
+    [
+        # A weekday written with its date is one day, checked against the calendar.
+        ("day off on friday 19th", date(2027, 3, 19), date(2027, 3, 19)),
+        ("pto friday 19th through monday 22nd", date(2027, 3, 19), date(2027, 3, 22)),
+        ("can you book pto thu 18 and fri 19 march", date(2027, 3, 18), date(2027, 3, 19)),
+        # Two weekdays share the week named after the second.
+        ("taking thu + fri next week as pto", date(2027, 3, 18), date(2027, 3, 19)),
+        ("I need Wed and Thu of next week off", date(2027, 3, 17), date(2027, 3, 18)),
+        # Told in the past: the Monday that has been.
+        ("was sick on monday, can you log it", date(2027, 3, 8), date(2027, 3, 8)),
+        ("I was hoping to take friday off", date(2027, 3, 12), date(2027, 3, 12)),
+        # A date of what happened is not a day asked off.
+        (
+            "my grandmother passed away on sunday. could i have thursday and friday this week off",
+            date(2027, 3, 11),
+            date(2027, 3, 12),
+        ),
+    ],
+)
+def test_weekdays_with_dates_lists_tense_and_events(text: str, start: date, end: date) -> None:
+    parsed = parse_leave(text, today=date(2027, 3, 9), aliases=ALIASES)  # a Tuesday
+    assert (parsed.start, parsed.end, parsed.questions) == (start, end, ())
+
+
+def test_a_weekday_that_is_not_that_date_and_one_day_of_a_week_are_asked() -> None:
+    (wrong,) = parse_leave("friday the 18th", today=date(2027, 3, 9), aliases=ALIASES).questions
+    assert "is a Thursday, not a Friday" in wrong
+    (which,) = parse_leave("I'd like a day off next week", today=date(2027, 3, 9), aliases=ALIASES).questions
+    assert "Which day of “next week”" in which
+    answered = parse_leave("I'd like a day off next week wednesday", today=date(2027, 3, 9), aliases=ALIASES)
+    assert (answered.start, answered.end) == (date(2027, 3, 17), date(2027, 3, 17))
+
+
+def test_days_named_reads_each_date_of_a_change_on_its_own() -> None:
+    today = date(2027, 3, 9)
+    assert days_named("end it on tuesday the 16th instead? only need 2 days", today=today, aliases=ALIASES) == [
+        (date(2027, 3, 16), date(2027, 3, 16))
+    ]
+    # A weekday alone is the one nearest the request it changes.
+    assert days_named("end it on tuesday", today=today, aliases=ALIASES, near=date(2027, 3, 22)) == [
+        (date(2027, 3, 23), date(2027, 3, 23))
+    ]
+    assert days_named("actually make it sick leave", today=today, aliases=ALIASES) == []

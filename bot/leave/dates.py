@@ -33,6 +33,7 @@ class ParsedLeave:
     questions: tuple[str, ...]  # what to ask because it is missing or ambiguous
     problems: tuple[str, ...]  # what makes the text impossible (a date that doesn't exist, end before start)
     notes: tuple[str, ...]  # how relative phrases were read, for the confirmation card
+    type_named: bool = False  # the text names a leave type itself ("sick", "bereavement"), not only "off" / "out"
 
 
 MONTHS = tuple(calendar.month_name[i].lower() for i in range(1, 13))
@@ -63,7 +64,8 @@ _GENERIC_ALIASES = frozenset({"off", "leave", "time off", "day off", "days off"}
 _NOT_LEAVE_KINDS = frozenset(
     "a an the my our some any more extra this that next last on of for to take taking took request requesting "
     "book booking apply applying need needs want use using go going be will i i'm can could please approve "
-    "approved start starting day days week weeks half full and or your his her their planned cancel".split()
+    "approved start starting day days week weeks half full and or your his her their planned cancel like love get "
+    "have put log file register record submit me you u pls plz wanted needed would".split()
 )
 _FILLER = frozenset(
     "please pls i i'm i'll will be am is are taking take out away on the a me off like would need want going "
@@ -78,7 +80,7 @@ _REASON_STOPS = frozenset({",", ".", "!", "?", ";", ")", "(", ":"})
 _NOT_REASONS = frozenset(
     "i i'm i'd i'll me it please pls thanks thank you thx that this ok okay if possible the a an off work now day days "
     "approve approval leave my can could would like to take have get book request want need go going be will am is "
-    "are hi hello hey there team so just also may we".split()
+    "are hi hello hey there team so just also may we you u log record mark enter file submit put down plz".split()
 )
 _MARKERS = frozenset(
     "from starting start beginning commencing effective since as of between until through back returning return "
@@ -96,7 +98,7 @@ _ATOMS = re.compile(
         for name, pattern in (
             (
                 "offset",
-                rf"in {_COUNT} (?:days?|weeks?)|in {_COUNT} fortnights?|in a fortnight"
+                rf"in (?!(?:a|an|one) day\b){_COUNT} (?:days?|weeks?)|in {_COUNT} fortnights?|in a fortnight"
                 rf"|{_COUNT} (?:days?|weeks?) from (?:now|today)",
             ),
             (
@@ -181,6 +183,7 @@ class _Atom:
     half: str | None = None  # am / pm / half, from an attached "morning", "afternoon", "half day"
     ext_lo: int = 0  # lo/hi widened by attached half-day words
     ext_hi: int = 0
+    named_weekday: int | None = None  # "friday the 19th": the weekday written with the date, checked against it
 
 
 @dataclass
@@ -199,6 +202,7 @@ class _Piece:
     half: str | None = None
     past: bool = False  # "since monday" means the Monday that has been
     inferred: bool = True
+    named_weekday: int | None = None  # "friday the 19th": the 19th must be a Friday
 
 
 @dataclass
@@ -232,6 +236,7 @@ class _Context:
     today: date
     order: str
     year_shift: int | None = None  # "last year" → -1, "next year" → 1, "this year" → 0
+    past: bool = False  # told in the past tense ("I was sick on monday"): a bare weekday is the one that has been
     questions: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
@@ -248,12 +253,13 @@ def parse_leave(text: str, *, today: date, aliases: Mapping[str, str], date_orde
     norm, starts, ends = _joined(tokens)
     consumed: set[int] = set()
     leave_type, unknown_type = _leave_type(norm, starts, ends, tokens, index, consumed)
-    if leave_type is None or leave_type == _generic_type(norm, index):
+    type_named = leave_type is not None and leave_type != _generic_type(norm, index)
+    if not type_named:
         # No type named, or only "off" / "out": what the words mean ("a fever", "my dad died"), when the
         # company has that type.
         leave_type = _meant_type(text, set(aliases.values())) or leave_type
 
-    ctx = _Context(today=today, order=date_order)
+    ctx = _Context(today=today, order=date_order, past=told_in_past(text))
     atoms = _atoms(norm, starts, ends)
     for atom in atoms:
         if atom.kind in ("year", "vague"):
@@ -261,8 +267,8 @@ def parse_leave(text: str, *, today: date, aliases: Mapping[str, str], date_orde
         if atom.kind == "year":
             ctx.year_shift = {"last": -1, "next": 1, "this": 0}[atom.text.split()[0]]
     loose_halves = _attach_halves(atoms, tokens, consumed)
-    items = [atom for atom in atoms if atom.kind not in ("half", "year", "vague")]
-    exprs = _group(items, tokens, text, consumed)
+    items = _with_weekdays([atom for atom in atoms if atom.kind not in ("half", "year", "vague")], tokens, consumed)
+    exprs = _without_events(_group(items, tokens, text, consumed), tokens)
     spans: list[_Span] = []
     for expr in exprs:
         if expr.kind == "lone_duration":
@@ -294,7 +300,48 @@ def parse_leave(text: str, *, today: date, aliases: Mapping[str, str], date_orde
         questions=tuple(dict.fromkeys(ctx.questions)),
         problems=tuple(dict.fromkeys(ctx.problems)),
         notes=notes,
+        type_named=type_named or leave_type != _generic_type(norm, index),
     )
+
+
+def days_named(
+    text: str, *, today: date, aliases: Mapping[str, str], date_order: str = "MDY", near: date | None = None
+) -> list[tuple[date | None, date | None]]:
+    """Each date a text names, pinned to days on its own and in the order written: (start, end), with None for the
+    open end of "from monday" or "until friday". For reading a change to a request ("end it on tuesday the 16th",
+    "make it thursday instead"), where the dates need not make one stretch of days; a weekday named alone is the
+    one nearest `near` (the request's first day: "end it on tuesday" means that week's Tuesday)."""
+    index = _alias_index(tuple(sorted((" ".join(alias.lower().split()), key) for alias, key in aliases.items())))
+    tokens = _tokenize(text, index)
+    norm, starts, ends = _joined(tokens)
+    consumed: set[int] = set()
+    _leave_type(norm, starts, ends, tokens, index, consumed)
+    ctx = _Context(today=today, order=date_order, past=told_in_past(text))
+    atoms = _atoms(norm, starts, ends)
+    _attach_halves(atoms, tokens, consumed)
+    items = _with_weekdays([atom for atom in atoms if atom.kind not in ("half", "year", "vague")], tokens, consumed)
+    found: list[tuple[date | None, date | None]] = []
+    for expr in _without_events(_group(items, tokens, text, consumed), tokens):
+        if expr.kind == "lone_duration":
+            continue
+        try:
+            span = _resolve_expr(expr, found[-1][1] if found else None, tokens, text, ctx)
+        except _Unclear:
+            continue
+        first = expr.first
+        if (
+            near is not None
+            and expr.kind == "single"
+            and first is not None
+            and first.kind == "weekday"
+            and first.modifier is None
+            and first.week is None
+            and span.start is not None
+        ):
+            day = min((span.start + timedelta(weeks=k) for k in (-1, 0, 1, 2)), key=lambda d: abs((d - near).days))
+            span = _Span(day, day, span.lo, span.hi)
+        found.append((span.start, span.end))
+    return found
 
 
 # What a request means when it names no type: being ill (or a child being ill, a doctor's note), a death in the
@@ -311,7 +358,8 @@ _MEANINGS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "sick",
         re.compile(
-            r"\b(fever|temperature|food poisoning|stomach bug|throwing up|vomiting|covid|a cold|the cold|"
+            r"\b(fever|temperature|food poisoning|stomach bug|throwing up|vomiting|covid|flu|chicken ?pox|measles|"
+            r"strep( throat)?|migraine|(a|the) (bad |nasty |horrible |terrible |heavy |head )?cold|"
             r"doctor'?s (orders|note)|doctor (told|says|said|signed|ordered)|"
             r"hospital|not feeling (well|good|great)|feel(ing)? (sick|ill|unwell|awful|terrible|rough)|"
             r"under the weather|signed (me )?off|sick (kid|child|son|daughter|baby))\b",
@@ -523,6 +571,73 @@ def _merge_half(old: str | None, new: str) -> str:
     return "half"  # "morning" and "afternoon" of one day: ask rather than pick one
 
 
+_PAST = re.compile(
+    r"\b(was|were)\b(?! (hoping|wondering|thinking|planning|going|gonna|wanting|looking|meaning|about|supposed))"
+    r"|\b(missed|stayed home|called in sick|had to (stay|leave|go))\b",
+    re.IGNORECASE,
+)
+_AHEAD = re.compile(
+    r"\b(will|won'?t|going to|gonna|next|need|want|would like|plan|planning|can i|could i|may i|book)\b|'ll\b|'d like",
+    re.IGNORECASE,
+)
+
+
+def told_in_past(text: str) -> bool:
+    """The absence is told as something that happened ("I was sick on monday", "missed tuesday"), with nothing
+    that looks ahead in the same message."""
+    return bool(_PAST.search(text)) and not _AHEAD.search(text)
+
+
+def _with_weekdays(items: list[_Atom], tokens: list[_Token], consumed: set[int]) -> list[_Atom]:
+    """A weekday written right before a day of the month ("friday the 19th", "thu 18 march") is one date, whose
+    weekday is checked against the calendar, not a second day."""
+    result: list[_Atom] = []
+    for item in items:
+        last = result[-1] if result else None
+        if (
+            last is not None
+            and last.kind == "weekday"
+            and last.text in WEEKDAYS
+            and item.kind in ("ordinal", "bare", "month_day", "day_month")
+            and _gap(tokens, last.ext_hi, item.ext_lo, consumed) in ([], [","])
+        ):
+            kind = "ordinal" if item.kind == "bare" else item.kind
+            result[-1] = _Atom(
+                kind,
+                item.lo,
+                item.hi,
+                item.text,
+                item.half or last.half,
+                last.ext_lo,
+                item.ext_hi,
+                named_weekday=WEEKDAYS.index(last.text),
+            )
+            continue
+        result.append(item)
+    return result
+
+
+_DEATH = _MEANINGS[0][1]
+
+
+def tells_of_a_death(text: str) -> bool:
+    """The message tells of a death in the family ("my dad died last night", "lost my grandmother")."""
+    return bool(_DEATH.search(text))
+
+
+# A date told as what happened ("my grandmother passed away on sunday") is not a day asked off.
+_EVENT_WORDS = frozenset({"passed", "away", "died", "happened", "occurred", "born"})
+
+
+def _without_events(exprs: list[_Expr], tokens: list[_Token]) -> list[_Expr]:
+    """Leave out dates that come right after what happened, when other dates remain for the time off."""
+    dated = [expr for expr in exprs if expr.kind != "lone_duration"]
+    events = [expr for expr in dated if _EVENT_WORDS & {t.text for t in tokens[max(0, expr.lo - 3) : expr.lo]}]
+    if not events or len(events) == len(dated):
+        return exprs
+    return [expr for expr in exprs if expr not in events]
+
+
 def _gap(tokens: list[_Token], lo: int, hi: int, consumed: set[int]) -> list[str]:
     """The words between two atoms that decide how they join (type words and filler left out)."""
     return [
@@ -543,7 +658,7 @@ _DURATION_JOINS: tuple[list[str], ...] = (
     ["as", "of"],
     ["commencing"],
 )
-_LIST_WORDS = ([","], ["and"], [",", "and"], ["&"])
+_LIST_WORDS = ([","], ["and"], [",", "and"], ["&"], ["+"])
 _BACK_TAIL = frozenset({"back", "returning", "return", "in", "at", "to", "work", "office", "the"})
 
 
@@ -560,7 +675,7 @@ def _group(items: list[_Atom], tokens: list[_Token], text: str, consumed: set[in
         if item.kind == "duration":
             count, unit = _duration(item.text)
             last = exprs[-1] if exprs else None
-            if (count, unit) == (1, "day"):
+            if (count, unit) == (1, "day") and not any(other.kind == "week" for other in items):
                 consumed.update(range(item.lo, item.hi))  # "take a day off tomorrow": the date says it all
                 i += 1
                 continue
@@ -603,6 +718,8 @@ def _group(items: list[_Atom], tokens: list[_Token], text: str, consumed: set[in
             i += 2
             continue
         piece = _piece(item, tokens, text)
+        if item.kind == "weekday" and piece.week is None and piece.modifier is None:
+            piece.week = _listed_week(items, i, tokens, text, consumed)
         if item.kind in ("bare", "ordinal"):
             borrowed = _listed_month(items, i, exprs, prefix, tokens, text, consumed)
             if borrowed is not None:
@@ -632,6 +749,20 @@ def _group(items: list[_Atom], tokens: list[_Token], text: str, consumed: set[in
         consumed.update(range(lo, item.ext_hi + onwards))
         i += 1
     return exprs
+
+
+def _listed_week(items: list[_Atom], i: int, tokens: list[_Token], text: str, consumed: set[int]) -> int | None:
+    """The week a weekday borrows from the weekdays listed after it: "thu + fri next week", "wed and thu of next
+    week" name two days of next week (not this Thursday and next week's Friday)."""
+    j = i
+    while j + 1 < len(items) and items[j + 1].kind == "weekday":
+        if _gap(tokens, items[j].ext_hi, items[j + 1].ext_lo, consumed) not in _LIST_WORDS:
+            return None
+        j += 1
+        listed = _piece(items[j], tokens, text)
+        if listed.week is not None or listed.modifier is not None:
+            return listed.week
+    return None
 
 
 def _listed_month(
@@ -697,6 +828,7 @@ def _piece(atom: _Atom, tokens: list[_Token], text: str) -> _Piece:
     """What an atom says about a day, before the calendar is consulted."""
     words = atom.text.split()
     piece = _Piece(atom.kind, atom.text, _phrase(tokens, text, atom.lo, atom.hi), half=atom.half)
+    piece.named_weekday = atom.named_weekday
     if atom.kind == "relative" and words[0] == "this":  # "this morning", "this afternoon"
         piece.half = _merge_half(piece.half, _half_kind(words[1]))
     elif atom.kind == "weekday":
@@ -797,14 +929,24 @@ def _resolve(piece: _Piece, anchor: date | None, ctx: _Context) -> date:
     if piece.weekday is not None:
         if anchor is not None and piece.modifier is None and piece.week is None:
             return anchor + timedelta(days=(piece.weekday - anchor.weekday()) % 7)  # "friday to monday"
+        if ctx.past and piece.modifier is None and piece.week is None:
+            piece.past = True  # "I was sick on monday": the Monday that has been
         day = _weekday(piece, today)
         return _shifted(day, ctx) if anchor is None else day
     assert piece.day is not None
     if piece.month is None:
-        return _day_of_month(piece, anchor, ctx)
+        return _checked_weekday(piece, _day_of_month(piece, anchor, ctx))
     if piece.year is None:
         piece.year = _end_year(piece, anchor) if anchor is not None else _year(piece.month, piece.day, ctx)
-    return _existing(piece.year, piece.month, piece.day)
+    return _checked_weekday(piece, _existing(piece.year, piece.month, piece.day))
+
+
+def _checked_weekday(piece: _Piece, day: date) -> date:
+    """The day, when it is the weekday written with it ("friday the 19th"); a question when it is not."""
+    if piece.named_weekday is None or piece.named_weekday == day.weekday():
+        return day
+    named = WEEKDAYS[piece.named_weekday].capitalize()
+    raise _Unclear(f"{_fmt(day)} is a {day:%A}, not a {named} — which day do you mean?", problem=False)
 
 
 def _read_numeric(piece: _Piece, ctx: _Context) -> None:
@@ -989,10 +1131,10 @@ def _assemble(
     if not closed:
         if lone:
             ctx.questions.append(f"Starting when? You said “{_phrase(tokens, text, lone[0].lo, lone[0].hi)}”.")
-        elif vague:
+        elif vague and vague[0].lower() not in ("some time", "sometime"):
             ctx.questions.append(f"Which days do you mean by “{vague[0]}”? Please give the first and the last day.")
         else:
-            ctx.questions.append("I couldn't tell which dates you mean — e.g. “Dec 22 to Jan 2” or “next Friday”.")
+            ctx.questions.append("Which dates would you like off? For example “Dec 22 to Jan 2” or “next Friday”.")
         return None
     merged = _merged(closed)
     if len(merged) > 1:
@@ -1011,7 +1153,10 @@ def _assemble(
         if count != wanted:
             duration = _phrase(tokens, text, lone[0].lo, lone[0].hi).removeprefix("for ")
             phrase = _phrase(tokens, text, span.lo, span.hi)
-            ctx.questions.append(f"Which {duration} do you mean? “{phrase}” is {count} working days.")
+            if wanted == 1:
+                ctx.questions.append(f"Which day of “{phrase}” would you like off?")
+            else:
+                ctx.questions.append(f"Which {duration} do you mean? “{phrase}” is {count} working days.")
             return None
     if span.start == span.end:
         span.first_half = _single_half(span, loose_halves)
