@@ -33,7 +33,7 @@ from bot.router import OUT_OF_SCOPE, QUESTION, Route, Router, read_act
 from bot.settings import Settings
 from integrations.llm import AnswerWriter
 from knowledge.index import KnowledgeIndex
-from skills.base import Skill, SkillContext, drops_it
+from skills.base import NotACorrection, Skill, SkillContext, corrects_it, drops_it
 from skills.smalltalk import MENU, NOT_SURE
 
 log = logging.getLogger(__name__)
@@ -78,13 +78,14 @@ def in_english_please(message: Message, reply: Reply) -> Reply:
     return reply
 
 
-def _draft_discard(session: Session, conversation: Conversation) -> tuple[str, str] | None:
-    """The Cancel button (action id, value) of a draft's card, when that card is the newest thing the bot said in
-    this conversation."""
+def _newest_draft(session: Session, conversation: Conversation) -> tuple[str, str] | None:
+    """The skill and id of the draft whose card (with its Cancel button, `<skill>:discard`) is the newest thing the
+    bot said in this conversation."""
     last = last_bot_message(session, conversation.id)
     for button in (last.payload or {}).get("buttons", []) if last is not None else []:
-        if str(button.get("action_id", "")).endswith(":discard"):
-            return str(button["action_id"]), str(button.get("value", ""))
+        action_id = str(button.get("action_id", ""))
+        if action_id.endswith(":discard"):
+            return action_id.removesuffix(":discard"), str(button.get("value", ""))
     return None
 
 
@@ -128,8 +129,15 @@ class Assistant:
         problem = self.check_input(message)
         if problem is not None:
             return problem
+        parts = [message.text] if message.is_action else self.router.requests_in(message.text)
         try:
-            reply = self._handle(message, event_id)
+            # Requests for different skills in one message are each handled; the stored event is finished with
+            # the first, so a re-run after a crash never does one twice.
+            replies = [
+                self._handle(replace(message, text=part), event_id if i == 0 else None) for i, part in enumerate(parts)
+            ]
+            reply = replies[0]
+            reply.more = replies[1:]
         except SQLAlchemyError:
             log.exception("database error while handling a message")
             # A stored event is run again once the database is back; a click or a web message is not.
@@ -166,7 +174,7 @@ class Assistant:
         return None
 
     def _handle(self, message: Message, event_id: str | None = None) -> Reply:
-        route = self.router.route(message)
+        route = routed = self.router.route(message)
         if route.skill == "feedback":
             return self._feedback(message)
         skill_message = message  # what the skill is handed (a typed cancel becomes its card's button)
@@ -183,12 +191,16 @@ class Assistant:
                 skill = self.skills[route.skill]
             elif (
                 not message.is_action
-                and drops_it(message.text)
-                and (discard := _draft_discard(session, conversation)) is not None
+                and (drops_it(message.text) or corrects_it(message.text))
+                and (draft := _newest_draft(session, conversation)) is not None
             ):
-                # "Scrap that" right after a draft's card: that card's Cancel button, pressed in words.
-                skill_message = replace(message, action_id=discard[0], action_value=discard[1])
-                route = Route(skill=discard[0].split(":", 1)[0], confidence=1.0, reason="cancel typed")
+                # Right after a draft's card: "scrap that" presses its Cancel button in words; "sorry, I meant 64"
+                # goes to its skill as a correction of that draft (`<skill>:correct`), which changes what it names
+                # or, when nothing changes, handles the message as a new one.
+                dropped = drops_it(message.text)
+                action = f"{draft[0]}:{'discard' if dropped else 'correct'}"
+                skill_message = replace(message, action_id=action, action_value=draft[1])
+                route = Route(skill=draft[0], confidence=1.0, reason="cancel typed" if dropped else "correction")
                 skill = self.skills.get(route.skill)
             elif not message.is_action and message.thread_ts:
                 # A reply under a skill's card (e.g. IT answering in a ticket's thread) goes to that skill.
@@ -236,7 +248,15 @@ class Assistant:
                     inbound_message_id=inbound_id,
                     route=route,
                 )
-                reply = in_english_please(message, skill.handle(skill_message, ctx))
+                try:
+                    handled = skill.handle(skill_message, ctx)
+                except NotACorrection:
+                    # Nothing in the draft changes ("it was a great trip, not cheap"): the message is handled as
+                    # the router read it.
+                    ctx.route = routed
+                    fallback = self.skills.get(routed.skill)
+                    handled = fallback.handle(message, ctx) if fallback else self._out_of_scope(routed)
+                reply = in_english_please(message, handled)
                 reply.skill = reply.skill or skill.name
                 reply.confidence = route.confidence
                 self._record_reply(session, message, reply, conversation_id)
@@ -251,7 +271,9 @@ class Assistant:
             return Reply(text=FAILED, ephemeral=True, skill=route.skill)
 
     def _out_of_scope(self, route: Route) -> Reply:
-        if route.skill == OUT_OF_SCOPE:
+        if route.reason == "gibberish":
+            text = f"Sorry, I couldn't make sense of that. Could you say what you need in a few words? {MENU}"
+        elif route.skill == OUT_OF_SCOPE:
             text = NOT_SURE
         else:
             text = "That button or form is not something I recognise any more."

@@ -143,11 +143,15 @@ class Reply:
     update_key: str | None = None
     # A skill's note to itself, kept with the stored reply (e.g. the request text awaiting an answer).
     memo: dict[str, str] = field(default_factory=dict)
+    # The replies to the other requests of the same message ("monday off, also my keyboard is broken"), each
+    # stored and delivered like this one.
+    more: list[Reply] = field(default_factory=list)
 
     def payload(self) -> dict[str, Any]:
         """The renderable parts, as stored with the message and in the outbox."""
         data: dict[str, Any] = {
             "feedback": self.feedback,
+            "answered": self.answered,
             "citations": [c.to_dict() for c in self.citations],
             "buttons": [
                 {"action_id": b.action_id, "text": b.text, "value": b.value, "style": b.style} for b in self.buttons

@@ -21,11 +21,14 @@ from pathlib import Path
 import numpy as np
 import Stemmer
 from scipy.sparse import csr_matrix, hstack
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from bot.leave.dates import tells_of_a_death
 from bot.messages import Message
 from bot.privacy import sensitive_topic
+from bot.tickets.classify import triage
+from bot.tickets.incidents import ROUTE_THRESHOLD, IncidentModel
 from knowledge.embeddings import MiniLMEmbeddings
 
 OUT_OF_SCOPE = "out_of_scope"
@@ -92,7 +95,8 @@ _CONCRETE = re.compile(
     r"\b(mon|tues|wednes|thurs|fri|satur|sun)day\b|\b(tomorrow|today|tonight|yesterday)\b|\b(next|this) (week|month)\b"
     r"|\b(jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.? ?\d|\b\d{1,2}(st|nd|rd|th)?\b (of )?"
     r"(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)|\b\d{1,2}[/.]\d{1,2}\b"
-    r"|[$€£¥]\s?\d|\b\d+([.,]\d+)?\s?(usd|eur|gbp|chf|cad|dollars?|euros?|pounds?|bucks|quid)\b",
+    r"|[$€£¥]\s?\d|\b\d+([.,]\d+)?\s?(usd|eur|gbp|chf|cad|dollars?|euros?|pounds?|bucks|quid)\b"
+    r"|\b(some ?time soon|soon|later this (week|month))\b",
     re.IGNORECASE,
 )
 _MONEY = re.compile(
@@ -115,10 +119,16 @@ _REQUEST = re.compile(
     r"|\b(is|are|was|got|keeps? getting)\b.*\b(broken|crash\w*|locked|frozen|down)\b",
     re.IGNORECASE,
 )
+# Words before the point of a message ("wait, do I need a doctor's note?", "oh and how do I ..."), set aside when
+# reading what it asks.
+_LEAD_IN = re.compile(
+    r"^((wait|oh|ok|okay|hmm+|um+|uh+|also|btw|so|and|actually|quick question|one more thing|sorry)\b[,:!.]?\s*)+",
+    re.IGNORECASE,
+)
 _ASKING = re.compile(
     r"^(how|what|what's|whats|when|where|who|whom|whose|which|why|is|are|am|do|does|did|can|could|should|would|"
     r"wat|wats|wht|whn|hw|hows|how's|howto|wheres|where's|whos|who's|"  # as people type in chat
-    r"will|may|might|must|shall|if|any|anyone|tell me|explain|wondering)\b|\?\s*$"
+    r"will|may|might|must|shall|if|any|anyone|tell me|explain|wondering)\b(?!['’]t\b)|\?\s*$"
     r"|\b(want|need|like) to know\b|\bwondering\b|\bnot sure (if|whether|how|what)\b",
     re.IGNORECASE,
 )
@@ -167,7 +177,7 @@ def read_act(text: str) -> str:
 
 def read_act_why(text: str) -> tuple[str, str]:
     """`read_act`, with the rule that decided it (for `backoffice explain`)."""
-    text = text.strip()
+    text = _LEAD_IN.sub("", text.strip())
     if _PERSONAL.search(text):
         return PERSONAL, "names my balance or where my own request, claim or ticket stands"
     if _INDIRECT_QUESTION.search(text) and not _CONCRETE.search(text):
@@ -190,11 +200,41 @@ def read_act_why(text: str) -> tuple[str, str]:
     return REQUEST, "no question in it"
 
 
+# Where one message may hold a second request: a sentence end, "also", "separately", "btw", "+", ", and my ...".
+_NEXT_REQUEST = re.compile(
+    r"(?<=[.!?;])\s+(?=\S)"
+    r"|,?\s+(?:and\s+)?(?:also|plus|separately|additionally|btw|by the way|fyi|oh and|one more thing|another thing)\b"
+    r"[:,]?\s*"
+    r"|\s+\+\s+|,\s*and\s+(?=(?:my|the|our|i|i'm|i've|im|can|could|please|pls)\b)",
+    re.IGNORECASE,
+)
+_KEYBOARD_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+
+
+def _mashed(word: str) -> bool:
+    """A word typed by mashing keys: no vowel ("lkj", "mnbvcxz"), a chunk repeated ("sdfsdf", "jjjj"), or four or
+    more letters all from one keyboard row ("qwpoeiru", "asdfgh")."""
+    return (
+        (len(word) >= 3 and not re.search(r"[aeiouy]", word))
+        or re.fullmatch(r"(.{1,4})\1+.{0,3}", word) is not None
+        or (len(word) >= 4 and any(set(word) <= set(row) for row in _KEYBOARD_ROWS))
+    )
+
+
+def _content_words(text: str) -> list[str]:
+    return [w for w in re.findall(r"[a-z]+", text.lower()) if len(w) > 2 and w not in ENGLISH_STOP_WORDS]
+
+
+# The skills that act on a request; two of them in one message are two requests.
+ACTION_SKILLS = ("leave", "expense", "it")
+SPLIT_CONFIDENCE = 0.6  # each part must read clearly as its skill's request on its own
+
+
 @dataclass(frozen=True)
 class Route:
     skill: str
     confidence: float
-    # "action" | "sensitive" | "classifier" | "below_threshold" | "empty" | "awaiting" | "thread"
+    # "action" | "sensitive" | "classifier" | "below_threshold" | "empty" | "gibberish" | "awaiting" | "thread"
     # | "question" (a question on `topic`'s subject, answered from the documents)
     # | "documents_first" (no skill fits a question: the documents answer it, or the menu is shown)
     # | "personal" (a question about the employee's own records, sent to the skill that keeps them)
@@ -224,9 +264,12 @@ class Router:
         *,
         threshold: float,
         vector_cache: Path | None = None,
+        incidents: IncidentModel | None = None,
     ) -> None:
-        """`vector_cache`: a folder where the examples' vectors are kept between starts (Settings.cache_dir)."""
+        """`vector_cache`: a folder where the examples' vectors are kept between starts (Settings.cache_dir);
+        `incidents`: the security-incident model, so an incident in words no skill example has still reaches IT."""
         self._embeddings = embeddings
+        self.incidents = incidents
         self.threshold = threshold
         texts = [text for label in sorted(examples) for text in examples[label]]
         labels = [label for label in sorted(examples) for _ in examples[label]]
@@ -239,6 +282,8 @@ class Router:
         self._model = LogisticRegression(C=30.0, max_iter=2000, class_weight="balanced")
         self._model.fit(self._features(texts, vectors), labels)
         self.labels: list[str] = [str(c) for c in self._model.classes_]
+        # Every word the router or the embedding model knows: a message with none of them is keyboard mash.
+        self._known = set(self._vectorizer.vocabulary_) | set(embeddings.vocabulary())
 
     def _features(self, texts: Sequence[str], vectors: np.ndarray) -> csr_matrix:
         return hstack([self._vectorizer.transform(texts), csr_matrix(vectors)]).tocsr()
@@ -247,9 +292,25 @@ class Router:
         vectors = self._embeddings.embed_array(list(texts), max_tokens=ROUTER_TOKENS)
         return np.asarray(self._model.predict_proba(self._features(texts, vectors)))
 
+    def reads_as_incident(self, text: str) -> bool:
+        """A security incident by the IT cue patterns, or surely so by the incident model."""
+        if triage(text).security:
+            return True
+        return self.incidents is not None and self.incidents.probability(text) >= ROUTE_THRESHOLD
+
+    def gibberish(self, text: str) -> bool:
+        """Keyboard mash ("asdfghjkl", "sdfsdf", "lkj;lkj"): no word of the message is one the router's examples
+        or the embedding model's vocabulary hold, and each looks mashed rather than like slang or another
+        language ("heyyy", "gracias" are not). Asked again, never made a ticket or a form."""
+        words = [w for w in re.findall(r"[a-z]+", text.lower()) if len(w) > 1]
+        unknown = [w for w in words if w not in self._known and _STEMMER.stemWord(w) not in self._known]
+        return bool(words) and len(unknown) == len(words) and all(_mashed(w) for w in unknown)
+
     def classify(self, text: str) -> Route:
         if not text.strip():
             return Route(OUT_OF_SCOPE, 0.0, "empty")
+        if self.gibberish(text):
+            return Route(OUT_OF_SCOPE, 0.0, "gibberish")
         if sensitive_topic(text) is not None:
             return Route(SENSITIVE, 1.0, "sensitive")
         probs = self.probabilities([text])[0]
@@ -262,6 +323,33 @@ class Router:
             return Route(OUT_OF_SCOPE, confidence, "below_threshold", off_topic=off_topic)
         return Route(label, confidence, "classifier", off_topic=off_topic)
 
+    def requests_in(self, text: str) -> list[str]:
+        """The separate requests in one message, when it holds requests for different skills ("monday off,
+        also my keyboard is broken" → a leave request and an IT report); otherwise the whole text alone."""
+        parts = [part.strip(" ,.;") for part in _NEXT_REQUEST.split(text)]
+        # A part that only points back ("can you log it?") is not a request of its own.
+        parts = [part for part in parts if len(_content_words(part)) >= 2]
+        if len(parts) < 2 or len(parts) > 4 or sensitive_topic(text) is not None:
+            return [text]
+        routes = [self.classify(part) for part in parts]
+        skills = {route.skill for route in routes}
+        if (
+            not all(
+                route.skill in ACTION_SKILLS and route.confidence >= SPLIT_CONFIDENCE and read_act(part) == REQUEST
+                for route, part in zip(routes, parts, strict=True)
+            )
+            or len(skills) < 2
+        ):
+            return [text]
+        # Neighbouring parts for the same skill stay together ("my laptop is broken. it won't start").
+        joined: list[str] = []
+        for index, part in enumerate(parts):
+            if index and routes[index].skill == routes[index - 1].skill:
+                joined[-1] = f"{joined[-1]}. {part}"
+            else:
+                joined.append(part)
+        return joined
+
     def route(self, message: Message) -> Route:
         """The skill for a message, and why. A question about leave, expenses or IT is answered from the
         documents (with the skill's action offered), never taken as a request; a question no skill fits is
@@ -270,7 +358,7 @@ class Router:
         if message.action_id:
             return Route(message.action_id.split(":", 1)[0], 1.0, "action")
         route = self.classify(message.text)
-        if route.reason in ("sensitive", "empty"):
+        if route.reason in ("sensitive", "empty", "gibberish"):
             return route
         if error_output(message.text):
             return replace(route, skill="it", confidence=1.0, reason="error_output", act=REQUEST)
@@ -286,6 +374,13 @@ class Router:
             # you can be an onboarding buddy?"): looked up like one no skill fits; neither skill acts on it.
             no_skill = route.off_topic + route.confidence
             return replace(route, skill=POLICY, reason=DOCUMENTS_FIRST, act=act, off_topic=no_skill)
+        if route.skill not in ("it", "leave", "expense") and act != QUESTION and self.reads_as_incident(message.text):
+            # "Got an alert that someone signed in to my account from brazil": a security incident, whatever else
+            # the words look like.
+            return replace(route, skill="it", confidence=1.0, reason="security incident", act=REQUEST)
+        if route.skill in (SMALLTALK, OUT_OF_SCOPE) and act != QUESTION and tells_of_a_death(message.text):
+            # "My dad died last night": time off to offer (bereavement leave), never the menu or small talk.
+            return replace(route, skill="leave", confidence=1.0, reason="bereavement", act=REQUEST)
         if route.skill == OUT_OF_SCOPE:
             # Looked up before the menu, whatever the phrasing ("wen is the summer bbq", "business cards budget");
             # the policy skill weighs what the documents return against `off_topic`.

@@ -319,7 +319,8 @@ class SlackEdge:
 
     def _answer(self, message: Message, event_id: str) -> None:
         reply = self.assistant.handle(message, event_id=event_id or None)
-        self._deliver(message, reply)
+        for each in (reply, *reply.more):
+            self._deliver(message, each)
         if event_id and reply.text != DB_DOWN_KEPT:
             # Replies that changed nothing (a problem with the input) finish here; the rest finished with
             # the skill's changes. After a database failure the event stays open and is run again.

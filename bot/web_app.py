@@ -142,6 +142,7 @@ def reply_json(reply: Reply) -> dict[str, Any]:
         answered=reply.answered,
         message_id=reply.message_id,
         modal=None,
+        more=[reply_json(other) for other in reply.more],
     )
     if reply.modal is not None:
         data["modal"] = {

@@ -9,11 +9,12 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from bot.db import local_date
 from bot.expenses import service
 from bot.expenses.config import ExpensePolicy, load_expense_policy
-from bot.expenses.parse import CATEGORIES, ParsedExpense, parse_expense
+from bot.expenses.parse import CATEGORIES, ParsedExpense, minor_units, parse_correction, parse_expense
 from bot.expenses.receipts import ReceiptFields, ReceiptUnreadable, read_receipt
 from bot.expenses.service import LABELS, Draft, Flag, money
 from bot.messages import Button, Citation, Message, Modal, ModalField, Reply
@@ -23,12 +24,12 @@ from bot.router import QUESTION, read_act
 from integrations.files import ALL_KINDS, FetchFailed, StoredFile, UploadRejected, fetch_slack_file
 from integrations.ocr import OcrUnavailable
 from knowledge.answer import best_sentence, citations_for
-from skills.base import SkillContext, ask_for_text, drops_it, load_examples, pending_memo, row_id
+from skills.base import NotACorrection, SkillContext, ask_for_text, drops_it, load_examples, pending_memo, row_id
 from skills.policy import answer_from_sources, answer_in_between, cited_reply
 
 log = logging.getLogger(__name__)
 _STATUS = re.compile(
-    r"\b(approved|status|reimburs\w*|paid|pending|rejected|hear back|get my money|been processed)\b", re.IGNORECASE
+    r"\b(approved|status|pending|rejected|hear back|get my money|been (processed|paid|reimbursed))\b", re.IGNORECASE
 )
 _QUESTION = re.compile(r"^(how|what|when|can|do|does|is|are|which|who)\b|\?$", re.IGNORECASE)
 
@@ -91,9 +92,14 @@ class ExpenseSkill:
             if answer.confident:
                 return cited_reply(text, answer, ctx, self.name)
         if pending is not None and self._missing(parsed, None) and (parsed.amount or parsed.spent_on):
-            # The answer to the question (an amount, a date): read together with the claim it completes.
+            # The answer to the question (an amount, a date): read together with the claim it completes. The
+            # kind of expense is asked once: still unsaid, it is "other" on the card, which Edit changes.
             text = f"{pending} {text}"
             parsed = self._parse(text, ctx, today)
+            if parsed.category is None:
+                parsed = replace(
+                    parsed, category="other", questions=tuple(q for q in parsed.questions if "kind of" not in q)
+                )
         return self._claim(text, parsed, receipt, message, ctx, today)
 
     def _parse(self, text: str, ctx: SkillContext, today: date) -> ParsedExpense:
@@ -331,7 +337,8 @@ class ExpenseSkill:
             problems.append("Attendees must be a whole number.")
         if problems:
             return Reply(text=" ".join(problems) + " Nothing was changed.", ephemeral=True, skill=self.name)
-        draft = Draft(
+        draft = _draft_of(
+            expense,
             amount=amount,
             currency=currency,
             spent_on=spent_on,
@@ -339,14 +346,11 @@ class ExpenseSkill:
             merchant=form.get("merchant", "").strip() or None,
             attendees=int(attendees_text) if attendees_text else None,
             description=form.get("description", "").strip() or expense.description,
-            distance=expense.distance,
-            distance_unit=expense.distance_unit,
-            receipt_sha256=expense.receipt_sha256,
-            receipt_path=expense.receipt_path,
-            receipt_total=expense.receipt_total,
-            receipt_date=expense.receipt_date,
-            receipt_merchant=expense.receipt_merchant,
         )
+        return self._save_edit(expense, draft, ctx, today)
+
+    def _save_edit(self, expense: Expense, draft: Draft, ctx: SkillContext, today: date) -> Reply:
+        """Write an edit (audited, flags recomputed) and refresh the cards that show the claim."""
         flags = service.audit_claim(
             ctx.session, policy=self.policy, employee=ctx.employee, draft=draft, today=today, exclude_id=expense.id
         )
@@ -373,6 +377,38 @@ class ExpenseSkill:
         )
         return Reply(text=f"Updated claim #{expense.id}; check the card and press Submit.", skill=self.name)
 
+    def _correct(self, expense: Expense, message: Message, ctx: SkillContext) -> Reply:
+        """A correction typed right after the claim's card ("sorry, it's 64 not 46", "that was in euros", "wrong
+        day, it was march 5"): the draft changes, the card shows it. NotACorrection when nothing would change."""
+        if expense.status != "draft" or expense.employee_id != ctx.employee.id:
+            raise NotACorrection
+        today = local_date(ctx.now(), ctx.employee.tz)
+        said = parse_correction(
+            message.text,
+            today=today,
+            known_currencies=tuple(self.policy.rates),
+            date_order="MDY" if ctx.employee.country in ("US", "PH", "CA") else "DMY",
+        )
+        amount = said.amount if said.amount is not None and said.amount != expense.amount else expense.amount
+        currency = said.currency or expense.currency
+        spent_on = said.spent_on or expense.spent_on
+        if (amount, currency, spent_on) == (expense.amount, expense.currency, expense.spent_on):
+            raise NotACorrection
+        if spent_on > today:
+            return Reply(text=f"{spent_on:%a %d %b %Y} is in the future. Nothing was changed.", skill=self.name)
+        changed = []
+        if (amount, currency) != (expense.amount, expense.currency):
+            amount = amount.quantize(Decimal(1).scaleb(-minor_units(currency)))
+            changed.append(f"{money(expense.amount, expense.currency)} → *{money(amount, currency)}*")
+        if spent_on != expense.spent_on:
+            changed.append(f"{expense.spent_on:%a %d %b} → *{spent_on:%a %d %b %Y}*")
+        self._save_edit(expense, _draft_of(expense, amount=amount, currency=currency, spent_on=spent_on), ctx, today)
+        return Reply(
+            text=f"Changed claim #{expense.id}: {'; '.join(changed)}. Press Submit when it looks right.",
+            buttons=_draft_buttons(expense),
+            skill=self.name,
+        )
+
     # ------------------------------------------------------------ approvals
 
     def _action(self, message: Message, ctx: SkillContext) -> Reply:
@@ -390,6 +426,8 @@ class ExpenseSkill:
             return self._edit_form(expense, ctx)
         if action == "edit_submit":
             return self._edited(expense, message.form, ctx)
+        if action == "correct":
+            return self._correct(expense, message, ctx)
         if action in ("discard", "withdraw"):
             target = "discarded" if action == "discard" else "withdrawn"
             service.transition(ctx.session, expense, target, actor=ctx.employee, now=now, policy=self.policy)
@@ -538,6 +576,27 @@ class ExpenseSkill:
                 f"*{LABELS[claim.status]}*" + (f" — {claim.decision_note}" if claim.decision_note else "")
             )
         return Reply(text="\n".join(lines), skill=self.name)
+
+
+def _draft_of(expense: Expense, **changes: Any) -> Draft:
+    """The claim as a Draft, with `changes` (amount, currency, spent_on, category, ...) applied."""
+    values: dict[str, Any] = {
+        "amount": expense.amount,
+        "currency": expense.currency,
+        "spent_on": expense.spent_on,
+        "category": expense.category,
+        "merchant": expense.merchant,
+        "attendees": expense.attendees,
+        "description": expense.description,
+        "distance": expense.distance,
+        "distance_unit": expense.distance_unit,
+        "receipt_sha256": expense.receipt_sha256,
+        "receipt_path": expense.receipt_path,
+        "receipt_total": expense.receipt_total,
+        "receipt_date": expense.receipt_date,
+        "receipt_merchant": expense.receipt_merchant,
+    }
+    return Draft(**{**values, **changes})
 
 
 def _draft_buttons(expense: Expense) -> list[Button]:

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from bot.models import Expense, LeaveRequest
+from bot.models import Expense, LeaveRequest, Ticket
 from bot.runtime import Runtime
 from skills.base import drops_it
 from tests.chat import say
@@ -133,3 +133,99 @@ def test_scrap_that_after_a_draft_card_discards_that_draft(runtime: Runtime) -> 
     say(runtime, ASKER, "how many vacation days do I get?")
     say(runtime, ASKER, "never mind")
     assert claims(runtime)[-1][0] == "draft"
+
+
+# ------------------------------------------------------------------ corrections of the draft just shown
+
+
+def test_a_typed_correction_changes_the_claim_just_drafted(runtime: Runtime) -> None:
+    runtime.assistant.clock = lambda: NOW
+    say(runtime, ASKER, "taxi from the airport yesterday 46 usd")
+    fixed = say(runtime, ASKER, "ugh typo, it's 64 not 46")
+    assert fixed.skill == "expense" and "64.00 USD" in fixed.text
+    assert "expense:confirm" in [b.action_id for b in fixed.buttons]  # Submit is right there
+    say(runtime, ASKER, "sorry, that was in euros, not dollars")
+    say(runtime, ASKER, "wrong day, it was on the 20th")
+    with runtime.database.session_scope() as session:
+        (claim,) = session.scalars(select(Expense))
+        assert (claim.status, claim.amount, claim.currency, claim.spent_on) == (
+            "draft",
+            Decimal("64.00"),
+            "EUR",
+            date(2026, 11, 20),
+        )
+
+
+def test_a_typed_correction_moves_shortens_extends_or_retypes_the_leave_draft(runtime: Runtime) -> None:
+    runtime.assistant.clock = lambda: NOW
+    say(runtime, ASKER, "vacation on wed the 2nd of december")
+    moved = say(runtime, ASKER, "actually can we make it thursday the 3rd instead")
+    assert moved.skill == "leave" and "Thu 3 Dec 2026" in moved.text
+    assert leave_requests(runtime) == [("vacation", date(2026, 12, 3), date(2026, 12, 3))]
+
+    say(runtime, "U0000DEVONE", "vacation from monday nov 30 to wednesday dec 2")
+    say(runtime, "U0000DEVONE", "can you end it on tuesday instead? only need 2 days")
+    say(runtime, "U0000DEVONE", "change the start to friday the 27th pls")
+    say(runtime, "U0000DEVONE", "actually make it sick leave")
+    assert leave_requests(runtime)[-1] == ("sick", date(2026, 11, 27), date(2026, 12, 1))
+
+    say(runtime, "U0000DEVTHR", "i was off sick yesterday")
+    say(runtime, "U0000DEVTHR", "still feeling rough, pls extend it to include today")
+    assert leave_requests(runtime)[-1] == ("sick", date(2026, 11, 23), date(2026, 11, 24))
+    assert len(leave_requests(runtime)) == 3
+
+
+def test_a_message_after_a_card_that_changes_nothing_is_handled_as_a_new_one(runtime: Runtime) -> None:
+    runtime.assistant.clock = lambda: NOW
+    say(runtime, ASKER, "taxi 20 usd yesterday")
+    ticket = say(runtime, ASKER, "my laptop is not working")  # "not" reads like a correction; nothing changes
+    assert ticket.skill == "it" and "ticket" in ticket.text
+    assert claims(runtime) == [("draft", Decimal("20.00"), date(2026, 11, 23))]
+    cancelled = say(runtime, ASKER, "cancel that one please")  # the newest card is the ticket's, not the claim's
+    assert claims(runtime)[0][0] == "draft" and cancelled.skill != "expense"
+
+
+# ------------------------------------------------------------------ several requests, repeats, mash, a death
+
+
+def test_a_leave_request_and_a_broken_keyboard_in_one_message_are_both_handled(runtime: Runtime) -> None:
+    runtime.assistant.clock = lambda: NOW
+    reply = say(runtime, ASKER, "I'd like wednesday the 2nd of december off, also my keyboard's spacebar is broken")
+    assert reply.skill == "leave" and [more.skill for more in reply.more] == ["it"]
+    assert leave_requests(runtime) == [("vacation", date(2026, 12, 2), date(2026, 12, 2))]
+    with runtime.database.session_scope() as session:
+        (ticket,) = session.scalars(select(Ticket))
+        assert "spacebar" in ticket.title.lower() and "keyboard" not in (leave_reason(runtime) or "")
+
+
+def leave_reason(runtime: Runtime) -> str | None:
+    with runtime.database.session_scope() as session:
+        return session.scalars(select(LeaveRequest.reason)).first()
+
+
+def test_the_same_problem_told_again_in_other_words_joins_the_open_ticket(runtime: Runtime) -> None:
+    runtime.assistant.clock = lambda: NOW
+    say(runtime, ASKER, "laptop screen is flickering")
+    again = say(runtime, ASKER, "my display keeps blinking on and off")
+    assert "your open ticket" in again.text
+    say(runtime, ASKER, "my laptop won't charge")  # another problem of the same kind: its own ticket
+    with runtime.database.session_scope() as session:
+        tickets = list(session.scalars(select(Ticket).order_by(Ticket.id)))
+    assert len(tickets) == 2 and "blinking" in tickets[0].description
+
+
+def test_keyboard_mash_is_asked_again_and_opens_nothing(runtime: Runtime) -> None:
+    runtime.assistant.clock = lambda: NOW
+    for text in ("sdfsdf", "asdfghjkl;", "lkj;lkj ;lkj"):
+        reply = say(runtime, ASKER, text)
+        assert "couldn't make sense" in reply.text, (text, reply.text)
+    with runtime.database.session_scope() as session:
+        assert session.scalars(select(Ticket)).first() is None
+
+
+def test_a_death_in_the_family_is_met_with_bereavement_leave(runtime: Runtime) -> None:
+    runtime.assistant.clock = lambda: NOW
+    asked = say(runtime, ASKER, "my dad died last night")
+    assert asked.skill == "leave" and "sorry for your loss" in asked.text
+    say(runtime, ASKER, "i need to be out from tomorrow through friday")
+    assert leave_requests(runtime) == [("bereavement", date(2026, 11, 25), date(2026, 11, 27))]

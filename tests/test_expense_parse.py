@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from bot.expenses.parse import CATEGORIES, ParsedExpense, parse_expense
+from bot.expenses.parse import CATEGORIES, ParsedExpense, currency_named, parse_correction, parse_expense
 
 TODAY = date(2026, 11, 22)  # a Sunday
 
@@ -327,3 +327,28 @@ def test_bad_options_are_refused() -> None:
         parse_expense("taxi $5 today", today=TODAY, mileage_unit="furlongs")
     with pytest.raises(ValueError, match="default_currency"):
         parse_expense("taxi $5 today", today=TODAY, default_currency="dollars")
+
+
+@pytest.mark.parametrize(
+    ("text", "amount", "currency", "spent_on"),
+    [
+        ("ugh typo, it's 64 not 46", Decimal("64.00"), None, None),
+        ("not 46 but 64", Decimal("64.00"), None, None),
+        ("sorry, that was in euros, not dollars", None, "EUR", None),
+        ("should be 41 pounds, fat-fingered it", Decimal("41.00"), "GBP", None),
+        ("wrong day, it was march 5", None, None, date(2027, 3, 5)),
+        ("the 5th not the 4th", None, None, date(2027, 3, 5)),
+        ("it was a great dinner, not cheap", None, None, None),
+    ],
+)
+def test_a_correction_gives_the_values_it_does_not_rule_out(
+    text: str, amount: Decimal | None, currency: str | None, spent_on: date | None
+) -> None:
+    said = parse_correction(text, today=date(2027, 3, 9), known_currencies=("USD", "EUR", "GBP"))
+    assert (said.amount, said.currency, said.spent_on) == (amount, currency, spent_on)
+
+
+def test_a_currency_named_alone() -> None:
+    assert currency_named("make it GBP") == "GBP"
+    assert currency_named("i won't be long") is None  # "won" inside "won't" is no currency
+    assert currency_named("dollars or euros?") is None  # two: unclear

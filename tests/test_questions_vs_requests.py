@@ -76,6 +76,10 @@ from tests.conftest import LiveServer
         ("is it fine to stream films on my work laptop in the evening?", QUESTION),
         ("the printer on floor 2 is broken", REQUEST),
         ("wat is the screen lock timeout supposed to be", QUESTION),
+        # a lead-in before the question, and asking for a day "soon"
+        ("wait do i need a doctors note for that", QUESTION),
+        ("oh and how do I reset my password", QUESTION),
+        ("could I take a day off sometime soon?", REQUEST),
     ],
 )
 def test_read_act(text: str, act: str) -> None:

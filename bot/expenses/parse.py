@@ -1108,7 +1108,7 @@ for _category_name, _cue_words in (
      "adaptor chair desk ssd printer ipad tablet microphone mic phone hub"),
     ("phone_internet", "internet wifi wi-fi broadband hotspot roaming"),
     ("other", "other misc miscellaneous sundries conference registration training course books postage shipping "
-     "printing stationery gift"),
+     "printing stationery gift supplies pens notebooks notepads toner envelopes"),
 ):  # fmt: skip
     _CUES.update(dict.fromkeys(_cue_words.split(), _category_name))
 _BIGRAMS = {
@@ -1274,3 +1274,52 @@ def _name_after(text: str, start: int) -> str | None:
     if all(_singular(word.lower()) in _CUES or word.lower() in _NOT_MERCHANTS for _, _, word in names):
         return None  # "at lunch", "from the office"
     return text[names[0][0] : names[-1][1]]
+
+
+# ---------------------------------------------------------------------------------------------- corrections
+
+# What a correction rules out: "64 not 46", "in euros, not dollars", "the 5th instead of the 4th".
+_RULED_OUT = re.compile(r"\b(?:not|instead of|rather than)\b(?:\s+(?!but\b)[^\s,.;!?]+){1,3}", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Correction:
+    """What a message that corrects a claim says it should be; None where it says nothing."""
+
+    amount: Decimal | None
+    currency: str | None
+    spent_on: date | None
+
+
+def parse_correction(
+    text: str, *, today: date, known_currencies: Collection[str] = ISO_4217, date_order: str = "MDY"
+) -> Correction:
+    """Read "sorry, it's 64 not 46", "that was in euros", "wrong day, it was march 5": the values it gives, with
+    the ones it rules out ("not 46") left out. An amount without a currency keeps the claim's currency."""
+    said = _RULED_OUT.sub(" ", text)
+    parsed = parse_expense(
+        said, today=today, default_currency=None, known_currencies=known_currencies, date_order=date_order
+    )
+    amount = parsed.amount if parsed.amount is not None and parsed.amount > 0 else None
+    currency = parsed.currency if amount is not None else currency_named(said, known_currencies)
+    return Correction(amount=amount, currency=currency, spent_on=parsed.spent_on)
+
+
+def currency_named(text: str, known: Collection[str] = ISO_4217) -> str | None:
+    """The one currency a text names without an amount ("that was in euros", "make it GBP"); None when it names
+    none, several, or only one whose code is unsure ("kr", "pesos")."""
+    lowered = text.lower()
+    codes: set[str] = set()
+    for key, marker in _MARKERS.items():
+        if not marker.codes or not marker.settled:
+            continue
+        if re.search(rf"(?<![\w'’]){re.escape(key)}(?![\w'’])", lowered):
+            codes.add(marker.codes[0])
+    codes.update(
+        code
+        for code in re.findall(r"\b[A-Za-z]{3}\b", text)
+        if code.upper() in known and (code.isupper() or code in _LOWER_CODES)
+    )
+    codes = {code.upper() for code in codes if code.upper() in known}
+    # "us dollars" also holds "dollars": both say USD.
+    return codes.pop() if len(codes) == 1 else None
