@@ -773,8 +773,12 @@ def eval_tickets(
     except (EvalFileError, OSError) as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
+    from bot.tickets.incidents import IncidentModel
+    from knowledge.embeddings import MiniLMEmbeddings
+
     try:
-        result = evaluate_tickets(rows)
+        incidents = IncidentModel.from_examples(MiniLMEmbeddings(), vector_cache=_settings().cache_dir)
+        result = evaluate_tickets(rows, incidents)
     except EvalFileError as exc:
         console.print(f"{file}: {exc}", style="red", markup=False)
         raise typer.Exit(2) from exc

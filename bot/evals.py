@@ -19,7 +19,8 @@ from typing import Any
 from bot.db import Database
 from bot.migrate import upgrade
 from bot.router import OUT_OF_SCOPE, Router
-from bot.tickets.classify import CATEGORIES, PRIORITIES, triage
+from bot.tickets.classify import CATEGORIES, PRIORITIES
+from bot.tickets.incidents import IncidentModel, triage_report
 from knowledge.answer import extract_answer
 from knowledge.index import KnowledgeIndex, source_key
 
@@ -236,11 +237,12 @@ def _pairs(gold: list[str], predicted: list[str]) -> list[dict[str, Any]]:
     return [{"gold": g, "predicted": p, "count": n} for (g, p), n in ordered]
 
 
-def evaluate_tickets(rows: list[dict[str, Any]]) -> TicketEvalResult:
-    """Triage every row's text and compare category, priority, security flag and is_problem with its labels."""
+def evaluate_tickets(rows: list[dict[str, Any]], incidents: IncidentModel | None = None) -> TicketEvalResult:
+    """Triage every row's text as the IT skill does (the cue patterns, and `incidents` for plain-worded security
+    incidents) and compare category, priority, security flag and is_problem with its labels."""
     for number, row in enumerate(rows, start=1):
         _check_ticket_row(number, row)
-    found = [triage(str(row["text"])) for row in rows]
+    found = [triage_report(str(row["text"]), incidents) for row in rows]
     gold_category = [str(row["category"]) for row in rows]
     gold_priority = [str(row["priority"]) for row in rows]
     category = [t.category for t in found]
@@ -250,7 +252,7 @@ def evaluate_tickets(rows: list[dict[str, Any]]) -> TicketEvalResult:
         abs(PRIORITIES.index(p) - PRIORITIES.index(g)) <= 1 for p, g in zip(priority, gold_priority, strict=True)
     )
     flagged = sum(t.security for t in found)
-    incidents = sum(bool(row["security"]) for row in rows)
+    reported = sum(bool(row["security"]) for row in rows)
     caught = sum(t.security and bool(row["security"]) for t, row in zip(found, rows, strict=True))
     per_category: dict[str, dict[str, float]] = {}
     for label in CATEGORIES:
@@ -287,7 +289,7 @@ def evaluate_tickets(rows: list[dict[str, Any]]) -> TicketEvalResult:
         priority_accuracy=sum(p == g for p, g in zip(priority, gold_priority, strict=True)) / total,
         priority_within_one=within_one / total,
         security_precision=caught / flagged if flagged else None,
-        security_recall=caught / incidents if incidents else None,
+        security_recall=caught / reported if reported else None,
         is_problem_accuracy=sum(t.is_problem == row["is_problem"] for t, row in zip(found, rows, strict=True)) / total,
         per_category=per_category,
         category_confusions=_pairs(gold_category, category),
@@ -935,7 +937,7 @@ def evaluate_dialogues(
         try:
             for who, row in zip(people, rows, strict=True):
                 outcome = _play(http, url, who, row)
-                outcome.problems += _check_records(database, who, row.get("records", {}), today.date())
+                outcome.problems += check_records(database, who, row.get("records", {}), today.date())
                 outcomes.append(outcome)
         finally:
             database.dispose()
@@ -964,12 +966,12 @@ def _play(http: Any, url: str, who: str, row: dict[str, Any]) -> DialogueOutcome
         text = str(body.get("text", ""))
         skill = body.get("skill")
         outcome.transcript.append(f"{said} -> {skill}: {' '.join(text.split())[:160]}")
-        outcome.problems += [f"turn {number}: {p}" for p in _check_reply(turn.get("expect", {}), body)]
+        outcome.problems += [f"turn {number}: {p}" for p in check_reply(turn.get("expect", {}), body)]
         last = body
     return outcome
 
 
-def _check_reply(expect: dict[str, Any], body: dict[str, Any]) -> list[str]:
+def check_reply(expect: dict[str, Any], body: dict[str, Any]) -> list[str]:
     problems = []
     text, skill = str(body.get("text", "")), body.get("skill")
     lowered = text.lower()
@@ -1044,7 +1046,7 @@ def _field_matches(expected: Any, actual: Any, today: date) -> bool:
     return str(expected).lower() == str(actual).lower()
 
 
-def _check_records(database: Database, who: str, expected: dict[str, Any], today: date) -> list[str]:
+def check_records(database: Database, who: str, expected: dict[str, Any], today: date) -> list[str]:
     """Each kind listed must hold exactly as many records as expected, each matching one of them."""
     if not expected:
         return []

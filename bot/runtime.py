@@ -24,6 +24,7 @@ from bot.router import OUT_OF_SCOPE, Router
 from bot.settings import Settings
 from bot.slack_edge import SlackEdge
 from bot.tickets.config import ItConfig, load_it_config
+from bot.tickets.incidents import IncidentModel
 from integrations.llm import AnswerWriter, build_chat_model
 from integrations.slack import SlackGateway, make_client
 from knowledge.embeddings import MiniLMEmbeddings
@@ -53,11 +54,16 @@ class Runtime:
 
 
 def build_router(
-    settings: Settings, embeddings: MiniLMEmbeddings, skill_examples: dict[str, tuple[str, ...]]
+    settings: Settings,
+    embeddings: MiniLMEmbeddings,
+    skill_examples: dict[str, tuple[str, ...]],
+    incidents: IncidentModel | None = None,
 ) -> Router:
     examples = dict(skill_examples)
     examples[OUT_OF_SCOPE] = load_examples(OUT_OF_SCOPE)
-    return Router(examples, embeddings, threshold=settings.router_threshold, vector_cache=settings.cache_dir)
+    return Router(
+        examples, embeddings, threshold=settings.router_threshold, vector_cache=settings.cache_dir, incidents=incidents
+    )
 
 
 def open_index(settings: Settings) -> KnowledgeIndex:
@@ -83,8 +89,10 @@ def build_runtime(settings: Settings, *, migrate: bool = True, slack_client: Web
     leave_policy = load_policy(settings.leave_config)
     expense_policy = load_expense_policy(settings.expense_config)
     it_config = load_it_config(settings.it_config)
-    skills = build_skills(leave_policy, expense_policy, it_config)
-    router = build_router(settings, MiniLMEmbeddings(), {s.name: tuple(s.examples) for s in skills})
+    embeddings = MiniLMEmbeddings()
+    incidents = IncidentModel.from_examples(embeddings, vector_cache=settings.cache_dir)
+    skills = build_skills(leave_policy, expense_policy, it_config, incidents)
+    router = build_router(settings, embeddings, {s.name: tuple(s.examples) for s in skills}, incidents)
     gateway: SlackGateway | None = None
     if settings.slack_enabled:
         client = slack_client or make_client(settings.slack_bot_token or "", settings.slack_api_url)

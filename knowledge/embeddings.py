@@ -161,6 +161,11 @@ class MiniLMEmbeddings(Embeddings):
             log.warning("could not keep the embedded examples in %s: %s", folder, exc)
         return vectors
 
+    def vocabulary(self) -> list[str]:
+        """The whole words of the model's WordPiece vocabulary (no "##" pieces, no special tokens)."""
+        tokenizer, _session = _minilm()
+        return [w for w in tokenizer.get_vocab() if not w.startswith(("##", "[")) and w.isalpha()]
+
     def embed_array(self, texts: list[str], *, max_tokens: int = MINILM_MAX_TOKENS) -> np.ndarray:
         """`max_tokens` below the model's 256 trades accuracy on long texts for time (the cost grows with the
         tokens of the longest text of each batch)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,8 +16,9 @@ from bot import audit
 from bot.messages import Button, Citation, Message, Modal, ModalField, Reply, Select
 from bot.models import ChatMessage, Employee, Incident, Ticket, find_card
 from bot.tickets import service
-from bot.tickets.classify import CATEGORIES, PRIORITIES, Triage, triage
+from bot.tickets.classify import CATEGORIES, PRIORITIES, Triage
 from bot.tickets.config import ItConfig, load_it_config
+from bot.tickets.incidents import IncidentModel, triage_report
 from bot.tickets.service import STATUS_LABELS
 from integrations.files import IMAGE_KINDS, FetchFailed, UploadRejected, fetch_slack_file
 from integrations.ocr import OcrUnavailable, error_lines, ocr_image
@@ -53,6 +55,12 @@ SECURITY_TOPICS = (
 # as the same outage; measured: room-B Wi-Fi phrasings 0.63-0.87, the same fault elsewhere ("wifi on floor 4 is
 # slow") 0.44-0.56, unrelated problems below 0.3.
 SAME_OUTAGE = 0.62
+# One person's report repeating their own open ticket in other words: MiniLM cosine between the two. Our pairs
+# (docs/benchmarks.md): repeats 0.59-0.80, different problems of the same category 0.15-0.52 (0.74 for "need a
+# new mouse" / "my mouse stopped working", which may well be one ticket).
+SAME_PROBLEM = 0.58
+SECURITY_DETAILS_WINDOW = timedelta(hours=1)  # more about an incident reported this recently joins its ticket
+_CHASER = re.compile(r"\b(any (update|news)|update on|status|still waiting|heard back|what'?s happening)\b", re.I)
 
 
 def triage_key(ticket: Ticket) -> str:
@@ -67,7 +75,8 @@ class ItSkill:
     name = "it"
     description = "IT help: how-to answers, problem reports and tickets, ticket status"
 
-    def __init__(self, config: ItConfig | None = None) -> None:
+    def __init__(self, config: ItConfig | None = None, incidents: IncidentModel | None = None) -> None:
+        self.incidents = incidents  # plain-worded security incidents the cue patterns miss (bot.tickets.incidents)
         self.config = config or load_it_config()
         self.examples: Sequence[str] = load_examples("it")
 
@@ -96,9 +105,14 @@ class ItSkill:
                 )
         if _STATUS_QUESTION.search(text) or ctx.about_own_records:
             return self._status(ctx)
-        found = triage(text or screenshot)
+        found = triage_report(text or screenshot, self.incidents)
         if screenshot:
             return self._open(text or "Problem shown in a screenshot", found, message, ctx, screenshot=screenshot)
+        if found.follow_up:
+            # "thanks, that worked", "any news?": about an answer or a ticket already there, never a new ticket.
+            if service.open_tickets_of(ctx.session, ctx.employee) and _CHASER.search(text):
+                return self._status(ctx)
+            return Reply(text="Glad to help! Tell me if anything else comes up.", skill=self.name)
         if not found.is_problem and not found.security:
             answer = answer_from_sources(text, ctx, message.channel_type)
             if answer.confident:
@@ -135,17 +149,20 @@ class ItSkill:
 
     def _open(self, text: str, found: Triage, message: Message, ctx: SkillContext, *, screenshot: str = "") -> Reply:
         now = ctx.now()
-        for existing in service.open_tickets_of(ctx.session, ctx.employee):
-            if _similar(existing, text, found):
-                existing.description = f"{existing.description}\n\nAdded later: {text}"[: MAX_DESCRIPTION * 2]
-                ctx.session.flush()
-                return Reply(
-                    text=(
-                        f"This looks like your open ticket #{existing.id} ({existing.title}), so I've added it there "
-                        "instead of opening a second one."
-                    ),
-                    skill=self.name,
+        existing = self._repeated(ctx, text, found)
+        if existing is not None:
+            existing.description = f"{existing.description}\n\nAdded later: {text}"[: MAX_DESCRIPTION * 2]
+            ctx.session.flush()
+            if existing.security:
+                joined = (
+                    f"I've added this to your security ticket #{existing.id}; IT security has it and will be in touch."
                 )
+            else:
+                joined = (
+                    f"This looks like your open ticket #{existing.id} ({existing.title}), so I've added it there "
+                    "instead of opening a second one."
+                )
+            return Reply(text=joined, skill=self.name)
         thread = message.conversation_thread if message.platform == "slack" else None
         ticket = service.create_ticket(
             ctx.session,
@@ -186,6 +203,31 @@ class ItSkill:
             skill=self.name,
             update_key=card_key(ticket),
         )
+
+    def _repeated(self, ctx: SkillContext, text: str, found: Triage) -> Ticket | None:
+        """The requester's open ticket this report repeats in other words ("my display keeps blinking" after
+        "laptop screen is flickering"), if any: same or unsorted category and close in meaning (MiniLM cosine)
+        or mostly the same words. A security report is never folded into another ticket."""
+        if found.security:
+            # The details of an incident just reported ("I want to report a security incident", then what
+            # happened) belong to that ticket.
+            since = ctx.now() - SECURITY_DETAILS_WINDOW
+            recent = [
+                t
+                for t in service.open_tickets_of(ctx.session, ctx.employee)
+                if t.security and _aware(t.created_at) >= since
+            ]
+            return max(recent, key=lambda t: t.id) if recent else None
+        mine = [t for t in service.open_tickets_of(ctx.session, ctx.employee) if _same_kind(t, found)]
+        if not mine:
+            return None
+        originals = [t.description.split("\n\nAdded later:", 1)[0] for t in mine]
+        vectors = ctx.index.embeddings.embed_array([text, *originals])
+        scores = vectors[1:] @ vectors[0]
+        best = max(range(len(mine)), key=lambda i: float(scores[i]))
+        if float(scores[best]) >= SAME_PROBLEM or _same_words(originals[best], text):
+            return mine[best]
+        return None
 
     def _group_into_incident(self, ctx: SkillContext, ticket: Ticket) -> Incident | None:
         """Join or start an incident when other people reported the same problem within the window."""
@@ -502,7 +544,7 @@ class ItSkill:
             )
         if asked.employee_id != ctx.employee.id:
             return Reply(text="Only the person who asked can open a ticket from this question.", ephemeral=True)
-        return self._open(asked.text, triage(asked.text), message, ctx)
+        return self._open(asked.text, triage_report(asked.text, self.incidents), message, ctx)
 
     def _resolve(self, ticket: Ticket, note: str, ctx: SkillContext) -> Reply:
         if not note:
@@ -615,15 +657,19 @@ def _employee_by_slack(ctx: SkillContext, slack_id: str) -> Employee | None:
     return ctx.session.scalar(select(Employee).where(Employee.slack_id == slack_id)) if slack_id else None
 
 
-def _similar(ticket: Ticket, text: str, found: Triage) -> bool:
-    """Same requester, same category and mostly the same words: a repeat of an open ticket."""
-    if ticket.category != found.category:
-        return False
-    words = _words(text)
-    theirs = _words(ticket.description)
-    if not words or not theirs:
-        return False
-    return len(words & theirs) / len(words | theirs) >= 0.5
+def _aware(moment: datetime) -> datetime:
+    """A stored time as UTC-aware (SQLite gives it back naive)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _same_kind(ticket: Ticket, found: Triage) -> bool:
+    """A ticket a new report may repeat: not a security one, and the same category (or one of them unsorted)."""
+    return not ticket.security and (ticket.category == found.category or "other" in (ticket.category, found.category))
+
+
+def _same_words(theirs: str, text: str) -> bool:
+    words, their_words = _words(text), _words(theirs)
+    return bool(words and their_words) and len(words & their_words) / len(words | their_words) >= 0.5
 
 
 def _words(text: str) -> set[str]:

@@ -25,6 +25,7 @@ class Triage:
     # True: something is broken or needs IT to act (open a ticket). False: a how-to question (answer from the
     # knowledge base first) or a follow-up/thanks about an existing ticket.
     is_problem: bool
+    follow_up: bool = False  # a chaser or a thank-you about an existing ticket or answer: no new ticket
 
 
 @dataclass(frozen=True)
@@ -177,7 +178,7 @@ _INCIDENT_CUES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         (
             "a lure acted on",
             r"\b(clicked|opened|entered|typed|gave|shared|sent|replied|downloaded|ran|installed|scanned|followed)\b"
-            r"( \w+){0,12} (phish\w*|fake|suspicious|scam\w*|looked like|pretend\w*|claiming|spoof\w*)\b",
+            r"( \w+){0,20} (phish\w*|fake|suspicious|scam\w*|looked like|pretend\w*|claiming|spoof\w*)\b",
         ),
         (
             "a lure acted on",
@@ -192,7 +193,8 @@ _INCIDENT_CUES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ),
         (
             "lost or stolen device",
-            r"\b(lost|losing|stolen|stole|misplaced|missing|cant find)\b( \w+){0,4} " + _DEVICE + r"\b",
+            r"\b(lost|losing|stolen|stole|misplaced|cant find)\b( \w+){0,4} " + _DEVICE + r"\b"
+            r"|\bmissing (my |our |a |the |work )?" + _DEVICE + r"\b",
         ),
         (
             "lost or stolen device",
@@ -585,6 +587,7 @@ def triage(text: str) -> Triage:
         title=make_title(text),
         reasons=tuple(reasons),
         is_problem=kind == "problem",
+        follow_up=kind == "follow_up",
     )
 
 
