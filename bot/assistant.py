@@ -6,7 +6,7 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import select, update
@@ -78,10 +78,10 @@ def in_english_please(message: Message, reply: Reply) -> Reply:
     return reply
 
 
-def _newest_draft(session: Session, conversation: Conversation) -> tuple[str, str] | None:
+def _newest_draft(session: Session, conversation: Conversation, idle: timedelta) -> tuple[str, str] | None:
     """The skill and id of the draft whose card (with its Cancel button, `<skill>:discard`) is the newest thing the
-    bot said in this conversation."""
-    last = last_bot_message(session, conversation.id)
+    bot said in this conversation, less than `idle` ago."""
+    last = last_bot_message(session, conversation.id, idle=idle)
     for button in (last.payload or {}).get("buttons", []) if last is not None else []:
         action_id = str(button.get("action_id", ""))
         if action_id.endswith(":discard"):
@@ -182,6 +182,14 @@ class Assistant:
         with self.database.session_scope() as session:
             employee = directory.ensure_employee(session, message.user_id, self.user_lookup, today=self.clock().date())
             conversation = self._conversation(session, message, employee)
+            idle = self.settings.conversation_idle
+            if (
+                conversation.awaiting_skill not in (None, "it")
+                and last_bot_message(session, conversation.id, idle=idle) is None
+            ):
+                # Gone quiet: the question the bot asked has lapsed. (A ticket's Slack thread stays IT's: replies
+                # there reach IT however late they come.)
+                conversation.awaiting_skill = None
             if route.skill == SENSITIVE:
                 pass  # a confidential matter goes to HR's private queue, whatever the conversation was about
             elif conversation.awaiting_skill and not message.is_action and conversation.awaiting_skill in self.skills:
@@ -192,7 +200,7 @@ class Assistant:
             elif (
                 not message.is_action
                 and (drops_it(message.text) or corrects_it(message.text))
-                and (draft := _newest_draft(session, conversation)) is not None
+                and (draft := _newest_draft(session, conversation, idle)) is not None
             ):
                 # Right after a draft's card: "scrap that" presses its Cancel button in words; "sorry, I meant 64"
                 # goes to its skill as a correction of that draft (`<skill>:correct`), which changes what it names

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
-from bot.db import utcnow
+from bot.db import aware, utcnow
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -128,14 +128,19 @@ def find_card(session: Session, *, channel: str, ts: str) -> ChatMessage | None:
     )
 
 
-def last_bot_message(session: Session, conversation_id: int) -> ChatMessage | None:
-    """The newest message the bot sent in a conversation (what it asked last, or the card it showed last)."""
-    return session.scalar(
+def last_bot_message(session: Session, conversation_id: int, *, idle: timedelta | None = None) -> ChatMessage | None:
+    """The newest message the bot sent in a conversation (what it asked last, or the card it showed last); None
+    when it is older than `idle` (the conversation has gone quiet and waits for nothing any more)."""
+    last = session.scalar(
         select(ChatMessage)
         .where(ChatMessage.conversation_id == conversation_id, ChatMessage.direction == "out")
         .order_by(ChatMessage.id.desc())
         .limit(1)
     )
+    now = utcnow()
+    if last is not None and idle is not None and (aware(last.created_at, now) or now) < now - idle:
+        return None
+    return last
 
 
 class ChatMessage(Base):

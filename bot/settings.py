@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from pydantic import Field, model_validator
@@ -28,6 +29,9 @@ class Settings(BaseSettings):
         default="https://slack.com/openid/connect/authorize", validation_alias="SLACK_AUTHORIZE_URL"
     )
 
+    # A conversation idle this long forgets what it was waiting for (a question the bot asked, a draft just shown):
+    # the next message starts afresh.
+    conversation_idle_minutes: int = Field(default=120, ge=1, validation_alias="BACKOFFICE_CONVERSATION_IDLE_MINUTES")
     data_dir: Path = Field(default=Path("./var"), validation_alias="BACKOFFICE_DATA_DIR")
     # What is computed the same way at every start (the router's embedded examples), shared by every process
     # and deployment on the host; deleting it only costs the next start the time.
@@ -93,6 +97,10 @@ class Settings(BaseSettings):
         if self.environment == "production" and self.secret_key.startswith("dev-only"):
             raise ValueError("BACKOFFICE_SECRET_KEY must be set in production")
         return self
+
+    @property
+    def conversation_idle(self) -> timedelta:
+        return timedelta(minutes=self.conversation_idle_minutes)
 
     @property
     def resolved_database_url(self) -> str:

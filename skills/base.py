@@ -79,7 +79,7 @@ def corrects_it(text: str) -> bool:
 def pending_memo(ctx: SkillContext, skill: str, key: str) -> str | None:
     """`memo[key]` of the newest message the bot sent in this conversation, when `skill` sent it: what a skill
     asked about last (e.g. the request text it needs one more detail of), kept with the message itself."""
-    last = last_bot_message(ctx.session, ctx.conversation.id)
+    last = last_bot_message(ctx.session, ctx.conversation.id, idle=ctx.settings.conversation_idle)
     if last is None or last.skill != skill:
         return None
     memo = (last.payload or {}).get("memo") or {}

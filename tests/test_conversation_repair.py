@@ -4,13 +4,13 @@ on the embedded default (the sample SOPs), on real SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
 
-from bot.models import Expense, LeaveRequest, Ticket
+from bot.models import ChatMessage, Expense, LeaveRequest, Ticket
 from bot.runtime import Runtime
 from skills.base import drops_it
 from tests.chat import say
@@ -229,3 +229,28 @@ def test_a_death_in_the_family_is_met_with_bereavement_leave(runtime: Runtime) -
     assert asked.skill == "leave" and "sorry for your loss" in asked.text
     say(runtime, ASKER, "i need to be out from tomorrow through friday")
     assert leave_requests(runtime) == [("bereavement", date(2026, 11, 25), date(2026, 11, 27))]
+
+
+def age_conversation(runtime: Runtime, user: str, minutes: int) -> None:
+    """Move everything said in `user`'s web chat `minutes` into the past."""
+    with runtime.database.session_scope() as session:
+        for row in session.scalars(select(ChatMessage).where(ChatMessage.channel == f"web:{user}")):
+            row.created_at = row.created_at - timedelta(minutes=minutes)
+
+
+def test_a_conversation_gone_quiet_waits_for_nothing(runtime: Runtime) -> None:
+    runtime.assistant.clock = lambda: NOW
+    idle = runtime.settings.conversation_idle_minutes
+    say(runtime, ASKER, "need to expense a taxi ride, 23 dollars")  # asks when
+    age_conversation(runtime, ASKER, idle + 1)
+    later = say(runtime, ASKER, "yesterday")
+    assert later.skill != "expense" and claims(runtime) == []  # a new conversation: no claim completed
+    say(runtime, ASKER, "taxi 9 usd yesterday")  # a draft, then quiet: a later "scrap that" is not about it
+    age_conversation(runtime, ASKER, idle + 1)
+    say(runtime, ASKER, "scrap that")
+    assert claims(runtime) == [("draft", Decimal("9.00"), date(2026, 11, 23))]
+    # Within the idle time the answer still completes the claim it was asked for.
+    say(runtime, "U0000DEVONE", "need to expense a taxi ride, 23 dollars")
+    age_conversation(runtime, "U0000DEVONE", idle - 5)
+    say(runtime, "U0000DEVONE", "yesterday")
+    assert len(claims(runtime)) == 2
