@@ -222,7 +222,8 @@ def _mashed(word: str) -> bool:
 
 
 def _content_words(text: str) -> list[str]:
-    return [w for w in re.findall(r"[a-z]+", text.lower()) if len(w) > 2 and w not in ENGLISH_STOP_WORDS]
+    words = re.findall(r"[a-z0-9$€£]+", text.lower())
+    return [w for w in words if (len(w) > 2 and w not in ENGLISH_STOP_WORDS) or any(c.isdigit() for c in w)]
 
 
 # The skills that act on a request; two of them in one message are two requests.
@@ -326,7 +327,7 @@ class Router:
     def requests_in(self, text: str) -> list[str]:
         """The separate requests in one message, when it holds requests for different skills ("monday off,
         also my keyboard is broken" → a leave request and an IT report); otherwise the whole text alone."""
-        parts = [part.strip(" ,.;") for part in _NEXT_REQUEST.split(text)]
+        parts = [_LEAD_IN.sub("", part.strip(" ,.;")) for part in _NEXT_REQUEST.split(text)]
         # A part that only points back ("can you log it?") is not a request of its own.
         parts = [part for part in parts if len(_content_words(part)) >= 2]
         if len(parts) < 2 or len(parts) > 4 or sensitive_topic(text) is not None:

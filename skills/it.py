@@ -180,7 +180,8 @@ class ItSkill:
             conversation_id=ctx.conversation.id,
             now=now,
         )
-        incident = None if ticket.security else self._group_into_incident(ctx, ticket)
+        # A how-to question the documents didn't answer is its own ticket, never folded into an outage.
+        incident = None if ticket.security or not found.is_problem else self._group_into_incident(ctx, ticket)
         self._post_triage_card(ctx, ticket, found.reasons)
         if message.platform == "slack":
             ctx.conversation.awaiting_skill = self.name  # replies in this thread go to IT
