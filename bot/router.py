@@ -24,7 +24,7 @@ from scipy.sparse import csr_matrix, hstack
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from bot.leave.dates import tells_of_a_death
+from bot.leave.dates import tells_of_a_death, tells_of_illness_and_absence
 from bot.messages import Message
 from bot.privacy import sensitive_topic
 from bot.tickets.classify import triage
@@ -382,6 +382,9 @@ class Router:
         if route.skill in (SMALLTALK, OUT_OF_SCOPE) and act != QUESTION and tells_of_a_death(message.text):
             # "My dad died last night": time off to offer (bereavement leave), never the menu or small talk.
             return replace(route, skill="leave", confidence=1.0, reason="bereavement", act=REQUEST)
+        if route.skill != "leave" and act != QUESTION and tells_of_illness_and_absence(message.text):
+            # "Migraine, not coming in": a sick day to record, not an IT ticket or the menu.
+            return replace(route, skill="leave", confidence=1.0, reason="sick and away", act=REQUEST)
         if route.skill == OUT_OF_SCOPE:
             # Looked up before the menu, whatever the phrasing ("wen is the summer bbq", "business cards budget");
             # the policy skill weighs what the documents return against `off_topic`.

@@ -8,6 +8,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from bot.messages import Message
 from bot.models import ChatMessage, Escalation, Expense, LeaveRequest, Ticket
 from bot.router import (
     DOCUMENTS_FIRST,
@@ -183,3 +184,14 @@ def test_a_pasted_stack_trace_is_error_output_a_mention_of_an_error_is_not() -> 
     assert error_output(java) and error_output(python)
     assert not error_output("I get KeyError: 'amount' when I export my expenses, what does that mean?")
     assert not error_output("how do I file an expense claim?")
+
+
+def test_being_ill_and_away_is_a_sick_day_to_record_whatever_the_classifier_says(offline_runtime: Runtime) -> None:
+    router = offline_runtime.assistant.router
+    for text in ("migraine, not coming in", "fever, staying home today", "my dad died last night"):
+        route = router.route(Message(user_id="U0000DEVONE", text=text, channel="web:U0000DEVONE", platform="web"))
+        assert route.skill == "leave", (text, route)
+    # A question about it is still a question.
+    question = "do I need a doctor's note if I have a fever and stay home?"
+    route = router.route(Message(user_id="U0000DEVONE", text=question, channel="web:U0000DEVONE", platform="web"))
+    assert route.skill == "policy"

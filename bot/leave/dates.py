@@ -620,6 +620,20 @@ def _with_weekdays(items: list[_Atom], tokens: list[_Token], consumed: set[int])
 _DEATH = _MEANINGS[0][1]
 
 
+_ILL = _MEANINGS[1][1]
+_AWAY = re.compile(
+    r"\b(not coming in|won'?t (be|make it) in|can'?t (come|make it) in|not (be )?in today|staying (at )?home|"
+    r"stay (at )?home|off (today|tomorrow|sick)|out (today|tomorrow|sick)|calling in( sick)?|in bed|"
+    r"(won'?t|can'?t|not) (be )?(able to )?work(ing)?)\b",
+    re.IGNORECASE,
+)
+
+
+def tells_of_illness_and_absence(text: str) -> bool:
+    """The message tells of being ill and away ("migraine, not coming in", "fever, staying home today")."""
+    return bool(_ILL.search(text)) and bool(_AWAY.search(text))
+
+
 def tells_of_a_death(text: str) -> bool:
     """The message tells of a death in the family ("my dad died last night", "lost my grandmother")."""
     return bool(_DEATH.search(text))
