@@ -22,7 +22,7 @@ from bot import inbox
 from bot.assistant import DB_DOWN_KEPT, Assistant
 from bot.leave.home import HomeSection
 from bot.messages import FileRef, Message, Reply
-from integrations.slack import SlackGateway, render_blocks, render_home, render_modal
+from integrations.slack import SlackGateway, action_id_of, render_blocks, render_home, render_modal
 
 log = logging.getLogger(__name__)
 LISTENER_THREADS = 2
@@ -61,7 +61,7 @@ def action_message(body: dict[str, Any]) -> Message:
     message = body.get("message") or {}
     container = body.get("container") or {}
     channel = (body.get("channel") or {}).get("id") or container.get("channel_id") or ""
-    action_id = str(action.get("action_id", ""))
+    action_id = action_id_of(str(action.get("action_id", "")))
     value = str(action.get("value", "") or "")
     form: dict[str, str] = {}
     if "|" in action_id:  # a select: its value travels in the action_id (see integrations.slack.render_blocks)

@@ -67,8 +67,29 @@ def render_blocks(text: str, payload: dict[str, Any], *, message_id: int | None 
         for s in selects_from_payload(payload)
     ]
     if buttons or selects:
-        blocks.append({"type": "actions", "elements": (buttons + selects)[:25]})
+        blocks.append({"type": "actions", "elements": _unique_action_ids((buttons + selects)[:25])})
     return blocks
+
+
+def _unique_action_ids(elements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Slack rejects a message whose elements repeat an action_id (invalid_blocks): the second and later ones
+    carry "#2", "#3"… (the priority buttons of a triage card are all `it:priority`); `action_id_of` takes it off."""
+    seen: dict[str, int] = {}
+    for element in elements:
+        action_id = str(element["action_id"])
+        seen[action_id] = seen.get(action_id, 0) + 1
+        if seen[action_id] > 1:
+            element["action_id"] = f"{action_id}{REPEAT_MARK}{seen[action_id]}"[:255]
+    return elements
+
+
+REPEAT_MARK = "#"
+
+
+def action_id_of(slack_action_id: str) -> str:
+    """Our action id from the one Slack sends back (without the "#n" of a repeated one)."""
+    base, mark, count = slack_action_id.rpartition(REPEAT_MARK)
+    return base if mark and count.isdigit() else slack_action_id
 
 
 def _link(location: str) -> str:

@@ -23,6 +23,33 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode
 
+from tests.block_kit import block_errors, view_errors
+
+
+def _invalid_blocks(method: str, params: dict[str, Any]) -> list[str]:
+    """Block Kit errors in a call that carries blocks or a view (tests/block_kit.py), as Slack would find them."""
+    if method in ("chat.postMessage", "chat.update", "chat.postEphemeral", "chat.scheduleMessage") or (
+        method.startswith("respond/")
+    ):
+        blocks = params.get("blocks")
+        if blocks is None:
+            return []
+        if isinstance(blocks, str):
+            try:
+                blocks = json.loads(blocks)
+            except ValueError:
+                return ["blocks is not valid JSON"]
+        return block_errors(blocks)
+    if method in ("views.open", "views.publish", "views.update", "views.push"):
+        view = params.get("view")
+        if isinstance(view, str):
+            try:
+                view = json.loads(view)
+            except ValueError:
+                return ["view is not valid JSON"]
+        return view_errors(view)
+    return []
+
 
 @dataclass
 class Call:
@@ -297,6 +324,11 @@ class SlackStandIn:
                 return 200, {}, self._openid(method, params, token)
             if token != self.token and not method.startswith("respond/"):
                 return 200, {}, {"ok": False, "error": "invalid_auth"}
+            invalid = _invalid_blocks(method, params)
+            if invalid:
+                # As Slack: HTTP 200, ok false, and what is wrong (response_metadata.messages).
+                error = "invalid_arguments" if method.startswith("views.") else "invalid_blocks"
+                return 200, {}, {"ok": False, "error": error, "response_metadata": {"messages": invalid}}
             if method.startswith("respond/"):  # a slash command's response_url
                 return 200, {}, {"ok": True}
             if method == "auth.test":
