@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from bot import insights, outbox
 from bot.insights import ApprovalTimes, Deflection, Durations
+from bot.messages import escape_mrkdwn
 from bot.models import DigestPost, OutboxItem
 from bot.tickets.config import ItConfig
 
@@ -109,11 +110,6 @@ def _deflection_period(start: datetime, end: datetime, days: int) -> tuple[datet
     return start - shift, end - shift
 
 
-def slack_escape(text: str) -> str:
-    """People's words in a Slack message: &, < and > escaped, so "<!channel>" or a link in a question is text."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def hr_digest(
     session: Session, *, start: datetime, end: datetime, now: datetime, deflection_days: int, slack: bool = True
 ) -> str:
@@ -162,7 +158,7 @@ def hr_digest(
         "*Top unanswered questions*",
     ]
     if clusters:
-        quote = slack_escape if slack else str
+        quote = escape_mrkdwn if slack else str
         lines += [f"{i}. ×{c.count} “{quote(c.example)}”" for i, c in enumerate(clusters, start=1)]
     else:
         lines.append(NO_DATA)

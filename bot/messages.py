@@ -167,6 +167,13 @@ class Reply:
         return data
 
 
+def escape_mrkdwn(text: str) -> str:
+    """People's words reposted in a message: &, < and > escaped, so "<!channel>", "<@U…>" or a link typed by
+    someone ("<https://evil|payroll.example.com>") is shown as text in Slack, never a ping or a disguised link.
+    (The web chat shows the text as it was typed.)"""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def buttons_from_payload(payload: dict[str, Any]) -> list[Button]:
     return [
         Button(action_id=b["action_id"], text=b["text"], value=b.get("value", ""), style=b.get("style"))

@@ -17,7 +17,7 @@ from bot.expenses.config import ExpensePolicy, load_expense_policy
 from bot.expenses.parse import CATEGORIES, ParsedExpense, minor_units, parse_correction, parse_expense
 from bot.expenses.receipts import ReceiptFields, ReceiptUnreadable, read_receipt
 from bot.expenses.service import LABELS, Draft, Flag, money
-from bot.messages import Button, Citation, Message, Modal, ModalField, Reply
+from bot.messages import Button, Citation, Message, Modal, ModalField, Reply, escape_mrkdwn
 from bot.models import Expense
 from bot.outbox import person_channel
 from bot.router import QUESTION, read_act
@@ -260,7 +260,7 @@ class ExpenseSkill:
             f"• Date: {expense.spent_on:%a %d %b %Y} · Category: {expense.category.replace('_', '/')}",
         ]
         if expense.merchant:
-            lines.append(f"• Merchant: {expense.merchant}")
+            lines.append(f"• Merchant: {escape_mrkdwn(expense.merchant)}")
         if expense.attendees:
             lines.append(f"• Attendees: {expense.attendees}")
         if expense.distance:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import audit
-from bot.messages import Button, Citation, Message, Modal, ModalField, Reply, Select
+from bot.messages import Button, Citation, Message, Modal, ModalField, Reply, Select, escape_mrkdwn
 from bot.models import ChatMessage, Employee, Incident, Ticket, find_card
 from bot.tickets import service
 from bot.tickets.classify import CATEGORIES, PRIORITIES, Triage
@@ -159,8 +159,8 @@ class ItSkill:
                 )
             else:
                 joined = (
-                    f"This looks like your open ticket #{existing.id} ({existing.title}), so I've added it there "
-                    "instead of opening a second one."
+                    f"This looks like your open ticket #{existing.id} ({escape_mrkdwn(existing.title)}), so I've added "
+                    "it there instead of opening a second one."
                 )
             return Reply(text=joined, skill=self.name)
         thread = message.conversation_thread if message.platform == "slack" else None
@@ -273,7 +273,8 @@ class ItSkill:
         ctx.notify(
             channel=ctx.settings.it_destination,
             text=(
-                f"🔥 *Incident #{incident.id}: {incident.title}* — {len(members)} reports ({people}); {status}. "
+                f"🔥 *Incident #{incident.id}: {escape_mrkdwn(incident.title)}* — {len(members)} reports "
+                f"({people}); {status}. "
                 f"Tickets: {', '.join(f'#{t.id}' for t in members)}"
             ),
             update_key=f"it:incident:{incident.id}",
@@ -299,12 +300,12 @@ class ItSkill:
     def _requester_text(self, ticket: Ticket, *, heading: str) -> str:
         assignee = ticket.assignee.name if ticket.assignee else "not yet assigned"
         lines = [
-            f"*{heading}* — #{ticket.id} {ticket.title}",
+            f"*{heading}* — #{ticket.id} {escape_mrkdwn(ticket.title)}",
             f"• Category: {CATEGORY_LABELS.get(ticket.category, ticket.category)} · Priority: {ticket.priority}",
             f"• Status: {STATUS_LABELS[ticket.status]} · {assignee}",
         ]
         if ticket.resolution_note:
-            lines.append(f"• Resolution: {ticket.resolution_note}")
+            lines.append(f"• Resolution: {escape_mrkdwn(ticket.resolution_note)}")
         return "\n".join(lines)
 
     def _requester_buttons(self, ticket: Ticket) -> list[Button]:
@@ -323,17 +324,17 @@ class ItSkill:
         assignee = ticket.assignee.name if ticket.assignee else "unassigned"
         mention = f"{ctx.settings.security_mention} " if ticket.security else ""
         lines = [
-            f"{mention}*#{ticket.id} {ticket.title}* — {ticket.priority} · "
+            f"{mention}*#{ticket.id} {escape_mrkdwn(ticket.title)}* — {ticket.priority} · "
             f"{CATEGORY_LABELS.get(ticket.category, ticket.category)}" + (" · 🔒 SECURITY" if ticket.security else ""),
             f"• From: {requester.name} · Status: *{STATUS_LABELS[ticket.status]}* · {assignee}",
-            f"• {ticket.description[:1500]}",
+            f"• {escape_mrkdwn(ticket.description[:1500])}",
         ]
         if ticket.ocr_text:
-            lines.append(f"• Screenshot text: {ticket.ocr_text[:500]}")
+            lines.append(f"• Screenshot text: {escape_mrkdwn(ticket.ocr_text[:500])}")
         if reasons:
-            lines.append("• Triage: " + "; ".join(reasons))
+            lines.append("• Triage: " + escape_mrkdwn("; ".join(reasons)))
         if ticket.resolution_note:
-            lines.append(f"• Resolution: {ticket.resolution_note}")
+            lines.append(f"• Resolution: {escape_mrkdwn(ticket.resolution_note)}")
         return "\n".join(lines)
 
     def _triage_buttons(self, ticket: Ticket) -> list[Button]:
@@ -391,7 +392,9 @@ class ItSkill:
                 return Reply(text="Only IT can answer the requester from this thread.", ephemeral=True, skill=self.name)
             if ticket.first_response_at is None:
                 ticket.first_response_at = ctx.now()
-            self._tell_requester(ctx, ticket, f"💬 {ctx.employee.name} (IT) on ticket #{ticket.id}: {message.text}")
+            self._tell_requester(
+                ctx, ticket, f"💬 {ctx.employee.name} (IT) on ticket #{ticket.id}: {escape_mrkdwn(message.text)}"
+            )
             audit.record(
                 ctx.session, entity="ticket", entity_id=ticket.id, action="comment_it", actor_id=ctx.employee.id
             )
@@ -418,7 +421,7 @@ class ItSkill:
         ctx.notify(
             channel=triage_card.channel if triage_card is not None else ctx.settings.it_destination,
             thread_ts=thread,
-            text=f"💬 {ctx.employee.name} on ticket #{ticket.id}: {message.text}",
+            text=f"💬 {ctx.employee.name} on ticket #{ticket.id}: {escape_mrkdwn(message.text)}",
         )
         audit.record(
             ctx.session, entity="ticket", entity_id=ticket.id, action="comment_requester", actor_id=ctx.employee.id
@@ -640,8 +643,8 @@ class ItSkill:
         lines = ["Your IT tickets:"]
         for ticket in tickets:
             who = f" — {ticket.assignee.name}" if ticket.assignee else ""
-            note = f" ({ticket.resolution_note})" if ticket.resolution_note else ""
-            lines.append(f"• #{ticket.id} {ticket.title}: *{STATUS_LABELS[ticket.status]}*{who}{note}")
+            note = f" ({escape_mrkdwn(ticket.resolution_note)})" if ticket.resolution_note else ""
+            lines.append(f"• #{ticket.id} {escape_mrkdwn(ticket.title)}: *{STATUS_LABELS[ticket.status]}*{who}{note}")
         return Reply(text="\n".join(lines), skill=self.name)
 
 

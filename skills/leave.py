@@ -16,7 +16,7 @@ from bot.leave.dates import ParsedLeave, days_named, parse_leave
 from bot.leave.jobs import decision_buttons
 from bot.leave.requests import Assessment, Proposal, RuleBreak, fmt_date, fmt_days, fmt_range
 from bot.leave.workdays import working_days
-from bot.messages import Button, Citation, Message, Modal, ModalField, Reply
+from bot.messages import Button, Citation, Message, Modal, ModalField, Reply, escape_mrkdwn
 from bot.models import Employee, LeaveRequest
 from bot.outbox import person_channel
 from bot.router import QUESTION, REQUEST, read_act
@@ -89,7 +89,7 @@ def _summary(request: LeaveRequest, assessment: Assessment | None) -> list[str]:
             f"• Balance: {fmt_days(assessment.balance_before)} → {fmt_days(assessment.balance_after)} days{pending}"
         )
     if request.reason:
-        lines.append(f"• Reason: {request.reason}")
+        lines.append(f"• Reason: {escape_mrkdwn(request.reason)}")
     return lines
 
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 
 from bot import escalations
-from bot.messages import Button, Citation, Message, Reply
+from bot.messages import Button, Citation, Message, Reply, escape_mrkdwn
 from bot.models import ChatMessage, Conversation, Employee, Escalation, Faq
 from bot.outbox import person_channel
 from bot.router import DOCUMENTS_FIRST, OUT_OF_SCOPE, QUESTION, Route, records_skill
@@ -297,7 +297,7 @@ class PolicySkill:
         self._tell_employee(
             ctx,
             escalation,
-            f"HR answered your question (request #{escalation.id}):\n>{escalation.question}\n\n"
+            f"HR answered your question (request #{escalation.id}):\n>{escape_mrkdwn(escalation.question)}\n\n"
             f"{answer_text}\n— {ctx.employee.name}, HR",
         )
         self._post_card(ctx, escalation, faq=faq)
@@ -355,7 +355,7 @@ class PolicySkill:
         asker = escalation.employee
         lines = [
             f"*Question from {asker.name}* (request #{escalation.id}, {escalation.status})",
-            f">{escalation.question}",
+            f">{escape_mrkdwn(escalation.question)}",
         ]
         buttons: list[Button] = []
         if escalation.status == "open":

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot import escalations
-from bot.messages import Button, Message, Reply
+from bot.messages import Button, Message, Reply, escape_mrkdwn
 from bot.models import Escalation, find_card
 from bot.outbox import person_channel
 from bot.privacy import MEDICAL, TOPIC_LABELS, redact_pii, sensitive_topic
@@ -153,7 +153,7 @@ class SensitiveSkill:
         lines = [
             f":lock: *Confidential — {_label(topic)}* from "
             f"{escalation.employee.name} (request #{escalation.id}, {escalation.status})",
-            f">{escalation.question}",
+            f">{escape_mrkdwn(escalation.question)}",
         ]
         buttons: list[Button] = []
         if escalation.status == "open":
