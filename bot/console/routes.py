@@ -48,6 +48,7 @@ from bot.models import (
     Ticket,
 )
 from bot.runtime import Runtime
+from bot.spreadsheet import cell
 from bot.tickets.service import OPEN
 from bot.tickets.sla import sla_state
 from integrations.files import sniff_kind, too_big
@@ -1100,7 +1101,7 @@ def audit_csv(
     writer.writerow(["id", "at", "who", "entity", "entity_id", "action", "from", "to", "detail"])
     for r in rows:
         cells = [r["id"], r["at"].isoformat(), r["who"], r["entity"], r["entity_id"], r["action"], r["from"], r["to"]]
-        writer.writerow([*cells, json.dumps(r["detail"], default=str)])
+        writer.writerow([cell(value) for value in [*cells, json.dumps(r["detail"], default=str)]])
     return StreamingResponse(
         iter([out.getvalue()]),
         media_type="text/csv",

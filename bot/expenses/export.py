@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from bot.expenses.service import approved_between
 from bot.models import Expense
+from bot.spreadsheet import cell
 
 COLUMNS = (
     "claim_id",
@@ -43,6 +44,11 @@ class ExportResult:
 
 
 def expense_row(expense: Expense) -> dict[str, str]:
+    """One claim as finance's CSV row; every cell kept text in a spreadsheet (`bot.spreadsheet.cell`)."""
+    return {name: cell(value) for name, value in _row_values(expense).items()}
+
+
+def _row_values(expense: Expense) -> dict[str, str]:
     return {
         "claim_id": str(expense.id),
         "employee_slack_id": expense.employee.slack_id,
@@ -58,13 +64,8 @@ def expense_row(expense: Expense) -> dict[str, str]:
         "status": expense.status,
         "approved_at": expense.decided_at.isoformat() if expense.decided_at else "",
         "reimbursed_at": expense.reimbursed_at.isoformat() if expense.reimbursed_at else "",
-        "description": _safe_cell(expense.description),
+        "description": expense.description,
     }
-
-
-def _safe_cell(text: str) -> str:
-    """Spreadsheets run cells that start with = + - @ as formulas; a quote keeps them text."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
 def export_csv(session: Session, *, start: date, end: date, statuses: tuple[str, ...] = EXPORTABLE) -> ExportResult:
