@@ -12,6 +12,7 @@ from typing import Literal
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from bot import directory, privacy
 from bot.db import Database, utcnow
@@ -43,6 +44,9 @@ _EMOJI_CODE = re.compile(r":[a-z0-9_+\-']+:")
 DB_DOWN = "I can't reach my database right now, so nothing was saved. Please try again in a minute."
 DB_DOWN_KEPT = "I can't reach my database right now. I've kept your message and will answer here once it's back."
 SENSITIVE = "sensitive"  # the skill for medical, harassment and grievance matters (see bot.privacy)
+CHANGED_MEANWHILE = (
+    "That was changed by someone else at the same moment, so nothing was saved. Please look at it again."
+)
 FAILED = "Something went wrong on my side and nothing was saved. Please try again; if it keeps happening, tell IT."
 
 
@@ -272,6 +276,10 @@ class Assistant:
                 return reply
         except TransitionError as exc:
             return Reply(text=str(exc), ephemeral=True, skill=route.skill)
+        except StaleDataError:
+            # The same request or claim was changed at the same moment (an edit and an approval, two clicks):
+            # this one was rolled back whole.
+            return Reply(text=CHANGED_MEANWHILE, ephemeral=True, skill=route.skill)
         except SQLAlchemyError:
             raise
         except Exception:

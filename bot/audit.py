@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import update
+from sqlalchemy import inspect, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from bot.models import AuditEntry
 
@@ -48,14 +49,18 @@ def change_state(
     with `row` refreshed to what the winner wrote. Works the same on SQLite and PostgreSQL."""
     model = cast(Any, type(row))
     from_state, to_state = row.status, values["status"]
-    changed = session.execute(
-        update(model)
-        .where(model.id == row.id, model.status == from_state)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
+    query = update(model).where(model.id == row.id, model.status == from_state)
+    # A row with a version (leave requests, expense claims) must also be the one read: an edit committed in
+    # between (a new amount, new dates) makes this change fail rather than decide what nobody looked at.
+    versioned = inspect(model).version_id_col is not None
+    if versioned:
+        query = query.where(model.version == row.version)
+        values = {**values, "version": model.version + 1}
+    changed = session.execute(query.values(**values).execution_options(synchronize_session=False))
     session.refresh(row)
     if changed.rowcount != 1:  # type: ignore[attr-defined]
+        if versioned and row.status == from_state:
+            raise StaleDataError(f"{entity} #{row.id} was changed at the same moment")
         return False
     record(
         session,

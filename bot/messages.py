@@ -167,6 +167,17 @@ class Reply:
         return data
 
 
+def seen(row_id: int, revision: int) -> str:
+    """An approval button's value: the row and the revision its approver is shown ("12@3")."""
+    return f"{row_id}@{revision}"
+
+
+def seen_revision(value: str | None) -> int | None:
+    """The revision an approval button was shown with (None for a value without one: a console form)."""
+    _row, mark, revision = (value or "").partition("@")
+    return int(revision) if mark and revision.isdigit() and len(revision) < 10 else None
+
+
 def escape_mrkdwn(text: str) -> str:
     """People's words reposted in a message: &, < and > escaped, so "<!channel>", "<@U…>" or a link typed by
     someone ("<https://evil|payroll.example.com>") is shown as text in Slack, never a ping or a disguised link.

@@ -298,6 +298,12 @@ class LeaveRequest(Base):
     thread_ts: Mapped[str | None] = mapped_column(String(32))
     conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id", ondelete="SET NULL"))
     reminders_sent: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    # Every UPDATE checks and counts up `version` (an edit and an approval committed at the same moment can't
+    # both land: the second fails with StaleDataError); `revision` counts the edits of what an approver decides
+    # on, and the approval buttons carry the one the approver saw.
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default="1")
+    revision: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default="1")
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads it as a class attribute
     last_reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     escalated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -477,6 +483,12 @@ class Expense(Base):
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     reimbursed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     reminders_sent: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    # Every UPDATE checks and counts up `version` (an edit and an approval committed at the same moment can't
+    # both land: the second fails with StaleDataError); `revision` counts the edits of what an approver decides
+    # on, and the approval buttons carry the one the approver saw.
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default="1")
+    revision: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default="1")
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads it as a class attribute
     created_at: Mapped[datetime] = _ts()
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow, nullable=False

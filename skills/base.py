@@ -31,7 +31,9 @@ def load_examples(name: str) -> tuple[str, ...]:
 
 
 def row_id(value: str | None) -> int | None:
-    """A row id from a button value or private_metadata; None for anything that is not one."""
+    """A row id from a button value or private_metadata ("12", or "12@3" with the revision shown); None for
+    anything that is not one."""
+    value = (value or "").partition("@")[0]
     return int(value) if value and value.isdigit() and len(value) < 18 else None
 
 

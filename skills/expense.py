@@ -17,7 +17,7 @@ from bot.expenses.config import ExpensePolicy, load_expense_policy
 from bot.expenses.parse import CATEGORIES, ParsedExpense, minor_units, parse_correction, parse_expense
 from bot.expenses.receipts import ReceiptFields, ReceiptUnreadable, read_receipt
 from bot.expenses.service import LABELS, Draft, Flag, money
-from bot.messages import Button, Citation, Message, Modal, ModalField, Reply, escape_mrkdwn
+from bot.messages import Button, Citation, Message, Modal, ModalField, Reply, escape_mrkdwn, seen, seen_revision
 from bot.models import Expense
 from bot.outbox import person_channel
 from bot.router import QUESTION, read_act
@@ -435,6 +435,24 @@ class ExpenseSkill:
             if target == "withdrawn":
                 self._close_cards(ctx, expense, f"↩️ Withdrawn by {expense.employee.name}")
             return Reply(text=f"Claim #{expense.id}: {LABELS[expense.status].lower()}.", skill=self.name)
+        if action in ("approve", "reject") and _changed_since_shown(message, expense):
+            # Edited after this card was sent: deciding it would decide figures the approver never saw.
+            if expense.status in service.PENDING and expense.approver is not None:
+                ctx.notify(
+                    channel=person_channel(expense.approver, expense.platform),
+                    text=self._approval_text(expense, "Expense claim to approve (edited)"),
+                    update_key=approval_key(expense),
+                    buttons=self._decision_buttons(expense),
+                )
+            return Reply(
+                text=(
+                    f"Claim #{expense.id} was changed after that card was sent: it is now "
+                    f"{money(expense.amount, expense.currency)} on {expense.spent_on:%d %b %Y}. Nothing was decided; "
+                    "the card shows it as it is now."
+                ),
+                ephemeral=True,
+                skill=self.name,
+            )
         if action == "approve":
             service.approve(ctx.session, expense, actor=ctx.employee, now=now, policy=self.policy)
             self._after_approval(expense, ctx)
@@ -502,8 +520,8 @@ class ExpenseSkill:
 
     def _decision_buttons(self, expense: Expense) -> list[Button]:
         return [
-            Button("expense:approve", "Approve", str(expense.id), "primary"),
-            Button("expense:reject", "Reject", str(expense.id), "danger"),
+            Button("expense:approve", "Approve", seen(expense.id, expense.revision), "primary"),
+            Button("expense:reject", "Reject", seen(expense.id, expense.revision), "danger"),
         ]
 
     def _to_finance(self, ctx: SkillContext, expense: Expense, heading: str) -> None:
@@ -576,6 +594,12 @@ class ExpenseSkill:
                 f"*{LABELS[claim.status]}*" + (f" — {claim.decision_note}" if claim.decision_note else "")
             )
         return Reply(text="\n".join(lines), skill=self.name)
+
+
+def _changed_since_shown(message: Message, expense: Expense) -> bool:
+    """The button pressed was sent with an earlier revision of the claim than the one stored now."""
+    shown = seen_revision(message.action_value)
+    return shown is not None and shown != expense.revision
 
 
 def _draft_of(expense: Expense, **changes: Any) -> Draft:

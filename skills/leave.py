@@ -16,7 +16,7 @@ from bot.leave.dates import ParsedLeave, days_named, parse_leave
 from bot.leave.jobs import decision_buttons
 from bot.leave.requests import Assessment, Proposal, RuleBreak, fmt_date, fmt_days, fmt_range
 from bot.leave.workdays import working_days
-from bot.messages import Button, Citation, Message, Modal, ModalField, Reply, escape_mrkdwn
+from bot.messages import Button, Citation, Message, Modal, ModalField, Reply, escape_mrkdwn, seen_revision
 from bot.models import Employee, LeaveRequest
 from bot.outbox import person_channel
 from bot.router import QUESTION, REQUEST, read_act
@@ -204,6 +204,22 @@ class LeaveSkill:
             return self._correct(request, message, ctx)
         if action == "discard":
             return self._discard(request, ctx)
+        shown = seen_revision(message.action_value)
+        if action in ("approve", "deny") and shown is not None and shown != request.revision:
+            # Edited after this card was sent: deciding it would decide days the approver never saw.
+            if request.status == "pending" and request.approver is not None:
+                self.send_for_approval(
+                    ctx, request, request.approver, None, heading="Leave request to approve (edited)"
+                )
+            when = fmt_range(request.start_date, request.end_date, request.start_half, request.end_half)
+            return Reply(
+                text=(
+                    f"Request #{request.id} was changed after that card was sent: it is now {when} "
+                    f"({fmt_days(request.days)} working days). Nothing was decided; the card shows it as it is now."
+                ),
+                ephemeral=True,
+                skill=self.name,
+            )
         if action == "approve":
             return self._approve(request, ctx)
         if action == "deny":

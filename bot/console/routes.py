@@ -34,7 +34,7 @@ from bot.db import utcnow
 from bot.digest import format_duration, format_share
 from bot.directory import get_by_slack_id
 from bot.expenses.export import export_csv
-from bot.messages import Message, Reply
+from bot.messages import Message, Reply, seen
 from bot.models import (
     AuditEntry,
     ChatMessage,
@@ -726,6 +726,7 @@ def team_page(request: Request, session: SessionDep, viewer: ViewerDep, rt: Runt
                 "end": r.end_date,
                 "days": r.days,
                 "note": r.approver_note or "",
+                "revision": r.revision,
             }
             for r in db.scalars(
                 select(LeaveRequest).where(*pending_leave).order_by(LeaveRequest.start_date).limit(PAGE_SIZE)
@@ -740,6 +741,7 @@ def team_page(request: Request, session: SessionDep, viewer: ViewerDep, rt: Runt
                 "merchant": x.merchant or "",
                 "category": x.category,
                 "flags": x.flags,
+                "revision": x.revision,
             }
             for x in db.scalars(select(Expense).where(*pending_expenses).order_by(Expense.id).limit(PAGE_SIZE))
         ]
@@ -782,11 +784,13 @@ def leave_decide(
     viewer: PosterDep,
     rt: RuntimeDep,
     reason: Annotated[str, Form(max_length=2000)] = "",
+    revision: Annotated[int | None, Form(description="the revision the page showed")] = None,
 ) -> Response:
     if decision not in ("approve", "deny"):
         raise HTTPException(status_code=404, detail="No such decision.")
     action = "leave:approve" if decision == "approve" else "leave:deny_submit"
-    reply = act(rt, viewer, action, str(request_id), {"reason": reason} if decision == "deny" else None)
+    value = seen(request_id, revision) if revision is not None and decision == "approve" else str(request_id)
+    reply = act(rt, viewer, action, value, {"reason": reason} if decision == "deny" else None)
     return back("/console/team", reply.text)
 
 
@@ -798,11 +802,13 @@ def expense_decide(
     rt: RuntimeDep,
     reason: Annotated[str, Form(max_length=2000)] = "",
     to: Annotated[str, Form(pattern="^/console/(team|finance)$")] = "/console/team",
+    revision: Annotated[int | None, Form(description="the revision the page showed")] = None,
 ) -> Response:
     actions = {"approve": "expense:approve", "reject": "expense:reject_submit", "reimbursed": "expense:reimbursed"}
     if decision not in actions:
         raise HTTPException(status_code=404, detail="No such decision.")
-    reply = act(rt, viewer, actions[decision], str(expense_id), {"reason": reason} if decision == "reject" else None)
+    value = seen(expense_id, revision) if revision is not None and decision == "approve" else str(expense_id)
+    reply = act(rt, viewer, actions[decision], value, {"reason": reason} if decision == "reject" else None)
     return back(to, reply.text)
 
 
@@ -826,6 +832,7 @@ def finance_page(request: Request, session: SessionDep, viewer: ViewerDep, rt: R
                 "category": x.category,
                 "flags": x.flags,
                 "spent_on": x.spent_on,
+                "revision": x.revision,
             }
             for x in db.scalars(
                 select(Expense)

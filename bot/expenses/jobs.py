@@ -12,7 +12,7 @@ from bot import audit, outbox
 from bot.db import aware
 from bot.expenses.config import ExpensePolicy
 from bot.expenses.service import PENDING, money
-from bot.messages import Button
+from bot.messages import Button, seen
 from bot.models import Expense
 
 
@@ -33,8 +33,8 @@ def remind_expense_approvers(
         if expense.reminders_sent > policy.max_reminders:
             continue  # finance was told already
         buttons = [
-            Button("expense:approve", "Approve", str(expense.id), "primary"),
-            Button("expense:reject", "Reject", str(expense.id), "danger"),
+            Button("expense:approve", "Approve", seen(expense.id, expense.revision), "primary"),
+            Button("expense:reject", "Reject", seen(expense.id, expense.revision), "danger"),
         ]
         summary = (
             f"{expense.employee.name}'s claim #{expense.id} ({money(expense.amount, expense.currency)}, "

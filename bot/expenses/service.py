@@ -247,6 +247,7 @@ def apply_edit(
     expense.spent_on, expense.category, expense.merchant = draft.spent_on, draft.category, draft.merchant
     expense.attendees, expense.description = draft.attendees, draft.description
     expense.flags = [f.message for f in flags]
+    expense.revision += 1  # an approval of what was shown before is refused (the buttons carry the revision)
     session.flush()
     audit.record(
         session,

@@ -14,14 +14,14 @@ from bot.db import aware
 from bot.leave import ledger
 from bot.leave.config import LeavePolicy
 from bot.leave.requests import fmt_days, fmt_range
-from bot.messages import Button
+from bot.messages import Button, seen
 from bot.models import LeaveRequest
 
 
 def decision_buttons(request: LeaveRequest) -> list[Button]:
     return [
-        Button("leave:approve", "Approve", str(request.id), "primary"),
-        Button("leave:deny", "Deny", str(request.id), "danger"),
+        Button("leave:approve", "Approve", seen(request.id, request.revision), "primary"),
+        Button("leave:deny", "Deny", seen(request.id, request.revision), "danger"),
     ]
 
 

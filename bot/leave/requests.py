@@ -389,6 +389,7 @@ def apply_edit(session: Session, request: LeaveRequest, assessment: Assessment, 
     request.reason = proposal.reason
     request.days = assessment.days
     request.warnings = [b.message for b in assessment.breaks]
+    request.revision += 1  # an approval of what was shown before is refused (the buttons carry the revision)
     session.flush()
     audit.record(
         session,
