@@ -147,12 +147,33 @@ class ItSkill:
             found += lines
         return "\n".join(found)[:2000]
 
-    def _open(self, text: str, found: Triage, message: Message, ctx: SkillContext, *, screenshot: str = "") -> Reply:
+    def _open(
+        self,
+        text: str,
+        found: Triage,
+        message: Message,
+        ctx: SkillContext,
+        *,
+        screenshot: str = "",
+        asked_for_new: bool = False,
+    ) -> Reply:
+        """Open a ticket, or add the report to the same person's open ticket it repeats (unless they pressed
+        "Open a ticket" for it: `asked_for_new`)."""
         now = ctx.now()
-        existing = self._repeated(ctx, text, found)
+        existing = None if asked_for_new else self._repeated(ctx, text, found)
         if existing is not None:
             existing.description = f"{existing.description}\n\nAdded later: {text}"[: MAX_DESCRIPTION * 2]
             ctx.session.flush()
+            audit.record(
+                ctx.session,
+                entity="ticket",
+                entity_id=existing.id,
+                action="details_added",
+                actor_id=ctx.employee.id,
+                from_state=existing.status,
+                to_state=existing.status,
+                detail={"repeat": True},
+            )
             if existing.security:
                 joined = (
                     f"I've added this to your security ticket #{existing.id}; IT security has it and will be in touch."
@@ -548,7 +569,7 @@ class ItSkill:
             )
         if asked.employee_id != ctx.employee.id:
             return Reply(text="Only the person who asked can open a ticket from this question.", ephemeral=True)
-        return self._open(asked.text, triage_report(asked.text, self.incidents), message, ctx)
+        return self._open(asked.text, triage_report(asked.text, self.incidents), message, ctx, asked_for_new=True)
 
     def _resolve(self, ticket: Ticket, note: str, ctx: SkillContext) -> Reply:
         if not note:
