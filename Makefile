@@ -48,7 +48,10 @@ eval: $(STAMP)
 	$(BIN)/backoffice eval answers ../shared/corpora/tts-handbook/pages benchmarks/answers/tts_qa.jsonl benchmarks/answers/tts_unanswerable.jsonl
 	$(BIN)/backoffice eval answers ../shared/corpora/gitlab-handbook/pages benchmarks/answers/gitlab_qa.jsonl benchmarks/answers/gitlab_unanswerable.jsonl
 	$(BIN)/backoffice eval intents ../shared/datasets/clinc150/data_full.json --split val --corpus ../shared/corpora/tts-handbook/pages
-	$(BIN)/backoffice eval dialogues benchmarks/dialogues/dev.jsonl
+	$(BIN)/backoffice eval dialogues benchmarks/dialogues/dev.jsonl --corpus knowledge/samples/sops
+	$(BIN)/backoffice eval dialogues benchmarks/dialogues/dev2.jsonl --corpus knowledge/samples/sops
+	$(BIN)/backoffice eval tickets benchmarks/tickets_dev.jsonl
+	$(BIN)/backoffice eval tickets benchmarks/tickets_plain.jsonl
 
 ## Performance against a naive baseline (ack latency under load, answers and retrieval at 10k/100k chunks,
 ## ingest), table on stdout and var/bench/results.json; see docs/benchmarks.md. BENCH_ARGS=--quick for a smoke run.
