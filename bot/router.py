@@ -20,15 +20,14 @@ from pathlib import Path
 
 import numpy as np
 import Stemmer
-from scipy.sparse import csr_matrix, hstack
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
 
 from bot.leave.dates import tells_of_a_death, tells_of_illness_and_absence
 from bot.messages import Message
 from bot.privacy import sensitive_topic
 from bot.tickets.classify import triage
 from bot.tickets.incidents import ROUTE_THRESHOLD, IncidentModel
+from knowledge.classifier import TextClassifier
 from knowledge.embeddings import MiniLMEmbeddings
 
 OUT_OF_SCOPE = "out_of_scope"
@@ -269,29 +268,25 @@ class Router:
     ) -> None:
         """`vector_cache`: a folder where the examples' vectors are kept between starts (Settings.cache_dir);
         `incidents`: the security-incident model, so an incident in words no skill example has still reaches IT."""
-        self._embeddings = embeddings
         self.incidents = incidents
         self.threshold = threshold
         texts = [text for label in sorted(examples) for text in examples[label]]
         labels = [label for label in sorted(examples) for _ in examples[label]]
-        self._vectorizer = TfidfVectorizer(analyzer=_terms, sublinear_tf=True)
-        self._vectorizer.fit(texts)
-        if vector_cache is not None:
-            vectors = embeddings.embed_array_stored(texts, max_tokens=ROUTER_TOKENS, folder=vector_cache)
-        else:
-            vectors = embeddings.embed_array(texts, max_tokens=ROUTER_TOKENS)
-        self._model = LogisticRegression(C=30.0, max_iter=2000, class_weight="balanced")
-        self._model.fit(self._features(texts, vectors), labels)
-        self.labels: list[str] = [str(c) for c in self._model.classes_]
+        self._classifier = TextClassifier(
+            texts,
+            labels,
+            embeddings,
+            vectorizer=TfidfVectorizer(analyzer=_terms, sublinear_tf=True),
+            c=30.0,
+            max_tokens=ROUTER_TOKENS,
+            vector_cache=vector_cache,
+        )
+        self.labels: list[str] = [str(c) for c in self._classifier.classes]
         # Every word the router or the embedding model knows: a message with none of them is keyboard mash.
-        self._known = set(self._vectorizer.vocabulary_) | set(embeddings.vocabulary())
-
-    def _features(self, texts: Sequence[str], vectors: np.ndarray) -> csr_matrix:
-        return hstack([self._vectorizer.transform(texts), csr_matrix(vectors)]).tocsr()
+        self._known = set(self._classifier.vectorizer.vocabulary_) | set(embeddings.vocabulary())
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
-        vectors = self._embeddings.embed_array(list(texts), max_tokens=ROUTER_TOKENS)
-        return np.asarray(self._model.predict_proba(self._features(texts, vectors)))
+        return self._classifier.probabilities(texts)
 
     def reads_as_incident(self, text: str) -> bool:
         """A security incident by the IT cue patterns, or surely so by the incident model."""

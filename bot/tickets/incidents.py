@@ -13,12 +13,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-from scipy.sparse import csr_matrix, hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
 
 from bot.tickets.classify import Triage, triage
+from knowledge.classifier import TextClassifier
 from knowledge.embeddings import MiniLMEmbeddings
 
 # Probability above which a report is an incident. Chosen on benchmarks/tickets_plain.jsonl and
@@ -41,17 +39,15 @@ class IncidentModel:
     ) -> None:
         """`incidents` and `others`: example reports that are and are not security incidents (the runtime passes
         skills/examples/security_incident.txt and not_security_incident.txt)."""
-        texts = [*incidents, *others]
-        labels = [1] * len(incidents) + [0] * len(others)
-        self._embeddings = embeddings
-        self._vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)
-        self._vectorizer.fit(texts)
-        if vector_cache is not None:
-            vectors = embeddings.embed_array_stored(texts, max_tokens=_TOKENS, folder=vector_cache)
-        else:
-            vectors = embeddings.embed_array(texts, max_tokens=_TOKENS)
-        self._model = LogisticRegression(C=10.0, max_iter=2000, class_weight="balanced")
-        self._model.fit(self._features(texts, vectors), labels)
+        self._classifier = TextClassifier(
+            [*incidents, *others],
+            [1] * len(incidents) + [0] * len(others),
+            embeddings,
+            vectorizer=TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
+            c=10.0,
+            max_tokens=_TOKENS,
+            vector_cache=vector_cache,
+        )
 
     @classmethod
     def from_examples(cls, embeddings: MiniLMEmbeddings, *, vector_cache: Path | None = None) -> IncidentModel:
@@ -65,13 +61,9 @@ class IncidentModel:
         others = [*load_examples("not_security_incident"), *everyday]
         return cls(embeddings, load_examples("security_incident"), others, vector_cache=vector_cache)
 
-    def _features(self, texts: list[str], vectors: np.ndarray) -> csr_matrix:
-        return hstack([self._vectorizer.transform(texts), csr_matrix(vectors)]).tocsr()
-
     def probability(self, text: str) -> float:
         """How surely the text reports a security incident (0-1)."""
-        vectors = self._embeddings.embed_array([text], max_tokens=_TOKENS)
-        return float(self._model.predict_proba(self._features([text], vectors))[0][1])
+        return float(self._classifier.probabilities([text])[0][self._classifier.classes.index(1)])
 
 
 # Said outright that the lure was not acted on: a report of an attempt, which the cue patterns file as such.
