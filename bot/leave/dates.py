@@ -241,8 +241,23 @@ class _Context:
     problems: list[str] = field(default_factory=list)
 
 
-def parse_leave(text: str, *, today: date, aliases: Mapping[str, str], date_order: str = "MDY") -> ParsedLeave:
-    """Read a free-text leave request as of the employee's local `today`; never guesses what the text leaves open."""
+@dataclass
+class _Reading:
+    """A text's tokens, the leave type it names and its date expressions, before they are pinned to days."""
+
+    tokens: list[_Token]
+    norm: str
+    index: _AliasIndex
+    consumed: set[int]
+    leave_type: str | None
+    unknown_type: str | None
+    atoms: list[_Atom]
+    loose_halves: list[str]
+    exprs: list[_Expr]
+    ctx: _Context
+
+
+def _read(text: str, *, today: date, aliases: Mapping[str, str], date_order: str) -> _Reading:
     if date_order not in ("MDY", "DMY"):
         raise ValueError(f"date_order is MDY or DMY, not {date_order!r}")
     if not 1900 <= today.year <= 2999:
@@ -253,12 +268,6 @@ def parse_leave(text: str, *, today: date, aliases: Mapping[str, str], date_orde
     norm, starts, ends = _joined(tokens)
     consumed: set[int] = set()
     leave_type, unknown_type = _leave_type(norm, starts, ends, tokens, index, consumed)
-    type_named = leave_type is not None and leave_type != _generic_type(norm, index)
-    if not type_named:
-        # No type named, or only "off" / "out": what the words mean ("a fever", "my dad died"), when the
-        # company has that type.
-        leave_type = _meant_type(text, set(aliases.values())) or leave_type
-
     ctx = _Context(today=today, order=date_order, past=told_in_past(text))
     atoms = _atoms(norm, starts, ends)
     for atom in atoms:
@@ -269,6 +278,21 @@ def parse_leave(text: str, *, today: date, aliases: Mapping[str, str], date_orde
     loose_halves = _attach_halves(atoms, tokens, consumed)
     items = _with_weekdays([atom for atom in atoms if atom.kind not in ("half", "year", "vague")], tokens, consumed)
     exprs = _without_events(_group(items, tokens, text, consumed), tokens)
+    return _Reading(tokens, norm, index, consumed, leave_type, unknown_type, atoms, loose_halves, exprs, ctx)
+
+
+def parse_leave(text: str, *, today: date, aliases: Mapping[str, str], date_order: str = "MDY") -> ParsedLeave:
+    """Read a free-text leave request as of the employee's local `today`; never guesses what the text leaves open."""
+    reading = _read(text, today=today, aliases=aliases, date_order=date_order)
+    tokens, norm, index, consumed, ctx = reading.tokens, reading.norm, reading.index, reading.consumed, reading.ctx
+    atoms, loose_halves, exprs = reading.atoms, reading.loose_halves, reading.exprs
+    leave_type, unknown_type = reading.leave_type, reading.unknown_type
+    type_named = leave_type is not None and leave_type != _generic_type(norm, index)
+    if not type_named:
+        # No type named, or only "off" / "out": what the words mean ("a fever", "my dad died"), when the
+        # company has that type.
+        leave_type = _meant_type(text, set(aliases.values())) or leave_type
+
     spans: list[_Span] = []
     for expr in exprs:
         if expr.kind == "lone_duration":
@@ -311,21 +335,13 @@ def days_named(
     open end of "from monday" or "until friday". For reading a change to a request ("end it on tuesday the 16th",
     "make it thursday instead"), where the dates need not make one stretch of days; a weekday named alone is the
     one nearest `near` (the request's first day: "end it on tuesday" means that week's Tuesday)."""
-    index = _alias_index(tuple(sorted((" ".join(alias.lower().split()), key) for alias, key in aliases.items())))
-    tokens = _tokenize(text, index)
-    norm, starts, ends = _joined(tokens)
-    consumed: set[int] = set()
-    _leave_type(norm, starts, ends, tokens, index, consumed)
-    ctx = _Context(today=today, order=date_order, past=told_in_past(text))
-    atoms = _atoms(norm, starts, ends)
-    _attach_halves(atoms, tokens, consumed)
-    items = _with_weekdays([atom for atom in atoms if atom.kind not in ("half", "year", "vague")], tokens, consumed)
+    reading = _read(text, today=today, aliases=aliases, date_order=date_order)
     found: list[tuple[date | None, date | None]] = []
-    for expr in _without_events(_group(items, tokens, text, consumed), tokens):
+    for expr in reading.exprs:
         if expr.kind == "lone_duration":
             continue
         try:
-            span = _resolve_expr(expr, found[-1][1] if found else None, tokens, text, ctx)
+            span = _resolve_expr(expr, found[-1][1] if found else None, reading.tokens, text, reading.ctx)
         except _Unclear:
             continue
         first = expr.first
@@ -617,10 +633,10 @@ def _with_weekdays(items: list[_Atom], tokens: list[_Token], consumed: set[int])
     return result
 
 
-_DEATH = _MEANINGS[0][1]
+_DEATH = dict(_MEANINGS)["bereavement"]
 
 
-_ILL = _MEANINGS[1][1]
+_ILL = dict(_MEANINGS)["sick"]
 _AWAY = re.compile(
     r"\b(not coming in|won'?t (be|make it) in|can'?t (come|make it) in|not (be )?in today|staying (at )?home|"
     r"stay (at )?home|off (today|tomorrow|sick)|out (today|tomorrow|sick)|calling in( sick)?|in bed|"
