@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 from sqlalchemy.orm import Session
 
 from bot import outbox
-from bot.messages import Button, Citation, Message, Modal, ModalField, Reply, Select
+from bot.messages import Button, Citation, Message, Modal, ModalField, Reply, Select, seen_revision
 from bot.models import Conversation, Employee, OutboxItem, last_bot_message
 from bot.router import PERSONAL, Route
 from bot.settings import Settings
@@ -35,6 +35,18 @@ def row_id(value: str | None) -> int | None:
     anything that is not one."""
     value = (value or "").partition("@")[0]
     return int(value) if value and value.isdigit() and len(value) < 18 else None
+
+
+def date_order(employee: Employee) -> str:
+    """How the employee writes dates without a month name: "MDY" (3/14) where that is the custom, else "DMY"."""
+    return "MDY" if employee.country in ("US", "PH", "CA") else "DMY"
+
+
+def changed_since_shown(message: Message, revision: int) -> bool:
+    """The approval button pressed was sent with another revision of the request or claim than `revision`, the
+    one stored now (it was edited after the approver's card went out)."""
+    shown = seen_revision(message.action_value)
+    return shown is not None and shown != revision
 
 
 # "Never mind", "forget it", "scrap that", "stop"...: the whole message drops what the bot was asking about.

@@ -17,14 +17,24 @@ from bot.expenses.config import ExpensePolicy, load_expense_policy
 from bot.expenses.parse import CATEGORIES, ParsedExpense, minor_units, parse_correction, parse_expense
 from bot.expenses.receipts import ReceiptFields, ReceiptUnreadable, read_receipt
 from bot.expenses.service import LABELS, Draft, Flag, money
-from bot.messages import Button, Citation, Message, Modal, ModalField, Reply, escape_mrkdwn, seen, seen_revision
+from bot.messages import Button, Citation, Message, Modal, ModalField, Reply, escape_mrkdwn, seen
 from bot.models import Expense
 from bot.outbox import person_channel
 from bot.router import QUESTION, read_act
 from integrations.files import ALL_KINDS, FetchFailed, StoredFile, UploadRejected, fetch_slack_file
 from integrations.ocr import OcrUnavailable
 from knowledge.answer import best_sentence, citations_for
-from skills.base import NotACorrection, SkillContext, ask_for_text, drops_it, load_examples, pending_memo, row_id
+from skills.base import (
+    NotACorrection,
+    SkillContext,
+    ask_for_text,
+    changed_since_shown,
+    date_order,
+    drops_it,
+    load_examples,
+    pending_memo,
+    row_id,
+)
 from skills.policy import answer_from_sources, answer_in_between, cited_reply
 
 log = logging.getLogger(__name__)
@@ -110,7 +120,7 @@ class ExpenseSkill:
             mileage_rate=self.policy.mileage_rate,
             mileage_unit=self.policy.mileage_unit,
             known_currencies=tuple(self.policy.rates),
-            date_order="MDY" if ctx.employee.country in ("US", "PH", "CA") else "DMY",
+            date_order=date_order(ctx.employee),
         )
 
     def _still_missing(self, pending: str, ctx: SkillContext, today: date) -> str:
@@ -387,7 +397,7 @@ class ExpenseSkill:
             message.text,
             today=today,
             known_currencies=tuple(self.policy.rates),
-            date_order="MDY" if ctx.employee.country in ("US", "PH", "CA") else "DMY",
+            date_order=date_order(ctx.employee),
         )
         amount = said.amount if said.amount is not None and said.amount != expense.amount else expense.amount
         currency = said.currency or expense.currency
@@ -435,7 +445,7 @@ class ExpenseSkill:
             if target == "withdrawn":
                 self._close_cards(ctx, expense, f"↩️ Withdrawn by {expense.employee.name}")
             return Reply(text=f"Claim #{expense.id}: {LABELS[expense.status].lower()}.", skill=self.name)
-        if action in ("approve", "reject") and _changed_since_shown(message, expense):
+        if action in ("approve", "reject") and changed_since_shown(message, expense.revision):
             # Edited after this card was sent: deciding it would decide figures the approver never saw.
             if expense.status in service.PENDING and expense.approver is not None:
                 ctx.notify(
@@ -594,12 +604,6 @@ class ExpenseSkill:
                 f"*{LABELS[claim.status]}*" + (f" — {claim.decision_note}" if claim.decision_note else "")
             )
         return Reply(text="\n".join(lines), skill=self.name)
-
-
-def _changed_since_shown(message: Message, expense: Expense) -> bool:
-    """The button pressed was sent with an earlier revision of the claim than the one stored now."""
-    shown = seen_revision(message.action_value)
-    return shown is not None and shown != expense.revision
 
 
 def _draft_of(expense: Expense, **changes: Any) -> Draft:

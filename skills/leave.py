@@ -16,12 +16,22 @@ from bot.leave.dates import ParsedLeave, days_named, parse_leave
 from bot.leave.jobs import decision_buttons
 from bot.leave.requests import Assessment, Proposal, RuleBreak, fmt_date, fmt_days, fmt_range
 from bot.leave.workdays import working_days
-from bot.messages import Button, Citation, Message, Modal, ModalField, Reply, escape_mrkdwn, seen_revision
+from bot.messages import Button, Citation, Message, Modal, ModalField, Reply, escape_mrkdwn
 from bot.models import Employee, LeaveRequest
 from bot.outbox import person_channel
 from bot.router import QUESTION, REQUEST, read_act
 from knowledge.answer import best_sentence, citations_for
-from skills.base import NotACorrection, SkillContext, ask_for_text, drops_it, load_examples, pending_memo, row_id
+from skills.base import (
+    NotACorrection,
+    SkillContext,
+    ask_for_text,
+    changed_since_shown,
+    date_order,
+    drops_it,
+    load_examples,
+    pending_memo,
+    row_id,
+)
 from skills.policy import answer_from_sources, answer_in_between, cited_reply
 
 MONTHS = ("january february march april may june july august september october november december").split()
@@ -204,8 +214,7 @@ class LeaveSkill:
             return self._correct(request, message, ctx)
         if action == "discard":
             return self._discard(request, ctx)
-        shown = seen_revision(message.action_value)
-        if action in ("approve", "deny") and shown is not None and shown != request.revision:
+        if action in ("approve", "deny") and changed_since_shown(message, request.revision):
             # Edited after this card was sent: deciding it would decide days the approver never saw.
             if request.status == "pending" and request.approver is not None:
                 self.send_for_approval(
@@ -235,8 +244,7 @@ class LeaveSkill:
     # ------------------------------------------------------------ parsing and the confirmation card
 
     def _parse(self, text: str, ctx: SkillContext, today: date) -> ParsedLeave:
-        order = "MDY" if ctx.employee.country in ("US", "PH", "CA") else "DMY"
-        return parse_leave(text, today=today, aliases=self.policy.aliases(), date_order=order)
+        return parse_leave(text, today=today, aliases=self.policy.aliases(), date_order=date_order(ctx.employee))
 
     def _pending_question(self, ctx: SkillContext) -> str | None:
         """The request text of a question the skill asked last in this conversation, if that is the newest
@@ -731,9 +739,10 @@ class LeaveSkill:
         if request.status != "draft" or request.employee_id != ctx.employee.id:
             raise NotACorrection
         text, today = message.text, local_today(ctx)
-        order = "MDY" if ctx.employee.country in ("US", "PH", "CA") else "DMY"
         current = Proposal.of(request)
-        named = days_named(text, today=today, aliases=self.policy.aliases(), date_order=order, near=current.start)
+        named = days_named(
+            text, today=today, aliases=self.policy.aliases(), date_order=date_order(ctx.employee), near=current.start
+        )
         parsed = self._parse(text, ctx, today)
         start, end = _corrected_dates(text, named, current.start, current.end)
         leave_type = parsed.leave_type if parsed.type_named and parsed.leave_type else current.leave_type
