@@ -71,6 +71,9 @@ def render_blocks(text: str, payload: dict[str, Any], *, message_id: int | None 
     return blocks
 
 
+REPEAT_MARK = "#"  # "it:priority#2": the second button of a message with that action_id
+
+
 def _unique_action_ids(elements: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Slack rejects a message whose elements repeat an action_id (invalid_blocks): the second and later ones
     carry "#2", "#3"… (the priority buttons of a triage card are all `it:priority`); `action_id_of` takes it off."""
@@ -81,9 +84,6 @@ def _unique_action_ids(elements: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if seen[action_id] > 1:
             element["action_id"] = f"{action_id}{REPEAT_MARK}{seen[action_id]}"[:255]
     return elements
-
-
-REPEAT_MARK = "#"
 
 
 def action_id_of(slack_action_id: str) -> str:

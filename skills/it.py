@@ -7,12 +7,13 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import audit
+from bot.db import aware
 from bot.messages import Button, Citation, Message, Modal, ModalField, Reply, Select, escape_mrkdwn
 from bot.models import ChatMessage, Employee, Incident, Ticket, find_card
 from bot.tickets import service
@@ -237,7 +238,7 @@ class ItSkill:
             recent = [
                 t
                 for t in service.open_tickets_of(ctx.session, ctx.employee)
-                if t.security and _aware(t.created_at) >= since
+                if t.security and (aware(t.created_at, since) or since) >= since
             ]
             return max(recent, key=lambda t: t.id) if recent else None
         mine = [t for t in service.open_tickets_of(ctx.session, ctx.employee) if _same_kind(t, found)]
@@ -680,11 +681,6 @@ def _hooks(ctx: SkillContext) -> bool:
 
 def _employee_by_slack(ctx: SkillContext, slack_id: str) -> Employee | None:
     return ctx.session.scalar(select(Employee).where(Employee.slack_id == slack_id)) if slack_id else None
-
-
-def _aware(moment: datetime) -> datetime:
-    """A stored time as UTC-aware (SQLite gives it back naive)."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _same_kind(ticket: Ticket, found: Triage) -> bool:

@@ -55,9 +55,8 @@ class IncidentModel:
         examples that the cue patterns don't take for incidents (everyday problems and requests)."""
         from skills.base import load_examples  # skills import this module
 
-        everyday = [
-            line for line in load_examples("it") if not triage(line).security and triage(line).category != "security"
-        ]
+        read = [(line, triage(line)) for line in load_examples("it")]
+        everyday = [line for line, found in read if not found.security and found.category != "security"]
         others = [*load_examples("not_security_incident"), *everyday]
         return cls(embeddings, load_examples("security_incident"), others, vector_cache=vector_cache)
 
