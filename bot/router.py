@@ -303,13 +303,27 @@ class Router:
         return bool(words) and len(unknown) == len(words) and all(_mashed(w) for w in unknown)
 
     def classify(self, text: str) -> Route:
+        return self.classify_all([text])[0]
+
+    def classify_all(self, texts: Sequence[str]) -> list[Route]:
+        """`classify` for several texts, the classifier run once over those it is needed for."""
+        routes = [self._before_classifier(text) for text in texts]
+        waiting = [i for i, route in enumerate(routes) if route is None]
+        if waiting:
+            for i, probs in zip(waiting, self.probabilities([texts[i] for i in waiting]), strict=True):
+                routes[i] = self._from_probabilities(probs)
+        return [route for route in routes if route is not None]
+
+    def _before_classifier(self, text: str) -> Route | None:
         if not text.strip():
             return Route(OUT_OF_SCOPE, 0.0, "empty")
         if self.gibberish(text):
             return Route(OUT_OF_SCOPE, 0.0, "gibberish")
         if sensitive_topic(text) is not None:
             return Route(SENSITIVE, 1.0, "sensitive")
-        probs = self.probabilities([text])[0]
+        return None
+
+    def _from_probabilities(self, probs: np.ndarray) -> Route:
         best = int(np.argmax(probs))
         label, confidence = self.labels[best], float(probs[best])
         off_topic = float(probs[self.labels.index(OUT_OF_SCOPE)]) if OUT_OF_SCOPE in self.labels else 0.0
@@ -327,14 +341,12 @@ class Router:
         parts = [part for part in parts if len(_content_words(part)) >= 2]
         if len(parts) < 2 or len(parts) > 4 or sensitive_topic(text) is not None:
             return [text]
-        routes = [self.classify(part) for part in parts]
+        if not all(read_act(part) == REQUEST for part in parts):
+            return [text]  # a question among them (no classifier run for it)
+        routes = self.classify_all(parts)
         skills = {route.skill for route in routes}
-        if (
-            not all(
-                route.skill in ACTION_SKILLS and route.confidence >= SPLIT_CONFIDENCE and read_act(part) == REQUEST
-                for route, part in zip(routes, parts, strict=True)
-            )
-            or len(skills) < 2
+        if len(skills) < 2 or not all(
+            route.skill in ACTION_SKILLS and route.confidence >= SPLIT_CONFIDENCE for route in routes
         ):
             return [text]
         # Neighbouring parts for the same skill stay together ("my laptop is broken. it won't start").
