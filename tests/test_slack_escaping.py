@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -17,6 +18,7 @@ from tests.conftest import LiveServer, make_settings
 from tests.slack_payloads import message_event, post_event
 from tests.slack_standin import SlackStandIn
 
+NOW = datetime(2026, 11, 23, 16, 0, tzinfo=UTC)  # a Monday: "dec 14 to dec 15" is three weeks ahead
 HOSTILE = "<!channel> <!here> <@U0000DEVTWO> see <https://evil.example/x|payroll.example.com>"
 
 
@@ -31,6 +33,7 @@ def it_runtime(tmp_path: Path, slack: SlackStandIn) -> Iterator[Runtime]:
     settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'test.db'}", slack, BACKOFFICE_IT_CHANNEL="C0ITTRIAGE")
     runtime = build_runtime(settings)
     bootstrap_samples(runtime)
+    runtime.assistant.clock = lambda: NOW
     yield runtime
     runtime.close()
 
