@@ -466,7 +466,10 @@ class ItSkill:
             return Reply(text="I couldn't find that ticket any more.", ephemeral=True)
         now = ctx.now()
         if action == "claim":
-            service.assign(ctx.session, ticket, ctx.employee, actor=ctx.employee, now=now, webhook=_hooks(ctx))
+            if not service.assign(
+                ctx.session, ticket, ctx.employee, actor=ctx.employee, now=now, webhook=_hooks(ctx), claim=True
+            ):
+                return Reply(text=f"You already have ticket #{ticket.id}.", skill=self.name, ephemeral=True)
             self._refresh_cards(ctx, ticket, "Your ticket")
             self._tell_requester(ctx, ticket, f"{ctx.employee.name} from IT is on your ticket #{ticket.id}.")
             return Reply(text=f"You have ticket #{ticket.id}.", skill=self.name, ephemeral=True)
@@ -474,7 +477,8 @@ class ItSkill:
             assignee = _employee_by_slack(ctx, message.form.get("selected", ""))
             if assignee is None:
                 return Reply(text="I don't know that person.", ephemeral=True)
-            service.assign(ctx.session, ticket, assignee, actor=ctx.employee, now=now, webhook=_hooks(ctx))
+            if not service.assign(ctx.session, ticket, assignee, actor=ctx.employee, now=now, webhook=_hooks(ctx)):
+                return Reply(text=f"Ticket #{ticket.id} is already with {assignee.name}.", ephemeral=True)
             self._refresh_cards(ctx, ticket, "Your ticket")
             return Reply(text=f"Ticket #{ticket.id} is now with {assignee.name}.", skill=self.name, ephemeral=True)
         if action in ("waiting", "progress"):

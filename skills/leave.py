@@ -863,7 +863,8 @@ class LeaveSkill:
         active = [
             r
             for r in leave_requests.requests_of(ctx.session, ctx.employee, statuses=("pending", "approved"))
-            if r.end_date >= today
+            # Approved leave can be cancelled until its first day is over (bot.leave.requests.transition).
+            if (r.end_date if r.status == "pending" else r.start_date) >= today
         ]
         month = _month_in(text)
         parsed = self._parse(text, ctx, today)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import audit
+from bot.db import local_date
 from bot.escalations import TransitionError
 from bot.leave import ledger
 from bot.leave.config import LeavePolicy, LeaveType
@@ -464,6 +465,14 @@ def transition(
     changed it first (a double click or two racing confirmations end as one change), write the audit row,
     and book or reverse the ledger."""
     check_move(request, to_state, actor=actor, policy=policy)
+    if to_state == "cancelled" and not actor.has_role("hr"):
+        # Cancelling gives the days back: once a day of the leave has passed it was taken, whatever button
+        # (an old card, a crafted click) asks. People Ops correct leave cut short.
+        if request.start_date < local_date(now, request.employee.tz):
+            raise TransitionError(
+                "This leave has already started, so it can't be cancelled here (its days were taken). "
+                "If you came back early, ask People Ops to correct it."
+            )
     values: dict[str, object] = {"status": to_state, "updated_at": now}
     if to_state == "pending":
         values["submitted_at"] = now

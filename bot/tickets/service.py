@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot import audit
@@ -160,33 +160,55 @@ def transition(
 
 
 def assign(
-    session: Session, ticket: Ticket, assignee: Employee, *, actor: Employee, now: datetime, webhook: bool = False
-) -> Ticket:
-    """Give the ticket to someone in IT (claiming is assigning to yourself); a new ticket starts moving."""
+    session: Session,
+    ticket: Ticket,
+    assignee: Employee,
+    *,
+    actor: Employee,
+    now: datetime,
+    webhook: bool = False,
+    claim: bool = False,
+) -> bool:
+    """Give the ticket to someone in IT (claiming is assigning to yourself); a new ticket starts moving.
+    Returns False when it already was theirs (a double click), having changed and told nothing. The row changes
+    only if its assignee is still the one read, so two people pressing Claim at once cannot both have it; a
+    `claim` of a ticket someone else has is refused (Assign hands it over)."""
     if not actor.has_role("it"):
         raise TransitionError("Only IT can claim or assign tickets.")
     if not assignee.has_role("it"):
         raise TransitionError(f"{assignee.name} is not in IT, so they can't take tickets.")
     if ticket.status in ("resolved", "closed"):
         raise TransitionError(f"Ticket #{ticket.id} is already {ticket.status}.")
-    before = ticket.assignee.slack_id if ticket.assignee else None
-    ticket.assignee_id = assignee.id
+    before = ticket.assignee
+    if before is not None and before.id == assignee.id:
+        return False
+    if claim and before is not None:
+        raise TransitionError(f"Ticket #{ticket.id} is already with {before.name}.")
+    values: dict[str, Any] = {"assignee_id": assignee.id}
     if ticket.first_response_at is None:
-        ticket.first_response_at = now
-    session.flush()
+        values["first_response_at"] = now
+    still = Ticket.assignee_id.is_(None) if before is None else Ticket.assignee_id == before.id
+    query = update(Ticket).where(Ticket.id == ticket.id, still).values(**values)
+    changed = session.execute(query.execution_options(synchronize_session=False))
+    session.refresh(ticket)
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        if ticket.assignee_id == assignee.id:
+            return False
+        holder = ticket.assignee.name if ticket.assignee else "someone else"
+        raise TransitionError(f"Ticket #{ticket.id} was just taken by {holder}.")
     audit.record(
         session,
         entity="ticket",
         entity_id=ticket.id,
         action="assigned",
         actor_id=actor.id,
-        detail={"from": before, "to": assignee.slack_id},
+        detail={"from": before.slack_id if before else None, "to": assignee.slack_id},
     )
     if ticket.status == "new":
         transition(session, ticket, "in_progress", actor=actor, now=now, webhook=webhook)
     session.refresh(ticket)
     _emit(session, ticket, "ticket.assigned", webhook)
-    return ticket
+    return True
 
 
 def change_field(
