@@ -1,0 +1,132 @@
+"""Slack's edge cases over the real HTTP endpoint (issue 17, points 3, 7 and 8): clicks with no channel, edited
+messages, slash commands, @mentions in DMs, thread broadcasts, other bots, stale buttons, the manifest, a long App
+Home, other workspaces, and the README's production configuration; on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import yaml
+from sqlalchemy import func, select
+
+from bot.runtime import Runtime
+from tests.conftest import REPO, LiveServer
+from tests.slack_payloads import (
+    event_callback,
+    next_ts,
+    signed_headers,
+)
+from tests.slack_standin import SlackStandIn
+
+OUTSIDER = "U0OUTSIDER1"  # a member of another workspace, in no directory
+OTHER_TEAM = "T0OTHERORG"
+SETTLE_SECONDS = 1.0  # listeners run after the ack: long enough for one that should not have answered to do so
+
+
+def count(runtime: Runtime, model: type, *where: Any) -> int:
+    with runtime.database.session_scope() as session:
+        return int(session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
+def home_click(user: str, action_id: str, value: str) -> dict[str, Any]:
+    """A button pressed in the App Home, as Slack sends it: a view container, no channel, no message."""
+    return {
+        "type": "block_actions",
+        "user": {"id": user, "username": user.lower(), "team_id": "T0001"},
+        "api_app_id": "A0001",
+        "token": "legacy-verification-token",
+        "container": {"type": "view", "view_id": "VHOME1"},
+        "trigger_id": "1337.44.trigger",
+        "team": {"id": "T0001", "domain": "larkspur"},
+        "is_enterprise_install": False,
+        "view": {"id": "VHOME1", "type": "home", "blocks": [], "private_metadata": "", "callback_id": ""},
+        "actions": [
+            {"action_id": action_id, "block_id": "b1", "value": value, "type": "button", "action_ts": next_ts()}
+        ],
+    }
+
+
+def message_changed(user: str, channel: str, original: dict[str, Any], new_text: str) -> dict[str, Any]:
+    """Slack's event for `user` editing the message of event `original` to `new_text`."""
+    before = original["event"]
+    edited = {
+        "type": "message",
+        "user": user,
+        "text": new_text,
+        "ts": before["ts"],
+        "team": "T0001",
+        "edited": {"user": user, "ts": next_ts()},
+    }
+    if before.get("thread_ts"):
+        edited["thread_ts"] = before["thread_ts"]
+    ts = next_ts()
+    return event_callback(
+        {
+            "type": "message",
+            "subtype": "message_changed",
+            "hidden": True,
+            "channel": channel,
+            "channel_type": before.get("channel_type", "im"),
+            "ts": ts,
+            "event_ts": ts,
+            "message": edited,
+            "previous_message": {"type": "message", "user": user, "text": before["text"], "ts": before["ts"]},
+        }
+    )
+
+
+def slash_command(
+    http: httpx.Client, server: LiveServer, slack: SlackStandIn, text: str, *, channel: str, team: str = "T0001"
+) -> str:
+    """Type `/backoffice text` as Sofia in `channel`; returns the stand-in method its response_url maps to."""
+    respond = f"respond/{team}/{time.monotonic_ns()}/x"
+    body = urlencode(
+        {
+            "token": "legacy",
+            "team_id": team,
+            "team_domain": "larkspur",
+            "channel_id": channel,
+            "user_id": "U0000DEVONE" if team == "T0001" else OUTSIDER,
+            "command": "/backoffice",
+            "text": text,
+            "api_app_id": "A0001",
+            "response_url": f"{slack.base_url}{respond}",
+            "trigger_id": "1.2.3",
+        }
+    )
+    headers = {"Content-Type": "application/x-www-form-urlencoded", **signed_headers(body)}
+    assert http.post(f"{server.url}/slack/events", content=body, headers=headers).status_code == 200
+    return respond
+
+
+def posted_texts(slack: SlackStandIn) -> list[str]:
+    return [str(c.params.get("text")) for c in slack.calls_to("chat.postMessage")]
+
+
+# ------------------------------------------------------------------ point 3: replies go where they should, once
+
+
+def test_manifest_shows_the_app_home_and_subscribes_to_what_the_edge_handles() -> None:
+    manifest = yaml.safe_load((REPO / "slack" / "manifest.yml").read_text(encoding="utf-8"))
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+    assert manifest["features"]["app_home"]["messages_tab_enabled"] is True
+    events = manifest["settings"]["event_subscriptions"]
+    assert set(events["bot_events"]) == {
+        "app_home_opened",
+        "app_mention",
+        "message.im",
+        "message.channels",
+        "message.groups",
+    }
+    urls = {events["request_url"], manifest["settings"]["interactivity"]["request_url"]}
+    urls |= {command["url"] for command in manifest["features"]["slash_commands"]}
+    assert urls == {"https://backoffice.example.com/slack/events"}
+
+
+# ------------------------------------------------------------------ point 7: one workspace
+
+
+# ------------------------------------------------------------------ point 8: the README's production configuration
