@@ -292,7 +292,9 @@ class Assistant:
         elif route.skill == OUT_OF_SCOPE:
             text = NOT_SURE
         else:
+            # A button or form no skill owns (stale, or forged): told to the presser alone, never posted.
             text = "That button or form is not something I recognise any more."
+            return Reply(text=text, ephemeral=True, skill=OUT_OF_SCOPE, confidence=route.confidence)
         return Reply(text=text, skill=OUT_OF_SCOPE, confidence=route.confidence)
 
     def _record_reply(self, session: Session, message: Message, reply: Reply, conversation_id: int) -> None:

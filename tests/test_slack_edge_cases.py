@@ -15,8 +15,10 @@ from sqlalchemy import func, select
 from bot.runtime import Runtime
 from tests.conftest import REPO, LiveServer
 from tests.slack_payloads import (
+    block_actions,
     event_callback,
     next_ts,
+    post_interaction,
     signed_headers,
 )
 from tests.slack_standin import SlackStandIn
@@ -107,6 +109,17 @@ def posted_texts(slack: SlackStandIn) -> list[str]:
 
 
 # ------------------------------------------------------------------ point 3: replies go where they should, once
+
+
+def test_unknown_button_is_answered_only_to_the_presser(
+    server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client
+) -> None:
+    stale = block_actions("U0000DEVONE", "retired_skill:approve", "7", "C0GENERAL1", "1600000000.000100")
+    assert post_interaction(http, server.url, stale).status_code == 200
+    note = slack.wait_for("chat.postEphemeral")[0]
+    assert note.params["user"] == "U0000DEVONE" and "recognise" in note.params["text"]
+    time.sleep(SETTLE_SECONDS)
+    assert slack.calls_to("chat.postMessage") == []
 
 
 def test_manifest_shows_the_app_home_and_subscribes_to_what_the_edge_handles() -> None:
