@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from slack_bolt import App, BoltResponse
+from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.request import BoltRequest
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import SQLAlchemyError
@@ -135,11 +136,15 @@ class SlackEdge:
         self.gateway = gateway
         self.client = gateway.client
         self._bot_user_id: str | None = None
+        self._identity: dict[str, Any] | None = None  # what auth.test says of the bot token, asked once
         self.app = App(
             client=self.client,
             signing_secret=signing_secret,
+            # Always this one bot token (one workspace). Without `authorize`, bolt switches to its OAuth
+            # installation mode whenever SLACK_CLIENT_ID and SLACK_CLIENT_SECRET are in the environment (they are
+            # set for the console's "Sign in with Slack"), finds no installation stored, and drops every request.
+            authorize=lambda: self._authorize(),  # (bolt would pass a method's `self` as an argument of its own)
             process_before_response=False,
-            token_verification_enabled=False,
             request_verification_enabled=True,
             # Answers run after the ack on this pool. Two threads keep both cores busy; bolt's default of five
             # mostly fought the ack path for the GIL and SQLite's write lock (benchmarks: ack p99 and throughput).
@@ -274,10 +279,30 @@ class SlackEdge:
     def _bot_user(self) -> str | None:
         if self._bot_user_id is None:
             try:
-                self._bot_user_id = str(self.client.auth_test().get("user_id") or "") or None
+                self._bot_user_id = str(self._auth_test().get("user_id") or "") or None
             except SlackApiError:
                 log.warning("auth.test failed; cannot tell mentions of the bot")
         return self._bot_user_id
+
+    def _auth_test(self) -> dict[str, Any]:
+        """The bot token's workspace, bot user and bot id (auth.test), asked once. Raises SlackApiError while Slack
+        can't say."""
+        if self._identity is None:
+            response = self.client.auth_test()
+            self._identity = {key: response.get(key) for key in ("team_id", "enterprise_id", "user_id", "bot_id")}
+        return self._identity
+
+    def _authorize(self) -> AuthorizeResult:
+        """bolt's authorization of every request: the bot token, with the bot user and bot id by which bolt drops
+        the bot's own events. (While auth.test fails, bolt refuses requests and Slack sends them again.)"""
+        identity = self._auth_test()
+        return AuthorizeResult(
+            enterprise_id=identity["enterprise_id"],
+            team_id=identity["team_id"],
+            bot_token=self.client.token,
+            bot_user_id=identity["user_id"],
+            bot_id=identity["bot_id"],
+        )
 
     # ------------------------------------------------------------ listeners
 

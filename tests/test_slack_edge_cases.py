@@ -4,20 +4,26 @@ Home, other workspaces, and the README's production configuration; on SQLite and
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
+import pytest
 import yaml
 from sqlalchemy import func, select
 
-from bot.runtime import Runtime
-from tests.conftest import REPO, LiveServer
+from bot.runtime import Runtime, bootstrap_samples, build_runtime
+from bot.settings import Settings
+from tests.conftest import REPO, SIGNING_SECRET, LiveServer
 from tests.slack_payloads import (
     block_actions,
     event_callback,
+    message_event,
     next_ts,
+    post_event,
     post_interaction,
     signed_headers,
 )
@@ -143,3 +149,37 @@ def test_manifest_shows_the_app_home_and_subscribes_to_what_the_edge_handles() -
 
 
 # ------------------------------------------------------------------ point 8: the README's production configuration
+
+
+def test_readme_production_configuration_answers_a_dm(
+    tmp_path: Path, database_url: str, slack: SlackStandIn, http: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Everything README.md's configuration table and "Installing the Slack app" list for a Slack deployment with
+    # the console's "Sign in with Slack", set in the process environment as ops would (bolt reads it too).
+    environment = {
+        "SLACK_BOT_TOKEN": slack.token,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_CLIENT_ID": slack.oidc_client_id,
+        "SLACK_CLIENT_SECRET": slack.oidc_client_secret,
+        "SLACK_TEAM_ID": "T0001",
+        "SLACK_API_URL": slack.base_url,
+        "BACKOFFICE_ENV": "production",
+        "BACKOFFICE_SECRET_KEY": "a-long-random-production-secret-0123456789",
+        "BACKOFFICE_PUBLIC_URL": "https://backoffice.example.com",
+        "BACKOFFICE_HR_CHANNEL": "C0HRQUEUE1",
+        "BACKOFFICE_DATABASE_URL": database_url,
+        "BACKOFFICE_DATA_DIR": str(tmp_path / "var"),
+    }
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    runtime = build_runtime(Settings(_env_file=None))  # type: ignore[call-arg]
+    try:
+        bootstrap_samples(runtime)
+        with LiveServer(runtime) as server:
+            dm = message_event("U0000DEVONE", "how many vacation days do I get?", "D0DIRECT01", "im")
+            assert post_event(http, server.url, dm).status_code == 200
+            answer = slack.wait_for("chat.postMessage")[0]
+            assert answer.params["channel"] == "D0DIRECT01" and "25" in answer.params["text"]
+            assert json.dumps(answer.params["blocks"]).count("feedback:up") == 1
+    finally:
+        runtime.close()
