@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.db import Database, aware, utcnow
 from bot.models import ProcessedEvent
+from bot.text_clean import clean_json
 
 MAX_RUNS = 5  # an event that keeps killing its process is given up after this many starts
 RATE_WINDOW = timedelta(seconds=60)
@@ -34,7 +35,7 @@ class Accepted:
 
 def counts_toward_limit(body: dict[str, Any]) -> bool:
     """Messages written to the bot: DMs and mentions (not every message in channels the bot is in)."""
-    event = body.get("event") or {}
+    event = _event_of(body)
     if event.get("bot_id") or event.get("subtype") not in (None, "file_share"):
         return False
     return event.get("type") == "app_mention" or (event.get("type") == "message" and event.get("channel_type") == "im")
@@ -46,7 +47,7 @@ def accept(
     """Store the event before any work. A `deferred` event is left for an event worker (`claim_due`) instead of
     being run by the caller. Raises SQLAlchemyError when the database is unreachable."""
     now = now or utcnow()
-    event = body.get("event") or {}
+    event = _event_of(body)
     user = str(event.get("user") or "") or None
     limited = user is not None and counts_toward_limit(body)
     try:
@@ -54,7 +55,7 @@ def accept(
             row = ProcessedEvent(
                 event_id=str(body["event_id"]),
                 event_type=str(event.get("type", "")),
-                payload=body,
+                payload=clean_json(body),  # PostgreSQL's json refuses "\u0000": a NUL would make it unstorable
                 user_id=user if limited else None,
                 started_at=None if deferred else now,
             )
@@ -83,6 +84,12 @@ def accept(
             )
     except IntegrityError:
         return Accepted("duplicate")
+
+
+def _event_of(body: dict[str, Any]) -> dict[str, Any]:
+    """The event inside an event callback, or {} when there is none (or it is not an object)."""
+    event = body.get("event")
+    return event if isinstance(event, dict) else {}
 
 
 def finish(database: Database, event_id: str, status: str = "done") -> None:

@@ -23,6 +23,7 @@ from bot import inbox
 from bot.assistant import DB_DOWN_KEPT, Assistant
 from bot.leave.home import HomeSection
 from bot.messages import FileRef, Message, Reply
+from bot.text_clean import clean_json
 from integrations.slack import SlackGateway, action_id_of, render_blocks, render_home, render_modal
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ _ANY = re.compile(".*")
 
 
 def event_message(event: dict[str, Any], channel_type: str) -> Message:
+    event = clean_json(event)  # NUL, control and bidi characters never reach a reply, a ticket or the database
     files = tuple(
         FileRef(
             id=str(f.get("id", "")),
@@ -58,6 +60,7 @@ def event_message(event: dict[str, Any], channel_type: str) -> Message:
 
 
 def action_message(body: dict[str, Any]) -> Message:
+    body = clean_json(body)
     action = (body.get("actions") or [{}])[0]
     message = body.get("message") or {}
     container = body.get("container") or {}
@@ -98,6 +101,7 @@ def _element_value(element: Any) -> str:
 
 
 def view_message(body: dict[str, Any]) -> Message:
+    body = clean_json(body)
     view = body.get("view") or {}
     form: dict[str, str] = {}
     for block_id, actions in ((view.get("state") or {}).get("values") or {}).items():

@@ -8,6 +8,7 @@ import hmac
 import logging
 import re
 import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date, timedelta
@@ -21,7 +22,6 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from slack_bolt.request import BoltRequest
-from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
@@ -29,6 +29,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as AsgiMessage
 
+from bot.body_limit import MAX_BODY_BYTES, BodyLimit, nests_deeper_than
 from bot.console import routes as console
 from bot.directory import get_by_slack_id
 from bot.expenses.export import expense_row
@@ -190,7 +191,14 @@ def create_app(runtime: Runtime, *, run_scheduler: bool = True) -> FastAPI:
     # below with a policy that names what it loads.
     app = FastAPI(title="Back Office Assistant", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.runtime = runtime
-    app.add_middleware(SecurityHeaders)
+    # One limit for every body but the console's file uploads (documents of up to 10 MB, a directory CSV of 5 MB):
+    # those may send twice their own limit, so a file a little too big still gets the console's own message.
+    uploads = {
+        "/console/hr/documents": 2 * runtime.settings.max_upload_bytes,
+        "/console/admin/directory": 2 * console.MAX_DIRECTORY_BYTES,
+    }
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES, larger=uploads)
+    app.add_middleware(SecurityHeaders)  # added last, so it wraps BodyLimit's 413 too
     console.install(app)
 
     @app.get("/docs", include_in_schema=False)
@@ -227,24 +235,42 @@ def create_app(runtime: Runtime, *, run_scheduler: bool = True) -> FastAPI:
     async def slack_events(request: Request, rt: RuntimeDep) -> Response:
         if rt.slack is None:
             return JSONResponse({"error": "Slack is not configured on this server"}, status_code=503)
-        body = await request.body()
+        body = await request.body()  # BodyLimit already refused anything over MAX_BODY_BYTES
         if len(body) > MAX_SLACK_BODY:
             return JSONResponse({"error": "payload too large"}, status_code=413)
         # The signature is checked before the body is even parsed (bolt checks it again): whatever is unsigned,
-        # replayed (older than 5 minutes) or changed after signing gets 401, however malformed it is.
+        # replayed (older than 5 minutes) or changed after signing gets 401, however malformed it is. It is
+        # Slack's HMAC of "v0:{timestamp}:{body}", computed on bytes here: slack_sdk's verifier decodes the body
+        # as UTF-8 and compares str, which raised (a 500) on a non-UTF-8 body or a non-ASCII signature. Headers
+        # arrive as latin-1, where "²".isdigit() is True but int("²") fails: the timestamp must be ASCII digits.
         stamp = request.headers.get("x-slack-request-timestamp", "")
-        signature = request.headers.get("x-slack-signature", "")
-        verifier = SignatureVerifier(rt.settings.slack_signing_secret or "")
-        if not stamp.isdigit() or not verifier.is_valid(body=body, timestamp=stamp, signature=signature):
+        signature = request.headers.get("x-slack-signature", "").encode("latin-1")
+        secret = (rt.settings.slack_signing_secret or "").encode()
+        signed = b"v0:" + stamp.encode("latin-1") + b":" + body
+        expected = b"v0=" + hmac.new(secret, signed, hashlib.sha256).hexdigest().encode()
+        fresh = re.fullmatch(r"[0-9]{1,12}", stamp) is not None and abs(time.time() - int(stamp)) <= 5 * 60
+        if not secret or not fresh or not hmac.compare_digest(expected, signature):
             return JSONResponse({"error": "invalid or missing Slack signature"}, status_code=401)
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             return JSONResponse({"error": "body is not UTF-8"}, status_code=400)
+        malformed = (ValueError, KeyError, TypeError, AttributeError, RecursionError)  # RecursionError: too deep
         try:
             bolt_request = BoltRequest(body=text, query=request.url.query, headers=dict(request.headers))
+        except malformed:
+            log.warning("malformed Slack payload rejected", exc_info=True)
+            return JSONResponse({"error": "malformed Slack payload"}, status_code=400)
+        # Slack posts an object, an event callback's event is one too (bolt and the inbox assume both), and
+        # neither nests deeply.
+        payload = bolt_request.body
+        if not isinstance(payload, dict) or not isinstance(payload.get("event", {}), dict):
+            return JSONResponse({"error": "not a Slack payload"}, status_code=400)
+        if nests_deeper_than(payload):
+            return JSONResponse({"error": "Slack payload nested too deeply"}, status_code=400)
+        try:
             bolt_response = await run_in_threadpool(rt.slack.dispatch, bolt_request)
-        except (ValueError, KeyError, TypeError, AttributeError):
+        except malformed:
             log.warning("malformed Slack payload rejected", exc_info=True)
             return JSONResponse({"error": "malformed Slack payload"}, status_code=400)
         return Response(
