@@ -120,6 +120,25 @@ def view_message(body: dict[str, Any]) -> Message:
     )
 
 
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def teams_of(body: dict[str, Any]) -> set[str]:
+    """Every workspace a Slack request names: the one it came through, and the one of the person who wrote or
+    clicked (they differ in a channel shared with another organisation)."""
+    event = _object(body.get("event"))
+    named = (
+        body.get("team_id"),  # events, slash commands
+        _object(body.get("team")).get("id"),  # clicks, forms
+        _object(body.get("user")).get("team_id"),  # who clicked
+        event.get("team"),  # who wrote
+        event.get("user_team"),
+        event.get("source_team"),
+    )
+    return {str(team) for team in named if team}
+
+
 class SlackEdge:
     """Registers the listeners on a bolt App and renders replies through its WebClient."""
 
@@ -159,6 +178,7 @@ class SlackEdge:
     # ------------------------------------------------------------ wiring
 
     def register(self, app: App) -> None:
+        app.middleware(self._only_our_workspace)
         app.middleware(self._drop_retried_events)
         app.event("app_mention")(self._on_mention)
         app.event("message")(self._on_message)
@@ -170,6 +190,26 @@ class SlackEdge:
 
     def dispatch(self, request: BoltRequest) -> BoltResponse:
         return self.app.dispatch(request)
+
+    def _only_our_workspace(
+        self,
+        body: dict[str, Any],
+        next: Callable[[], BoltResponse],  # noqa: A002
+    ) -> BoltResponse | None:
+        """Acks and drops, before anything is stored, what comes from or is done by someone of another workspace
+        than the pinned one (SLACK_TEAM_ID, else the bot token's own): only its people are answered and added to
+        the directory."""
+        teams = teams_of(body) if isinstance(body, dict) else set()
+        if not teams:
+            return BoltResponse(status=400, body="")  # not a workspace's request: Slack's always name one
+        try:
+            pinned = self.assistant.settings.slack_team_id or self._auth_test()["team_id"]
+        except SlackApiError:
+            pinned = None
+        if pinned and teams == {pinned}:
+            return next()
+        log.warning("ignoring a Slack request from workspace %s (this bot serves %s)", sorted(teams), pinned)
+        return BoltResponse(status=200, body="")
 
     def _drop_retried_events(
         self,

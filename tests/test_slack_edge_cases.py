@@ -15,10 +15,12 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
+from bot.models import ChatMessage, Employee, ProcessedEvent
 from bot.runtime import Runtime, bootstrap_samples, build_runtime
 from bot.settings import Settings
 from tests.conftest import REPO, SIGNING_SECRET, LiveServer
 from tests.slack_payloads import (
+    app_mention,
     block_actions,
     event_callback,
     message_event,
@@ -26,6 +28,7 @@ from tests.slack_payloads import (
     post_event,
     post_interaction,
     signed_headers,
+    view_submission,
 )
 from tests.slack_standin import SlackStandIn
 
@@ -146,6 +149,48 @@ def test_manifest_shows_the_app_home_and_subscribes_to_what_the_edge_handles() -
 
 
 # ------------------------------------------------------------------ point 7: one workspace
+
+
+def test_requests_from_another_workspace_are_acked_and_ignored(
+    server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client
+) -> None:
+    dm = message_event(OUTSIDER, "how many vacation days do I get?", "D0OUTSIDE1", "im")
+    dm["team_id"] = OTHER_TEAM
+    # Slack Connect: a shared channel of ours, the person from another organisation.
+    shared = app_mention(OUTSIDER, "how many vacation days do I get?", channel="C0SHARED01")
+    shared["event"].update(user_team=OTHER_TEAM, source_team=OTHER_TEAM)
+    home = event_callback({"type": "app_home_opened", "user": OUTSIDER, "tab": "home", "event_ts": "1.3"})
+    home["team_id"] = OTHER_TEAM
+    for payload in (dm, shared, home):
+        assert post_event(http, server.url, payload).status_code == 200
+    pressed = block_actions(OUTSIDER, "leave:open_form", "", "C0SHARED01", "1600000000.000200")
+    pressed["team"]["id"] = pressed["user"]["team_id"] = OTHER_TEAM
+    submitted = view_submission(OUTSIDER, "leave:form", "", {"start": "2030-01-07", "end": "2030-01-08"})
+    submitted["user"]["team_id"] = OTHER_TEAM
+    for payload in (pressed, submitted):
+        assert post_interaction(http, server.url, payload).status_code == 200
+    respond = slash_command(
+        http, server, slack, "how many vacation days do I get?", channel="C0SHARED01", team=OTHER_TEAM
+    )
+    time.sleep(SETTLE_SECONDS * 2)
+    assert count(runtime, Employee, Employee.slack_id == OUTSIDER) == 0
+    assert count(runtime, ProcessedEvent) == 0 and count(runtime, ChatMessage) == 0
+    for method in ("chat.postMessage", "chat.postEphemeral", "views.open", "views.publish", respond):
+        assert slack.calls_to(method) == [], method
+
+
+def test_the_pinned_workspace_comes_from_slack_team_id(
+    server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client
+) -> None:
+    runtime.settings.slack_team_id = "T0PINNED01"  # the bot token's own workspace (auth.test) is T0001
+    ours_by_token = message_event("U0000DEVONE", "how long is parental leave?", "D0DIRECT01", "im")
+    assert post_event(http, server.url, ours_by_token).status_code == 200
+    time.sleep(SETTLE_SECONDS)
+    assert slack.calls_to("chat.postMessage") == []
+    pinned = message_event("U0000DEVONE", "how long is parental leave?", "D0DIRECT01", "im")
+    pinned["team_id"] = "T0PINNED01"
+    post_event(http, server.url, pinned)
+    assert "16" in slack.wait_for("chat.postMessage")[0].params["text"]
 
 
 # ------------------------------------------------------------------ point 8: the README's production configuration
