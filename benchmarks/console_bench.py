@@ -227,7 +227,12 @@ def run(rows: int, rounds: int) -> dict[str, Any]:
         seeded_s = time.perf_counter() - started
         port = _free_port()
         server = uvicorn.Server(
-            uvicorn.Config(create_app(runtime, run_scheduler=False), host="127.0.0.1", port=port, log_level="warning")
+            uvicorn.Config(
+                create_app(runtime, run_scheduler=False, bind_host="127.0.0.1"),
+                host="127.0.0.1",
+                port=port,
+                log_level="warning",
+            )
         )
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()

@@ -386,8 +386,13 @@ def _serve(runtime: Runtime, *, host: str, port: int, workers: int, run_schedule
 
         SocketModeHandler(runtime.slack.app, settings.slack_app_token).connect()  # type: ignore[no-untyped-call]
         console.print("Connected to Slack over Socket Mode.")
-    console.print(f"Web chat: http://{host}:{port}/  (Slack events: /slack/events{slack_note})")
-    uvicorn.run(create_app(runtime, run_scheduler=run_scheduler), host=host, port=port, log_level="warning")
+    app = create_app(runtime, run_scheduler=run_scheduler, bind_host=host)
+    if app.state.open_playground:
+        mode = "development mode: pick anyone, no sign-in"
+    else:
+        mode = "people sign in: /console/login"
+    console.print(f"Web chat: http://{host}:{port}/ ({mode}; Slack events: /slack/events{slack_note})")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 def worker_app() -> FastAPI:

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     llm_timeout_seconds: float = Field(default=30.0, validation_alias="BACKOFFICE_LLM_TIMEOUT")
 
     environment: str = Field(default="development", validation_alias="BACKOFFICE_ENV")
+    # Development mode: the web chat lets anyone pick who they are and the console signs anyone in locally, with no
+    # password. Unset, it is on only for the demo (no Slack configured, served on 127.0.0.1 only); a deployment
+    # (Slack configured, another interface) needs sign-in unless this is set to true; never in production.
+    dev_mode: bool | None = Field(default=None, validation_alias="BACKOFFICE_DEV_MODE")
     # Router: below this confidence the outcome is out_of_scope.
     router_threshold: float = Field(default=0.4, validation_alias="BACKOFFICE_ROUTER_THRESHOLD")
     # Policy answers: answerability (knowledge/answer.py) below which the bot says the documents don't answer and
@@ -94,6 +98,8 @@ class Settings(BaseSettings):
     def _refuse_unsafe_production(self) -> Settings:
         if self.environment == "production" and self.slack_bot_token and not self.slack_signing_secret:
             raise ValueError("SLACK_SIGNING_SECRET is required in production when Slack is enabled")
+        if self.environment == "production" and self.dev_mode:
+            raise ValueError("BACKOFFICE_DEV_MODE cannot be on in production: it lets anyone act as anyone")
         if self.environment == "production" and self.secret_key.startswith("dev-only"):
             raise ValueError("BACKOFFICE_SECRET_KEY must be set in production")
         return self

@@ -11,18 +11,21 @@ import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 from slack_bolt import App, BoltResponse
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.request import BoltRequest
 from slack_sdk.errors import SlackApiError
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import inbox
 from bot.assistant import DB_DOWN_KEPT, Assistant
 from bot.leave.home import HomeSection
 from bot.messages import FileRef, Message, Reply
+from bot.models import ChatMessage, find_conversation, last_bot_message
 from bot.text_clean import clean_json
 from integrations.slack import SlackGateway, action_id_of, render_blocks, render_home, render_modal
 
@@ -32,6 +35,18 @@ LISTENER_THREADS = 2
 # lock (event worker) runs sooner behind CPU-bound answers (benchmarks: ack p99 under load).
 SWITCH_INTERVAL_SECONDS = 0.001
 _ANY = re.compile(".*")
+ANSWERED_IN_DM = "I've answered you in our direct messages."
+# What the bot says under an edited message that a draft or a question of it still waits on (see _on_edit).
+EDIT_NOT_APPLIED = {
+    "draft": (
+        "I saw your edit, but I don't re-read edited messages: the draft above still has what you first wrote. "
+        "Reply here with the change (e.g. “sorry, I meant the 12th”), or press Cancel and write it again."
+    ),
+    "question": (
+        "I saw your edit, but I don't re-read edited messages, so I'm still waiting for your answer to my "
+        "question above: please reply here."
+    ),
+}
 
 
 def event_message(event: dict[str, Any], channel_type: str) -> Message:
@@ -351,13 +366,22 @@ class SlackEdge:
     # ------------------------------------------------------------ listeners
 
     def _on_mention(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        event_id = str(body.get("event_id", ""))
+        # A mention in a DM arrives as a message.im event too, which answers it.
+        if not self._by_a_person(event) or str(event.get("channel", "")).startswith("D"):
+            inbox.finish(self.assistant.database, event_id, "ignored")
+            return
         message = event_message(event, "channel")
-        self._answer(message, str(body.get("event_id", "")))
+        self._answer(message, event_id)
 
     def _on_message(self, event: dict[str, Any], body: dict[str, Any], context: dict[str, Any]) -> None:
         event_id = str(body.get("event_id", ""))
         subtype = event.get("subtype")
-        if subtype not in (None, "file_share") or event.get("bot_id") or not event.get("user"):
+        if subtype == "message_changed":
+            self._on_edit(event, event_id)
+            return
+        # A thread reply also sent to the channel (thread_broadcast) is a thread reply like any other.
+        if subtype not in (None, "file_share", "thread_broadcast") or not self._by_a_person(event):
             inbox.finish(self.assistant.database, event_id, "ignored")
             return
         channel_type = str(event.get("channel_type", ""))
@@ -376,6 +400,67 @@ class SlackEdge:
                 inbox.finish(self.assistant.database, event_id, "ignored")
                 return
         self._answer(message, event_id)
+
+    def _by_a_person(self, event: dict[str, Any]) -> bool:
+        """Written by a person: not by this bot or any other bot or app (two bots answering each other never
+        stop)."""
+        if event.get("bot_id") or event.get("bot_profile") or event.get("subtype") == "bot_message":
+            return False
+        return bool(event.get("user")) and event.get("user") != self._bot_user()
+
+    def _on_edit(self, event: dict[str, Any], event_id: str) -> None:
+        """Someone edited a message. The bot answers what was sent and does not re-read edits (acting on one would
+        act twice on one message: a second draft next to the first). When a draft or a question of the bot still
+        waits on the edited message, the writer is told at once, under it, that the edit changed nothing and how to
+        change it, so nobody confirms a draft believing it holds the edited text. Other edits are ignored."""
+        edited = _object(event.get("message"))
+        before = _object(event.get("previous_message"))
+        channel = str(event.get("channel") or "")
+        # The same text is a link preview added or a bot's card updated, not an edit.
+        changed = self._by_a_person(edited) and edited.get("text") != before.get("text")
+        waiting = self._waiting_on(channel, edited) if changed else None
+        if waiting is None:
+            inbox.finish(self.assistant.database, event_id, "ignored")
+            return
+        self.client.chat_postEphemeral(
+            channel=channel,
+            user=str(edited["user"]),
+            text=EDIT_NOT_APPLIED[waiting],
+            thread_ts=str(edited.get("thread_ts") or edited.get("ts")),
+        )
+        inbox.finish(self.assistant.database, event_id)
+
+    def _waiting_on(self, channel: str, edited: dict[str, Any]) -> str | None:
+        """What the conversation of `edited` still waits on: "draft" or "question" when `edited` is the newest
+        message the bot read there and the bot's newest message (not gone quiet) is a draft's card (it has a
+        Cancel, `<skill>:discard`) or a question; else None."""
+        thread = str(edited.get("thread_ts") or edited.get("ts") or "")
+        with self.assistant.database.session_scope() as session:
+            conversation = find_conversation(session, channel=channel, thread_ts=thread)
+            if conversation is None:
+                return None
+            newest = session.scalar(
+                select(ChatMessage.slack_ts)
+                .where(ChatMessage.conversation_id == conversation.id, ChatMessage.direction == "in")
+                .order_by(ChatMessage.id.desc())
+                .limit(1)
+            )
+            last = last_bot_message(session, conversation.id, idle=self.assistant.settings.conversation_idle)
+            if newest is None or newest != edited.get("ts") or last is None:
+                return None
+            buttons = (last.payload or {}).get("buttons", [])
+            if any(str(button.get("action_id", "")).endswith(":discard") for button in buttons):
+                return "draft"
+            return "question" if conversation.awaiting_skill else None
+
+    def _dm_channel(self, user: str) -> str:
+        """The bot's DM with `user` (conversations.open); their user id when Slack won't say (a post to a user id
+        goes to that DM too)."""
+        try:
+            return str(self.client.conversations_open(users=user)["channel"]["id"])
+        except (SlackApiError, KeyError, TypeError):
+            log.warning("conversations.open failed for %s; answering at their user id", user)
+            return user
 
     def _on_home_opened(self, event: dict[str, Any], body: dict[str, Any]) -> None:
         event_id = str(body.get("event_id", ""))
@@ -398,6 +483,9 @@ class SlackEdge:
     def _on_action(self, ack: Callable[..., None], body: dict[str, Any]) -> None:
         ack()
         message = action_message(body)
+        if not message.channel:
+            # A click in the App Home or in a modal comes from no channel: the answer goes to the person's DM.
+            message = replace(message, channel=self._dm_channel(message.user_id), channel_type="im")
         reply = self.assistant.handle(message)
         self._deliver(message, reply)
 
@@ -414,19 +502,31 @@ class SlackEdge:
 
     def _on_command(self, ack: Callable[..., None], command: dict[str, Any], respond: Callable[..., Any]) -> None:
         ack()
+        user, typed_in = str(command.get("user_id", "")), str(command.get("channel_id", ""))
+        # Answered once, in the person's DM with the bot: the assistant stores every answer and posts it through
+        # the outbox to the message's channel, which for the channel the command was typed in would show it to
+        # everyone there. Only what changes nothing (a problem with the input) is shown where it was typed.
+        dm = self._dm_channel(user)
         message = Message(
-            user_id=str(command.get("user_id", "")),
+            user_id=user,
             text=str(command.get("text", "") or "help"),
-            channel=str(command.get("channel_id", "")),
+            channel=dm,
             platform="slack",
-            channel_type="im" if str(command.get("channel_id", "")).startswith("D") else "channel",
+            channel_type="im",
             trigger_id=command.get("trigger_id"),
         )
         reply = self.assistant.handle(message)
-        if reply.modal is not None and message.trigger_id:
-            self.client.views_open(trigger_id=message.trigger_id, view=render_modal(reply.modal))
-            return
-        respond(text=reply.text, blocks=render_blocks(reply.text, reply.payload()), response_type="ephemeral")
+        posted = False
+        for each in (reply, *reply.more):
+            if each.modal is not None:
+                if message.trigger_id:
+                    self.client.views_open(trigger_id=message.trigger_id, view=render_modal(each.modal))
+            elif each.ephemeral:
+                respond(text=each.text, blocks=render_blocks(each.text, each.payload()), response_type="ephemeral")
+            else:
+                posted = True  # stored and posted to the DM by the assistant
+        if posted and typed_in != dm:
+            respond(text=ANSWERED_IN_DM, response_type="ephemeral")
 
     # ------------------------------------------------------------ rendering
 

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from slack_bolt.request import BoltRequest
@@ -31,6 +31,7 @@ from starlette.types import Message as AsgiMessage
 
 from bot.body_limit import MAX_BODY_BYTES, BodyLimit, nests_deeper_than
 from bot.console import routes as console
+from bot.console.auth import open_playground, read_session
 from bot.directory import get_by_slack_id
 from bot.expenses.export import expense_row
 from bot.leave.calendar import team_calendar
@@ -120,6 +121,7 @@ class EmployeeOut(BaseModel):
 
 UNAUTHORIZED: dict[int | str, dict[str, Any]] = {401: {"model": Problem, "description": "No valid API token"}}
 UNKNOWN_USER: dict[int | str, dict[str, Any]] = {404: {"model": Problem, "description": "Unknown employee"}}
+NOT_YOU: dict[int | str, dict[str, Any]] = {403: {"model": Problem, "description": "Not the signed-in person"}}
 NOT_JSON: dict[int | str, dict[str, Any]] = {400: {"model": Problem, "description": "The body is not JSON"}}
 bearer = HTTPBearer(auto_error=False, description="An API token (`backoffice token create`)")
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
@@ -168,7 +170,9 @@ def _caller(rt: Runtime, credentials: HTTPAuthorizationCredentials | None) -> tu
         return caller.id, caller.role_set
 
 
-def create_app(runtime: Runtime, *, run_scheduler: bool = True) -> FastAPI:
+def create_app(runtime: Runtime, *, run_scheduler: bool = True, bind_host: str | None = None) -> FastAPI:
+    """The app. `bind_host`: the interface it is served on (None = not known); with the settings it decides
+    whether this is the open demo (bot.console.auth.open_playground) or everyone signs in."""
     # Slack's ack and the answers after it share one interpreter: switching threads every 1 ms instead of 5 ms
     # lets a waiting ack run sooner behind CPU-bound answers (benchmarks: ack p99 at 100 events/s 330 → 230 ms,
     # and more answers delivered in the same time).
@@ -191,6 +195,7 @@ def create_app(runtime: Runtime, *, run_scheduler: bool = True) -> FastAPI:
     # below with a policy that names what it loads.
     app = FastAPI(title="Back Office Assistant", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.runtime = runtime
+    app.state.open_playground = open_playground(runtime.settings, bind_host)
     # One limit for every body but the console's file uploads (documents of up to 10 MB, a directory CSV of 5 MB):
     # those may send twice their own limit, so a file a little too big still gets the console's own message.
     uploads = {
@@ -358,25 +363,55 @@ def create_app(runtime: Runtime, *, run_scheduler: bool = True) -> FastAPI:
             )
         return Response(content=body, media_type="text/calendar; charset=utf-8")
 
-    if runtime.settings.environment != "production":
-        # The playground lets you pick who you are, so it is never served in production.
-        add_web_chat(app)
+    add_web_chat(app)
     return app
 
 
 def add_web_chat(app: FastAPI) -> None:
-    """The local web chat: pick a sample employee and use the same pipeline as Slack."""
+    """The web chat: the same pipeline as Slack. In development mode anyone picks who they are (a demo on this
+    machine); otherwise each person uses it as themselves, signed in to the console (Sign in with Slack) or with
+    an API token, and may only read and write their own conversation (and their team's queues)."""
 
-    @app.get("/", response_class=HTMLResponse)
-    def chat_page() -> HTMLResponse:
+    def chat_user(request: Request, rt: Runtime, credentials: HTTPAuthorizationCredentials | None) -> str | None:
+        """The Slack id of who is using the chat; None in development mode (the request names anyone)."""
+        if request.app.state.open_playground:
+            return None
+        if credentials is not None:
+            caller_id, _roles = _caller(rt, credentials)
+            with rt.database.session_scope() as session:
+                return session.get_one(Employee, caller_id).slack_id
+        signed_in = read_session(request, rt.settings).slack_id
+        if signed_in is None:
+            raise HTTPException(
+                status_code=401,
+                detail="Sign in first: /console/login (Sign in with Slack), or send an API token.",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        return signed_in
+
+    def as_user(request: Request, rt: Runtime, credentials: HTTPAuthorizationCredentials | None, user: str) -> Employee:
+        """The employee the request acts as: `user`, who must be the signed-in person outside development mode."""
+        signed_in = chat_user(request, rt, credentials)
+        if signed_in is not None and signed_in != user:
+            raise HTTPException(status_code=403, detail="You can only use the chat as yourself.")
+        return known_user(rt, user)
+
+    @app.get("/", response_class=HTMLResponse, response_model=None)
+    def chat_page(request: Request, rt: RuntimeDep) -> HTMLResponse | RedirectResponse:
+        if not request.app.state.open_playground and read_session(request, rt.settings).slack_id is None:
+            return RedirectResponse("/console/login", status_code=303)
         return _with_policy(HTMLResponse(CHAT_PAGE.read_text(encoding="utf-8")), CHAT_POLICY)
 
-    @app.get("/api/employees")
-    def employees(rt: RuntimeDep) -> list[EmployeeOut]:
+    @app.get("/api/employees", responses=UNAUTHORIZED)
+    def employees(request: Request, rt: RuntimeDep, credentials: Credentials) -> list[EmployeeOut]:
+        """Who the chat may be used as: anyone in development mode, else only the person signed in."""
+        signed_in = chat_user(request, rt, credentials)
         with rt.database.session_scope() as session:
+            query = select(Employee).order_by(Employee.name)
+            if signed_in is not None:
+                query = query.where(Employee.slack_id == signed_in)
             return [
-                EmployeeOut(slack_id=e.slack_id, name=e.name, roles=sorted(e.role_set))
-                for e in session.scalars(select(Employee).order_by(Employee.name))
+                EmployeeOut(slack_id=e.slack_id, name=e.name, roles=sorted(e.role_set)) for e in session.scalars(query)
             ]
 
     def known_user(rt: Runtime, slack_id: str) -> Employee:
@@ -386,20 +421,22 @@ def add_web_chat(app: FastAPI) -> None:
             raise HTTPException(status_code=404, detail=f"unknown employee {slack_id}")
         return employee
 
-    @app.post("/api/chat", responses=NOT_JSON | UNKNOWN_USER)
-    def chat(body: ChatIn, rt: RuntimeDep) -> dict[str, Any]:
-        known_user(rt, body.user)
+    @app.post("/api/chat", responses=NOT_JSON | UNKNOWN_USER | UNAUTHORIZED | NOT_YOU)
+    def chat(body: ChatIn, request: Request, rt: RuntimeDep, credentials: Credentials) -> dict[str, Any]:
+        as_user(request, rt, credentials, body.user)
         message = Message(user_id=body.user, text=body.text, channel=f"web:{body.user}", platform="web")
         return reply_json(rt.assistant.handle(message))
 
-    @app.post("/api/action", responses=NOT_JSON | UNKNOWN_USER)
-    def action(body: ActionIn, rt: RuntimeDep) -> dict[str, Any]:
-        known_user(rt, body.user)
+    @app.post("/api/action", responses=NOT_JSON | UNKNOWN_USER | UNAUTHORIZED | NOT_YOU)
+    def action(body: ActionIn, request: Request, rt: RuntimeDep, credentials: Credentials) -> dict[str, Any]:
+        as_user(request, rt, credentials, body.user)
         return reply_json(rt.assistant.handle(Message.web_click(body.user, body.action_id, body.value, body.form)))
 
-    @app.get("/api/feed", responses=UNKNOWN_USER)
-    def feed(user: Annotated[str, Query(pattern=SLACK_ID)], rt: RuntimeDep) -> dict[str, Any]:
-        employee = known_user(rt, user)
+    @app.get("/api/feed", responses=UNKNOWN_USER | UNAUTHORIZED | NOT_YOU)
+    def feed(
+        user: Annotated[str, Query(pattern=SLACK_ID)], request: Request, rt: RuntimeDep, credentials: Credentials
+    ) -> dict[str, Any]:
+        employee = as_user(request, rt, credentials, user)
         channels = [f"web:{user}"]
         if employee.has_role("hr"):
             channels.append(rt.settings.hr_destination)

@@ -466,9 +466,7 @@ class ItSkill:
             return Reply(text="I couldn't find that ticket any more.", ephemeral=True)
         now = ctx.now()
         if action == "claim":
-            if not service.assign(
-                ctx.session, ticket, ctx.employee, actor=ctx.employee, now=now, webhook=_hooks(ctx), claim=True
-            ):
+            if not service.assign(ctx.session, ticket, ctx.employee, actor=ctx.employee, now=now, webhook=_hooks(ctx)):
                 return Reply(text=f"You already have ticket #{ticket.id}.", skill=self.name, ephemeral=True)
             self._refresh_cards(ctx, ticket, "Your ticket")
             self._tell_requester(ctx, ticket, f"{ctx.employee.name} from IT is on your ticket #{ticket.id}.")

@@ -86,11 +86,23 @@ def slack() -> Iterator[SlackStandIn]:
     standin.stop()
 
 
-def make_settings(tmp_path: Path, database_url: str, slack: SlackStandIn | None = None, **extra: str) -> Settings:
+def make_settings(
+    tmp_path: Path,
+    database_url: str,
+    slack: SlackStandIn | None = None,
+    *,
+    dev_mode: bool | None = True,
+    **extra: str,
+) -> Settings:
+    """Settings for a test. Development mode is on unless asked otherwise: the tests use the web chat as any sample
+    person, as the demo does (with Slack configured it would need each person signed in); `dev_mode=None` leaves
+    it unset, as a deployment does (tests/test_closed_defaults.py)."""
     values: dict[str, str] = {
         "BACKOFFICE_DATA_DIR": str(tmp_path / "var"),
         "BACKOFFICE_DATABASE_URL": database_url,
     }
+    if dev_mode is not None:
+        values["BACKOFFICE_DEV_MODE"] = "true" if dev_mode else "false"
     if slack is not None:
         values.update(
             SLACK_BOT_TOKEN=slack.token,
@@ -129,10 +141,13 @@ def _free_port() -> int:
 class LiveServer:
     """The FastAPI app served by uvicorn on a real localhost port."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, host: str = "127.0.0.1") -> None:
         self.port = _free_port()
         config = uvicorn.Config(
-            create_app(runtime, run_scheduler=False), host="127.0.0.1", port=self.port, log_level="warning"
+            create_app(runtime, run_scheduler=False, bind_host=host),
+            host=host,
+            port=self.port,
+            log_level="warning",
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

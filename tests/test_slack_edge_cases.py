@@ -15,9 +15,10 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from bot.models import ChatMessage, Employee, ProcessedEvent
+from bot.models import ChatMessage, Employee, LeaveRequest, ProcessedEvent
 from bot.runtime import Runtime, bootstrap_samples, build_runtime
 from bot.settings import Settings
+from tests.chat import button, click, month_day, say, working_days_ahead
 from tests.conftest import REPO, SIGNING_SECRET, LiveServer
 from tests.slack_payloads import (
     app_mention,
@@ -118,6 +119,115 @@ def posted_texts(slack: SlackStandIn) -> list[str]:
 
 
 # ------------------------------------------------------------------ point 3: replies go where they should, once
+
+
+def test_app_home_click_is_answered_in_the_persons_dm(
+    server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client
+) -> None:
+    start, end = working_days_ahead(2)
+    draft = say(runtime, "U0000DEVTWO", f"vacation {month_day(start)} to {month_day(end)}")
+    click(runtime, "U0000DEVTWO", "leave:confirm", button(draft, "leave:confirm"))
+    with runtime.database.session_scope() as session:
+        request = session.scalars(select(LeaveRequest).where(LeaveRequest.status == "pending")).one()
+        request_id = request.id
+    assert post_interaction(http, server.url, home_click("U0000DEVTWO", "leave:withdraw", str(request_id))).status_code
+    answer = slack.wait_for_post(lambda c: "Withdrawn request" in str(c.params.get("text")))
+    # Not channel="" (Slack answers channel_not_found, and the outbox would retry it forever): the person's DM.
+    assert answer.params["channel"] == "D0000DEVTWO", answer.params
+    with runtime.database.session_scope() as session:
+        assert session.get_one(LeaveRequest, request_id).status == "withdrawn"
+
+
+def test_edit_of_a_message_a_draft_waits_on_is_answered(
+    server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client
+) -> None:
+    start, end = working_days_ahead(2)
+    asked = message_event("U0000DEVTWO", f"vacation {month_day(start)} to {month_day(end)}", "D0JAMAL001", "im")
+    post_event(http, server.url, asked)
+    card = slack.wait_for("chat.postMessage")[0]
+    assert "Please check your request" in card.params["text"]
+    inbound = count(runtime, ChatMessage, ChatMessage.direction == "in")
+
+    unfurled = message_changed("U0000DEVTWO", "D0JAMAL001", asked, asked["event"]["text"])  # a link preview added
+    deleted = event_callback(
+        {"type": "message", "subtype": "message_deleted", "hidden": True, "channel": "D0JAMAL001",
+         "channel_type": "im", "ts": next_ts(), "deleted_ts": asked["event"]["ts"],
+         "previous_message": {"type": "message", "user": "U0000DEVTWO", "text": "x", "ts": asked["event"]["ts"]}}
+    )  # fmt: skip
+    for ignored in (unfurled, deleted):
+        assert post_event(http, server.url, ignored).status_code == 200
+    time.sleep(SETTLE_SECONDS)
+    assert slack.calls_to("chat.postEphemeral") == []
+
+    edit = message_changed("U0000DEVTWO", "D0JAMAL001", asked, f"sick leave {month_day(start)} to {month_day(end)}")
+    assert post_event(http, server.url, edit).status_code == 200
+    note = slack.wait_for("chat.postEphemeral")[0]
+    assert note.params["user"] == "U0000DEVTWO" and note.params["channel"] == "D0JAMAL001"
+    assert note.params["thread_ts"] == asked["event"]["ts"]
+    assert "edited" in note.params["text"] and "reply" in note.params["text"].lower()
+    time.sleep(SETTLE_SECONDS)
+    assert len(slack.calls_to("chat.postMessage")) == 1  # no second draft
+    assert count(runtime, ChatMessage, ChatMessage.direction == "in") == inbound
+    with runtime.database.session_scope() as session:
+        assert session.scalar(select(func.count()).select_from(LeaveRequest)) == 1
+
+
+def test_slash_command_is_answered_once_privately(
+    server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client
+) -> None:
+    respond = slash_command(http, server, slack, "what is the hotel limit per night?", channel="C0GENERAL1")
+    pointer = slack.wait_for(respond)[0]
+    answer = slack.wait_for_post(lambda c: "200" in str(c.params.get("text")))
+    time.sleep(SETTLE_SECONDS)
+    assert answer.params["channel"] == "D0000DEVONE"  # the DM with the bot, not #general
+    assert slack.posts_in("C0GENERAL1") == []
+    assert len(slack.calls_to("chat.postMessage")) == 1
+    assert len(slack.calls_to(respond)) == 1 and pointer.params["response_type"] == "ephemeral"
+    assert "200" not in pointer.params["text"] and "direct message" in pointer.params["text"]
+
+
+def test_mention_in_a_dm_is_answered_once(
+    server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client
+) -> None:
+    mention = app_mention("U0000DEVONE", "how long is parental leave?", channel="D0DIRECT01")
+    as_dm = message_event("U0000DEVONE", mention["event"]["text"], "D0DIRECT01", "im")
+    as_dm["event"]["ts"] = as_dm["event"]["event_ts"] = mention["event"]["ts"]  # one message, two events
+    for payload in (mention, as_dm):
+        assert post_event(http, server.url, payload).status_code == 200
+    slack.wait_for("chat.postMessage")
+    time.sleep(SETTLE_SECONDS)
+    assert len(slack.calls_to("chat.postMessage")) == 1
+
+
+def test_thread_broadcast_reply_is_answered_as_a_thread_reply(
+    server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client
+) -> None:
+    mention = app_mention("U0000DEVTWO", "what is the mileage rate?", channel="C0GENERAL1")
+    post_event(http, server.url, mention)
+    slack.wait_for("chat.postMessage")
+    broadcast = message_event(
+        "U0000DEVTWO",
+        "and how long do I have to submit the claim?",
+        "C0GENERAL1",
+        "channel",
+        thread_ts=mention["event"]["ts"],
+        subtype="thread_broadcast",
+    )
+    post_event(http, server.url, broadcast)
+    second = slack.wait_for("chat.postMessage", 2)[1]
+    assert second.params["thread_ts"] == mention["event"]["ts"] and "30" in second.params["text"]
+
+
+def test_mention_by_another_bot_is_not_answered(
+    server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client
+) -> None:
+    from_bot = app_mention("U0OTHERBOT1", "how many vacation days do I get?")
+    from_bot["event"].update(bot_id="B0OTHERBOT", bot_profile={"id": "B0OTHERBOT", "name": "standup-bot"})
+    assert post_event(http, server.url, from_bot).status_code == 200
+    time.sleep(SETTLE_SECONDS)
+    assert slack.calls_to("chat.postMessage") == []
+    assert count(runtime, Employee, Employee.slack_id == "U0OTHERBOT1") == 0
+    assert count(runtime, ChatMessage) == 0
 
 
 def test_unknown_button_is_answered_only_to_the_presser(

@@ -100,19 +100,21 @@ def test_routing_outcomes_in_the_chat(offline_server: LiveServer, http: httpx.Cl
     assert [b["action_id"] for b in leave["buttons"]] == ["leave:confirm", "leave:edit", "leave:discard"]
 
 
-def test_the_playground_is_not_served_in_production(tmp_path: Path) -> None:
+def test_in_production_nobody_picks_who_they_are(tmp_path: Path) -> None:
     settings = make_settings(
         tmp_path,
         f"sqlite:///{tmp_path / 'prod.db'}",
         BACKOFFICE_ENV="production",
         BACKOFFICE_SECRET_KEY="a-long-random-production-secret",
+        dev_mode=None,
     )
     runtime = build_runtime(settings)
     try:
         with LiveServer(runtime) as live, httpx.Client() as client:
             assert client.get(f"{live.url}/healthz").status_code == 200
-            assert client.get(f"{live.url}/").status_code == 404
-            assert client.post(f"{live.url}/api/chat", json={"user": "U0000HRLEAD", "text": "hi"}).status_code == 404
+            # The web chat is there for people without Slack, each signed in as themselves (test_closed_defaults).
+            assert client.get(f"{live.url}/").headers["location"] == "/console/login"
+            assert client.post(f"{live.url}/api/chat", json={"user": "U0000HRLEAD", "text": "hi"}).status_code == 401
     finally:
         runtime.close()
 

@@ -7,6 +7,7 @@ directory on every request, so a role removed there is gone at the next click.""
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from dataclasses import dataclass, replace
 from typing import Any
@@ -68,7 +69,7 @@ def write_session(response: Response, session: ConsoleSession, settings: Setting
         httponly=True,
         samesite="lax",
         secure=settings.public_url.startswith("https://"),
-        path="/console",
+        path="/",  # the web chat (/) is used as the person signed in to the console
     )
 
 
@@ -82,8 +83,31 @@ def check_csrf(session: ConsoleSession, submitted: str | None) -> None:
         raise HTTPException(status_code=403, detail="The form has expired or did not come from this console.")
 
 
-def local_sign_in_allowed(settings: Settings) -> bool:
-    return settings.environment != "production"
+def open_playground(settings: Settings, bind_host: str | None) -> bool:
+    """Development mode: the web chat lets anyone pick who they are and the console signs anyone in locally.
+    BACKOFFICE_DEV_MODE decides when set (never in production); unset, only the demo is open: no Slack
+    configured and served on a loopback interface only (`bind_host` None = not known, so not open)."""
+    if settings.environment == "production":
+        return False
+    if settings.dev_mode is not None:
+        return settings.dev_mode
+    return not settings.slack_enabled and _loopback(bind_host)
+
+
+def _loopback(host: str | None) -> bool:
+    if host is None:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def local_sign_in_allowed(request: Request) -> bool:
+    """Whether the console offers its password-less local sign-in: only in development mode (set up by create_app)."""
+    return bool(getattr(request.app.state, "open_playground", False))
 
 
 def slack_sign_in_configured(settings: Settings) -> bool:

@@ -187,7 +187,7 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 @router.get("/login")
 def login_page(request: Request, session: SessionDep, rt: RuntimeDep) -> HTMLResponse:
     people: list[Employee] = []
-    if auth.local_sign_in_allowed(rt.settings):
+    if auth.local_sign_in_allowed(request):
         with rt.database.session_scope() as db:
             people = list(db.scalars(select(Employee).order_by(Employee.name).limit(500)))
             db.expunge_all()
@@ -196,7 +196,7 @@ def login_page(request: Request, session: SessionDep, rt: RuntimeDep) -> HTMLRes
         "login.html",
         session,
         people=people,
-        local=auth.local_sign_in_allowed(rt.settings),
+        local=auth.local_sign_in_allowed(request),
         slack=auth.slack_sign_in_configured(rt.settings),
         user=None,
     )
@@ -204,11 +204,18 @@ def login_page(request: Request, session: SessionDep, rt: RuntimeDep) -> HTMLRes
 
 @router.post("/login")
 def login_local(
-    session: SessionDep, rt: RuntimeDep, slack_id: Annotated[str, Form(max_length=32)], csrf: CsrfField = ""
+    request: Request,
+    session: SessionDep,
+    rt: RuntimeDep,
+    slack_id: Annotated[str, Form(max_length=32)],
+    csrf: CsrfField = "",
 ) -> Response:
     auth.check_csrf(session, csrf)
-    if not auth.local_sign_in_allowed(rt.settings):
-        raise HTTPException(status_code=404, detail="Local sign-in is off in production: sign in with Slack.")
+    if not auth.local_sign_in_allowed(request):
+        raise HTTPException(
+            status_code=404,
+            detail="Local sign-in is only for development mode (BACKOFFICE_DEV_MODE): sign in with Slack.",
+        )
     with rt.database.session_scope() as db:
         if get_by_slack_id(db, slack_id) is None:
             raise HTTPException(status_code=403, detail="That person is not in the directory.")

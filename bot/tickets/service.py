@@ -167,12 +167,11 @@ def assign(
     actor: Employee,
     now: datetime,
     webhook: bool = False,
-    claim: bool = False,
 ) -> bool:
     """Give the ticket to someone in IT (claiming is assigning to yourself); a new ticket starts moving.
     Returns False when it already was theirs (a double click), having changed and told nothing. The row changes
-    only if its assignee is still the one read, so two people pressing Claim at once cannot both have it; a
-    `claim` of a ticket someone else has is refused (Assign hands it over)."""
+    only if its assignee is still the one read, so of two people pressing Claim at once one has it and the other
+    is told; taking over a colleague's ticket later is a new assignment."""
     if not actor.has_role("it"):
         raise TransitionError("Only IT can claim or assign tickets.")
     if not assignee.has_role("it"):
@@ -182,8 +181,6 @@ def assign(
     before = ticket.assignee
     if before is not None and before.id == assignee.id:
         return False
-    if claim and before is not None:
-        raise TransitionError(f"Ticket #{ticket.id} is already with {before.name}.")
     values: dict[str, Any] = {"assignee_id": assignee.id}
     if ticket.first_response_at is None:
         values["first_response_at"] = now
