@@ -41,6 +41,7 @@ from bot.models import ChatMessage, Employee, Expense, Ticket
 from bot.runtime import Runtime
 from bot.scheduler import SchedulerService
 from bot.slack_edge import SWITCH_INTERVAL_SECONDS
+from bot.text_clean import clean_text
 from bot.tickets.service import snapshot
 from bot.tokens import authenticate
 
@@ -424,13 +425,15 @@ def add_web_chat(app: FastAPI) -> None:
     @app.post("/api/chat", responses=NOT_JSON | UNKNOWN_USER | UNAUTHORIZED | NOT_YOU)
     def chat(body: ChatIn, request: Request, rt: RuntimeDep, credentials: Credentials) -> dict[str, Any]:
         as_user(request, rt, credentials, body.user)
-        message = Message(user_id=body.user, text=body.text, channel=f"web:{body.user}", platform="web")
+        message = Message(user_id=body.user, text=clean_text(body.text), channel=f"web:{body.user}", platform="web")
         return reply_json(rt.assistant.handle(message))
 
     @app.post("/api/action", responses=NOT_JSON | UNKNOWN_USER | UNAUTHORIZED | NOT_YOU)
     def action(body: ActionIn, request: Request, rt: RuntimeDep, credentials: Credentials) -> dict[str, Any]:
         as_user(request, rt, credentials, body.user)
-        return reply_json(rt.assistant.handle(Message.web_click(body.user, body.action_id, body.value, body.form)))
+        form = {name: clean_text(value) for name, value in body.form.items()}
+        click = Message.web_click(body.user, body.action_id, clean_text(body.value), form)
+        return reply_json(rt.assistant.handle(click))
 
     @app.get("/api/feed", responses=UNKNOWN_USER | UNAUTHORIZED | NOT_YOU)
     def feed(

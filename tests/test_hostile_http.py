@@ -265,3 +265,15 @@ def test_bidi_controls_never_reach_a_ticket_or_a_reposted_message(
         assert char not in shown, f"U+{ord(char):04X} sent to Slack"
     assert "exe.pdf attachments" in written and "exe.pdf attachments" in card.params["text"]
     assert "Repaired exe.pdf the add-in" in told.params["text"]
+
+
+def test_bidi_controls_typed_in_the_web_chat_never_reach_a_ticket(
+    server: LiveServer, runtime: Runtime, http: httpx.Client
+) -> None:
+    text = f"my laptop won't turn on \u202eexe.pdf{BIDI} since this morning"
+    reply = http.post(f"{server.url}/api/chat", json={"user": "U0000DEVTWO", "text": text})
+    assert reply.status_code == 200 and "opened a ticket" in reply.json()["text"]
+    with runtime.database.session_scope() as session:
+        (ticket,) = session.scalars(select(Ticket)).all()
+        written = ticket.title + ticket.description
+    assert not set(BIDI) & set(written) and "exe.pdf since this morning" in written
