@@ -22,6 +22,7 @@ from bot.outbox import DeliveryError, Posted
 
 log = logging.getLogger(__name__)
 SECTION_LIMIT = 2900  # Slack rejects section text over 3000 characters
+VIEW_BLOCKS = 100  # Slack rejects a view (the App Home) with more blocks
 
 
 def make_client(token: str, base_url: str) -> WebClient:
@@ -154,13 +155,51 @@ def _modal_element(field: ModalField) -> dict[str, Any]:
 
 
 def render_home(sections: list[HomeSection]) -> list[dict[str, Any]]:
-    """App Home blocks: a header and a list per section."""
+    """App Home blocks: a header and a list per section. A long list takes several section blocks of whole lines,
+    as many as the view's 100 blocks leave it after the sections below; what doesn't fit is counted in a last
+    line, "…and N more — see the console"."""
     blocks: list[dict[str, Any]] = []
-    for section in sections:
+    for number, section in enumerate(sections):
         blocks.append({"type": "header", "text": {"type": "plain_text", "text": section.title[:150]}})
-        text = "\n".join(f"• {line}" for line in section.lines) or "—"
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text[:SECTION_LIMIT]}})
-    return blocks[:100]
+        room = VIEW_BLOCKS - len(blocks) - 2 * (len(sections) - number - 1)  # a header and a list for each below
+        for text in _home_list(section, max(room, 1)):
+            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
+    return blocks[:VIEW_BLOCKS]
+
+
+def _home_list(section: HomeSection, room: int) -> list[str]:
+    """The texts of at most `room` section blocks listing `section.lines`, each line whole, then how many more
+    there are (the ones that didn't fit and `section.hidden`)."""
+    if not section.lines and not section.hidden:
+        return ["—"]
+    # The last block keeps room for the "and N more" line, however many that turns out to be.
+    reserve = len(_and_more(len(section.lines) + section.hidden, section.more_url)) + 1
+    pages: list[list[str]] = [[]]
+    size = -1  # the length of the last page's text, once joined
+    shown = 0
+    for line in section.lines:
+        item = f"• {line}"[: SECTION_LIMIT - reserve]
+        limit = SECTION_LIMIT - (reserve if len(pages) == room else 0)
+        if pages[-1] and size + 1 + len(item) > limit:
+            if len(pages) == room:
+                break
+            pages.append([])
+            size = -1
+        pages[-1].append(item)
+        size += 1 + len(item)
+        shown += 1
+    left = len(section.lines) - shown + section.hidden
+    if left:
+        more = _and_more(left, section.more_url)
+        if pages[-1] and size + 1 + len(more) > SECTION_LIMIT:
+            pages.append([])
+        pages[-1].append(more)
+    return ["\n".join(page) for page in pages]
+
+
+def _and_more(count: int, url: str) -> str:
+    where = f"<{url}|the console>" if url else "the console"
+    return f"…and {count} more — see {where}"
 
 
 OUTBOX_EVENT = "backoffice_outbox"  # message metadata type that carries the outbox id of a post

@@ -5,6 +5,7 @@ Home, other workspaces, and the README's production configuration; on SQLite and
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,12 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
+from bot.leave.home import HomeSection
 from bot.models import ChatMessage, Employee, LeaveRequest, ProcessedEvent
 from bot.runtime import Runtime, bootstrap_samples, build_runtime
 from bot.settings import Settings
+from integrations.slack import render_home
+from tests.block_kit import view_errors
 from tests.chat import button, click, month_day, say, working_days_ahead
 from tests.conftest import REPO, SIGNING_SECRET, LiveServer
 from tests.slack_payloads import (
@@ -256,6 +260,67 @@ def test_manifest_shows_the_app_home_and_subscribes_to_what_the_edge_handles() -
     urls = {events["request_url"], manifest["settings"]["interactivity"]["request_url"]}
     urls |= {command["url"] for command in manifest["features"]["slash_commands"]}
     assert urls == {"https://backoffice.example.com/slack/events"}
+
+
+def test_app_home_lists_every_pending_approval_whole(
+    server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client
+) -> None:
+    start, end = working_days_ahead(1)
+    with runtime.database.session_scope() as session:
+        daniel = session.scalars(select(Employee).where(Employee.slack_id == "U0000ENGMGR")).one()
+        reports = session.scalars(select(Employee).where(Employee.manager_id == daniel.id)).all()
+        for n in range(121):
+            session.add(
+                LeaveRequest(
+                    employee_id=reports[n % len(reports)].id,
+                    leave_type="vacation",
+                    start_date=start,
+                    end_date=end,
+                    days=1,
+                    status="pending",
+                    approver_id=daniel.id,
+                    channel="D0000ENGMGR",
+                    reason=f"trip number {n}",
+                )
+            )
+    opened = event_callback(
+        {"type": "app_home_opened", "user": "U0000ENGMGR", "channel": "D0000ENGMGR", "tab": "home", "event_ts": "1.2"}
+    )
+    assert post_event(http, server.url, opened).status_code == 200
+    view = slack.wait_for("views.publish")[0].params["view"]
+    assert view_errors(view) == []
+    lines = [
+        line
+        for block in view["blocks"]
+        if block["type"] == "section"
+        for line in block["text"]["text"].split("\n")
+        if re.match(r"• #\d+ ", line)
+    ]
+    with runtime.database.session_scope() as session:
+        pending = set(session.scalars(select(LeaveRequest.id).where(LeaveRequest.status == "pending")))
+    approvals = [line for line in lines if re.fullmatch(r"• #\d+ [^:]+: .+ \(1 days?\)", line)]
+    assert {int(line.split()[1][1:]) for line in approvals} == pending  # all 121, none cut mid-line
+
+
+def test_app_home_too_long_for_block_kit_ends_with_and_n_more() -> None:
+    lines = [f"#{n} Someone With A Fairly Long Name: Mon 14 Dec 2026 – Fri 18 Dec 2026 (5 days)" for n in range(9000)]
+    sections = [
+        HomeSection("Your leave balances", ["Vacation: *20* days"]),
+        HomeSection("Your upcoming and pending leave", lines[:20], hidden=7, more_url="https://bo.example/console"),
+        HomeSection("Waiting for your approval", lines, more_url="https://bo.example/console/team"),
+        HomeSection("Team calendar", ["Subscribe in your calendar app: https://bo.example/calendar/U1.ics"]),
+    ]
+    blocks = render_home(sections)
+    assert view_errors({"type": "home", "blocks": blocks}) == []
+    headers = [b["text"]["text"] for b in blocks if b["type"] == "header"]
+    assert headers == [s.title for s in sections]  # the last section still has its place
+    texts = [b["text"]["text"] for b in blocks if b["type"] == "section"]
+    shown = [line for text in texts for line in text.split("\n") if line.startswith("• #")]
+    assert all(line.removeprefix("• ") in lines for line in shown)  # whole items only
+    assert "…and 7 more — see <https://bo.example/console|the console>" in "\n".join(texts)
+    approvals = len([line for line in shown if line.removeprefix("• ") in lines]) - 20
+    more = f"…and {9000 - approvals} more — see <https://bo.example/console/team|the console>"
+    assert more in "\n".join(texts)
 
 
 # ------------------------------------------------------------------ point 7: one workspace

@@ -8,7 +8,7 @@ import hmac
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.leave import ledger
@@ -16,11 +16,15 @@ from bot.leave.config import LeavePolicy
 from bot.leave.requests import fmt_days, fmt_range
 from bot.models import Employee, LeaveRequest
 
+UPCOMING_SHOWN = 20  # the employee's own upcoming and pending leave listed; the rest are counted
+
 
 @dataclass
 class HomeSection:
     title: str
     lines: list[str] = field(default_factory=list)
+    hidden: int = 0  # items of the list left out of `lines`
+    more_url: str = ""  # where the whole list is (the staff console)
 
 
 def calendar_token(secret_key: str, manager: Employee) -> str:
@@ -48,20 +52,21 @@ def home_sections(
         pending = ledger.pending_days(session, employee_id=employee.id, leave_type=kind.key)
         extra = f" ({fmt_days(pending)} pending)" if pending else ""
         balances.lines.append(f"{kind.label}: *{fmt_days(balance)}* days{extra}")
-    mine = HomeSection("Your upcoming and pending leave")
+    console = f"{public_url.rstrip('/')}/console"
+    upcoming = (
+        LeaveRequest.employee_id == employee.id,
+        LeaveRequest.status.in_(("pending", "approved")),
+        LeaveRequest.end_date >= today,
+    )
+    mine = HomeSection("Your upcoming and pending leave", more_url=console)
     for request in session.scalars(
-        select(LeaveRequest)
-        .where(
-            LeaveRequest.employee_id == employee.id,
-            LeaveRequest.status.in_(("pending", "approved")),
-            LeaveRequest.end_date >= today,
-        )
-        .order_by(LeaveRequest.start_date)
-        .limit(20)
+        select(LeaveRequest).where(*upcoming).order_by(LeaveRequest.start_date).limit(UPCOMING_SHOWN)
     ):
         label = policy.types[request.leave_type].label if request.leave_type in policy.types else "Leave"
         when = fmt_range(request.start_date, request.end_date, request.start_half, request.end_half)
         mine.lines.append(f"#{request.id} {label}, {when} — {request.status}")
+    total = session.scalar(select(func.count()).select_from(LeaveRequest).where(*upcoming)) or 0
+    mine.hidden = total - len(mine.lines)
     if not mine.lines:
         mine.lines.append("Nothing booked. Tell me e.g. “vacation Dec 22 to Jan 2”.")
     sections = [balances, mine]
@@ -73,7 +78,7 @@ def home_sections(
         )
     )
     if waiting:
-        approvals = HomeSection("Waiting for your approval")
+        approvals = HomeSection("Waiting for your approval", more_url=f"{console}/team")
         for request in waiting:
             when = fmt_range(request.start_date, request.end_date, request.start_half, request.end_half)
             approvals.lines.append(f"#{request.id} {request.employee.name}: {when} ({fmt_days(request.days)} days)")
