@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, Protocol, runtime_checkable
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -91,6 +91,16 @@ def _newest_draft(session: Session, conversation: Conversation, idle: timedelta)
         if action_id.endswith(":discard"):
             return action_id.removesuffix(":discard"), str(button.get("value", ""))
     return None
+
+
+@runtime_checkable
+class ReadsFiles(Protocol):
+    """A skill that reads the files shared with a message (download, PDF, OCR): the slow part of its work, done
+    before its transaction opens."""
+
+    def read_files(self, message: Message, settings: Settings) -> Callable[[Message, SkillContext], Reply]:
+        """Read the message's files, with no transaction open; the handler returned answers with what was read."""
+        ...
 
 
 NO_PAYMENT_DETAILS = (
@@ -245,6 +255,10 @@ class Assistant:
                 mark_event_done(session, event_id)
             return reply
         try:
+            # A typed cancel or correction goes to its draft's skill as a button; any files with it are the routed
+            # skill's, which answers when the draft does not change (NotACorrection below).
+            typed_action = skill_message.is_action and not message.is_action
+            with_files = self._read_files(self.skills.get(routed.skill) if typed_action else skill, message)
             with self.database.session_scope() as session:
                 conversation = session.get_one(Conversation, conversation_id)
                 if route.reason == "awaiting":
@@ -261,13 +275,19 @@ class Assistant:
                     route=route,
                 )
                 try:
-                    handled = skill.handle(skill_message, ctx)
+                    if with_files is not None and not typed_action:
+                        handled = with_files(skill_message, ctx)
+                    else:
+                        handled = skill.handle(skill_message, ctx)
                 except NotACorrection:
                     # Nothing in the draft changes ("it was a great trip, not cheap"): the message is handled as
                     # the router read it.
                     ctx.route = routed
                     fallback = self.skills.get(routed.skill)
-                    handled = fallback.handle(message, ctx) if fallback else self._out_of_scope(routed)
+                    if with_files is not None and typed_action:  # the routed skill's (see above)
+                        handled = with_files(message, ctx)
+                    else:
+                        handled = fallback.handle(message, ctx) if fallback else self._out_of_scope(routed)
                 reply = in_english_please(message, handled)
                 reply.skill = reply.skill or skill.name
                 reply.confidence = route.confidence
@@ -285,6 +305,14 @@ class Assistant:
         except Exception:
             log.exception("skill %s failed", route.skill)
             return Reply(text=FAILED, ephemeral=True, skill=route.skill)
+
+    def _read_files(self, skill: Skill | None, message: Message) -> Callable[[Message, SkillContext], Reply] | None:
+        """The skill's handler with the message's files already read, or None when it has none to read. Called
+        with no transaction open: a download and OCR inside one would hold a connection (and, on SQLite, the one
+        write lock everyone needs) for as long as they take."""
+        if not message.files or message.is_action or not isinstance(skill, ReadsFiles):
+            return None
+        return skill.read_files(message, self.settings)
 
     def _out_of_scope(self, route: Route) -> Reply:
         if route.reason == "gibberish":

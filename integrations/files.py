@@ -1,5 +1,6 @@
 """Files employees share (screenshots, receipts): fetched from Slack with the bot token, size-capped while
-streaming, typed by their content rather than their name, and stored once under their SHA-256."""
+streaming, typed by their content rather than their name, stored once under their SHA-256, and read on a small
+shared pool of threads with a time limit."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import os
 import re
 import tempfile
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -54,10 +57,30 @@ _CHUNK = 64 * 1024
 _MAX_REDIRECTS = 3
 _DOWNLOAD_SECONDS = 120
 _SLACK_DOMAINS = (".slack.com", ".slack-gov.com")  # files.slack.com; GovSlack's equivalent
+# Reading a file (download, PDF parsing, OCR) runs on these few threads, whatever asks for it (Slack listeners,
+# event workers, the web chat): files never take more than two cores however many arrive at once.
+READ_WORKERS = 2
+# How long one file may take, from the moment it is handed to the pool (a wait for a free worker included).
+READ_SECONDS = 60.0
+_READERS = ThreadPoolExecutor(max_workers=READ_WORKERS, thread_name_prefix="file-reader")
+
+T = TypeVar("T")
 
 
 class UploadRejected(ValueError):
     """A shared file the bot will not read; the message says why, in words for the employee."""
+
+
+class TooLargeToRead(UploadRejected):
+    """A file whose content would unpack to more than the bot reads (pixels, pages, bytes): refused from its
+    headers, before anything is decoded. A decompression bomb is one."""
+
+    def __init__(self, size: str) -> None:
+        super().__init__(f"That file is too large to read ({size}).")
+
+
+class ReadTooSlow(UploadRejected):
+    """A file that took longer than its time to read (READ_SECONDS): the employee is told instead of waiting."""
 
 
 class FetchFailed(RuntimeError):
@@ -73,6 +96,33 @@ class StoredFile:
     kind: str  # sniffed from the content: "png" | "jpeg" | "gif" | "webp" | "tiff" | "bmp" | "pdf"
     size: int
     name: str  # the name the employee gave it, for display only (never part of the path)
+    new: bool = True  # stored by this upload; False when the same content was already there
+
+
+def megapixels(pixels: int) -> str:
+    """A pixel count as a person reads it: "1,600 megapixels"."""
+    return f"{pixels / 1_000_000:,.0f} megapixels"
+
+
+def read_in_pool(read: Callable[[], T], *, name: str, seconds: float = READ_SECONDS) -> T:
+    """Run `read` (one file's download and reading) on the shared pool of READ_WORKERS threads and wait for it;
+    ReadTooSlow after `seconds`. Its own exceptions (UploadRejected, FetchFailed…) come through unchanged."""
+    future = _READERS.submit(read)
+    try:
+        return future.result(timeout=seconds)
+    except TimeoutError as exc:
+        # Not started yet: it never will. Already running: it finishes on its own (Tesseract and the download
+        # have time limits of their own) and its result is dropped. Its file stays stored: the employee may
+        # already have sent the same file again, and that copy is the same path.
+        future.cancel()
+        raise ReadTooSlow(f"Reading {_display(name)} took longer than {seconds:g} seconds, so I stopped.") from exc
+
+
+def discard(stored: StoredFile) -> None:
+    """Remove a file this upload stored, once it is refused after reading (a bomb, unreadable): refused files
+    don't stay on disk. A copy that was there before (`new` False) belongs to an earlier upload and stays."""
+    if stored.new:
+        stored.path.unlink(missing_ok=True)
 
 
 def sniff_kind(head: bytes) -> str | None:
@@ -283,9 +333,10 @@ class _Spool:
         self._tmp.flush()
         os.fsync(self._tmp.fileno())
         self._tmp.close()
-        if not final.exists():  # same content, same name: an existing copy is left untouched
+        new = not final.exists()
+        if new:  # same content, same name: an existing copy is left untouched
             os.replace(self._tmp.name, final)
-        return StoredFile(path=final, sha256=digest, kind=kind, size=self.size, name=name)
+        return StoredFile(path=final, sha256=digest, kind=kind, size=self.size, name=name, new=new)
 
 
 def _mb(size: int) -> str:

@@ -13,14 +13,16 @@ from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from integrations.files import TooLargeToRead, megapixels
+
 TESSERACT = "tesseract"
 # Measured on rendered error dialogs and full-screen screenshots (9–24 px text, PNG and JPEG): 2x Lanczos raised
 # full-screen accuracy from 0.44–0.97 to 0.90–1.00 and never hurt dialog crops; 3x hurt large text. Images
 # already past this size are HiDPI captures or photos whose text is big enough, and would only get slower.
 _UPSCALE = 2
 _UPSCALE_MAX_PIXELS = 16_000_000
-# Larger images are refused rather than decoded: a small PNG can expand to gigabytes.
-_MAX_PIXELS = 50_000_000
+# Larger images are refused from their header, before they are decoded: a small PNG can expand to gigabytes.
+MAX_PIXELS = 50_000_000
 # --psm 11 (sparse text) finds dialog text inside a busy screenshot that the default page layout misses
 # (worst full-screen case 0.24 → 0.78), at the same accuracy on crops. One OpenMP thread: 2–4x faster on
 # small images, where Tesseract's thread start-up costs more than it saves.
@@ -44,7 +46,8 @@ def tesseract_available() -> bool:
 
 
 def ocr_image(path: Path, *, timeout: float = 30) -> str:
-    """The text Tesseract reads in an image (English), one line per text line, blank lines collapsed."""
+    """The text Tesseract reads in an image (English), one line per text line, blank lines collapsed.
+    TooLargeToRead for an image past MAX_PIXELS (nothing decoded)."""
     if not tesseract_available():
         raise OcrUnavailable("Tesseract is not installed (Debian: apt-get install tesseract-ocr).")
     return run_tesseract(_prepared(path), _ARGS, name=path.name, timeout=timeout)
@@ -74,21 +77,38 @@ def run_tesseract(png: bytes, args: Sequence[str], *, name: str, timeout: float)
     return re.sub(r"\n{3,}", "\n\n", "\n".join(line.rstrip() for line in text.splitlines())).strip()
 
 
-def _prepared(path: Path) -> bytes:
-    """The image as Tesseract reads it best: upright, flattened on white, grey, upscaled; as PNG bytes."""
+def open_image(path: Path) -> Image.Image:
+    """An image file decoded (first frame, upright), after its header showed it within MAX_PIXELS:
+    TooLargeToRead otherwise, OcrUnavailable when it is not an image Pillow can decode."""
     try:
         with Image.open(path) as opened:
-            if opened.width * opened.height > _MAX_PIXELS:
-                raise OcrUnavailable(f"{path.name} is {opened.width}×{opened.height} pixels, too large to read.")
+            # The header gives the size; nothing is decoded before load() (exif_transpose) below.
+            if opened.width * opened.height > MAX_PIXELS:
+                raise TooLargeToRead(megapixels(opened.width * opened.height))
             opened.seek(0)  # first frame of an animated GIF or multi-page TIFF
-            image = ImageOps.exif_transpose(opened)  # phone photos of a screen arrive rotated
-            if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-                # Transparent pixels are often black underneath: dark text on them would vanish.
-                rgba = image.convert("RGBA")
-                image = Image.new("RGBA", rgba.size, "white")
-                image.alpha_composite(rgba)
-            grey = image.convert("L")
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as exc:
+            image = ImageOps.exif_transpose(opened)  # phone photos arrive rotated
+            image.load()
+            return image
+    except TooLargeToRead:
+        raise  # a ValueError too: not "could not be decoded" below
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        # Pillow's own check at open: an error past twice its limit, a warning (an error under -W error) past it.
+        raise TooLargeToRead(f"over {megapixels(Image.MAX_IMAGE_PIXELS or MAX_PIXELS)}") from exc
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise OcrUnavailable(f"{path.name} could not be decoded as an image: {exc}") from exc
+
+
+def _prepared(path: Path) -> bytes:
+    """The image as Tesseract reads it best: upright, flattened on white, grey, upscaled; as PNG bytes."""
+    image = open_image(path)
+    try:
+        if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+            # Transparent pixels are often black underneath: dark text on them would vanish.
+            rgba = image.convert("RGBA")
+            image = Image.new("RGBA", rgba.size, "white")
+            image.alpha_composite(rgba)
+        grey = image.convert("L")
+    except (OSError, ValueError) as exc:
         raise OcrUnavailable(f"{path.name} could not be decoded as an image: {exc}") from exc
     if grey.width * grey.height * _UPSCALE**2 <= _UPSCALE_MAX_PIXELS:
         grey = grey.resize((grey.width * _UPSCALE, grey.height * _UPSCALE), Image.Resampling.LANCZOS)

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
-from dataclasses import replace
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import Any
 
 from bot.db import local_date
@@ -17,11 +19,23 @@ from bot.expenses.config import ExpensePolicy, load_expense_policy
 from bot.expenses.parse import CATEGORIES, ParsedExpense, minor_units, parse_correction, parse_expense
 from bot.expenses.receipts import ReceiptFields, ReceiptUnreadable, read_receipt
 from bot.expenses.service import LABELS, Draft, Flag, money
-from bot.messages import Button, Citation, Message, Modal, ModalField, Reply, escape_mrkdwn, seen
+from bot.messages import Button, Citation, FileRef, Message, Modal, ModalField, Reply, escape_mrkdwn, seen
 from bot.models import Expense
 from bot.outbox import person_channel
 from bot.router import QUESTION, read_act
-from integrations.files import ALL_KINDS, FetchFailed, StoredFile, UploadRejected, fetch_slack_file
+from bot.settings import Settings
+from integrations.files import (
+    ALL_KINDS,
+    READ_SECONDS,
+    FetchFailed,
+    ReadTooSlow,
+    StoredFile,
+    TooLargeToRead,
+    UploadRejected,
+    discard,
+    fetch_slack_file,
+    read_in_pool,
+)
 from integrations.ocr import OcrUnavailable
 from knowledge.answer import best_sentence, citations_for
 from skills.base import (
@@ -60,6 +74,15 @@ def approval_key(expense: Expense) -> str:
     return f"expense:{expense.id}:approval"
 
 
+@dataclass(frozen=True)
+class ReceiptRead:
+    """A message's receipt, read before the claim's transaction opens: the stored file and its fields; nothing
+    (no Slack token, or Slack would not hand the file over); or why it was refused, in words for the employee."""
+
+    receipt: tuple[StoredFile, ReceiptFields] | None = None
+    refused: str | None = None
+
+
 class ExpenseSkill:
     name = "expense"
     description = "Expense claims: submit from a sentence or a receipt, approvals, reimbursement status"
@@ -67,18 +90,26 @@ class ExpenseSkill:
     def __init__(self, policy: ExpensePolicy | None = None) -> None:
         self.policy = policy or load_expense_policy()
         self.examples: Sequence[str] = load_examples("expense")
+        self.file_seconds = READ_SECONDS  # how long one receipt may take to download and read
 
-    def handle(self, message: Message, ctx: SkillContext) -> Reply:
+    def read_files(self, message: Message, settings: Settings) -> Callable[[Message, SkillContext], Reply]:
+        """Read the message's receipt (download, PDF, OCR: the slow part) with no transaction open, and return
+        the handler that answers with it (see bot.assistant.ReadsFiles)."""
+        read = self._read_receipt(message, settings)
+        return lambda message, ctx: self.handle(message, ctx, read=read)
+
+    def handle(self, message: Message, ctx: SkillContext, *, read: ReceiptRead | None = None) -> Reply:
+        """Answer a message; `read` is its receipt as read_files read it (read here when not given)."""
         if message.action_id:
             return self._action(message, ctx)
         text = message.text.strip()
         receipt: tuple[StoredFile, ReceiptFields] | None = None
         if message.files:
-            # Slow work (download, OCR) before the first write; a refused file writes nothing.
-            try:
-                receipt = self._read_receipt(message, ctx)
-            except UploadRejected as exc:
-                return Reply(text=f"{exc} Nothing was saved.", ephemeral=True, skill=self.name)
+            if read is None:
+                read = self._read_receipt(message, ctx.settings)
+            if read.refused is not None:  # a refused file writes nothing
+                return Reply(text=f"{read.refused} Nothing was saved.", ephemeral=True, skill=self.name)
+            receipt = read.receipt
         # A claim this skill asked one more detail of ("When did you spend it?"), if that was the last thing said.
         pending = pending_memo(ctx, self.name, PENDING) if receipt is None else None
         if pending is not None and drops_it(text):
@@ -142,32 +173,32 @@ class ExpenseSkill:
 
     # ------------------------------------------------------------ claims
 
-    def _read_receipt(self, message: Message, ctx: SkillContext) -> tuple[StoredFile, ReceiptFields] | None:
-        settings = ctx.settings
-        if not settings.slack_bot_token:
-            return None
+    def _read_receipt(self, message: Message, settings: Settings) -> ReceiptRead:
+        """The message's first file as a receipt, downloaded and read on the shared file pool within
+        file_seconds (integrations.files.read_in_pool)."""
+        token = settings.slack_bot_token
+        if not token:
+            return ReceiptRead()
         ref = message.files[0]
+        deadline = time.monotonic() + self.file_seconds
         try:
-            stored = fetch_slack_file(
-                ref,
-                token=settings.slack_bot_token,
-                api_base_url=settings.slack_api_url,
-                dest_dir=settings.uploads_dir,
-                max_bytes=settings.max_upload_bytes,
-                allowed=ALL_KINDS,
+            stored, fields = read_in_pool(
+                partial(_fetch_and_read, ref, settings, token=token, deadline=deadline),
+                name=ref.name,
+                seconds=self.file_seconds,
             )
         except FetchFailed as exc:
             log.warning("receipt %s not fetched: %s", ref.id, exc)
-            return None
-        try:
-            fields = read_receipt(stored.path, stored.kind)
-        except (OcrUnavailable, ReceiptUnreadable) as exc:
-            raise UploadRejected(f"I couldn't read {ref.name or 'that file'}: {exc}") from exc
+            return ReceiptRead()
+        except (TooLargeToRead, ReadTooSlow) as exc:
+            return ReceiptRead(refused=f"{exc} Please send a smaller scan or a photo of the receipt.")
+        except UploadRejected as exc:
+            return ReceiptRead(refused=str(exc))
         if fields.currency is not None and fields.currency not in self.policy.rates:
             # "$" or "¥" alone, or a currency we don't take: the sentence or the default decides, and the
             # card shows the currency used.
             fields = replace(fields, currency=None)
-        return stored, fields
+        return ReceiptRead(receipt=(stored, fields))
 
     def _claim(
         self,
@@ -625,6 +656,28 @@ def _draft_of(expense: Expense, **changes: Any) -> Draft:
         "receipt_merchant": expense.receipt_merchant,
     }
     return Draft(**{**values, **changes})
+
+
+def _fetch_and_read(
+    ref: FileRef, settings: Settings, *, token: str, deadline: float
+) -> tuple[StoredFile, ReceiptFields]:
+    """Download a receipt and read it (on the file pool); a file refused once read is not kept."""
+    stored = fetch_slack_file(
+        ref,
+        token=token,
+        api_base_url=settings.slack_api_url,
+        dest_dir=settings.uploads_dir,
+        max_bytes=settings.max_upload_bytes,
+        allowed=ALL_KINDS,
+    )
+    try:
+        return stored, read_receipt(stored.path, stored.kind, ocr_timeout=max(deadline - time.monotonic(), 1.0))
+    except TooLargeToRead:
+        discard(stored)
+        raise
+    except (OcrUnavailable, ReceiptUnreadable) as exc:
+        discard(stored)
+        raise UploadRejected(f"I couldn't read {ref.name or 'that file'}: {exc}") from exc
 
 
 def _draft_buttons(expense: Expense) -> list[Button]:

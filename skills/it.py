@@ -6,22 +6,35 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import audit
 from bot.db import aware
-from bot.messages import Button, Citation, Message, Modal, ModalField, Reply, Select, escape_mrkdwn
+from bot.messages import Button, Citation, FileRef, Message, Modal, ModalField, Reply, Select, escape_mrkdwn
 from bot.models import ChatMessage, Employee, Incident, Ticket, find_card
+from bot.settings import Settings
 from bot.tickets import service
 from bot.tickets.classify import CATEGORIES, PRIORITIES, Triage
 from bot.tickets.config import ItConfig, load_it_config
 from bot.tickets.incidents import IncidentModel, triage_report
 from bot.tickets.service import STATUS_LABELS
-from integrations.files import IMAGE_KINDS, FetchFailed, UploadRejected, fetch_slack_file
+from integrations.files import (
+    IMAGE_KINDS,
+    READ_SECONDS,
+    FetchFailed,
+    TooLargeToRead,
+    UploadRejected,
+    discard,
+    fetch_slack_file,
+    read_in_pool,
+)
 from integrations.ocr import OcrUnavailable, error_lines, ocr_image
 from knowledge.answer import citations_for, extract_answer
 from knowledge.index import Hit
@@ -72,6 +85,15 @@ def card_key(ticket: Ticket) -> str:
     return f"it:{ticket.id}:card"
 
 
+@dataclass(frozen=True)
+class Screenshots:
+    """The text read from a message's images before the ticket's transaction opens, or why they were refused
+    (in words for the employee)."""
+
+    text: str = ""
+    refused: str | None = None
+
+
 class ItSkill:
     name = "it"
     description = "IT help: how-to answers, problem reports and tickets, ticket status"
@@ -80,8 +102,16 @@ class ItSkill:
         self.incidents = incidents  # plain-worded security incidents the cue patterns miss (bot.tickets.incidents)
         self.config = config or load_it_config()
         self.examples: Sequence[str] = load_examples("it")
+        self.file_seconds = READ_SECONDS  # how long one screenshot may take to download and read
 
-    def handle(self, message: Message, ctx: SkillContext) -> Reply:
+    def read_files(self, message: Message, settings: Settings) -> Callable[[Message, SkillContext], Reply]:
+        """Read the message's screenshots (download, OCR: the slow part) with no transaction open, and return
+        the handler that answers with them (see bot.assistant.ReadsFiles)."""
+        read = self._read_screenshots(message, settings)
+        return lambda message, ctx: self.handle(message, ctx, read=read)
+
+    def handle(self, message: Message, ctx: SkillContext, *, read: Screenshots | None = None) -> Reply:
+        """Answer a message; `read` is its screenshots as read_files read them (read here when not given)."""
         if message.action_id:
             return self._action(message, ctx)
         text = message.text.strip()
@@ -90,15 +120,15 @@ class ItSkill:
             return relayed
         screenshot = ""
         if message.files:
-            # Slow work (download, OCR) before the first write; a refused file writes nothing.
-            try:
-                screenshot = self._read_screenshots(message, ctx)
-            except UploadRejected as exc:
+            if read is None:
+                read = self._read_screenshots(message, ctx.settings)
+            if read.refused is not None:  # a refused file writes nothing
                 return Reply(
-                    text=f"{exc} Nothing was opened; please send a screenshot (PNG or JPEG).",
+                    text=f"{read.refused} Nothing was opened; please send a screenshot (PNG or JPEG).",
                     ephemeral=True,
                     skill=self.name,
                 )
+            screenshot = read.text
             if not text and not screenshot:
                 return Reply(
                     text="I couldn't read any text in that image. Please describe the problem in words.",
@@ -124,29 +154,46 @@ class ItSkill:
 
     # ------------------------------------------------------------ opening tickets
 
-    def _read_screenshots(self, message: Message, ctx: SkillContext) -> str:
-        """The error lines (else all text) read from images shared with the message."""
-        settings = ctx.settings
+    def _read_screenshots(self, message: Message, settings: Settings) -> Screenshots:
+        """The error lines (else all text) read from images shared with the message, each downloaded and read on
+        the shared file pool within file_seconds (integrations.files.read_in_pool)."""
         found: list[str] = []
         for ref in message.files[:3]:
-            if not settings.slack_bot_token:
+            token = settings.slack_bot_token
+            if not token:
                 break
+            deadline = time.monotonic() + self.file_seconds
             try:
-                stored = fetch_slack_file(
-                    ref,
-                    token=settings.slack_bot_token,
-                    api_base_url=settings.slack_api_url,
-                    dest_dir=settings.uploads_dir,
-                    max_bytes=settings.max_upload_bytes,
-                    allowed=IMAGE_KINDS,
+                text = read_in_pool(
+                    partial(self._fetch_and_ocr, ref, settings, token=token, deadline=deadline),
+                    name=ref.name,
+                    seconds=self.file_seconds,
                 )
-                text = ocr_image(stored.path)
             except (FetchFailed, OcrUnavailable) as exc:
                 log.warning("screenshot %s not read: %s", ref.id, exc)
                 continue
+            except UploadRejected as exc:
+                return Screenshots(refused=str(exc))
             lines = error_lines(text) or [line for line in text.splitlines() if line.strip()][:5]
             found += lines
-        return "\n".join(found)[:2000]
+        return Screenshots(text="\n".join(found)[:2000])
+
+    @staticmethod
+    def _fetch_and_ocr(ref: FileRef, settings: Settings, *, token: str, deadline: float) -> str:
+        """Download a screenshot and read it (on the file pool); one too large to read is not kept."""
+        stored = fetch_slack_file(
+            ref,
+            token=token,
+            api_base_url=settings.slack_api_url,
+            dest_dir=settings.uploads_dir,
+            max_bytes=settings.max_upload_bytes,
+            allowed=IMAGE_KINDS,
+        )
+        try:
+            return ocr_image(stored.path, timeout=max(deadline - time.monotonic(), 1.0))
+        except TooLargeToRead:
+            discard(stored)
+            raise
 
     def _open(
         self,

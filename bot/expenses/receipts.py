@@ -5,6 +5,7 @@ expense card shows what was read so the employee confirms or corrects it."""
 from __future__ import annotations
 
 import io
+import math
 import re
 import shutil
 import subprocess
@@ -14,12 +15,16 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
-from integrations.files import IMAGE_KINDS
-from integrations.ocr import OcrUnavailable, run_tesseract, tesseract_available
+from integrations.files import IMAGE_KINDS, TooLargeToRead, megapixels
+from integrations.ocr import MAX_PIXELS, OcrUnavailable, open_image, run_tesseract, tesseract_available
+
+if TYPE_CHECKING:
+    from pypdf import PageObject, PdfReader
+    from pypdf.generic import StreamObject
 
 # How an all-numeric date with a short year is read: 03/04/18 is 3 April 2018 (DMY), 4 March 2018 (MDY) or
 # 4 April 2003 (YMD). Four-digit years first (2018-04-03) and month names (3 APR 2018) read the same in any order.
@@ -36,10 +41,31 @@ DEFAULT_DATE_ORDER: DateOrder = "DMY"
 _FIRST_PASS = (("--psm", "6", "-l", "eng"), 0)
 _SECOND_PASS = (("--psm", "4", "-l", "eng"), 1600)
 _FIRM = 2  # a field found at least this firmly (labelled, or printed with a time) needs no second reading
-_MAX_PIXELS = 50_000_000  # larger images are refused rather than decoded: a small file can expand to gigabytes
 _PDF_TEXT_MIN_CHARS = 20  # fewer non-space characters than this in the text layer: a scan with a stray label
 _PDF_MAX_PAGES = 5  # read whole, as an invoice's total is on its last page; past this a PDF is not a receipt
+_PDF_PAGE_LIMIT = 50  # more pages than this: refused unread (a receipt bundle has a few dozen at most)
+# A PDF image's size once decoded, from its dictionary (width × height × colour components × bits): pypdf's own
+# buffer limit (7.x), so an image it would refuse after decompressing is refused before.
+_PDF_MAX_IMAGE_BYTES = 75_000_000
+_PDF_MAX_XOBJECTS = 200  # images and forms looked at on page 1: scanners put one picture there
+_MAX_TEXT_CHARS = 100_000  # of a text layer: a receipt has a few thousand
 _RENDER_DPI = 300
+_UNPACKS_TOO_FAR = "it unpacks to more than I can read"  # pypdf's own limits on a stream's decoded size
+# Colour components per pixel of a PDF colour space (an unknown one counts as 4, the most a receipt has).
+_COMPONENTS = {
+    "/DeviceGray": 1,
+    "/CalGray": 1,
+    "/G": 1,
+    "/Indexed": 1,
+    "/I": 1,
+    "/Separation": 1,
+    "/DeviceRGB": 3,
+    "/CalRGB": 3,
+    "/RGB": 3,
+    "/Lab": 3,
+    "/DeviceCMYK": 4,
+    "/CMYK": 4,
+}
 
 
 class ReceiptUnreadable(RuntimeError):
@@ -64,12 +90,15 @@ class ReceiptFields:
 def read_receipt(
     path: Path, kind: str, *, ocr_timeout: float = 60, date_order: DateOrder = DEFAULT_DATE_ORDER
 ) -> ReceiptFields:
-    """Read a stored receipt (kind as sniffed by integrations.files) and extract its fields."""
+    """Read a stored receipt (kind as sniffed by integrations.files) and extract its fields. ReceiptUnreadable
+    when no text can be read; TooLargeToRead, before anything is decoded, for more pages or pixels than a receipt
+    has (a decompression bomb)."""
     if kind == "pdf":
-        text = _pdf_text(path)
+        reader = _pdf_reader(path)
+        text = _pdf_text(reader, path.name)
         if _visible_chars(text) >= _PDF_TEXT_MIN_CHARS:
             return _with_source(extract_fields(text, date_order=date_order), "pdf-text")
-        image = _pdf_first_page_image(path, timeout=ocr_timeout)
+        image = _pdf_first_page_image(reader, path, timeout=ocr_timeout)
         return _read_image(image, path.name, timeout=ocr_timeout, date_order=date_order)
     if kind in IMAGE_KINDS:
         return _read_image(_open_image(path), path.name, timeout=ocr_timeout, date_order=date_order)
@@ -113,33 +142,67 @@ def _visible_chars(text: str) -> int:
     return sum(not c.isspace() for c in text)
 
 
-def _pdf_text(path: Path) -> str:
+def _pdf_reader(path: Path) -> PdfReader:
+    """The PDF opened (nothing decoded yet) and decrypted; TooLargeToRead past _PDF_PAGE_LIMIT pages."""
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import LimitReachedError, PdfReadError
 
     try:
         reader = PdfReader(path)
         if reader.is_encrypted and not reader.decrypt(""):
             raise ReceiptUnreadable(f"{path.name} is password-protected; send it without the password.")
-        pages = reader.pages[:_PDF_MAX_PAGES]
-        # Layout mode keeps a label and its amount on one line, as on the printed page.
-        return "\n".join(page.extract_text(extraction_mode="layout") or "" for page in pages)
+        pages = len(reader.pages)
     except ReceiptUnreadable:
         raise
+    except LimitReachedError as exc:  # pypdf's own limits (page tree, stream sizes)
+        raise TooLargeToRead(_UNPACKS_TOO_FAR) from exc
     except (PdfReadError, OSError, ValueError, KeyError, TypeError) as exc:
         raise ReceiptUnreadable(f"{path.name} could not be read as a PDF: {exc}") from exc
+    if pages > _PDF_PAGE_LIMIT:
+        raise TooLargeToRead(f"{pages:,} pages")
+    return reader
 
 
-def _pdf_first_page_image(path: Path, *, timeout: float) -> Image.Image:
+def _pdf_text(reader: PdfReader, name: str) -> str:
+    from pypdf.errors import LimitReachedError, PdfReadError
+
+    texts: list[str] = []
+    try:
+        for page in reader.pages[:_PDF_MAX_PAGES]:
+            # Layout mode keeps a label and its amount on one line, as on the printed page.
+            texts.append(page.extract_text(extraction_mode="layout") or "")
+            if sum(map(len, texts)) >= _MAX_TEXT_CHARS:
+                break
+    except LimitReachedError as exc:  # a content stream that unpacks past pypdf's limits
+        raise TooLargeToRead(_UNPACKS_TOO_FAR) from exc
+    except (PdfReadError, OSError, ValueError, KeyError, TypeError) as exc:
+        raise ReceiptUnreadable(f"{name} could not be read as a PDF: {exc}") from exc
+    return "\n".join(texts)[:_MAX_TEXT_CHARS]
+
+
+def _pdf_first_page_image(reader: PdfReader, path: Path, *, timeout: float) -> Image.Image:
     """Page 1 of a scanned PDF as an image: rendered by poppler's pdftoppm when installed, else the largest
-    image embedded in the page (a scanner's PDF is one full-page picture)."""
+    image embedded in the page (a scanner's PDF is one full-page picture). Its images are checked from their
+    dictionaries first: poppler would decode a bomb as surely as pypdf."""
+    from pypdf.errors import LimitReachedError, PdfReadError
+
+    try:
+        page = reader.pages[0]
+        images = _page_images(page)
+        dpi = _render_dpi(float(page.mediabox.width), float(page.mediabox.height))
+    except TooLargeToRead:
+        raise  # a ValueError too
+    except LimitReachedError as exc:
+        raise TooLargeToRead(_UNPACKS_TOO_FAR) from exc
+    except (PdfReadError, OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+        raise ReceiptUnreadable(f"{path.name} has no text layer and its page image could not be read: {exc}") from exc
     pdftoppm = shutil.which("pdftoppm")
     if pdftoppm:
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "page"
             try:
                 done = subprocess.run(
-                    [pdftoppm, "-r", str(_RENDER_DPI), "-f", "1", "-l", "1", "-gray", "-png", "-singlefile"]
+                    [pdftoppm, "-r", str(dpi), "-f", "1", "-l", "1", "-gray", "-png", "-singlefile"]
                     + [str(path), str(out)],
                     capture_output=True,
                     timeout=timeout,
@@ -150,38 +213,113 @@ def _pdf_first_page_image(path: Path, *, timeout: float) -> Image.Image:
             rendered = out.with_suffix(".png")
             if done.returncode == 0 and rendered.exists():
                 return _open_image(rendered)
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
-
-    try:
-        page = PdfReader(path).pages[0]
-        images = [picture.image for picture in page.images if picture.image is not None]
-    except (PdfReadError, OSError, ValueError, KeyError, TypeError, IndexError, NotImplementedError) as exc:
-        # NotImplementedError: an image filter pypdf cannot decode (JBIG2, some CCITT variants).
-        raise ReceiptUnreadable(f"{path.name} has no text layer and its page image could not be read: {exc}") from exc
     if not images:
         how = "" if pdftoppm else " (install poppler-utils so I can render it)"
         raise ReceiptUnreadable(f"{path.name} has no text layer and no scanned image I can read{how}.")
-    return max(images, key=lambda image: image.width * image.height)
+    _pixels, largest = max(images, key=lambda found: found[0])
+    try:
+        image = largest.decode_as_image()
+    except LimitReachedError as exc:  # its data unpacks to more than its dictionary said
+        raise TooLargeToRead(_UNPACKS_TOO_FAR) from exc
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:  # the JPEG inside is larger
+        raise TooLargeToRead(f"over {megapixels(Image.MAX_IMAGE_PIXELS or MAX_PIXELS)}") from exc
+    except (PdfReadError, OSError, ValueError, KeyError, TypeError, IndexError, NotImplementedError) as exc:
+        # NotImplementedError: an image filter pypdf cannot decode (JBIG2, some CCITT variants).
+        raise ReceiptUnreadable(f"{path.name} has no text layer and its page image could not be read: {exc}") from exc
+    if not isinstance(image, Image.Image):
+        raise ReceiptUnreadable(f"{path.name} has no text layer and no scanned image I can read.")
+    return image
+
+
+def _page_images(page: PageObject) -> list[tuple[int, StreamObject]]:
+    """The images a page draws (in its forms too, a few levels down), with their pixel counts, each checked from
+    its dictionary (and its soft mask's, decoded with it) before anything is decoded."""
+    from pypdf.generic import DictionaryObject, StreamObject
+
+    found: list[tuple[int, StreamObject]] = []
+    looked = 0
+    pending: list[tuple[object, int]] = [(page.get("/Resources"), 0)]
+    while pending and looked < _PDF_MAX_XOBJECTS:
+        resources, depth = pending.pop()
+        resources = _resolved(resources)
+        xobjects = _resolved(resources.get("/XObject")) if isinstance(resources, DictionaryObject) else None
+        if not isinstance(xobjects, DictionaryObject):
+            continue
+        for value in list(xobjects.values())[: _PDF_MAX_XOBJECTS - looked]:
+            looked += 1
+            xobject = _resolved(value)
+            if not isinstance(xobject, StreamObject):
+                continue
+            if xobject.get("/Subtype") == "/Image":
+                found.append((_checked_pixels(xobject), xobject))
+            elif xobject.get("/Subtype") == "/Form" and depth < 3:
+                pending.append((xobject.get("/Resources"), depth + 1))
+    return found
+
+
+def _checked_pixels(image: StreamObject) -> int:
+    """An image XObject's pixel count from its dictionary; TooLargeToRead past MAX_PIXELS or, decoded,
+    _PDF_MAX_IMAGE_BYTES (its soft mask's too)."""
+    from pypdf.generic import BooleanObject, StreamObject
+
+    width, height = _whole(image.get("/Width")), _whole(image.get("/Height"))
+    stencil = _resolved(image.get("/ImageMask"))  # one bit a pixel, whatever else the dictionary says
+    bits = 1 if isinstance(stencil, BooleanObject) and stencil.value else _whole(image.get("/BitsPerComponent"), 8)
+    pixels = width * height
+    decoded = math.ceil(width * _components(image.get("/ColorSpace")) * bits / 8) * height
+    if pixels > MAX_PIXELS or decoded > _PDF_MAX_IMAGE_BYTES:
+        raise TooLargeToRead(megapixels(pixels))
+    mask = _resolved(image.get("/SMask"))
+    if isinstance(mask, StreamObject) and mask is not image:
+        _checked_pixels(mask)
+    return pixels
+
+
+def _components(space: object) -> int:
+    from pypdf.generic import ArrayObject, DictionaryObject
+
+    space = _resolved(space)
+    if isinstance(space, ArrayObject) and space:
+        family, detail = _resolved(space[0]), _resolved(space[1]) if len(space) > 1 else None
+        if family == "/ICCBased" and isinstance(detail, DictionaryObject):
+            return max(1, _whole(detail.get("/N"), 4))
+        if family == "/DeviceN" and isinstance(detail, ArrayObject):
+            return max(1, len(detail))
+        space = family
+    return _COMPONENTS.get(space, 4) if isinstance(space, str) else 4
+
+
+def _whole(value: object, default: int = 0) -> int:
+    """A non-negative whole number from a PDF dictionary value (`default` when it is not a number)."""
+    value = _resolved(value)
+    return max(0, int(value)) if isinstance(value, int | float) and not isinstance(value, bool) else default
+
+
+def _resolved(value: object) -> object:
+    from pypdf.generic import IndirectObject
+
+    return value.get_object() if isinstance(value, IndirectObject) else value
+
+
+def _render_dpi(width_pt: float, height_pt: float) -> int:
+    """_RENDER_DPI, or less for a page so large that it would render past MAX_PIXELS."""
+    pixels = abs(width_pt * height_pt) * (_RENDER_DPI / 72) ** 2
+    if pixels <= MAX_PIXELS:
+        return _RENDER_DPI
+    return max(1, int(_RENDER_DPI * math.sqrt(MAX_PIXELS / pixels)))
 
 
 def _open_image(path: Path) -> Image.Image:
     try:
-        with Image.open(path) as opened:
-            if opened.width * opened.height > _MAX_PIXELS:
-                raise ReceiptUnreadable(f"{path.name} is {opened.width}×{opened.height} pixels, too large to read.")
-            opened.seek(0)  # first frame of a multi-page TIFF
-            image = ImageOps.exif_transpose(opened)  # phone photos arrive rotated
-            image.load()
-            return image
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as exc:
-        raise ReceiptUnreadable(f"{path.name} could not be decoded as an image: {exc}") from exc
+        return open_image(path)
+    except OcrUnavailable as exc:
+        raise ReceiptUnreadable(str(exc)) from exc
 
 
 def _prepared(image: Image.Image, *, min_width: int) -> bytes:
     """Grey, flattened on white, enlarged to min_width when narrower; as PNG bytes for Tesseract's stdin."""
-    if image.width * image.height > _MAX_PIXELS:
-        raise ReceiptUnreadable(f"The receipt image is {image.width}×{image.height} pixels, too large to read.")
+    if image.width * image.height > MAX_PIXELS:  # a PDF's image whose dictionary understated it
+        raise TooLargeToRead(megapixels(image.width * image.height))
     if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
         rgba = image.convert("RGBA")  # transparent pixels are often black underneath: dark text would vanish
         image = Image.new("RGBA", rgba.size, "white")
