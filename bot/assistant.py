@@ -18,7 +18,7 @@ from bot import directory, privacy
 from bot.db import Database, utcnow
 from bot.escalations import TransitionError
 from bot.language import other_language
-from bot.messages import Message, Reply
+from bot.messages import Button, Message, Reply
 from bot.models import (
     ChatMessage,
     Conversation,
@@ -30,7 +30,7 @@ from bot.models import (
     last_bot_message,
 )
 from bot.outbox import Outbox, queue_reply
-from bot.router import OUT_OF_SCOPE, QUESTION, Route, Router, read_act
+from bot.router import AMBIGUOUS, OUT_OF_SCOPE, QUESTION, Route, Router, read_act
 from bot.settings import Settings
 from integrations.llm import AnswerWriter
 from knowledge.index import KnowledgeIndex
@@ -38,6 +38,11 @@ from skills.base import NotACorrection, Skill, SkillContext, corrects_it, drops_
 from skills.smalltalk import MENU, NOT_SURE
 
 log = logging.getLogger(__name__)
+# "Which one did you mean?": asked when two skills read a request about equally (bot.router.AMBIGUOUS), once; the
+# buttons carry the chosen skill and the id of the message asked about.
+CLARIFY = "clarify"
+CLARIFY_ACTION = "clarify:pick"
+WHAT_EACH_DOES = {"leave": "Time off", "expense": "An expense claim", "it": "An IT problem"}
 
 _MENTION = re.compile(r"<@[A-Z0-9]+(\|[^>]*)?>")
 _EMOJI_CODE = re.compile(r":[a-z0-9_+\-']+:")
@@ -188,7 +193,13 @@ class Assistant:
         return None
 
     def _handle(self, message: Message, event_id: str | None = None) -> Reply:
-        route = routed = self.router.route(message)
+        chosen: str | None = None
+        if message.action_id == CLARIFY_ACTION:
+            picked = self._picked(message)
+            if isinstance(picked, Reply):
+                return picked
+            message, chosen = picked
+        route = routed = Route(chosen, 1.0, "clarified") if chosen else self.router.route(message)
         if route.skill == "feedback":
             return self._feedback(message)
         skill_message = message  # what the skill is handed (a typed cancel becomes its card's button)
@@ -248,6 +259,15 @@ class Assistant:
                 session.flush()
                 inbound_id = inbound.id
             employee_id, conversation_id = employee.id, conversation.id
+            last = last_bot_message(session, conversation.id, idle=idle)
+            asked_which = last is not None and last.skill == CLARIFY
+        if route.reason == AMBIGUOUS and inbound_id is not None and not asked_which:
+            # Two skills read it about equally: ask which, once (the next message goes where it reads best).
+            reply = self._which_one(route, inbound_id)
+            with self.database.session_scope() as session:
+                self._record_reply(session, message, reply, conversation_id)
+                mark_event_done(session, event_id)
+            return reply
         if skill is None:
             reply = in_english_please(message, self._out_of_scope(route))
             with self.database.session_scope() as session:
@@ -324,6 +344,27 @@ class Assistant:
             text = "That button or form is not something I recognise any more."
             return Reply(text=text, ephemeral=True, skill=OUT_OF_SCOPE, confidence=route.confidence)
         return Reply(text=text, skill=OUT_OF_SCOPE, confidence=route.confidence)
+
+    def _which_one(self, route: Route, inbound_id: int) -> Reply:
+        choices = [route.skill, route.runner_up or ""]
+        labels = [WHAT_EACH_DOES[skill].lower() for skill in choices]
+        return Reply(
+            text=f"Just so I get this right: is this about {labels[0]} or {labels[1]}?",
+            buttons=[Button(CLARIFY_ACTION, WHAT_EACH_DOES[skill], f"{skill}|{inbound_id}") for skill in choices],
+            skill=CLARIFY,
+            confidence=route.confidence,
+        )
+
+    def _picked(self, message: Message) -> tuple[Message, str] | Reply:
+        """The message a "which one?" button was about, as its writer sent it, and the skill they chose."""
+        skill, _, inbound = (message.action_value or "").partition("|")
+        with self.database.session_scope() as session:
+            asked = session.get(ChatMessage, int(inbound)) if inbound.isdigit() else None
+            writer = session.get(Employee, asked.employee_id) if asked and asked.employee_id else None
+            if skill not in WHAT_EACH_DOES or asked is None or writer is None or writer.slack_id != message.user_id:
+                return Reply(text="That button is no longer available.", ephemeral=True)
+            text = asked.text
+        return replace(message, text=text, action_id=None, action_value=None, form={}), skill
 
     def _record_reply(self, session: Session, message: Message, reply: Reply, conversation_id: int) -> None:
         if reply.modal is not None or reply.ephemeral:

@@ -10,10 +10,11 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
+from bot.messages import Message
 from bot.models import ChatMessage, Expense, LeaveRequest, Ticket
 from bot.runtime import Runtime
 from skills.base import drops_it
-from tests.chat import say
+from tests.chat import button, click, say
 
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # a Tuesday
 ASKER = "U0000DEVTWO"
@@ -254,3 +255,33 @@ def test_a_conversation_gone_quiet_waits_for_nothing(runtime: Runtime) -> None:
     age_conversation(runtime, "U0000DEVONE", idle - 5)
     say(runtime, "U0000DEVONE", "yesterday")
     assert len(claims(runtime)) == 2
+
+
+AMBIGUOUS_TEXT = "I was ill last wednesday but didn't log it, can you add it"
+
+
+def test_when_two_skills_read_a_request_alike_the_bot_asks_which_once(runtime: Runtime) -> None:
+    runtime.assistant.clock = lambda: NOW
+    read = runtime.assistant.router.route(Message(user_id=ASKER, text=AMBIGUOUS_TEXT, channel="web:x", platform="web"))
+    assert read.reason == "ambiguous" and {read.skill, read.runner_up} == {"leave", "it"}  # the case under test
+
+    asked = say(runtime, ASKER, AMBIGUOUS_TEXT)
+    assert asked.skill == "clarify" and "is this about" in asked.text and "time off" in asked.text
+    assert {b.text for b in asked.buttons} == {"Time off", "An IT problem"}
+    assert leave_requests(runtime) == [] and _tickets(runtime) == 0
+    # Another person cannot press it for them; the writer's choice handles their words as that skill's.
+    assert "no longer available" in click(runtime, "U0000DEVONE", "clarify:pick", button(asked, "clarify:pick")).text
+    leave_value = next(b.value for b in asked.buttons if b.text == "Time off")
+    card = click(runtime, ASKER, "clarify:pick", leave_value)
+    assert card.skill == "leave" and leave_requests(runtime) == [("sick", date(2026, 11, 18), date(2026, 11, 18))]
+
+    # Asked once: the same words written again right after the question go where they read best.
+    other = "U0000DEVONE"
+    say(runtime, other, AMBIGUOUS_TEXT)
+    again = say(runtime, other, AMBIGUOUS_TEXT)
+    assert again.skill == read.skill and not any(b.action_id == "clarify:pick" for b in again.buttons)
+
+
+def _tickets(runtime: Runtime) -> int:
+    with runtime.database.session_scope() as session:
+        return len(session.scalars(select(Ticket)).all())
