@@ -31,6 +31,10 @@ from integrations.slack import SlackGateway, action_id_of, render_blocks, render
 
 log = logging.getLogger(__name__)
 LISTENER_THREADS = 2
+# Messages with files (receipts, screenshots) are answered on threads of their own: reading a slow file then keeps
+# only these busy, never the listener threads everyone else's messages are answered on (issue 17, point 11). The
+# files themselves are read on integrations.files' bounded pool, within its time limit.
+FILE_MESSAGE_THREADS = 2
 # Threads hand the GIL over every 1 ms instead of 5: a waiting ack (web process) or a thread holding SQLite's write
 # lock (event worker) runs sooner behind CPU-bound answers (benchmarks: ack p99 under load).
 SWITCH_INTERVAL_SECONDS = 0.001
@@ -175,6 +179,7 @@ class SlackEdge:
         self.client = gateway.client
         self._bot_user_id: str | None = None
         self._identity: dict[str, Any] | None = None  # what auth.test says of the bot token, asked once
+        self._file_messages = ThreadPoolExecutor(max_workers=FILE_MESSAGE_THREADS, thread_name_prefix="slack-files")
         self.app = App(
             client=self.client,
             signing_secret=signing_secret,
@@ -472,6 +477,18 @@ class SlackEdge:
         inbox.finish(self.assistant.database, event_id)
 
     def _answer(self, message: Message, event_id: str) -> None:
+        if message.files:
+            self._file_messages.submit(self._answer_with_files, message, event_id)
+            return
+        self._answer_now(message, event_id)
+
+    def _answer_with_files(self, message: Message, event_id: str) -> None:
+        try:
+            self._answer_now(message, event_id)
+        except Exception as exc:  # noqa: BLE001 - on its own thread: reported as a listener's failure would be
+            self._on_error(exc, {"event_id": event_id})
+
+    def _answer_now(self, message: Message, event_id: str) -> None:
         reply = self.assistant.handle(message, event_id=event_id or None)
         for each in (reply, *reply.more):
             self._deliver(message, each)

@@ -119,3 +119,29 @@ def test_receipts_that_take_too_long_get_a_clear_answer_and_free_the_threads_for
         )
     with runtime.database.session_scope() as session:
         assert session.scalars(select(Expense)).all() == []
+
+
+def test_two_slow_receipts_at_once_never_hold_up_anyone_elses_answer(
+    server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client
+) -> None:
+    # Two receipts being read at the same moment, each for as long as the test holds them (the limit is the
+    # default 60 s): they keep the file threads busy, never the threads that answer everyone else.
+    slack.hold = lambda method, _params: method == "files.download"
+    senders = [("U0000DEVONE", "D0SOFIA001"), ("U0000DEVTHR", "D0MEILIN01")]
+    try:
+        for number, (user, channel) in enumerate(senders):
+            shared = slack.add_file(f"F0SLOW000{number}", make_pdf([RECEIPT]), "receipt.pdf", "application/pdf")
+            post_in_background(server, receipt_event(user, channel, shared))
+        slack.wait_for("files.download", 2)
+        started = time.monotonic()
+        post_in_background(server, message_event("U0000DEVTWO", QUESTION, "D0JAMAL001", "im"))
+        answered = wait_for_answer(slack, "D0JAMAL001")[0]
+        latency = time.monotonic() - started
+        assert all(answers_in(slack, channel) == [] for _user, channel in senders), "a receipt was answered unread"
+    finally:
+        slack.release()
+    print(f"\nanswered {latency:.2f}s after asking, while two receipts were being read")
+    assert answered.method == "chat.postMessage" and latency < PROMPT
+    for _user, channel in senders:  # once read, each receipt gets its claim
+        card = wait_for_answer(slack, channel, timeout=60)[0]
+        assert "7.70" in card.params["text"], card.params["text"]

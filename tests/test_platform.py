@@ -120,9 +120,14 @@ def test_slash_command_answers_privately(server: LiveServer, slack: SlackStandIn
         headers={"Content-Type": "application/x-www-form-urlencoded", **signed_headers(body)},
     )
     assert response.status_code == 200
+    # Answered once, in the person's DM with the bot (where its buttons and thread keep working); where the
+    # command was typed, only they see a note pointing there. Nothing is posted to the channel.
     sent = slack.wait_for("respond/T0001/123/abc")[0]
-    assert sent.params["response_type"] == "ephemeral" and "200" in sent.params["text"]
-    assert "Business Travel" in json.dumps(sent.params["blocks"])
+    assert sent.params["response_type"] == "ephemeral" and "direct messages" in sent.params["text"]
+    answer = slack.wait_for("chat.postMessage")[0]
+    assert answer.params["channel"].startswith("D") and "200" in answer.params["text"]
+    assert "Business Travel" in json.dumps(answer.params["blocks"])
+    assert not [c for c in slack.calls_to("chat.postMessage") if c.params["channel"] == "C0GENERAL1"]
 
 
 def test_database_outage_gets_a_clear_message(runtime: Runtime) -> None:
