@@ -10,6 +10,7 @@ from datetime import date
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot import audit
@@ -190,8 +191,15 @@ def ensure_employee(
     )
     if employee.email and session.scalar(select(Employee).where(Employee.email == employee.email)):
         employee.email = None  # never steal another record's unique email
-    session.add(employee)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(employee)
+    except IntegrityError:
+        # The same new person's other message (sent at the same moment) created them first.
+        existing = get_by_slack_id(session, slack_id)
+        if existing is None:
+            raise
+        return existing
     audit.record(
         session,
         entity="employee",

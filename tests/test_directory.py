@@ -3,6 +3,7 @@ unknown Slack users created through the real Slack client against the Slack stan
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -309,3 +310,28 @@ def test_delegate_and_hire_date_columns(database: Database) -> None:
         "line 2: hired_on '15/06/2026' is not a date (YYYY-MM-DD)",
     ]
     assert "U0OTHER001" not in employees(database)
+
+
+def test_a_new_persons_messages_at_the_same_moment_create_them_once(database: Database) -> None:
+    """Several first messages of someone the directory doesn't know yet, handled at once: one record, no
+    "UNIQUE constraint failed" for the others."""
+    barrier = threading.Barrier(4)
+    found: list[int] = []
+    failed: list[BaseException] = []
+
+    def first_message() -> None:
+        try:
+            barrier.wait()
+            with database.session_scope() as session:
+                found.append(ensure_employee(session, "U0NEWCOMER1", None).id)
+        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+            failed.append(exc)
+
+    threads = [threading.Thread(target=first_message) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failed == [] and len(set(found)) == 1
+    with database.session_scope() as session:
+        assert session.scalar(select(func.count()).where(Employee.slack_id == "U0NEWCOMER1")) == 1
