@@ -6,7 +6,7 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Literal, Protocol, runtime_checkable
 
 from sqlalchemy import select, update
@@ -30,11 +30,21 @@ from bot.models import (
     last_bot_message,
 )
 from bot.outbox import Outbox, queue_reply
-from bot.router import AMBIGUOUS, OUT_OF_SCOPE, QUESTION, Route, Router, read_act
+from bot.router import (
+    AMBIGUOUS,
+    OUT_OF_SCOPE,
+    QUESTION,
+    ConversationState,
+    Decision,
+    Route,
+    Router,
+    decide,
+    read_act,
+)
 from bot.settings import Settings
 from integrations.llm import AnswerWriter
 from knowledge.index import KnowledgeIndex
-from skills.base import NotACorrection, Skill, SkillContext, corrects_it, drops_it
+from skills.base import NotACorrection, Skill, SkillContext
 from skills.smalltalk import MENU, NOT_SURE
 
 log = logging.getLogger(__name__)
@@ -87,10 +97,9 @@ def in_english_please(message: Message, reply: Reply) -> Reply:
     return reply
 
 
-def _newest_draft(session: Session, conversation: Conversation, idle: timedelta) -> tuple[str, str] | None:
-    """The skill and id of the draft whose card (with its Cancel button, `<skill>:discard`) is the newest thing the
-    bot said in this conversation, less than `idle` ago."""
-    last = last_bot_message(session, conversation.id, idle=idle)
+def _newest_draft(last: ChatMessage | None) -> tuple[str, str] | None:
+    """The skill and id of the draft whose card (with its Cancel button, `<skill>:discard`) is `last`, the newest
+    thing the bot said in the conversation (not lapsed)."""
     for button in (last.payload or {}).get("buttons", []) if last is not None else []:
         action_id = str(button.get("action_id", ""))
         if action_id.endswith(":discard"):
@@ -199,49 +208,19 @@ class Assistant:
             if isinstance(picked, Reply):
                 return picked
             message, chosen = picked
-        route = routed = Route(chosen, 1.0, "clarified") if chosen else self.router.route(message)
-        if route.skill == "feedback":
+        if (message.action_id or "").startswith("feedback:"):
             return self._feedback(message)
-        skill_message = message  # what the skill is handed (a typed cancel becomes its card's button)
-        skill = self.skills.get(route.skill)
+        words = Route(chosen, 1.0, "clarified") if chosen else self.router.route(message)
         with self.database.session_scope() as session:
             employee = directory.ensure_employee(session, message.user_id, self.user_lookup, today=self.clock().date())
             conversation = self._conversation(session, message, employee)
-            idle = self.settings.conversation_idle
-            if (
-                conversation.awaiting_skill not in (None, "it")
-                and last_bot_message(session, conversation.id, idle=idle) is None
-            ):
-                # Gone quiet: the question the bot asked has lapsed. (A ticket's Slack thread stays IT's: replies
-                # there reach IT however late they come.)
-                conversation.awaiting_skill = None
-            if route.skill == SENSITIVE:
-                pass  # a confidential matter goes to HR's private queue, whatever the conversation was about
-            elif conversation.awaiting_skill and not message.is_action and conversation.awaiting_skill in self.skills:
-                # The skill asked a question in this conversation: this message is the answer.
-                # (It is cleared with the skill's own changes, so a crash in between loses nothing.)
-                route = Route(skill=conversation.awaiting_skill, confidence=1.0, reason="awaiting")
-                skill = self.skills[route.skill]
-            elif (
-                not message.is_action
-                and (drops_it(message.text) or corrects_it(message.text))
-                and (draft := _newest_draft(session, conversation, idle)) is not None
-            ):
-                # Right after a draft's card: "scrap that" presses its Cancel button in words; "sorry, I meant 64"
-                # goes to its skill as a correction of that draft (`<skill>:correct`), which changes what it names
-                # or, when nothing changes, handles the message as a new one.
-                dropped = drops_it(message.text)
-                action = f"{draft[0]}:{'discard' if dropped else 'correct'}"
-                skill_message = replace(message, action_id=action, action_value=draft[1])
-                route = Route(skill=draft[0], confidence=1.0, reason="cancel typed" if dropped else "correction")
-                skill = self.skills.get(route.skill)
-            elif not message.is_action and message.thread_ts:
-                # A reply under a skill's card (e.g. IT answering in a ticket's thread) goes to that skill.
-                card = find_card(session, channel=message.channel, ts=message.thread_ts)
-                owner = (card.update_key or "").split(":", 1)[0] if card else ""
-                if owner in self.skills:
-                    route = Route(skill=owner, confidence=1.0, reason="thread")
-                    skill = self.skills[owner]
+            state = self._state(session, conversation, message)
+            if chosen:  # the person said which skill their words are for
+                decision = Decision(words, words, message)
+            else:
+                decision = decide(message, words, state, self.skills.keys())
+            route, routed, skill_message = decision.route, decision.routed, decision.message
+            skill = self.skills.get(route.skill)
             inbound_id = None
             if not message.is_action:
                 inbound = ChatMessage(
@@ -259,9 +238,7 @@ class Assistant:
                 session.flush()
                 inbound_id = inbound.id
             employee_id, conversation_id = employee.id, conversation.id
-            last = last_bot_message(session, conversation.id, idle=idle)
-            asked_which = last is not None and last.skill == CLARIFY
-        if route.reason == AMBIGUOUS and inbound_id is not None and not asked_which:
+        if route.reason == AMBIGUOUS and inbound_id is not None:
             # Two skills read it about equally: ask which, once (the next message goes where it reads best).
             reply = self._which_one(route, inbound_id)
             with self.database.session_scope() as session:
@@ -344,6 +321,23 @@ class Assistant:
             text = "That button or form is not something I recognise any more."
             return Reply(text=text, ephemeral=True, skill=OUT_OF_SCOPE, confidence=route.confidence)
         return Reply(text=text, skill=OUT_OF_SCOPE, confidence=route.confidence)
+
+    def _state(self, session: Session, conversation: Conversation, message: Message) -> ConversationState:
+        """What the conversation waits for (see bot.router.decide); a question the bot asked lapses when the
+        conversation has gone quiet, except in a ticket's Slack thread, whose replies reach IT however late."""
+        last = last_bot_message(session, conversation.id, idle=self.settings.conversation_idle)
+        if conversation.awaiting_skill not in (None, "it") and last is None:
+            conversation.awaiting_skill = None
+        owner = None
+        if message.thread_ts:
+            card = find_card(session, channel=message.channel, ts=message.thread_ts)
+            owner = (card.update_key or "").split(":", 1)[0] if card else None
+        return ConversationState(
+            awaiting=conversation.awaiting_skill,
+            draft=_newest_draft(last),
+            thread_owner=owner,
+            asked_which=last is not None and last.skill == CLARIFY,
+        )
 
     def _which_one(self, route: Route, inbound_id: int) -> Reply:
         choices = [route.skill, route.runner_up or ""]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -49,45 +48,9 @@ def changed_since_shown(message: Message, revision: int) -> bool:
     return shown is not None and shown != revision
 
 
-# "Never mind", "forget it", "scrap that", "stop"...: the whole message drops what the bot was asking about.
-_DROP = re.compile(
-    r"(oh,? )?(never ?mind|nvm|forget (it|that|about it)|scrap (it|that)|"
-    r"cancel( it| that| this)?( one| claim| request| draft| expense| booking)?|stop|drop (it|that)|"
-    r"no thanks|actually,? no|leave it|don'?t bother|not anymore|ignore (it|that|this))"
-    r"( please| thanks| then| for now)?",
-    re.IGNORECASE,
-)
-
-
-def drops_it(text: str) -> bool:
-    """The message says to drop what the bot was asking about, alone or followed by why ("forget it, feeling
-    better now", "drop it - the team card covers it"); not "never mind the receipt, it was 30 usd"."""
-    stripped = text.strip(" .!?\n\t")
-    if _DROP.fullmatch(stripped) is not None:
-        return True
-    first = re.split(r"\s*[,;:!.–—-]\s+|\s*[,;:!]\s*", stripped, maxsplit=1)[0]
-    return first != stripped and _DROP.fullmatch(first) is not None
-
-
-# "Sorry, I meant 64", "make it thursday instead", "that was in euros", "extend it to include today": the message
-# changes something just said. Read only right after a draft's card; the skill applies it only when a detail of
-# the draft actually changes (otherwise the message is handled as a new one).
-_CORRECTION = re.compile(
-    r"\b(actually|sorry|soz|i meant|meant to (say|write)|instead|typo|fat[- ]?finger\w*|should (be|have been|say|read)"
-    r"|wrong|correction|oops|whoops|wait|make (it|that|this)|change (it|that|this|the|to)|move (it|that|this|to)"
-    r"|extend|shorten|end (it|on|the)|start (it|on|the)|rather|not|it was|it's|its|that was|was in|switch)\b",
-    re.IGNORECASE,
-)
-
-
 class NotACorrection(Exception):
     """Raised by a skill handed `<skill>:correct` when the message changes nothing in the draft: the assistant then
     handles it as the router read it."""
-
-
-def corrects_it(text: str) -> bool:
-    """The message reads as a correction of what was just said (checked against a draft by its skill)."""
-    return _CORRECTION.search(text) is not None
 
 
 def pending_memo(ctx: SkillContext, skill: str, key: str) -> str | None:

@@ -22,7 +22,7 @@ from bot.expenses.service import LABELS, Draft, Flag, money
 from bot.messages import Button, Citation, FileRef, Message, Modal, ModalField, Reply, escape_mrkdwn, seen
 from bot.models import Expense
 from bot.outbox import person_channel
-from bot.router import QUESTION, read_act
+from bot.router import QUESTION, drops_it, read_act
 from bot.settings import Settings
 from integrations.files import (
     ALL_KINDS,
@@ -44,7 +44,6 @@ from skills.base import (
     ask_for_text,
     changed_since_shown,
     date_order,
-    drops_it,
     load_examples,
     pending_memo,
     row_id,

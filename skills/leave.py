@@ -19,7 +19,7 @@ from bot.leave.workdays import working_days
 from bot.messages import Button, Citation, Message, Modal, ModalField, Reply, escape_mrkdwn
 from bot.models import Employee, LeaveRequest
 from bot.outbox import person_channel
-from bot.router import QUESTION, REQUEST, read_act
+from bot.router import QUESTION, REQUEST, drops_it, read_act
 from knowledge.answer import best_sentence, citations_for
 from skills.base import (
     NotACorrection,
@@ -27,7 +27,6 @@ from skills.base import (
     ask_for_text,
     changed_since_shown,
     date_order,
-    drops_it,
     load_examples,
     pending_memo,
     row_id,

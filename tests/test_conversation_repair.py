@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from bot.messages import Message
 from bot.models import ChatMessage, Expense, LeaveRequest, Ticket
+from bot.router import ConversationState, Route, decide, drops_it
 from bot.runtime import Runtime
-from skills.base import drops_it
 from tests.chat import button, click, say
 
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # a Tuesday
@@ -285,3 +285,28 @@ def test_when_two_skills_read_a_request_alike_the_bot_asks_which_once(runtime: R
 def _tickets(runtime: Runtime) -> int:
     with runtime.database.session_scope() as session:
         return len(session.scalars(select(Ticket)).all())
+
+
+def test_the_conversation_rules_in_their_order() -> None:
+    """bot.router.decide holds every precedence rule; each case here is one rule winning over the next."""
+    skills = {"leave", "expense", "it", "policy"}
+    words = Route("it", 0.9, "classifier")
+
+    def where(text: str, state: ConversationState, *, thread: str | None = None, action: str | None = None) -> str:
+        message = Message(user_id=ASKER, text=text, channel="web:x", platform="web", thread_ts=thread, action_id=action)
+        decision = decide(message, Route("sensitive", 1.0, "sensitive") if "harass" in text else words, state, skills)
+        return f"{decision.route.skill}/{decision.route.reason}/{decision.message.action_id}"
+
+    everything = ConversationState(awaiting="expense", draft=("leave", "7"), thread_owner="it", asked_which=True)
+    assert where("x", everything, action="it:claim") == "it/classifier/it:claim"  # a button: its skill
+    assert where("my manager harasses me", everything) == "sensitive/sensitive/None"  # confidential first
+    assert where("yesterday", everything) == "expense/awaiting/None"  # the answer to the bot's question
+    draft_only = ConversationState(draft=("leave", "7"), thread_owner="it")
+    assert where("scrap that", draft_only) == "leave/cancel typed/leave:discard"
+    assert where("sorry, make it thursday", draft_only) == "leave/correction/leave:correct"
+    assert where("my screen is blank", draft_only, thread="1.1") == "it/thread/None"  # under IT's card
+    assert where("my screen is blank", ConversationState()) == "it/classifier/None"  # the words decide
+    close = Route("leave", 0.46, "ambiguous", runner_up="it", runner_up_confidence=0.44)
+    message = Message(user_id=ASKER, text="add it", channel="web:x", platform="web")
+    assert decide(message, close, ConversationState(), skills).route.reason == "ambiguous"  # asked...
+    assert decide(message, close, ConversationState(asked_which=True), skills).route.reason == "classifier"  # once
