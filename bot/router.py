@@ -72,13 +72,27 @@ _PERSONAL = re.compile(
     # someone's decision on my request, and when my own leave or delivery starts, ends or arrives
     r"|\b(did|has|have)\b.*\b(approve|approved|reject|rejected|decline|declined|sign(ed)? off)\b"
     rf".*\bmy (\w+ ){{0,3}}{_RECORD}\b"
-    r"|\bwhen (is|does|will|do) my\b.*\b(end|ends|expire|expires|start|starts|ship|arrive|arrives|due)\b"
+    r"|\bwhen (is|does|will|do) my\b.*\b(end|ends|finish|finishes|expire|expires|start|starts|begin|begins|ship|arrive|"
+    r"arrives|due)\b"
     # where my own case is, what I have used, and my own records listed
     rf"|\b(where'?s|where is|what'?s happening with|what happened (to|with)|any (news|update) on) my (\w+ )?{_RECORD}\b"
     rf"|\bis my (\w+ ){{0,2}}{_RECORD}\b.*\b(still )?(open|closed|pending|approved|done)\b"
     r"|\b(have|did) i (already )?(used?|taken?)\b.*\bmy\b"
     rf"|^(show|list|pull up|give me|see)( me)?( all)? my\b.*\b{_RECORD}|^(show|list|pull up)( me)? my balance"
     r"|\bhow (much|many)\b.*\b(i can still|can i still|i still have|do i still have)\b",
+    re.IGNORECASE,
+)
+# Worded about my own things, but asking how the rules or the process go, which the documents answer: "who
+# should I contact about my voucher", "what happens to my unused donated hours", "do my balances come with me
+# when I transfer", "how low does my balance need to be", "if I quit, is my award leave paid out", "how soon
+# should I expect to hear back about my request".
+_ASKS_THE_RULES = re.compile(
+    r"\bwho (should|do|can|would|must|shall) i (contact|tell|ask|email|call|talk to|speak (to|with)|reach out to|"
+    r"notify|inform|go to|send)\b|\bwho to (contact|tell|ask|email|call|notify)\b"
+    r"|\bwhat happens (to|with)\b|\b(need|needs|has|have|got) to be\b"
+    r"|\b(come|comes|carry|carries|roll|rolls|move|moves|transfer|transfers) (over|with me)\b"
+    r"|\bhow (soon|long|quickly|fast) (should|does|do|would|will|can|might) (i|it|we)\b.*\b(expect|take|hear)\b"
+    r"|\bif i (quit|resign|retire|leave (the|gsa|the company|my job)|don'?t|do not|never|transfer|move)\b",
     re.IGNORECASE,
 )
 # Asking for information, though worded as a request: "can you tell me how to submit a receipt", "walk me through
@@ -156,7 +170,12 @@ _RECORDS_OF = (
             re.IGNORECASE,
         ),
     ),
-    ("expense", re.compile(r"\b(claims?|expenses?|reimburs\w*|receipts?|voucher|paid back)\b", re.IGNORECASE)),
+    (
+        "expense",
+        re.compile(
+            r"\b(claims?|expenses?|reimburs\w*|receipts?|voucher|paid back|(have i|i('ve| have))( \w+)? spent)\b", re.I
+        ),
+    ),
     ("leave", re.compile(r"\b(leave|pto|vacation|time off|days? off|sick|requests?|balance)\b", re.IGNORECASE)),
 )
 
@@ -178,7 +197,7 @@ def read_act(text: str) -> str:
 def read_act_why(text: str) -> tuple[str, str]:
     """`read_act`, with the rule that decided it (for `backoffice explain`)."""
     text = _LEAD_IN.sub("", text.strip())
-    if _PERSONAL.search(text):
+    if _PERSONAL.search(text) and not _ASKS_THE_RULES.search(text):
         return PERSONAL, "names my balance or where my own request, claim or ticket stands"
     if _INDIRECT_QUESTION.search(text) and not _CONCRETE.search(text):
         return QUESTION, "asks for information, though worded as a request ('can you tell me how…')"

@@ -153,6 +153,9 @@ class LeaveSkill:
             return self._cancel_options(text, ctx)
         if _BALANCE.search(text):
             return self._balance(text, ctx)
+        if ctx.about_own_records and follow_up is None:
+            # "when is my parental leave scheduled to end": what their own requests say, not the handbook's rules.
+            return self._status(text, ctx)
         today = local_today(ctx)
         parsed = self._parse(text, ctx, today)
         if parsed.leave_type is None and _NOT_LEAVE.search(text):

@@ -56,6 +56,13 @@ from tests.conftest import LiveServer
         ("is my helpdesk ticket still open", PERSONAL),
         ("list my pending expense claims", PERSONAL),
         ("have i used all my floating holidays", PERSONAL),
+        # worded about my own things, but asking how the rules or the process go
+        ("who should I contact about my missing reimbursement", QUESTION),
+        ("what happens to my unused comp time when I leave", QUESTION),
+        ("do my vacation balances carry over when I change teams", QUESTION),
+        ("how soon should I expect to hear back about my tuition request", QUESTION),
+        ("if I quit in May is my leave balance paid out", QUESTION),
+        ("how many vacation days do I have left if I take Friday off", PERSONAL),
         ("is there any way you could reset my password", REQUEST),
         ("why wont my laptop turn on", REQUEST),
         ("can I take Friday off?", REQUEST),
@@ -124,6 +131,20 @@ def test_questions_on_a_skills_topic_are_answered_with_its_action_offered(
         0,
         0,
     )
+
+
+def test_a_question_about_my_own_leave_or_spending_is_answered_from_my_records(
+    offline_server: LiveServer, http: httpx.Client
+) -> None:
+    def ask(text: str) -> dict:
+        return http.post(f"{offline_server.url}/api/chat", json={"user": "U0000DEVTHR", "text": text}).json()
+
+    # Not the handbook's rules on parental leave: this person's own requests (none yet).
+    ending = ask("when does my parental leave finish?")
+    assert ending["skill"] == "leave" and ending["answered"] is False
+    assert "leave requests of yours" in ending["text"]
+    spent = ask("how much of my training budget have I spent so far this year?")
+    assert spent["skill"] == "expense" and spent["answered"] is False
 
 
 def test_a_question_no_skill_fits_is_looked_up_before_the_menu_and_never_sent_to_hr(
