@@ -36,8 +36,10 @@ test-dates: $(STAMP)
 faults: $(STAMP)
 	$(BIN)/python -m pytest -q -m faults tests/test_faults.py
 
+## ruff (lint and format) and strict mypy over the packages and the tests; CI runs it before the tests
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 ## Quality figures on our own dev sets

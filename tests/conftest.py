@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -97,7 +98,7 @@ def make_settings(
     """Settings for a test. Development mode is on unless asked otherwise: the tests use the web chat as any sample
     person, as the demo does (with Slack configured it would need each person signed in); `dev_mode=None` leaves
     it unset, as a deployment does (tests/test_closed_defaults.py)."""
-    values: dict[str, str] = {
+    values: dict[str, Any] = {  # Any: **values also meets the typed _-options of BaseSettings.__init__
         "BACKOFFICE_DATA_DIR": str(tmp_path / "var"),
         "BACKOFFICE_DATABASE_URL": database_url,
     }
@@ -111,7 +112,7 @@ def make_settings(
             BACKOFFICE_HR_CHANNEL="C0HRQUEUE1",
         )
     values.update(extra)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 @pytest.fixture

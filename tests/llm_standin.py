@@ -28,7 +28,7 @@ class OpenAIStandIn:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
                 standin.requests.append(body)
                 if standin.status != 200:
-                    payload = {"error": {"message": "stand-in failure", "type": "server_error"}}
+                    payload: dict[str, Any] = {"error": {"message": "stand-in failure", "type": "server_error"}}
                     status = standin.status
                 else:
                     messages = body.get("messages", [])

@@ -113,6 +113,7 @@ def view_submission(user: str, callback_id: str, private_metadata: str, values: 
 def signed_headers(body: str, *, timestamp: int | None = None, secret: str = SIGNING_SECRET) -> dict[str, str]:
     stamp = str(timestamp if timestamp is not None else int(time.time()))
     signature = SignatureVerifier(secret).generate_signature(timestamp=stamp, body=body)
+    assert signature is not None  # None only when the timestamp or the body is
     return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": signature}
 
 

@@ -216,8 +216,8 @@ class SlackStandIn:
                     self.end_headers()
                     return
                 if self.path.startswith("/api/"):  # Web API methods called with GET (conversations.history…)
-                    method, _, query = self.path.removeprefix("/api/").partition("?")
-                    params = {k: v[0] for k, v in parse_qs(query).items()}
+                    method, _, query_string = self.path.removeprefix("/api/").partition("?")
+                    params = {k: v[0] for k, v in parse_qs(query_string).items()}
                     self._api(method, params, token or params.get("token"))
                     return
                 status, headers, body = standin.download(self.path.split("?")[0], token)
@@ -375,8 +375,8 @@ class SlackStandIn:
                     return 200, {}, {"ok": False, "error": "channel_not_found"}  # needs the DM's channel id
                 return 200, {}, {"ok": True, "channel": params.get("channel"), "ts": params.get("ts")}
             if method == "conversations.open":
-                user = str(params.get("users", "")).split(",")[0]
-                return 200, {}, {"ok": True, "channel": {"id": "D" + user[1:]}}
+                user_id = str(params.get("users", "")).split(",")[0]
+                return 200, {}, {"ok": True, "channel": {"id": "D" + user_id[1:]}}
             if method == "conversations.history":
                 return 200, {}, self._history(params, thread=False)
             if method == "conversations.replies":

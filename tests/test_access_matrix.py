@@ -27,7 +27,7 @@ import httpx
 import psycopg
 import pytest
 from sqlalchemy import func, inspect, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from bot import escalations
 from bot.directory import get_by_slack_id, import_csv
@@ -40,6 +40,7 @@ from bot.leave.workdays import working_days
 from bot.models import (
     ApiToken,
     AuditEntry,
+    Base,
     ChatMessage,
     Conversation,
     Employee,
@@ -205,7 +206,7 @@ def pg_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
 
 @dataclass(frozen=True)
 class Item:
-    model: type
+    model: type[Base]
     id: int
     value: str  # what the button or form carries
 
@@ -707,7 +708,9 @@ def test_postgresql_slack_action(pg_env: Env, case: Case, actor: str) -> None:
 # ------------------------------------------------------------------ status questions in free text
 
 
-STATUS_QUESTIONS = {
+# What is asked, the kind of item and its owner column.
+StatusQuestion = tuple[str, type[LeaveRequest] | type[Ticket] | type[Expense], InstrumentedAttribute[int]]
+STATUS_QUESTIONS: dict[str, StatusQuestion] = {
     "leave": ("is my leave approved?", LeaveRequest, LeaveRequest.employee_id),
     "tickets": ("any update on my tickets?", Ticket, Ticket.requester_id),
     "claims": ("did my expense claims get approved?", Expense, Expense.employee_id),
@@ -742,7 +745,7 @@ def test_status_questions_show_only_the_askers_items(env: Env, kind: str, actor:
     shown = {int(n) for n in re.findall(r"#(\d+)", reply)}
     with env.session() as s:
         asker = by_key(s, actor).id
-        mine = set(s.scalars(select(model.id).where(owner_column == asker)))  # type: ignore[attr-defined]
+        mine = set(s.scalars(select(model.id).where(owner_column == asker)))
     assert shown <= mine, f"{actor} was shown someone else's {kind}: {reply}"
     if actor == "A":
         assert shown, reply

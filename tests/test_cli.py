@@ -195,7 +195,7 @@ def test_token_create_prints_a_working_token_once(env: dict[str, str]) -> None:
     from bot.settings import Settings
     from bot.tokens import authenticate
 
-    database = Database(Settings(_env_file=None, **env).resolved_database_url)  # type: ignore[arg-type]
+    database = Database(Settings(_env_file=None, **env).resolved_database_url)  # type: ignore[arg-type]  # **env meets the typed _-options too
     with database.session_scope() as session:
         person = authenticate(session, token, now=utcnow())
         assert person is not None and person.slack_id == "U0000ITDESK"
@@ -230,7 +230,7 @@ def test_token_list_and_revoke(env: dict[str, str]) -> None:
     from bot.settings import Settings
     from bot.tokens import authenticate
 
-    database = Database(Settings(_env_file=None, **env).resolved_database_url)  # type: ignore[arg-type]
+    database = Database(Settings(_env_file=None, **env).resolved_database_url)  # type: ignore[arg-type]  # **env meets the typed _-options too
     with database.session_scope() as session:
         token_id = session.query(ApiToken).one().id
     revoked = run(env, "token", "revoke", str(token_id))

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from selenium.webdriver.chrome.webdriver import WebDriver as Chrome
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from sqlalchemy import select
@@ -32,7 +33,7 @@ pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 @pytest.fixture
-def driver() -> Iterator[WebDriver]:
+def driver() -> Iterator[Chrome]:
     if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
         if os.environ.get("CI"):
             pytest.fail("chromium and chromedriver are not installed; .ci/run installs them")
@@ -107,7 +108,7 @@ def flash(driver: WebDriver) -> str:
 
 
 def test_hr_it_and_manager_work_their_queues_in_a_real_browser(
-    server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client, driver: WebDriver
+    server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client, driver: Chrome
 ) -> None:
     from selenium.webdriver.common.by import By
 
@@ -184,7 +185,8 @@ def test_hr_it_and_manager_work_their_queues_in_a_real_browser(
     driver.get(f"{base}/console/insights")
     WebDriverWait(driver, 30).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "[data-drawn=yes]")) == 6)
     assert driver.find_elements(By.CSS_SELECTOR, "#chart-messages .main-svg")
-    errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE" and "favicon.ico" not in e["message"]]
+    log = driver.get_log("browser")  # type: ignore[no-untyped-call]  # selenium leaves get_log unannotated
+    errors = [e for e in log if e["level"] == "SEVERE" and "favicon.ico" not in e["message"]]
     assert not errors  # no script error, no Content-Security-Policy violation
     shot(driver, "insights")
 

@@ -11,7 +11,14 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.db import Database
-from bot.directory import DirectoryError, ensure_employee, get_by_slack_id, import_csv, members_with_role
+from bot.directory import (
+    DirectoryError,
+    ImportReport,
+    ensure_employee,
+    get_by_slack_id,
+    import_csv,
+    members_with_role,
+)
 from bot.migrate import upgrade
 from bot.models import AuditEntry, Employee
 from integrations.slack import SlackGateway, make_client
@@ -47,7 +54,7 @@ def counts(database: Database) -> tuple[int, int]:
         )
 
 
-def run_import(database: Database, text: str):  # type: ignore[no-untyped-def]
+def run_import(database: Database, text: str) -> ImportReport:
     with database.session_scope() as session:
         return import_csv(session, text)
 
@@ -241,7 +248,8 @@ def test_known_employee_is_returned_without_asking_slack(
     with database.session_scope() as session:
         sofia = ensure_employee(session, "U0000DEVONE", gateway.lookup_user)
         assert sofia.name == "Sofia Rossi"
-        assert get_by_slack_id(session, "U0000ITLEAD").name == "Grace Okafor"  # type: ignore[union-attr]
+        grace = get_by_slack_id(session, "U0000ITLEAD")
+        assert grace is not None and grace.name == "Grace Okafor"
         assert get_by_slack_id(session, "U0NOBODY01") is None
         assert get_by_slack_id(session, "") is None
     assert slack.calls_to("users.info") == []

@@ -10,6 +10,7 @@ from pathlib import Path
 import chromadb
 import numpy as np
 import pytest
+from chromadb.api import ClientAPI
 from chromadb.config import Settings as ChromaSettings
 
 from bot.db import Database
@@ -63,7 +64,7 @@ def test_the_tokenizer_ships_with_its_licence_notice() -> None:
     assert "Apache License" in (folder / "LICENSE").read_text(encoding="utf-8")
 
 
-def _client(directory: Path) -> chromadb.ClientAPI:
+def _client(directory: Path) -> ClientAPI:
     """A client on the store, with the settings KnowledgeIndex.persistent opens it with (Chroma refuses two)."""
     settings = ChromaSettings(anonymized_telemetry=False, allow_reset=True)
     return chromadb.PersistentClient(path=str(directory), settings=settings)
@@ -114,6 +115,7 @@ def test_an_old_store_is_re_embedded_once_with_progress_and_loses_no_chunk(tmp_p
     names = {c.name for c in client.list_collections()}
     assert COLLECTION in names and PREVIOUS_COLLECTIONS[0] not in names
     stored = client.get_collection(COLLECTION).get(include=["documents", "embeddings"])
+    assert stored["documents"] is not None  # asked for in `include`
     assert dict(zip(stored["ids"], stored["documents"], strict=True)) == written
     assert np.asarray(stored["embeddings"]).shape[1] == 384
     # Searchable with the new model, by a process that opens the store afterwards too.

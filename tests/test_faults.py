@@ -22,6 +22,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -317,7 +318,7 @@ def test_a_minute_of_429_then_500_delivers_everything_once_in_order(
                 assert post_event(http, server.url, event).status_code == 200
                 sent.append(event["event_id"])
                 # Wait until it is answered (its reply queued) so the expected order in the thread is known.
-                wait_until(lambda eid=event["event_id"]: event_done(database, eid), "the event to be handled", 60)
+                wait_until(partial(event_done, database, event["event_id"]), "the event to be handled", 60)
         asked_in, during_outage = time.monotonic() - began, len(slack.messages)
         wait_until(lambda: all_delivered(database), "the outbox to drain", timeout=seconds + 150, every=0.5)
         assert time.monotonic() - began >= seconds, "the outbox drained while Slack was still refusing"

@@ -125,10 +125,11 @@ class CountingTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         response = self.inner.handle_request(request)
+        assert isinstance(response.stream, httpx.SyncByteStream)  # HTTPTransport's are; AsyncByteStream is typed too
         return httpx.Response(
             response.status_code,
             headers=response.headers,
-            stream=_Counted(response.stream, self),  # type: ignore[arg-type]
+            stream=_Counted(response.stream, self),
             extensions=response.extensions,
         )
 

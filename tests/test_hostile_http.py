@@ -218,7 +218,7 @@ def test_hostile_headers_and_bodies_get_a_4xx_and_the_server_stays_healthy(
             outcomes[name] = repr(error)
     failed = {name: outcome for name, outcome in outcomes.items() if not (isinstance(outcome, int) and outcome < 500)}
     assert failed == {}
-    assert all(400 <= status < 500 for status in outcomes.values()), outcomes  # type: ignore[operator]
+    assert all(isinstance(status, int) and 400 <= status < 500 for status in outcomes.values()), outcomes
     _assert_healthy(server, slack, http)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session
@@ -150,11 +151,11 @@ def seed_deflection(session: Session) -> None:
 def test_deflection_is_worked_out_by_hand(database: Database) -> None:
     with database.session_scope() as session:
         seed_deflection(session)
-    period = {"start": at(2, 0), "end": at(23, 0), "now": NOW, "window_days": 7}
+    period: dict[str, Any] = {"start": at(2, 0), "end": at(23, 0), "now": NOW, "window_days": 7}
     with database.session_scope() as session:
-        policy = insights.deflection(session, skills=("policy",), **period)  # type: ignore[arg-type]
-        it = insights.deflection(session, skills=("it",), **period)  # type: ignore[arg-type]
-        both = insights.deflection(session, **period)  # type: ignore[arg-type]
+        policy = insights.deflection(session, skills=("policy",), **period)
+        it = insights.deflection(session, skills=("it",), **period)
+        both = insights.deflection(session, **period)
 
     # Policy: 6 questions (Ana, Ben, Cai, Dee, Fay, Eve); Ana and Ben followed up; Cai (HR after 9 days),
     # Dee (ticket before asking) and Fay (ticket exactly 7 days later) deflected; Eve pending → 3 / (3 + 2).
@@ -542,7 +543,7 @@ def test_figures_over_ten_thousand_rows_of_each_kind(database: Database) -> None
         staff = list(people(session, *(f"p{i}" for i in range(50))).values())
         base = at(1)
         spread = [base + timedelta(minutes=4 * i + 1) for i in range(10_000)]  # about 28 days
-        session.bulk_insert_mappings(  # type: ignore[arg-type]
+        session.bulk_insert_mappings(
             Ticket,
             [
                 {
@@ -565,7 +566,7 @@ def test_figures_over_ten_thousand_rows_of_each_kind(database: Database) -> None
                 for i, when in enumerate(spread)
             ],
         )
-        session.bulk_insert_mappings(  # type: ignore[arg-type]
+        session.bulk_insert_mappings(
             LeaveRequest,
             [
                 {
@@ -587,7 +588,7 @@ def test_figures_over_ten_thousand_rows_of_each_kind(database: Database) -> None
                 for i, when in enumerate(spread)
             ],
         )
-        session.bulk_insert_mappings(  # type: ignore[arg-type]
+        session.bulk_insert_mappings(
             Expense,
             [
                 {
@@ -613,7 +614,7 @@ def test_figures_over_ten_thousand_rows_of_each_kind(database: Database) -> None
                 for i, when in enumerate(spread)
             ],
         )
-        session.bulk_insert_mappings(  # type: ignore[arg-type]
+        session.bulk_insert_mappings(
             ChatMessage,
             [
                 {

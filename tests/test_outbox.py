@@ -51,7 +51,9 @@ def test_outage_keeps_items_pending_until_a_later_delivery(runtime: Runtime, sla
         item = session.get_one(OutboxItem, item_id)
         assert item.status == "pending" and item.attempts == 1 and item.last_error
         assert item.next_attempt_at is not None  # backing off (1 s after the first failure)
-        wait = (aware(item.next_attempt_at, utcnow()) - utcnow()).total_seconds()  # type: ignore[operator]
+        due = aware(item.next_attempt_at, utcnow())
+        assert due is not None
+        wait = (due - utcnow()).total_seconds()
     assert 0 < wait <= 1.0
     slack.failures["chat.postMessage"] = 0
     calls = len(slack.calls_to("chat.postMessage"))
@@ -89,8 +91,9 @@ def test_a_failed_item_holds_back_later_ones_in_its_thread_only(runtime: Runtime
     assert runtime.outbox.deliver_pending() == 1  # only thread B went out; A:2 waits behind A:1
     assert [m["text"] for m in slack.posts_in("C0HRQUEUE1")] == ["thread B: 1"]
     with runtime.database.session_scope() as session:
-        next_at = session.get_one(OutboxItem, first).next_attempt_at
-    time.sleep(max(0.0, (aware(next_at, utcnow()) - utcnow()).total_seconds()) + 0.05)  # type: ignore[operator]
+        next_at = aware(session.get_one(OutboxItem, first).next_attempt_at, utcnow())
+    assert next_at is not None
+    time.sleep(max(0.0, (next_at - utcnow()).total_seconds()) + 0.05)
     assert runtime.outbox.deliver_pending() == 2
     assert [m["text"] for m in slack.posts_in("C0HRQUEUE1")] == ["thread B: 1", "thread A: 1", "thread A: 2"]
 
@@ -100,9 +103,8 @@ def test_a_send_interrupted_after_slack_took_it_is_found_not_reposted(runtime: R
     item_id = queue(runtime, "approved!", channel="U0EMPLOYEE")
     # What a process killed between Slack's answer and its commit leaves behind: the post is in Slack (with
     # its outbox id in the metadata) and the row still says "sending", started long ago.
-    runtime.outbox._slack.post(  # type: ignore[union-attr]
-        channel="U0EMPLOYEE", text="approved!", thread_ts=None, payload={}, outbox_id=item_id
-    )
+    assert runtime.outbox._slack is not None
+    runtime.outbox._slack.post(channel="U0EMPLOYEE", text="approved!", thread_ts=None, payload={}, outbox_id=item_id)
     with runtime.database.session_scope() as session:
         item = session.get_one(OutboxItem, item_id)
         item.status, item.attempts = "sending", 1

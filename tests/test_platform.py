@@ -37,7 +37,7 @@ def test_settings_read_the_contract_names(monkeypatch: pytest.MonkeyPatch, tmp_p
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     assert (settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token) == (
         "xoxb-1",
         "s3cret",
@@ -58,13 +58,13 @@ def test_settings_defaults_are_offline_and_embedded(monkeypatch: pytest.MonkeyPa
         "BACKOFFICE_LLM",
     ):
         monkeypatch.delenv(name, raising=False)
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     assert not settings.slack_enabled and settings.llm is None
     assert settings.resolved_database_url.startswith("sqlite:///") and settings.resolved_database_url.endswith(
         "var/backoffice.db"
     )
     with pytest.raises(ValueError, match="SLACK_SIGNING_SECRET"):
-        Settings(_env_file=None, BACKOFFICE_ENV="production", SLACK_BOT_TOKEN="xoxb-1")  # type: ignore[call-arg]
+        Settings(_env_file=None, BACKOFFICE_ENV="production", SLACK_BOT_TOKEN="xoxb-1")
 
 
 def test_migrations_match_the_models_and_go_both_ways(database_url: str) -> None:

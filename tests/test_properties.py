@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -337,8 +338,9 @@ def test_mileage_is_distance_times_rate(distance: Decimal, unit: str, rate: Deci
     [("mileage_rate", Decimal("NaN")), ("mileage_rate", Decimal("-Infinity")), ("mileage_rate", Decimal(-1))],
 )
 def test_a_mileage_rate_that_is_no_amount_is_refused(option: str, value: Decimal) -> None:
+    options: dict[str, Any] = {option: value}  # any keyword of parse_expense, so not one of its types
     with pytest.raises(ValueError, match=option):
-        parse_expense("drove 10 miles yesterday", today=date(2026, 11, 22), **{option: value})
+        parse_expense("drove 10 miles yesterday", today=date(2026, 11, 22), **options)
 
 
 @FUZZ

@@ -14,7 +14,7 @@ from typer.testing import CliRunner, Result
 
 from bot.cli import app
 from bot.evals import company_tokens, token_f1
-from bot.expenses.receipts import ReceiptUnreadable, extract_fields, parse_date, read_receipt
+from bot.expenses.receipts import DateOrder, ReceiptUnreadable, extract_fields, parse_date, read_receipt
 from tests.test_loaders import make_pdf
 
 FONT_CANDIDATES = (
@@ -250,8 +250,8 @@ def test_the_date_order_is_a_parameter() -> None:
         ("Part 04-6 - 12", "DMY", None),
     ],
 )
-def test_parse_date(text: str, order: str, expected: date | None) -> None:
-    assert parse_date(text, date_order=order) == expected  # type: ignore[arg-type]
+def test_parse_date(text: str, order: DateOrder, expected: date | None) -> None:
+    assert parse_date(text, date_order=order) == expected
 
 
 def test_amounts_in_dates_and_percentages_are_not_totals() -> None:

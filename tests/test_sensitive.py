@@ -162,8 +162,8 @@ def test_medical_disclosure_in_a_dm_is_answered_there_and_routine_sick_leave_is_
     assert "bullied" not in web.text
 
     # Routine sick leave is still the leave skill's (nothing more goes to the private queue).
-    reply = say(runtime, "U0000DEVTHR", "calling in sick today, sore throat")
-    assert reply.skill == "leave"
+    sick = say(runtime, "U0000DEVTHR", "calling in sick today, sore throat")
+    assert sick.skill == "leave"
     assert len([c for c in slack.calls_to("chat.postMessage") if c.params["channel"] == PRIVATE_HR]) == 2
     with runtime.database.session_scope() as session:
         assert session.scalar(select(func.count()).select_from(Escalation).where(Escalation.sensitive)) == 2

@@ -392,7 +392,7 @@ def test_readme_production_configuration_answers_a_dm(
     }
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
-    runtime = build_runtime(Settings(_env_file=None))  # type: ignore[call-arg]
+    runtime = build_runtime(Settings(_env_file=None))
     try:
         bootstrap_samples(runtime)
         with LiveServer(runtime) as server:

@@ -182,7 +182,8 @@ def test_over_the_rate_limit_messages_are_queued_with_one_notice_then_answered_i
             select(ProcessedEvent).where(ProcessedEvent.status == "queued").order_by(ProcessedEvent.id)
         ).all()
         assert [q.event_id for q in queued] == [e["event_id"] for e in events[2:]]
-        assert queued[0].not_before < queued[1].not_before  # type: ignore[operator]  # spaced at the allowed pace
+        earlier, later = queued[0].not_before, queued[1].not_before
+        assert earlier is not None and later is not None and earlier < later  # spaced at the allowed pace
         for row in queued:  # their turn has come (instead of waiting 30 s each in a test)
             row.not_before = utcnow() - timedelta(seconds=1)
     assert runtime.slack.resume_events() == 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import time_machine
@@ -88,8 +89,11 @@ def test_bad_input_is_answered_clearly_and_writes_nothing(
 
 
 def test_routing_outcomes_in_the_chat(offline_server: LiveServer, http: httpx.Client) -> None:
-    def ask(text: str) -> dict:
-        return http.post(f"{offline_server.url}/api/chat", json={"user": "U0000DEVTWO", "text": text}).json()
+    def ask(text: str) -> dict[str, Any]:
+        reply: dict[str, Any] = http.post(
+            f"{offline_server.url}/api/chat", json={"user": "U0000DEVTWO", "text": text}
+        ).json()
+        return reply
 
     assert ask("what's the weather like in Lisbon tomorrow?")["skill"] == "out_of_scope"
     assert "Policy questions" in ask("what's the weather like in Lisbon tomorrow?")["text"]
@@ -120,8 +124,9 @@ def test_in_production_nobody_picks_who_they_are(tmp_path: Path) -> None:
 
 
 def test_replies_say_whether_they_answer_from_the_documents(offline_server: LiveServer, http: httpx.Client) -> None:
-    def ask(user: str, text: str) -> dict:
-        return http.post(f"{offline_server.url}/api/chat", json={"user": user, "text": text}).json()
+    def ask(user: str, text: str) -> dict[str, Any]:
+        reply: dict[str, Any] = http.post(f"{offline_server.url}/api/chat", json={"user": user, "text": text}).json()
+        return reply
 
     answer = ask("U0000DEVTWO", "how many vacation days do I get per year?")
     assert answer["answered"] is True and answer["citations"] and answer["skill"] == "policy"

@@ -482,6 +482,7 @@ def test_scheduled_job_delivers_only_when_a_webhook_url_is_configured(
     wall_clock_receiver = Receiver(utcnow).start()
     [delivery_id] = queue(database)
     try:
+        # JobRuntime stands in for the Runtime with only what the job reads.
         jobs.bind(JobRuntime(make_settings(tmp_path, database_url), database))  # type: ignore[arg-type]
         jobs.deliver_webhooks()
         assert stored(database, delivery_id).status == "pending"
