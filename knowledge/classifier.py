@@ -41,7 +41,8 @@ class TextClassifier:
         self.classes: list[str | int] = list(self._model.classes_)
 
     def _features(self, texts: Sequence[str], vectors: np.ndarray) -> csr_matrix:
-        return hstack([self.vectorizer.transform(list(texts)), csr_matrix(vectors)]).tocsr()
+        features: csr_matrix = hstack([self.vectorizer.transform(list(texts)), csr_matrix(vectors)]).tocsr()
+        return features
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         """One row per text, one column per class (in `classes` order)."""
