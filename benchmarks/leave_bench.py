@@ -15,11 +15,11 @@ import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from bot.leave.config import load_policy
-from bot.leave.dates import parse_leave
 from bot.messages import Message
 from bot.runtime import bootstrap_samples, build_runtime
 from bot.settings import Settings
+from skills.leave.config import load_policy
+from skills.leave.dates import parse_leave
 
 PHRASES = [
     "vacation Dec 22 to Jan 2",

@@ -149,9 +149,9 @@ def expenses_export(
     from datetime import date
 
     from bot.db import Database
-    from bot.expenses.export import EXPORTABLE, export_csv
-    from bot.expenses.service import LABELS
     from bot.migrate import upgrade
+    from skills.expenses.export import EXPORTABLE, export_csv
+    from skills.expenses.service import LABELS
 
     try:
         start, end = date.fromisoformat(date_from), date.fromisoformat(date_to)
@@ -569,12 +569,12 @@ def eval_routing(
 ) -> None:
     """Route every line and print accuracy, per-skill precision/recall and out-of-scope recall."""
     from bot.evals import EvalFileError, evaluate_routing, read_jsonl
-    from bot.expenses.config import load_expense_policy
-    from bot.leave.config import load_policy
     from bot.runtime import build_router
-    from bot.tickets.config import load_it_config
     from knowledge.embeddings import MiniLMEmbeddings
-    from skills import build_skills
+    from skills.expenses.config import load_expense_policy
+    from skills.it.config import load_it_config
+    from skills.leave.config import load_policy
+    from skills.registry import build_skills
 
     try:
         rows = read_jsonl(file, ("text", "skill"))
@@ -778,8 +778,8 @@ def eval_tickets(
     except (EvalFileError, OSError) as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
-    from bot.tickets.incidents import IncidentModel
     from knowledge.embeddings import MiniLMEmbeddings
+    from skills.it.incidents import IncidentModel
 
     try:
         incidents = IncidentModel.from_examples(MiniLMEmbeddings(), vector_cache=_settings().cache_dir)

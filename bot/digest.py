@@ -17,7 +17,7 @@ from bot import insights, outbox
 from bot.insights import ApprovalTimes, Deflection, Durations
 from bot.messages import escape_mrkdwn
 from bot.models import DigestPost, OutboxItem
-from bot.tickets.config import ItConfig
+from skills.it.config import ItConfig
 
 POST_AFTER = timedelta(hours=8)  # Monday 08:00 UTC: people read it at the start of the week
 TOP_QUESTIONS = 5

@@ -19,10 +19,10 @@ from typing import Any
 from bot.db import Database
 from bot.migrate import upgrade
 from bot.router import OUT_OF_SCOPE, Router
-from bot.tickets.classify import CATEGORIES, PRIORITIES
-from bot.tickets.incidents import IncidentModel, triage_report
 from knowledge.answer import extract_answer
 from knowledge.index import KnowledgeIndex, source_key
+from skills.it.classify import CATEGORIES, PRIORITIES
+from skills.it.incidents import IncidentModel, triage_report
 
 
 class EvalFileError(ValueError):
@@ -420,8 +420,8 @@ def evaluate_receipts(
 ) -> ReceiptEvalResult:
     """Read every receipt in directory and compare total (to the cent), date (same day, ground truth parsed
     from its mixed formats) and company (normalised exact, and token F1 ≥ 0.8) with its key file."""
-    from bot.expenses.receipts import ReceiptUnreadable, parse_date, read_receipt
     from integrations.files import sniff_kind
+    from skills.expenses.receipts import ReceiptUnreadable, parse_date, read_receipt
 
     pairs = receipt_pairs(directory)[: limit if limit and limit > 0 else None]
     graded = dict.fromkeys(RECEIPT_FIELDS, 0)

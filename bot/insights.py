@@ -27,8 +27,8 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from bot.models import AuditEntry, ChatMessage, Escalation, Expense, Feedback, LeaveRequest, Ticket
 from bot.privacy import redact_pii, sensitive_topic
-from bot.tickets.config import ItConfig
 from knowledge.index import stem_terms
+from skills.it.config import ItConfig
 
 # Inbound messages routed to these skills can be questions (see `deflection`).
 QUESTION_SKILLS = ("policy", "it")
@@ -426,9 +426,9 @@ def escalation_response_times(
 def ticket_sla_compliance(
     session: Session, *, start: datetime, end: datetime, now: datetime, config: ItConfig
 ) -> SlaCompliance:
-    """Tickets opened in the period against their priority's targets (bot/tickets/it_config.yml), with the
-    SLA clock of bot.tickets: time since creation minus time waiting on the requester. As in
-    bot.tickets.sla, a ticket that responded or was resolved within the target (at most the target) met it,
+    """Tickets opened in the period against their priority's targets (skills/it/it_config.yml), with the
+    SLA clock of skills.it: time since creation minus time waiting on the requester. As in
+    skills.it.sla, a ticket that responded or was resolved within the target (at most the target) met it,
     and an open ticket whose clock has reached the target has breached it.
 
     Response: first response − created (a ticket waits on its requester only after IT acted, so nothing is

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bot import digest
-from bot.expenses.jobs import remind_expense_approvers
-from bot.leave import jobs as leave_jobs
-from bot.tickets.sla import check_slas
 from integrations.webhooks import WebhookDispatcher
+from skills.expenses.jobs import remind_expense_approvers
+from skills.it.sla import check_slas
+from skills.leave import jobs as leave_jobs
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime

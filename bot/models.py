@@ -274,7 +274,7 @@ class OutboxItem(Base):
 class LeaveRequest(Base):
     """A request for time off. States: draft → pending → approved | denied; draft → approved (types that
     need no approval); draft → discarded; pending → withdrawn; approved → cancelled. Changes go through
-    bot.leave.requests.transition, which also writes the audit row and the ledger."""
+    skills.leave.requests.transition, which also writes the audit row and the ledger."""
 
     __tablename__ = "leave_requests"
 
@@ -368,7 +368,7 @@ class Incident(Base):
 
 class Ticket(Base):
     """An IT ticket. States: new → in_progress ⇄ waiting → resolved → closed (or reopened to in_progress).
-    Changes go through bot.tickets.service.transition, which writes the audit row and the webhook event."""
+    Changes go through skills.it.service.transition, which writes the audit row and the webhook event."""
 
     __tablename__ = "tickets"
 

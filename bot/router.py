@@ -22,13 +22,13 @@ import numpy as np
 import Stemmer
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
-from bot.leave.dates import tells_of_a_death, tells_of_illness_and_absence
 from bot.messages import Message
 from bot.privacy import sensitive_topic
-from bot.tickets.classify import triage
-from bot.tickets.incidents import ROUTE_THRESHOLD, IncidentModel
 from knowledge.classifier import TextClassifier
 from knowledge.embeddings import MiniLMEmbeddings
+from skills.it.classify import triage
+from skills.it.incidents import ROUTE_THRESHOLD, IncidentModel
+from skills.leave.dates import tells_of_a_death, tells_of_illness_and_absence
 
 OUT_OF_SCOPE = "out_of_scope"
 ROUTER_TOKENS = 64  # a message's first 64 tokens say what it is about; a 40 kB paste costs no more than that

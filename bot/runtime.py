@@ -13,24 +13,24 @@ from sqlalchemy.orm import Session
 from bot import directory
 from bot.assistant import Assistant
 from bot.db import Database, local_date
-from bot.expenses.config import ExpensePolicy, load_expense_policy
-from bot.leave import ledger
-from bot.leave.config import LeavePolicy, load_policy
-from bot.leave.home import HomeSection, home_sections
 from bot.migrate import upgrade
 from bot.models import Employee, KnowledgeDocument
 from bot.outbox import Outbox
 from bot.router import OUT_OF_SCOPE, Router
 from bot.settings import Settings
 from bot.slack_edge import SlackEdge
-from bot.tickets.config import ItConfig, load_it_config
-from bot.tickets.incidents import IncidentModel
 from integrations.llm import AnswerWriter, build_chat_model
 from integrations.slack import SlackGateway, make_client
 from knowledge.embeddings import MiniLMEmbeddings
 from knowledge.index import IngestReport, KnowledgeIndex, ProgressCallback, source_key
-from skills import build_skills
 from skills.base import load_examples
+from skills.expenses.config import ExpensePolicy, load_expense_policy
+from skills.it.config import ItConfig, load_it_config
+from skills.it.incidents import IncidentModel
+from skills.leave import ledger
+from skills.leave.config import LeavePolicy, load_policy
+from skills.leave.home import HomeSection, home_sections
+from skills.registry import build_skills
 
 log = logging.getLogger(__name__)
 SAMPLE_SOPS = Path(__file__).resolve().parent.parent / "knowledge" / "samples" / "sops"

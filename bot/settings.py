@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     # unanswerable ones (TTS / GitLab handbook); 0.45 answers more (0.95 / 0.84) and refuses less (0.49 / 0.47).
     answer_min_score: float = Field(default=0.50, validation_alias="BACKOFFICE_ANSWER_MIN_SCORE")
     max_message_chars: int = Field(default=4000, validation_alias="BACKOFFICE_MAX_MESSAGE_CHARS")
-    # Leave types and rules (YAML); None = the bundled bot/leave/leave_types.yml.
+    # Leave types and rules (YAML); None = the bundled skills/leave/leave_types.yml.
     leave_config: Path | None = Field(default=None, validation_alias="BACKOFFICE_LEAVE_CONFIG")
     # IT tickets: who is mentioned for security incidents (e.g. "<!subteam^S0SECURITY>"), SLA configuration.
     security_mention: str = Field(default="@security-oncall", validation_alias="BACKOFFICE_SECURITY_MENTION")

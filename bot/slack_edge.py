@@ -23,11 +23,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot import inbox
 from bot.assistant import DB_DOWN_KEPT, Assistant
-from bot.leave.home import HomeSection
 from bot.messages import FileRef, Message, Reply
 from bot.models import ChatMessage, find_conversation, last_bot_message
 from bot.text_clean import clean_json
 from integrations.slack import SlackGateway, action_id_of, render_blocks, render_home, render_modal
+from skills.leave.home import HomeSection
 
 log = logging.getLogger(__name__)
 LISTENER_THREADS = 2

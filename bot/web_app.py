@@ -33,17 +33,17 @@ from bot.body_limit import MAX_BODY_BYTES, BodyLimit, nests_deeper_than
 from bot.console import routes as console
 from bot.console.auth import open_playground, read_session
 from bot.directory import get_by_slack_id
-from bot.expenses.export import expense_row
-from bot.leave.calendar import team_calendar
-from bot.leave.home import calendar_token
 from bot.messages import Message, Reply
 from bot.models import ChatMessage, Employee, Expense, Ticket
 from bot.runtime import Runtime
 from bot.scheduler import SchedulerService
 from bot.slack_edge import SWITCH_INTERVAL_SECONDS
 from bot.text_clean import clean_text
-from bot.tickets.service import snapshot
 from bot.tokens import authenticate
+from skills.expenses.export import expense_row
+from skills.it.service import snapshot
+from skills.leave.calendar import team_calendar
+from skills.leave.home import calendar_token
 
 log = logging.getLogger(__name__)
 MAX_SLACK_BODY = 1_000_000
@@ -53,8 +53,8 @@ CHAT_PAGE = Path(__file__).parent / "web" / "chat.html"
 # NUL in text, which made such an id a 500 instead of a 4xx.
 SLACK_ID = r"^[A-Za-z0-9]{1,32}$"
 NO_NUL = r"^[^\x00]*$"  # free text: anything PostgreSQL can store
-# The values the database holds (bot.tickets.service.STATUSES, bot.tickets.classify.PRIORITIES and CATEGORIES,
-# bot.expenses.service.LABELS; tests/test_openapi_fuzz.py checks they agree), so the OpenAPI lists them.
+# The values the database holds (skills.it.service.STATUSES, skills.it.classify.PRIORITIES and CATEGORIES,
+# skills.expenses.service.LABELS; tests/test_openapi_fuzz.py checks they agree), so the OpenAPI lists them.
 TicketStatus = Literal["new", "in_progress", "waiting", "resolved", "closed"]
 TicketPriority = Literal["P1", "P2", "P3", "P4"]
 TicketCategory = Literal["access", "account", "hardware", "software", "network", "security", "other"]
@@ -110,7 +110,7 @@ class TicketList(BaseModel):
 
 
 class ExpenseList(BaseModel):
-    expenses: list[dict[str, str]]  # one row per claim, the columns of the CSV export (bot.expenses.export)
+    expenses: list[dict[str, str]]  # one row per claim, the columns of the CSV export (skills.expenses.export)
     count: int
 
 

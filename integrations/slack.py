@@ -16,9 +16,9 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.directory import SlackProfile
-from bot.leave.home import HomeSection
 from bot.messages import Modal, ModalField, buttons_from_payload, citations_from_payload, selects_from_payload
 from bot.outbox import DeliveryError, Posted
+from skills.leave.home import HomeSection
 
 log = logging.getLogger(__name__)
 SECTION_LIMIT = 2900  # Slack rejects section text over 3000 characters

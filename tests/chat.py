@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from bot.leave.workdays import is_working_day
 from bot.messages import Message, Reply
 from bot.runtime import Runtime
+from skills.leave.workdays import is_working_day
 from tests.slack_standin import Call
 
 

@@ -31,12 +31,6 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from bot import escalations
 from bot.directory import get_by_slack_id, import_csv
-from bot.expenses import service as expenses
-from bot.expenses.service import Draft
-from bot.leave import requests as leave_requests
-from bot.leave.home import calendar_token
-from bot.leave.requests import Proposal
-from bot.leave.workdays import working_days
 from bot.models import (
     ApiToken,
     AuditEntry,
@@ -54,8 +48,14 @@ from bot.models import (
     Ticket,
 )
 from bot.runtime import Runtime, build_runtime
-from bot.tickets import service as tickets
 from bot.tokens import create_token, revoke
+from skills.expenses import service as expenses
+from skills.expenses.service import Draft
+from skills.it import service as tickets
+from skills.leave import requests as leave_requests
+from skills.leave.home import calendar_token
+from skills.leave.requests import Proposal
+from skills.leave.workdays import working_days
 from tests.conftest import PG_ADMIN_URL, LiveServer, _pg_available, make_settings
 from tests.slack_payloads import block_actions, message_event, post_event, post_interaction, view_submission
 from tests.slack_standin import SlackStandIn

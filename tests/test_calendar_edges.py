@@ -15,10 +15,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.db import local_date, utcnow
-from bot.leave import ledger
-from bot.leave.config import LeavePolicy
 from bot.models import Employee, LeaveLedgerEntry
 from bot.runtime import Runtime
+from skills.leave import ledger
+from skills.leave.config import LeavePolicy
 from tests.chat import say
 
 pytestmark = pytest.mark.calendar
@@ -135,7 +135,7 @@ def test_carried_days_are_still_there_on_their_last_day_and_gone_the_next(runtim
 
 
 def test_a_leap_day_expiry_date_falls_on_28_february_in_other_years() -> None:
-    from bot.leave.config import load_policy
+    from skills.leave.config import load_policy
 
     vacation_type = replace(load_policy().types["vacation"], carry_over_expires=(2, 29))
     assert ledger.carry_expiry_date(vacation_type, 2026) == date(2027, 2, 28)

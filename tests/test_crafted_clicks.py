@@ -15,9 +15,9 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from bot.leave import ledger
 from bot.models import AuditEntry, LeaveLedgerEntry, LeaveRequest, Ticket
 from bot.runtime import Runtime
+from skills.leave import ledger
 from tests.chat import button, click, say
 from tests.conftest import LiveServer
 from tests.slack_payloads import block_actions, message_event, post_event, post_interaction

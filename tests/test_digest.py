@@ -27,7 +27,7 @@ from bot.models import (
     Ticket,
 )
 from bot.runtime import Runtime, build_runtime
-from bot.tickets.config import load_it_config
+from skills.it.config import load_it_config
 from tests.conftest import make_settings
 from tests.slack_standin import SlackStandIn
 

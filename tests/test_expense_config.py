@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.expenses.config import ExpenseConfigError, load_expense_policy
+from skills.expenses.config import ExpenseConfigError, load_expense_policy
 
 
 def test_bundled_policy_converts_to_the_base_currency_to_the_cent() -> None:

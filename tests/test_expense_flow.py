@@ -146,9 +146,9 @@ def test_export_round_trips_and_the_api_shows_each_role_what_it_may_see(runtime:
     import io
     from datetime import date
 
-    from bot.expenses.export import export_csv
     from bot.models import Employee
     from bot.tokens import create_token
+    from skills.expenses.export import export_csv
 
     runtime.assistant.clock = lambda: NOW
     texts = {
@@ -237,7 +237,7 @@ def test_bad_receipt_files_get_a_clear_answer_and_write_nothing(
 def test_waiting_claims_remind_the_manager_then_finance_once(runtime: Runtime) -> None:
     from datetime import timedelta
 
-    from bot.expenses.jobs import remind_expense_approvers
+    from skills.expenses.jobs import remind_expense_approvers
 
     runtime.assistant.clock = lambda: NOW
     card = say(runtime, "U0000DEVTWO", "$42.10 uber to the airport on nov 20")

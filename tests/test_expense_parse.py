@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from bot.expenses.parse import CATEGORIES, ParsedExpense, currency_named, parse_correction, parse_expense
+from skills.expenses.parse import CATEGORIES, ParsedExpense, currency_named, parse_correction, parse_expense
 
 TODAY = date(2026, 11, 22)  # a Sunday
 

@@ -19,11 +19,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from bot.expenses.receipts import read_receipt
 from bot.models import Expense, Ticket
 from bot.runtime import Runtime
 from integrations.files import TooLargeToRead
 from integrations.ocr import ocr_image
+from skills.expenses.receipts import read_receipt
 from tests.conftest import LiveServer
 from tests.slack_payloads import message_event, post_event
 from tests.slack_standin import Call, SlackStandIn

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from bot.models import Expense
 from bot.runtime import Runtime
-from skills.expense import ExpenseSkill
+from skills.expenses.skill import ExpenseSkill
 from tests.conftest import LiveServer
 from tests.slack_payloads import message_event, post_event
 from tests.slack_standin import Call, SlackStandIn

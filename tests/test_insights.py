@@ -24,7 +24,7 @@ from bot.models import (
     LeaveRequest,
     Ticket,
 )
-from bot.tickets.config import load_it_config
+from skills.it.config import load_it_config
 
 START = datetime(2026, 11, 16, tzinfo=UTC)  # a Monday
 END = datetime(2026, 11, 23, tzinfo=UTC)
@@ -315,7 +315,7 @@ def test_ticket_sla_compliance(database: Database) -> None:
 def test_a_target_met_to_the_second_counts_as_met(database: Database) -> None:
     with database.session_scope() as session:
         ana = people(session, "ana")["ana"]
-        # P1: 15 min to respond, 4 h to resolve (bot/tickets/it_config.yml): exactly both.
+        # P1: 15 min to respond, 4 h to resolve (skills/it/it_config.yml): exactly both.
         ticket(
             session,
             ana,

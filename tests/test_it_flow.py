@@ -14,9 +14,9 @@ from sqlalchemy.orm import selectinload
 
 from bot.models import AuditEntry, Employee, OutboxItem, Ticket
 from bot.runtime import Runtime
-from bot.tickets.config import load_it_config
-from bot.tickets.sla import check_slas
 from bot.tokens import create_token
+from skills.it.config import load_it_config
+from skills.it.sla import check_slas
 from tests.chat import block_element, click, say
 from tests.conftest import LiveServer
 from tests.slack_payloads import block_actions, message_event, post_event, post_interaction, view_submission

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.leave.dates import days_named, parse_leave
+from skills.leave.dates import days_named, parse_leave
 
 pytestmark = pytest.mark.calendar  # `make test-dates` runs these at odd moments
 
 TODAY = date(2026, 11, 22)  # a Sunday
-LEAVE_TYPES = Path(__file__).resolve().parent.parent / "bot" / "leave" / "leave_types.yml"
+LEAVE_TYPES = Path(__file__).resolve().parent.parent / "skills" / "leave" / "leave_types.yml"
 
 
 def _aliases() -> dict[str, str]:

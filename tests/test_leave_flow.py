@@ -14,9 +14,9 @@ import pytest
 import time_machine
 from sqlalchemy import func, select
 
-from bot.leave import ledger
 from bot.models import AuditEntry, Employee, LeaveLedgerEntry, LeaveRequest, OutboxItem
 from bot.runtime import Runtime
+from skills.leave import ledger
 from tests.chat import block_element, button, click, say
 from tests.conftest import LiveServer
 from tests.slack_payloads import (
@@ -399,7 +399,7 @@ def test_year_end_carry_over_and_expiry(runtime: Runtime) -> None:
 
 @pytest.mark.calendar
 def test_pending_request_reminds_then_escalates_to_hr(runtime: Runtime) -> None:
-    from bot.leave.jobs import remind_approvers
+    from skills.leave.jobs import remind_approvers
 
     clock = use_clock(runtime)
     card = say(runtime, "U0000DEVTWO", "vacation Dec 14 to Dec 16")
@@ -458,7 +458,7 @@ def test_request_to_an_away_approver_goes_to_the_delegate(runtime: Runtime) -> N
 
 
 def test_team_calendar_feed(runtime: Runtime, http: httpx.Client) -> None:
-    from bot.leave.home import calendar_token
+    from skills.leave.home import calendar_token
 
     use_clock(runtime)
     card = say(runtime, "U0000DEVONE", "vacation Dec 14 to Dec 16")

@@ -28,13 +28,13 @@ from schemathesis.schemas import BaseSchema
 from sqlalchemy import select
 
 from bot.console.auth import COOKIE
-from bot.expenses.service import LABELS as EXPENSE_STATUSES
 from bot.models import Employee
 from bot.runtime import bootstrap_samples, build_runtime
-from bot.tickets.classify import CATEGORIES, PRIORITIES
-from bot.tickets.service import STATUSES
 from bot.tokens import create_token
 from bot.web_app import SLACK_ID, ExpenseStatus, TicketCategory, TicketPriority, TicketStatus
+from skills.expenses.service import LABELS as EXPENSE_STATUSES
+from skills.it.classify import CATEGORIES, PRIORITIES
+from skills.it.service import STATUSES
 from tests.conftest import PG_ADMIN_URL, LiveServer, _pg_available, make_settings
 from tests.slack_standin import SlackStandIn
 

@@ -23,14 +23,14 @@ from sqlalchemy.orm import Session
 
 from bot.db import Database
 from bot.directory import DirectoryError, ImportReport, import_csv, parse_roles
-from bot.expenses.parse import CATEGORIES as EXPENSE_CATEGORIES
-from bot.expenses.parse import ISO_4217, MAX_AMOUNT, MAX_DISTANCE, ParsedExpense, minor_units, parse_expense
-from bot.leave.dates import HALVES, ParsedLeave, parse_leave
-from bot.leave.workdays import is_working_day, working_days, working_days_until
 from bot.migrate import upgrade
 from bot.models import ROLES
-from bot.tickets.classify import CATEGORIES as TICKET_CATEGORIES
-from bot.tickets.classify import MAX_TITLE, PRIORITIES, Triage, make_title, triage
+from skills.expenses.parse import CATEGORIES as EXPENSE_CATEGORIES
+from skills.expenses.parse import ISO_4217, MAX_AMOUNT, MAX_DISTANCE, ParsedExpense, minor_units, parse_expense
+from skills.it.classify import CATEGORIES as TICKET_CATEGORIES
+from skills.it.classify import MAX_TITLE, PRIORITIES, Triage, make_title, triage
+from skills.leave.dates import HALVES, ParsedLeave, parse_leave
+from skills.leave.workdays import is_working_day, working_days, working_days_until
 from tests.test_leave_dates import ALIASES
 
 SAMPLE_DIRECTORY = Path(__file__).resolve().parent.parent / "bot" / "samples" / "directory.csv"

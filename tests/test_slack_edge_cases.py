@@ -16,11 +16,11 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from bot.leave.home import HomeSection
 from bot.models import ChatMessage, Employee, LeaveRequest, ProcessedEvent
 from bot.runtime import Runtime, bootstrap_samples, build_runtime
 from bot.settings import Settings
 from integrations.slack import render_home
+from skills.leave.home import HomeSection
 from tests.block_kit import view_errors
 from tests.chat import button, click, month_day, say, working_days_ahead
 from tests.conftest import REPO, SIGNING_SECRET, LiveServer

@@ -31,7 +31,7 @@ def test_finance_export_writes_a_formula_typed_as_a_merchant_as_text() -> None:
     from types import SimpleNamespace
     from typing import Any, cast
 
-    from bot.expenses.export import expense_row
+    from skills.expenses.export import expense_row
 
     claim = SimpleNamespace(
         id=7,

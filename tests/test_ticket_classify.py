@@ -12,11 +12,11 @@ from typer.testing import CliRunner, Result
 
 from bot.cli import app
 from bot.evals import EvalFileError, evaluate_tickets
-from bot.tickets.classify import CATEGORIES, MAX_TITLE, PRIORITIES, Triage, make_title, triage
+from skills.it.classify import CATEGORIES, MAX_TITLE, PRIORITIES, Triage, make_title, triage
 
 REPO = Path(__file__).resolve().parent.parent
 TICKETS_DEV = REPO / "benchmarks" / "tickets_dev.jsonl"
-TICKET_EXAMPLES = REPO / "bot" / "tickets" / "examples.jsonl"
+TICKET_EXAMPLES = REPO / "skills" / "it" / "examples.jsonl"
 
 # (text, category, priority, security, is_problem) — our own sentences, none from the dev set or examples.jsonl.
 CASES = [

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from bot.leave.workdays import holiday_calendar, is_working_day, working_days, working_days_until
+from skills.leave.workdays import holiday_calendar, is_working_day, working_days, working_days_until
 
 pytestmark = pytest.mark.calendar  # `make test-dates` runs these at odd moments
 
@@ -96,7 +96,7 @@ def test_bad_half_and_reversed_range_are_refused() -> None:
 
 
 def test_unknown_country_counts_weekends_only(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="bot.leave.workdays"):
+    with caplog.at_level(logging.WARNING, logger="skills.leave.workdays"):
         result = working_days(XMAS_START, XMAS_END, country="ZZ")
 
     assert result.days == Decimal(9)
@@ -106,7 +106,7 @@ def test_unknown_country_counts_weekends_only(caplog: pytest.LogCaptureFixture) 
 
 
 def test_unknown_subdivision_falls_back_to_the_country(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="bot.leave.workdays"):
+    with caplog.at_level(logging.WARNING, logger="skills.leave.workdays"):
         assert not is_working_day(date(2026, 12, 25), country="US", subdivision="QQ")
     assert "QQ" in caplog.text
 

@@ -33,7 +33,6 @@ from bot.console.auth import ConsoleSession
 from bot.db import utcnow
 from bot.digest import format_duration, format_share
 from bot.directory import get_by_slack_id
-from bot.expenses.export import export_csv
 from bot.messages import Message, Reply, seen
 from bot.models import (
     AuditEntry,
@@ -49,10 +48,11 @@ from bot.models import (
 )
 from bot.runtime import Runtime
 from bot.spreadsheet import cell
-from bot.tickets.service import OPEN
-from bot.tickets.sla import sla_state
 from integrations.files import sniff_kind, too_big
 from knowledge.loaders import AUDIENCES
+from skills.expenses.export import export_csv
+from skills.it.service import OPEN
+from skills.it.sla import sla_state
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")

@@ -1,4 +1,4 @@
-"""Leave types and their rules, read from YAML (bot/leave/leave_types.yml unless configured otherwise)."""
+"""Leave types and their rules, read from YAML (skills/leave/leave_types.yml unless configured otherwise)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""IT service levels and incident grouping, read from YAML (bot/tickets/it_config.yml by default)."""
+"""IT service levels and incident grouping, read from YAML (skills/it/it_config.yml by default)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The expense policy: base currency and rates, limits per category, receipt and window rules, the finance
-approval threshold and mileage rate, read from YAML (bot/expenses/expense_policy.yml by default)."""
+approval threshold and mileage rate, read from YAML (skills/expenses/expense_policy.yml by default)."""
 
 from __future__ import annotations
 

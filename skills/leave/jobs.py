@@ -11,11 +11,11 @@ from sqlalchemy.orm import Session
 
 from bot import audit, outbox
 from bot.db import aware
-from bot.leave import ledger
-from bot.leave.config import LeavePolicy
-from bot.leave.requests import fmt_days, fmt_range
 from bot.messages import Button, seen
 from bot.models import LeaveRequest
+from skills.leave import ledger
+from skills.leave.config import LeavePolicy
+from skills.leave.requests import fmt_days, fmt_range
 
 
 def decision_buttons(request: LeaveRequest) -> list[Button]:

@@ -11,9 +11,9 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from bot.expenses.service import approved_between
 from bot.models import Expense
 from bot.spreadsheet import cell
+from skills.expenses.service import approved_between
 
 COLUMNS = (
     "claim_id",

@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session
 
 from bot import audit
 from bot.escalations import TransitionError
-from bot.expenses.config import ExpensePolicy
-from bot.leave.requests import choose_approver
-from bot.leave.workdays import is_working_day
 from bot.models import Employee, Expense
+from skills.expenses.config import ExpensePolicy
+from skills.leave.requests import choose_approver
+from skills.leave.workdays import is_working_day
 
 # state → states it may move to
 MOVES: dict[str, frozenset[str]] = {

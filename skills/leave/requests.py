@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session
 from bot import audit
 from bot.db import local_date
 from bot.escalations import TransitionError
-from bot.leave import ledger
-from bot.leave.config import LeavePolicy, LeaveType
-from bot.leave.workdays import WorkingDays, working_days, working_days_until
 from bot.models import Employee, LeaveRequest
+from skills.leave import ledger
+from skills.leave.config import LeavePolicy, LeaveType
+from skills.leave.workdays import WorkingDays, working_days, working_days_until
 
 ACTIVE = ("pending", "approved")
 # state → states it may move to. "pending → pending" is an edit while waiting for approval.

@@ -11,10 +11,10 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.leave import ledger
-from bot.leave.config import LeavePolicy
-from bot.leave.requests import fmt_days, fmt_range
 from bot.models import Employee, LeaveRequest
+from skills.leave import ledger
+from skills.leave.config import LeavePolicy
+from skills.leave.requests import fmt_days, fmt_range
 
 UPCOMING_SHOWN = 20  # the employee's own upcoming and pending leave listed; the rest are counted
 

@@ -20,11 +20,6 @@ from bot.db import aware
 from bot.messages import Button, Citation, FileRef, Message, Modal, ModalField, Reply, Select, escape_mrkdwn
 from bot.models import ChatMessage, Employee, Incident, Ticket, find_card
 from bot.settings import Settings
-from bot.tickets import service
-from bot.tickets.classify import CATEGORIES, PRIORITIES, Triage
-from bot.tickets.config import ItConfig, load_it_config
-from bot.tickets.incidents import IncidentModel, triage_report
-from bot.tickets.service import STATUS_LABELS
 from integrations.files import (
     IMAGE_KINDS,
     READ_SECONDS,
@@ -39,6 +34,11 @@ from integrations.ocr import OcrUnavailable, error_lines, ocr_image
 from knowledge.answer import citations_for, extract_answer
 from knowledge.index import Hit
 from skills.base import SkillContext, ask_for_text, load_examples, row_id
+from skills.it import service
+from skills.it.classify import CATEGORIES, PRIORITIES, Triage
+from skills.it.config import ItConfig, load_it_config
+from skills.it.incidents import IncidentModel, triage_report
+from skills.it.service import STATUS_LABELS
 from skills.policy import answer_from_sources, cited_reply, topic_actions
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ class ItSkill:
     description = "IT help: how-to answers, problem reports and tickets, ticket status"
 
     def __init__(self, config: ItConfig | None = None, incidents: IncidentModel | None = None) -> None:
-        self.incidents = incidents  # plain-worded security incidents the cue patterns miss (bot.tickets.incidents)
+        self.incidents = incidents  # plain-worded security incidents the cue patterns miss (skills.it.incidents)
         self.config = config or load_it_config()
         self.examples: Sequence[str] = load_examples("it")
         self.file_seconds = READ_SECONDS  # how long one screenshot may take to download and read

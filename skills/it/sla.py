@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from bot import audit, outbox
 from bot.models import Ticket
-from bot.tickets.config import ItConfig
-from bot.tickets.service import OPEN, sla_elapsed
+from skills.it.config import ItConfig
+from skills.it.service import OPEN, sla_elapsed
 
 
 def _due_alerts(ticket: Ticket, config: ItConfig, now: datetime) -> list[tuple[str, str]]:

@@ -1,4 +1,4 @@
-"""Security incidents read by meaning, besides the cue patterns of `bot.tickets.classify`: a report in plain
+"""Security incidents read by meaning, besides the cue patterns of `skills.it.classify`: a report in plain
 words ("the page asked for my login and I typed it in", "someone rang from the helpdesk and I read out the
 code") names no cue the patterns know. Logistic regression over the all-MiniLM-L6-v2 sentence vector and word
 TF-IDF, trained at start-up on our own examples (skills/examples/security_incident.txt and
@@ -15,9 +15,9 @@ from pathlib import Path
 
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from bot.tickets.classify import Triage, triage
 from knowledge.classifier import TextClassifier
 from knowledge.embeddings import MiniLMEmbeddings
+from skills.it.classify import Triage, triage
 
 # Probability above which a report is an incident. Chosen on benchmarks/tickets_plain.jsonl and
 # tickets_dev.jsonl (docs/benchmarks.md): at 0.5 recall 1.0 / 1.0 with precision 0.95 / 0.91; at 0.6 precision

@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.leave.config import LeavePolicy, LeaveType
 from bot.models import Employee, LeaveLedgerEntry, LeaveRequest
+from skills.leave.config import LeavePolicy, LeaveType
 
 log = logging.getLogger(__name__)
 ZERO = Decimal(0)

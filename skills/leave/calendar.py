@@ -9,8 +9,8 @@ from icalendar import Calendar, Event
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.leave.config import LeavePolicy
 from bot.models import Employee, LeaveRequest
+from skills.leave.config import LeavePolicy
 
 
 def team_calendar(session: Session, *, policy: LeavePolicy, manager: Employee, since: date, now: datetime) -> bytes:

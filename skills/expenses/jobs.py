@@ -10,10 +10,10 @@ from sqlalchemy.orm import Session
 
 from bot import audit, outbox
 from bot.db import aware
-from bot.expenses.config import ExpensePolicy
-from bot.expenses.service import PENDING, money
 from bot.messages import Button, seen
 from bot.models import Expense
+from skills.expenses.config import ExpensePolicy
+from skills.expenses.service import PENDING, money
 
 
 def remind_expense_approvers(

@@ -14,11 +14,6 @@ from functools import partial
 from typing import Any
 
 from bot.db import local_date
-from bot.expenses import service
-from bot.expenses.config import ExpensePolicy, load_expense_policy
-from bot.expenses.parse import CATEGORIES, ParsedExpense, minor_units, parse_correction, parse_expense
-from bot.expenses.receipts import ReceiptFields, ReceiptUnreadable, read_receipt
-from bot.expenses.service import LABELS, Draft, Flag, money
 from bot.messages import Button, Citation, FileRef, Message, Modal, ModalField, Reply, escape_mrkdwn, seen
 from bot.models import Expense
 from bot.outbox import person_channel
@@ -48,6 +43,11 @@ from skills.base import (
     pending_memo,
     row_id,
 )
+from skills.expenses import service
+from skills.expenses.config import ExpensePolicy, load_expense_policy
+from skills.expenses.parse import CATEGORIES, ParsedExpense, minor_units, parse_correction, parse_expense
+from skills.expenses.receipts import ReceiptFields, ReceiptUnreadable, read_receipt
+from skills.expenses.service import LABELS, Draft, Flag, money
 from skills.policy import answer_from_sources, answer_in_between, cited_reply
 
 log = logging.getLogger(__name__)

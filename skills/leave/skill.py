@@ -9,13 +9,6 @@ from dataclasses import replace
 from datetime import date
 
 from bot.db import local_date
-from bot.leave import ledger
-from bot.leave import requests as leave_requests
-from bot.leave.config import LeavePolicy, LeaveType, load_policy
-from bot.leave.dates import ParsedLeave, days_named, parse_leave
-from bot.leave.jobs import decision_buttons
-from bot.leave.requests import Assessment, Proposal, RuleBreak, fmt_date, fmt_days, fmt_range
-from bot.leave.workdays import working_days
 from bot.messages import Button, Citation, Message, Modal, ModalField, Reply, escape_mrkdwn
 from bot.models import Employee, LeaveRequest
 from bot.outbox import person_channel
@@ -31,6 +24,13 @@ from skills.base import (
     pending_memo,
     row_id,
 )
+from skills.leave import ledger
+from skills.leave import requests as leave_requests
+from skills.leave.config import LeavePolicy, LeaveType, load_policy
+from skills.leave.dates import ParsedLeave, days_named, parse_leave
+from skills.leave.jobs import decision_buttons
+from skills.leave.requests import Assessment, Proposal, RuleBreak, fmt_date, fmt_days, fmt_range
+from skills.leave.workdays import working_days
 from skills.policy import answer_from_sources, answer_in_between, cited_reply
 
 MONTHS = ("january february march april may june july august september october november december").split()
@@ -865,7 +865,7 @@ class LeaveSkill:
         active = [
             r
             for r in leave_requests.requests_of(ctx.session, ctx.employee, statuses=("pending", "approved"))
-            # Approved leave can be cancelled until its first day is over (bot.leave.requests.transition).
+            # Approved leave can be cancelled until its first day is over (skills.leave.requests.transition).
             if (r.end_date if r.status == "pending" else r.start_date) >= today
         ]
         month = _month_in(text)

@@ -1,1 +1,0 @@
-"""Expenses: claims from text and receipts, the policy audit, approvals and export."""

@@ -1,1 +1,0 @@
-"""IT tickets: triage (category, priority), the ticket service, SLAs and incidents."""

@@ -1,0 +1,1 @@
+"""The IT skill: the conversation (`skill`), triage (category, priority), the ticket service, SLAs and incidents."""
