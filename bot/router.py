@@ -39,6 +39,21 @@ _STEMMER = Stemmer.Stemmer("english")
 _TOKEN = re.compile(r"[a-z0-9$€£]+|[^\sa-z0-9]")
 
 
+# Chat shorthand read as the words it stands for before the classifier and `read_act` see a message ("ooo tmrw"
+# is "out of office tomorrow"); only spellings that mean one thing at work.
+_SHORTHAND = {
+    "ooo": "out of office", "tmrw": "tomorrow", "tmr": "tomorrow", "tmw": "tomorrow",
+    "2moro": "tomorrow", "2day": "today", "pls": "please", "plz": "please",
+    "u": "you", "ur": "your", "b4": "before",
+}  # fmt: skip
+_SHORTHAND_WORD = re.compile(r"\b(" + "|".join(_SHORTHAND) + r")\b", re.IGNORECASE)
+
+
+def spelled_out(text: str) -> str:
+    """The text with chat shorthand written out (`_SHORTHAND`)."""
+    return _SHORTHAND_WORD.sub(lambda m: _SHORTHAND[m.group(1).lower()], text)
+
+
 def _terms(text: str) -> list[str]:
     """Stemmed words (numbers folded to <num>) plus word bigrams."""
     words = ["<num>" if w.isdigit() else _STEMMER.stemWord(w) for w in _TOKEN.findall(text.lower())]
@@ -56,13 +71,16 @@ POLICY = "policy"
 DOCUMENTS_FIRST = "documents_first"
 AMBIGUOUS = "ambiguous"  # two skills about as likely: the assistant asks which one (once)
 
-_RECORD = r"(request|claim|ticket|expense|reimbursement|voucher|leave|pto|vacation|time off|(\w+)?days? off)s?"
+_RECORD = r"(request|claim|ticket|expense|reimbursement|voucher|leave|pto|vacation|holiday|time off|(\w+)?days? off|"
+_RECORD += r"sick days?)s?"
 _DECIDED = r"(approved|pending|status|paid|processed|denied|rejected|declined|decided|resolved|closed|through|"
-_DECIDED += r"hear back)"
+_DECIDED += r"hear back|waiting (for|on)|approval|outstanding|recorded|logged|gone through|went through)"
 _PERSONAL = re.compile(
     # what the records say about me: a balance, or where my own request, claim or ticket stands
     r"\b(i|i've|ive|me|my)\b.*\b(days?|hours?|pto|vacation|leave|holidays?|sick)\b.*\b(left|remaining)\b"
-    r"|\bmy (\w+ ){0,2}(balance|accrual)s?\b"
+    r"|\bmy (\w+ ){0,2}(balance|accrual)s?\b|\bmy (\w+ )?(days?|leave|pto|vacation|holiday) (count|tally)\b"
+    r"|\b(am i|i'm|im|i am) (still )?(waiting|owed)\b"
+    r"|\bwhen (am i|do i (go|come|get)) back\b"
     r"|\b(will|would|do|did) i (still )?have\b(?! to)|\bhow (much|many)\b.*\b(have i|i have|i've)\b(?! to)"
     rf"|\bmy (\w+ )?{_RECORD}\b.*\b{_DECIDED}\b"
     r"|\b(status|update|progress|news) (of|on|about) (my|the)\b|\bi('m| am) owed\b"
@@ -107,6 +125,7 @@ _INDIRECT_QUESTION = re.compile(
 _CONCRETE = re.compile(
     # a date or a weekday, or an amount of money: the details of a particular request
     r"\b(mon|tues|wednes|thurs|fri|satur|sun)day\b|\b(tomorrow|today|tonight|yesterday)\b|\b(next|this) (week|month)\b"
+    r"|\b(next|this|on) (mon|tue|tues|wed|weds|thu|thur|thurs|fri|sat|sun)\b|\bthe \d{1,2}(st|nd|rd|th)\b"
     r"|\b(jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.? ?\d|\b\d{1,2}(st|nd|rd|th)?\b (of )?"
     r"(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)|\b\d{1,2}[/.]\d{1,2}\b"
     r"|[$€£¥]\s?\d|\b\d+([.,]\d+)?\s?(usd|eur|gbp|chf|cad|dollars?|euros?|pounds?|bucks|quid)\b"
@@ -116,9 +135,17 @@ _CONCRETE = re.compile(
 _MONEY = re.compile(
     r"[$€£¥]\s?\d|\b\d+([.,]\d+)?\s?(usd|eur|gbp|chf|cad|dollars?|euros?|pounds?|bucks|quid)\b", re.IGNORECASE
 )
+_QUESTION_WORD = re.compile(
+    r"\b(how|how's|hows|what|what's|whats|wat|wats|when|whn|where|where's|wheres|who|who's|whos|which|why|whether|"
+    r"is|are|am|do|does|did|can|could|should|would|will|may|might|must)\b",
+    re.IGNORECASE,
+)
+_EITHER_OR = re.compile(r"\bor (is|are|do|does|must|should|can) (it|they|we|i|there)\b", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _MAY_I = re.compile(
-    r"^\s*(can|could|may|might) (i|we)\b|\b(is it|would it be) (ok|okay|fine|possible)\b", re.IGNORECASE
+    r"^\s*(can|could|may|might) (i|we)\b|^\s*(am i|are we) (able|allowed) to\b"
+    r"|\b(is it|would it be) (ok|okay|fine|possible)\b",
+    re.IGNORECASE,
 )
 _REQUEST = re.compile(
     r"^(please|pls|plz|book|submit|file|open|create|raise|log|request|reset|unlock|cancel|approve|put in|sign me|"
@@ -196,7 +223,7 @@ def read_act(text: str) -> str:
 
 def read_act_why(text: str) -> tuple[str, str]:
     """`read_act`, with the rule that decided it (for `backoffice explain`)."""
-    text = _LEAD_IN.sub("", text.strip())
+    text = _LEAD_IN.sub("", spelled_out(text.strip()))
     if _PERSONAL.search(text) and not _ASKS_THE_RULES.search(text):
         return PERSONAL, "names my balance or where my own request, claim or ticket stands"
     if _INDIRECT_QUESTION.search(text) and not _CONCRETE.search(text):
@@ -210,7 +237,11 @@ def read_act_why(text: str) -> tuple[str, str]:
     # for that day.
     last = [part for part in _SENTENCE_END.split(text) if part.strip()][-1:] or [text]
     concrete = bool(_CONCRETE.search(text))
-    if _ASKING.search(last[0].strip()) and not (concrete and _MAY_I.search(last[0])):
+    # "pto next fri?": a day with only a question mark asks for that day, as "can I take Friday off?" does; "is it
+    # ok to take the afternoon off tomorrow or is it full days only" asks how the rules go.
+    worded = _QUESTION_WORD.search(last[0])
+    asks_for_the_day = concrete and (_MAY_I.search(last[0]) or not worded) and not _EITHER_OR.search(last[0])
+    if _ASKING.search(last[0].strip()) and not asks_for_the_day:
         return QUESTION, "its last sentence asks"
     if concrete:
         return REQUEST, "names a date or a day ('can I…' with a date asks for that day)"
@@ -312,7 +343,7 @@ class Router:
         self._known = set(self._classifier.vectorizer.vocabulary_) | set(embeddings.vocabulary())
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
-        return self._classifier.probabilities(texts)
+        return self._classifier.probabilities([spelled_out(text) for text in texts])
 
     def reads_as_incident(self, text: str) -> bool:
         """A security incident by the IT cue patterns, or surely so by the incident model."""

@@ -22,6 +22,7 @@ from bot.router import (
     error_output,
     read_act,
     records_skill,
+    spelled_out,
 )
 from bot.runtime import Runtime
 from knowledge.answer import Answer
@@ -90,10 +91,28 @@ from tests.conftest import LiveServer
         ("wait do i need a doctors note for that", QUESTION),
         ("oh and how do I reset my password", QUESTION),
         ("could I take a day off sometime soon?", REQUEST),
+        # a day and only a question mark asks for that day; chat shorthand is read as the words it stands for
+        ("day off next thu?", REQUEST),
+        ("ooo on the 3rd", REQUEST),
+        ("am I allowed to take the 3rd off", REQUEST),
+        ("is it fine to work half a day tmrw or is it whole days only", QUESTION),
+        ("is it ok to leave early tomorrow or do I need to book a half day", QUESTION),
+        # my own records: what is still waiting, what was recorded, my count, when I am back
+        ("has my sick leave from monday been recorded yet", PERSONAL),
+        ("how much am I still owed for expenses", PERSONAL),
+        ("which of my vacation requests are waiting on my manager", PERSONAL),
+        ("what's my vacation day count", PERSONAL),
+        ("when do I come back from leave", PERSONAL),
+        ("does caring for my sick parent count as sick leave?", QUESTION),
     ],
 )
 def test_read_act(text: str, act: str) -> None:
     assert read_act(text) == act
+
+
+def test_chat_shorthand_is_spelled_out_as_whole_words_only() -> None:
+    assert spelled_out("ooo tmrw, pls approve") == "out of office tomorrow, please approve"
+    assert spelled_out("my U2F key and the Toolbox app") == "my U2F key and the Toolbox app"
 
 
 def test_records_skill_names_whose_records_answer() -> None:
