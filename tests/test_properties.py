@@ -28,7 +28,8 @@ from bot.models import ROLES
 from skills.expenses.parse import CATEGORIES as EXPENSE_CATEGORIES
 from skills.expenses.parse import ISO_4217, MAX_AMOUNT, MAX_DISTANCE, ParsedExpense, minor_units, parse_expense
 from skills.it.classify import CATEGORIES as TICKET_CATEGORIES
-from skills.it.classify import MAX_TITLE, PRIORITIES, Triage, make_title, triage
+from skills.it.classify import PRIORITIES, Triage, triage
+from skills.it.titles import MAX_TITLE, make_title
 from skills.leave.dates import HALVES, ParsedLeave, parse_leave
 from skills.leave.workdays import is_working_day, working_days, working_days_until
 from tests.test_leave_dates import ALIASES

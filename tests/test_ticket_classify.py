@@ -12,7 +12,8 @@ from typer.testing import CliRunner, Result
 
 from bot.cli import app
 from bot.evals import EvalFileError, evaluate_tickets
-from skills.it.classify import CATEGORIES, MAX_TITLE, PRIORITIES, Triage, make_title, triage
+from skills.it.classify import CATEGORIES, PRIORITIES, Triage, triage
+from skills.it.titles import MAX_TITLE, make_title
 
 REPO = Path(__file__).resolve().parent.parent
 TICKETS_DEV = REPO / "benchmarks" / "tickets_dev.jsonl"

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+
+from skills.it.normalise import normalise
+from skills.it.titles import make_title
 
 CATEGORIES = ("access", "account", "hardware", "software", "network", "security", "other")
 PRIORITIES = ("P1", "P2", "P3", "P4")
-MAX_TITLE = 80
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ def _cues(*pairs: tuple[float, str]) -> tuple[Cue, ...]:
 
 
 # Patterns run over normalised text: lower case, apostrophes dropped ("can't" → "cant"), anything that is not
-# a letter or digit turned into a space, common typos and spellings folded (see _normalise).
+# a letter or digit turned into a space, common typos and spellings folded (see normalise).
 _DEVICE = (
     r"(laptop|macbook|computer|notebook|thinkpad|phone|iphone|android|ipad|tablet|yubikey|security key|device|"
     r"work phone|mobile|chromebook|bag|backpack|hard drive|usb (stick|drive|key))s?"
@@ -357,125 +357,6 @@ _REVOKE = re.compile(
     r"\bleaver\b|\boffboard\w*"
 )
 
-# Word-level folds applied before matching: texting shorthand, spellings and frequent misspellings.
-_WORD_FOLDS = {
-    "pls": "please",
-    "plz": "please",
-    "pleas": "please",
-    "plse": "please",
-    "u": "you",
-    "ur": "your",
-    "thx": "thanks",
-    "ty": "thanks",
-    "cannot": "cant",
-    "cnt": "cant",
-    "couldnt": "cant",
-    "wnt": "wont",
-    "dosnt": "doesnt",
-    "doesent": "doesnt",
-    "recieve": "receive",
-    "recieving": "receiving",
-    "recieved": "received",
-    "signin": "sign in",
-    "signon": "sign on",
-    "logon": "log in",
-    "login": "log in",
-    "loggin": "log in",
-    "licence": "license",
-    "licences": "licenses",
-    "laptp": "laptop",
-    "labtop": "laptop",
-    "lapotp": "laptop",
-    "urgnet": "urgent",
-    "ugent": "urgent",
-    "eveyone": "everyone",
-    "evryone": "everyone",
-    "everyones": "everyone",
-    "nobodys": "nobody",
-    "noone": "no one",
-}
-_PHRASE_FOLDS = (
-    (re.compile(r"\bwi fi\b"), "wifi"),
-    (re.compile(r"\be mail"), "email"),
-    (re.compile(r"\bcan not\b|\bunable to\b"), "cant"),
-    (re.compile(r"\b(two|2) (factor|step)( auth\w*| verification)?\b"), "2fa"),
-    (re.compile(r"\bmulti (factor|step)\b"), "mfa"),
-    (re.compile(r"\banti (virus|malware)\b"), "antivirus"),
-    (re.compile(r"\bpop ups?\b"), "popups"),
-    (re.compile(r"\blap top\b"), "laptop"),
-    (re.compile(r"\bsingle sign on\b"), "sso"),
-    (re.compile(r"\bsign on\b"), "sign in"),
-    (re.compile(r"\blog on\b"), "log in"),
-    # Apps that are called "clients" must not read as customers.
-    (re.compile(r"\b(vpn|email|mail|desktop|web|git|ssh|sftp|ftp) client\b"), r"\1 app"),
-    (re.compile(r"\bwork from home\b|\bwfh\b"), "working from home"),
-)
-
-
-# Words worth recognising when misspelt: the ones our cues hinge on. Folding onto any cue word at all would turn
-# real words into wrong ones ("contract" → "contact"), so the targets are listed, not derived from the patterns.
-_TYPO_TARGETS = frozenset(
-    """
-    access account antivirus attachment authenticator battery broken browser building calendar charger client
-    computer conference connect connection crashing crashes customer deadline disconnecting docking dropping
-    emergency encrypt ethernet everyone everybody expired firewall folder freezing frozen hacked hardware headset
-    immediately install internet keyboard laptop license locked macbook mailbox malware meeting microphone monitor
-    network nobody office onboarding outlook password permission permissions phishing printer printing projector
-    ransomware replacement request screen security sharepoint software stolen suspicious syncing teams
-    trojan update urgent virus webcam whole wireless working
-    """.split()
-)
-_TYPO_TARGETS_BY_INITIAL: dict[str, tuple[str, ...]] = {
-    initial: tuple(sorted(w for w in _TYPO_TARGETS if w[0] == initial)) for initial in {w[0] for w in _TYPO_TARGETS}
-}
-# Real words one edit away from a target, found by checking a general English vocabulary against the targets.
-_REAL_WORDS = frozenset(
-    "charged charges computed looked locker painter painting pointer pointing printed shares tears terms while whose"
-    " share".split()
-)
-
-
-def _one_edit_apart(a: str, b: str) -> bool:
-    """True when one insertion, deletion, substitution or swap of neighbours turns a into b."""
-    if abs(len(a) - len(b)) > 1 or a == b:
-        return False
-    if len(a) == len(b):
-        diff = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
-        return len(diff) == 1 or (
-            len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
-        )
-    short, long = (a, b) if len(a) < len(b) else (b, a)
-    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
-
-
-@lru_cache(maxsize=4096)
-def _fold_typo(token: str) -> str:
-    """The cue word a misspelt token most likely meant ("pasword" → "password"), or the token itself.
-
-    Deliberately narrow, because a wrong fold is worse than a missed one: one edit away only, 5+ letters, same
-    first letter, never from a longer form of the word ("printers" is a plural, not a typo), and never from a
-    common word that sits one edit from a target ("looked" is not "locked").
-    """
-    if len(token) < 5 or token in _TYPO_TARGETS or token in _REAL_WORDS or not token.isalpha():
-        return token
-    for word in _TYPO_TARGETS_BY_INITIAL.get(token[0], ()):
-        if not token.startswith(word) and _one_edit_apart(token, word):
-            return word
-    return token
-
-
-def _normalise(text: str) -> str:
-    lowered = unicodedata.normalize("NFKC", text).lower().replace("’", "'").replace("‘", "'")
-    # "team's" is a possessive, not the Teams app; "can't" folds to "cant".
-    lowered = re.sub(r"(\w)'s\b", r"\1", lowered)
-    lowered = re.sub(r"(\w)'(\w)", r"\1\2", lowered)
-    spaced = re.sub(r"[^a-z0-9]+", " ", lowered)
-    words = [_WORD_FOLDS.get(word, word) for word in spaced.split()]
-    joined = " ".join(_fold_typo(word) for word in words if word)
-    for pattern, replacement in _PHRASE_FOLDS:
-        joined = pattern.sub(replacement, joined)
-    return " ".join(joined.split())
-
 
 def _matches(cues: Iterable[Cue], text: str) -> list[tuple[Cue, str]]:
     found: list[tuple[Cue, str]] = []
@@ -561,7 +442,7 @@ def _priority(text: str, *, is_problem: bool) -> tuple[str, list[str]]:
 
 def triage(text: str) -> Triage:
     """Category, priority, security flag, title and reasons for one employee's message, with no LLM."""
-    normalised = _normalise(text)
+    normalised = normalise(text)
     howto = bool(_HOWTO.search(normalised))
     incident = _incident(normalised, howto)
     kind = _message_kind(normalised, howto, bool(incident))
@@ -589,97 +470,3 @@ def triage(text: str) -> Triage:
         is_problem=kind == "problem",
         follow_up=kind == "follow_up",
     )
-
-
-_GREETING = re.compile(
-    r"^\s*((hi|hey|hello|hiya|yo|morning|good (morning|afternoon|evening)|dear|ok so|so|um+|uh+|fyi|urgent|help|"
-    r"quick question|please|pls|plz|i think)\b( (it|team|there|all|folks|guys|everyone|support|helpdesk|"
-    r"it team|it support)\b)?[\s,!.:;-]*)+",
-    re.IGNORECASE,
-)
-_CLAUSE_END = re.compile(r"[.!?;\n]+(?:\s|$)|[,:]\s|\s[-–—]+\s|\s+but\s+", re.IGNORECASE)
-_PLEASANTRY = re.compile(
-    r"(hope (you|you're|youre|all|everyone)|how are you|happy (monday|friday)|thanks in advance|sorry to bother|"
-    r"quick question|good (morning|afternoon|evening)|not sure (if|who|where))\b",
-    re.IGNORECASE,
-)
-_LEADING_POSSESSIVE = re.compile(r"^(my|our)\s+", re.IGNORECASE)
-_JOINER = re.compile(r"\s+(?:and|since|because|so)\s+", re.IGNORECASE)
-_LONG_CLAUSE = 60
-_TITLE_WORDS = {
-    "cant": "can't",
-    "wont": "won't",
-    "dont": "don't",
-    "doesnt": "doesn't",
-    "isnt": "isn't",
-    "didnt": "didn't",
-    "arent": "aren't",
-    "wasnt": "wasn't",
-    "havent": "haven't",
-    "couldnt": "couldn't",
-    "im": "I'm",
-    "ive": "I've",
-    "i": "I",
-    "pls": "please",
-    "plz": "please",
-    "u": "you",
-    "vpn": "VPN",
-    "mfa": "MFA",
-    "2fa": "2FA",
-    "sso": "SSO",
-    "aws": "AWS",
-    "crm": "CRM",
-    "usb": "USB",
-    "hdmi": "HDMI",
-    "pc": "PC",
-    "tv": "TV",
-    "dns": "DNS",
-    "wifi": "Wi-Fi",
-    "hr": "HR",
-    "whats": "what's",
-    "thats": "that's",
-    "theres": "there's",
-    "ceo": "CEO",
-    "pdf": "PDF",
-    "sharepoint": "SharePoint",
-    "onedrive": "OneDrive",
-}
-
-
-def _tidy_word(word: str) -> str:
-    lower = word.lower()
-    if lower in _TITLE_WORDS:
-        return _TITLE_WORDS[lower]
-    if word.islower() and word.isalpha():
-        folded = _WORD_FOLDS.get(word, word)
-        return _fold_typo(folded) if " " not in folded and folded else word
-    return word
-
-
-def make_title(text: str) -> str:
-    """A short ticket title from the first meaningful clause: greeting dropped, typos tidied, capitalised."""
-    cleaned = "".join(ch for ch in text if unicodedata.category(ch)[0] != "S" or ch in "'’$%&+/#@")
-    cleaned = " ".join(cleaned.split())
-    letters = [ch for ch in cleaned if ch.isalpha()]
-    if len(letters) > 10 and sum(ch.isupper() for ch in letters) > 0.6 * len(letters):
-        cleaned = cleaned.lower()  # SHOUTED text reads better in sentence case; acronyms come back below.
-    cleaned = _GREETING.sub("", cleaned)
-    clauses = [c.strip(" \t,.;:!?-–—\"'()") for c in _CLAUSE_END.split(cleaned)]
-    clauses = [c for c in clauses if c]
-    # Skip pleasantries and one-word openers ("Help", "Hmm") when there is more to say.
-    useful = [c for c in clauses if len(c.split()) >= 2 and not _PLEASANTRY.match(c)]
-    clause = useful[0] if useful else (clauses[0] if clauses else "")
-    if len(clause) > _LONG_CLAUSE:
-        # "X is broken and the meeting starts in 10 minutes": the first half is the title, the rest is detail.
-        head = _JOINER.split(clause, maxsplit=1)[0]
-        if len(head.split()) >= 3:
-            clause = head
-    clause = _LEADING_POSSESSIVE.sub("", clause)
-    title = " ".join(_tidy_word(word) for word in clause.split())
-    if not title:
-        return "IT request"
-    title = title[0].upper() + title[1:]
-    if len(title) > MAX_TITLE:
-        cut = title[: MAX_TITLE - 1].rsplit(" ", 1)[0].rstrip(" ,.;:-")
-        title = cut + "…"
-    return title
