@@ -33,6 +33,7 @@ from bot.outbox import Outbox, queue_reply
 from bot.router import (
     AMBIGUOUS,
     OUT_OF_SCOPE,
+    POLICY,
     QUESTION,
     ConversationState,
     Decision,
@@ -44,7 +45,8 @@ from bot.router import (
 from bot.settings import Settings
 from integrations.llm import AnswerWriter
 from knowledge.index import KnowledgeIndex
-from skills.base import NotACorrection, Skill, SkillContext
+from skills.base import LookedUp, NotACorrection, Skill, SkillContext
+from skills.policy import look_up_ahead, role_audiences
 from skills.smalltalk import MENU, NOT_SURE
 
 log = logging.getLogger(__name__)
@@ -211,8 +213,9 @@ class Assistant:
         if (message.action_id or "").startswith("feedback:"):
             return self._feedback(message)
         words = Route(chosen, 1.0, "clarified") if chosen else self.router.route(message)
+        profile = directory.profile_if_new(self.database, message.user_id, self.user_lookup)
         with self.database.session_scope() as session:
-            employee = directory.ensure_employee(session, message.user_id, self.user_lookup, today=self.clock().date())
+            employee = directory.ensure_employee(session, message.user_id, profile, today=self.clock().date())
             conversation = self._conversation(session, message, employee)
             state = self._state(session, conversation, message)
             if chosen:  # the person said which skill their words are for
@@ -238,6 +241,7 @@ class Assistant:
                 session.flush()
                 inbound_id = inbound.id
             employee_id, conversation_id = employee.id, conversation.id
+            audiences = role_audiences(employee)
         if route.reason == AMBIGUOUS and inbound_id is not None:
             # Two skills read it about equally: ask which, once (the next message goes where it reads best).
             reply = self._which_one(route, inbound_id)
@@ -256,6 +260,7 @@ class Assistant:
             # skill's, which answers when the draft does not change (NotACorrection below).
             typed_action = skill_message.is_action and not message.is_action
             with_files = self._read_files(self.skills.get(routed.skill) if typed_action else skill, message)
+            looked_up = self._look_up(skill_message, route, audiences)
             with self.database.session_scope() as session:
                 conversation = session.get_one(Conversation, conversation_id)
                 if route.reason == "awaiting":
@@ -270,6 +275,7 @@ class Assistant:
                     answer_writer=self.answer_writer,
                     inbound_message_id=inbound_id,
                     route=route,
+                    looked_up=looked_up,
                 )
                 try:
                     if with_files is not None and not typed_action:
@@ -310,6 +316,22 @@ class Assistant:
         if not message.files or message.is_action or not isinstance(skill, ReadsFiles):
             return None
         return skill.read_files(message, self.settings)
+
+    def _look_up(self, message: Message, route: Route, audiences: list[str]) -> LookedUp:
+        """What the documents (and the LLM) say to a message that asks something, worked out before the skill's
+        transaction opens; a request or a click needs nothing looked up."""
+        question = message.text.strip()
+        if message.is_action or not question or not (route.skill == POLICY or read_act(question) == QUESTION):
+            return LookedUp()
+        return look_up_ahead(
+            question,
+            roles=audiences,
+            channel_type=message.channel_type,
+            route=route,
+            index=self.index,
+            settings=self.settings,
+            writer=self.answer_writer,
+        )
 
     def _out_of_scope(self, route: Route) -> Reply:
         if route.reason == "gibberish":
@@ -417,8 +439,9 @@ class Assistant:
         )
 
     def _store_vote(self, message: Message, value: int) -> Literal["stored", "missing", "not_yours"]:
+        profile = directory.profile_if_new(self.database, message.user_id, self.user_lookup)
         with self.database.session_scope() as session:
-            employee = directory.ensure_employee(session, message.user_id, self.user_lookup, today=self.clock().date())
+            employee = directory.ensure_employee(session, message.user_id, profile, today=self.clock().date())
             answer = session.get(ChatMessage, int(message.action_value or 0))
             if answer is None or answer.direction != "out":
                 return "missing"

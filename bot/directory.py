@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot import audit
-from bot.db import utcnow
+from bot.db import Database, utcnow
 from bot.models import ROLES, Employee
 
 CSV_COLUMNS = ("slack_id", "name", "email", "tz", "country", "manager_slack_id", "roles")
@@ -171,15 +171,25 @@ def get_by_slack_id(session: Session, slack_id: str) -> Employee | None:
     return session.scalar(select(Employee).where(Employee.slack_id == slack_id))
 
 
+def profile_if_new(database: Database, slack_id: str, lookup: UserLookup | None) -> SlackProfile | None:
+    """Slack's profile (users.info) of someone the directory doesn't know yet, looked up with no transaction
+    open; None for a known person, or when there is no Slack to ask."""
+    if lookup is None:
+        return None
+    with database.session_scope() as session:
+        known = get_by_slack_id(session, slack_id) is not None
+    return None if known else lookup(slack_id)
+
+
 def ensure_employee(
-    session: Session, slack_id: str, lookup: UserLookup | None, *, today: date | None = None
+    session: Session, slack_id: str, profile: SlackProfile | None, *, today: date | None = None
 ) -> Employee:
-    """The employee for a Slack user; unknown users are created from users.info (or with defaults), with
-    `today` (default: the UTC date) as their start for leave accrual."""
+    """The employee for a Slack user; unknown users are created from their Slack profile (`profile_if_new`, read
+    before the transaction) or with defaults, with `today` (default: the UTC date) as their start for leave
+    accrual."""
     employee = get_by_slack_id(session, slack_id)
     if employee is not None:
         return employee
-    profile = lookup(slack_id) if lookup else None
     employee = Employee(
         slack_id=slack_id,
         name=(profile.name if profile else None) or slack_id,

@@ -15,9 +15,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -39,6 +39,25 @@ class Posted:
 
     channel: str
     ts: str
+
+
+@dataclass(frozen=True)
+class _Send:
+    """One delivery, as read from the database before any Slack call: store it only (a web channel, or no Slack),
+    edit the message posted earlier under its update key, or post it."""
+
+    outbox_id: int
+    channel: str
+    thread_ts: str | None
+    text: str
+    payload: dict[str, Any]
+    message_id: int | None
+    created_at: datetime
+    recovering: bool
+    edits: int | None  # the stored message this edits, by update key
+    how: Literal["store", "update", "post"] = "post"
+    edit_channel: str | None = None
+    edit_ts: str | None = None
 
 
 class DeliveryError(Exception):
@@ -199,9 +218,13 @@ class Outbox:
             if claimed.rowcount != 1:  # type: ignore[attr-defined]
                 return False
         try:
+            # Read what the send needs, call Slack with no transaction open, then record where it landed.
+            with self._database.session_scope() as session:
+                plan = self._plan(session, session.get_one(OutboxItem, item_id), recovering=status == "sending")
+            channel, slack_ts = self._send(plan)
             with self._database.session_scope() as session:
                 item = session.get_one(OutboxItem, item_id)
-                self._send(session, item, recovering=status == "sending")
+                self._record_sent(session, item, plan, channel, slack_ts)
                 item.status = "sent"
                 item.sent_at = self._clock()
                 item.last_error = None
@@ -228,39 +251,63 @@ class Outbox:
         except Exception:  # noqa: BLE001 - the database is gone too: the stale claim is recovered later
             log.exception("outbox item %s: could not record the failed attempt", item_id)
 
-    def _send(self, session: Session, item: OutboxItem, *, recovering: bool) -> None:
+    def _plan(self, session: Session, item: OutboxItem, *, recovering: bool) -> _Send:
+        """What delivering `item` takes, read from the database (no Slack call here)."""
         existing = (
             session.scalar(select(ChatMessage).where(ChatMessage.update_key == item.update_key))
             if item.update_key
             else None
         )
-        own = session.get(ChatMessage, item.message_id) if item.message_id else None
-        channel, slack_ts = item.channel, None
-        slack = self._slack if not is_web_channel(item.channel) else None
-        if slack is None:
-            pass
-        elif existing is not None and existing.slack_ts:
-            slack.update(channel=existing.channel, ts=existing.slack_ts, text=item.text, payload=item.payload)
-            channel, slack_ts = existing.channel, existing.slack_ts
-        elif existing is not None and self._card_pending(session, existing.id):
+        plan = _Send(
+            outbox_id=item.id,
+            channel=item.channel,
+            thread_ts=item.thread_ts,
+            text=item.text,
+            payload=item.payload,
+            message_id=item.message_id,
+            created_at=item.created_at,
+            recovering=recovering,
+            edits=existing.id if existing is not None else None,
+        )
+        if self._slack is None or is_web_channel(item.channel):
+            return replace(plan, how="store")
+        if existing is not None and existing.slack_ts:
+            return replace(plan, how="update", edit_channel=existing.channel, edit_ts=existing.slack_ts)
+        if existing is not None and self._card_pending(session, existing.id):
             raise DeliveryError("the card this edits is not posted yet", transient=True, retry_after=1.0)
-        else:
-            found = None
-            if recovering:
-                found = slack.find_posted(
-                    channel=item.channel, thread_ts=item.thread_ts, outbox_id=item.id, since=item.created_at
-                )
-                if found is not None:
-                    log.info("outbox item %s was already posted (%s); not posting again", item.id, found.ts)
-            posted = found or slack.post(
-                channel=item.channel,
-                text=item.text,
-                thread_ts=item.thread_ts,
-                payload=item.payload,
-                message_id=item.message_id,
-                outbox_id=item.id,
+        return plan
+
+    def _send(self, plan: _Send) -> tuple[str, str | None]:
+        """Make the Slack call a plan asks for (with no transaction open); the channel and ts it landed at."""
+        slack = self._slack
+        if plan.how == "store" or slack is None:
+            return plan.channel, None
+        if plan.how == "update":
+            assert plan.edit_channel is not None and plan.edit_ts is not None
+            slack.update(channel=plan.edit_channel, ts=plan.edit_ts, text=plan.text, payload=plan.payload)
+            return plan.edit_channel, plan.edit_ts
+        found = None
+        if plan.recovering:
+            found = slack.find_posted(
+                channel=plan.channel, thread_ts=plan.thread_ts, outbox_id=plan.outbox_id, since=plan.created_at
             )
-            channel, slack_ts = posted.channel, posted.ts
+            if found is not None:
+                log.info("outbox item %s was already posted (%s); not posting again", plan.outbox_id, found.ts)
+        posted = found or slack.post(
+            channel=plan.channel,
+            text=plan.text,
+            thread_ts=plan.thread_ts,
+            payload=plan.payload,
+            message_id=plan.message_id,
+            outbox_id=plan.outbox_id,
+        )
+        return posted.channel, posted.ts
+
+    @staticmethod
+    def _record_sent(session: Session, item: OutboxItem, plan: _Send, channel: str, slack_ts: str | None) -> None:
+        """Where the message landed, on the stored message it belongs to (or a new one for a notification)."""
+        own = session.get(ChatMessage, item.message_id) if item.message_id else None
+        existing = session.get(ChatMessage, plan.edits) if plan.edits is not None else None
         if own is not None:
             own.slack_ts = slack_ts or own.slack_ts
             own.channel = channel if slack_ts else own.channel

@@ -111,8 +111,9 @@ def build_runtime(settings: Settings, *, migrate: bool = True, slack_client: Web
     )
 
     def home(slack_id: str) -> list[HomeSection]:
+        profile = directory.profile_if_new(database, slack_id, gateway.lookup_user if gateway else None)
         with database.session_scope() as session:
-            employee = directory.ensure_employee(session, slack_id, gateway.lookup_user if gateway else None)
+            employee = directory.ensure_employee(session, slack_id, profile)
             return home_sections(
                 session,
                 policy=leave_policy,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -18,6 +18,7 @@ from bot.settings import Settings
 
 if TYPE_CHECKING:
     from integrations.llm import AnswerWriter
+    from knowledge.answer import Answer
     from knowledge.index import KnowledgeIndex
 
 EXAMPLES_DIR = Path(__file__).parent / "examples"
@@ -80,6 +81,16 @@ def ask_for_text(*, callback_id: str, title: str, field: str, label: str, target
 
 
 @dataclass
+class LookedUp:
+    """What the documents say to a message, worked out before its transaction opened (retrieval and the LLM are
+    slow; nothing slow runs while a transaction is open): answers by (question, audiences), and the LLM's
+    wording by (question, extractive answer). A skill asking something else looks it up then."""
+
+    answers: dict[tuple[str, tuple[str, ...]], Answer] = field(default_factory=dict)
+    written: dict[tuple[str, str], str] = field(default_factory=dict)
+
+
+@dataclass
 class SkillContext:
     """What a skill may use while handling one message. The caller owns the transaction."""
 
@@ -92,6 +103,7 @@ class SkillContext:
     answer_writer: AnswerWriter | None = None
     inbound_message_id: int | None = None
     route: Route | None = None  # why the message came to this skill (bot.router)
+    looked_up: LookedUp = field(default_factory=LookedUp)
 
     @property
     def about_own_records(self) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -17,8 +18,11 @@ from bot.settings import Settings
 from knowledge.answer import Answer, citations_for, extract_answer
 from knowledge.index import KnowledgeIndex
 from knowledge.loaders import LoadedDocument, Section
-from skills.base import SkillContext, ask_for_text, load_examples, row_id
+from skills.base import LookedUp, SkillContext, ask_for_text, load_examples, row_id
 from skills.smalltalk import NOT_SURE
+
+if TYPE_CHECKING:
+    from integrations.llm import AnswerWriter
 
 UNSURE = (
     "I couldn't find a clear answer to that in our policies, so I've passed your question to HR. "
@@ -50,7 +54,36 @@ def answer_from_sources(question: str, ctx: SkillContext, channel_type: str) -> 
 
 
 def _answer(question: str, ctx: SkillContext, audiences: list[str]) -> Answer:
-    return documents_answer(question, ctx.index, ctx.settings, audiences)
+    found = ctx.looked_up.answers.get((question, tuple(audiences)))
+    return found if found is not None else documents_answer(question, ctx.index, ctx.settings, audiences)
+
+
+def look_up_ahead(
+    question: str,
+    *,
+    roles: list[str],
+    channel_type: str,
+    route: Route,
+    index: KnowledgeIndex,
+    settings: Settings,
+    writer: AnswerWriter | None,
+) -> LookedUp:
+    """Before the transaction opens: what the documents (and the LLM, when one is configured) say to a message
+    that asks something, for the audiences `answer_from_sources` and the policy skill will ask with. `roles` are
+    the person's audiences (`role_audiences`)."""
+    looked_up = LookedUp()
+    here = roles if channel_type in PRIVATE_CHANNELS else ["everyone"]
+    answer = documents_answer(question, index, settings, here)
+    looked_up.answers[(question, tuple(here))] = answer
+    if not answer.confident and channel_type not in PRIVATE_CHANNELS:
+        private = documents_answer(question, index, settings, roles)
+        looked_up.answers[(question, tuple(roles))] = private
+        if private.confident:
+            answer = private
+    if writer is not None and answer.confident and not looked_up_off_topic(route, answer):
+        text = writer.answer(question, answer.hits[:3], extractive=answer.text, settings=settings)
+        looked_up.written[(question, answer.text)] = text
+    return looked_up
 
 
 def documents_answer(question: str, index: KnowledgeIndex, settings: Settings, audiences: list[str]) -> Answer:
@@ -63,7 +96,9 @@ def cited_reply(question: str, answer: Answer, ctx: SkillContext, skill: str) ->
     """A confident answer with its sources, Ask HR and 👍/👎; written by the LLM when one is configured."""
     text = answer.text
     if ctx.answer_writer is not None:
-        text = ctx.answer_writer.answer(question, answer.hits[:3], extractive=text, settings=ctx.settings)
+        text = ctx.looked_up.written.get((question, text)) or ctx.answer_writer.answer(
+            question, answer.hits[:3], extractive=text, settings=ctx.settings
+        )
     return Reply(
         text=text,
         citations=answer.citations,

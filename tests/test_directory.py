@@ -18,6 +18,7 @@ from bot.directory import (
     get_by_slack_id,
     import_csv,
     members_with_role,
+    profile_if_new,
 )
 from bot.migrate import upgrade
 from bot.models import AuditEntry, Employee
@@ -218,8 +219,9 @@ def gateway(slack: SlackStandIn) -> SlackGateway:
 def test_unknown_slack_user_is_created_from_users_info(
     database: Database, slack: SlackStandIn, gateway: SlackGateway
 ) -> None:
+    profile = profile_if_new(database, "U0NEWHIRE1", gateway.lookup_user)
     with database.session_scope() as session:
-        nina = ensure_employee(session, "U0NEWHIRE1", gateway.lookup_user)
+        nina = ensure_employee(session, "U0NEWHIRE1", profile)
         nina_id = nina.id
     people = employees(database)
     nina = people["U0NEWHIRE1"]
@@ -235,8 +237,9 @@ def test_unknown_slack_user_is_created_from_users_info(
     assert all(c.token == slack.token for c in slack.calls_to("users.info"))
     assert audit_rows(database) == [("employee", nina_id, "created_from_slack")]
     # Next time she is known: same record, no second users.info call, no second audit row.
+    profile = profile_if_new(database, "U0NEWHIRE1", gateway.lookup_user)
     with database.session_scope() as session:
-        assert ensure_employee(session, "U0NEWHIRE1", gateway.lookup_user).id == nina_id
+        assert ensure_employee(session, "U0NEWHIRE1", profile).id == nina_id
     assert len(slack.calls_to("users.info")) == 1
     assert counts(database) == (1, 1)
 
@@ -245,8 +248,9 @@ def test_known_employee_is_returned_without_asking_slack(
     database: Database, slack: SlackStandIn, gateway: SlackGateway
 ) -> None:
     run_import(database, SAMPLE.read_text(encoding="utf-8"))
+    profile = profile_if_new(database, "U0000DEVONE", gateway.lookup_user)
     with database.session_scope() as session:
-        sofia = ensure_employee(session, "U0000DEVONE", gateway.lookup_user)
+        sofia = ensure_employee(session, "U0000DEVONE", profile)
         assert sofia.name == "Sofia Rossi"
         grace = get_by_slack_id(session, "U0000ITLEAD")
         assert grace is not None and grace.name == "Grace Okafor"
@@ -259,8 +263,9 @@ def test_known_employee_is_returned_without_asking_slack(
 def test_id_unknown_to_slack_gets_a_default_record(
     database: Database, slack: SlackStandIn, gateway: SlackGateway
 ) -> None:
+    profile = profile_if_new(database, "U0GHOST999", gateway.lookup_user)
     with database.session_scope() as session:
-        ghost_id = ensure_employee(session, "U0GHOST999", gateway.lookup_user).id
+        ghost_id = ensure_employee(session, "U0GHOST999", profile).id
     ghost = employees(database)["U0GHOST999"]
     assert (ghost.name, ghost.email, ghost.tz, ghost.country, ghost.roles) == (
         "U0GHOST999",
@@ -280,8 +285,9 @@ def test_id_unknown_to_slack_gets_a_default_record(
 
 def test_slack_profile_edge_cases(database: Database, slack: SlackStandIn, gateway: SlackGateway) -> None:
     run_import(database, HEADER + "U0OLDNINA1,Nina Old,nina@larkspur.example,UTC,US,,employee\n")
+    profile = profile_if_new(database, "U0NEWHIRE1", gateway.lookup_user)
     with database.session_scope() as session:
-        ensure_employee(session, "U0NEWHIRE1", gateway.lookup_user)
+        ensure_employee(session, "U0NEWHIRE1", profile)
     people = employees(database)
     assert people["U0NEWHIRE1"].email is None
     assert people["U0NEWHIRE1"].name == "Nina Newhire"
@@ -290,9 +296,11 @@ def test_slack_profile_edge_cases(database: Database, slack: SlackStandIn, gatew
     # A time zone Slack gives must be a real one; a bare profile still yields a usable record.
     slack.users["U0BADZONE1"] = {"id": "U0BADZONE1", "name": "zed", "tz": "Not/AZone", "profile": {"real_name": "Zed"}}
     slack.users["U0NOPROF01"] = {"id": "U0NOPROF01", "name": "just.a.handle"}
+    zed = profile_if_new(database, "U0BADZONE1", gateway.lookup_user)
+    handle_only = profile_if_new(database, "U0NOPROF01", gateway.lookup_user)
     with database.session_scope() as session:
-        ensure_employee(session, "U0BADZONE1", gateway.lookup_user)
-        ensure_employee(session, "U0NOPROF01", gateway.lookup_user)
+        ensure_employee(session, "U0BADZONE1", zed)
+        ensure_employee(session, "U0NOPROF01", handle_only)
     people = employees(database)
     assert (people["U0BADZONE1"].name, people["U0BADZONE1"].tz, people["U0BADZONE1"].email) == ("Zed", "UTC", None)
     assert (people["U0NOPROF01"].name, people["U0NOPROF01"].tz) == ("just.a.handle", "UTC")
