@@ -568,7 +568,8 @@ def eval_routing(
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as one JSON object (last line).")] = False,
 ) -> None:
     """Route every line and print accuracy, per-skill precision/recall and out-of-scope recall."""
-    from bot.evals import EvalFileError, evaluate_routing, read_jsonl
+    from bot.evals.jsonl import EvalFileError, read_jsonl
+    from bot.evals.routing import evaluate_routing
     from bot.runtime import build_router
     from knowledge.embeddings import MiniLMEmbeddings
     from skills.expenses.config import load_expense_policy
@@ -617,7 +618,8 @@ def eval_retrieval(
     show_misses: Annotated[bool, typer.Option(help="List the questions that missed.")] = False,
 ) -> None:
     """Recall@1/3/5, MRR@10, answer keyword hit rate, abstention on unanswerables, latency."""
-    from bot.evals import EvalFileError, evaluate_retrieval, read_jsonl
+    from bot.evals.jsonl import EvalFileError, read_jsonl
+    from bot.evals.retrieval import evaluate_retrieval
 
     if not corpus.is_dir():
         console.print(f"[red]--corpus {corpus} is not a folder[/red]")
@@ -653,7 +655,8 @@ def eval_answers(
     ask every question over HTTP as a different employee, and print what they saw: fact hit (answered, with
     every answer keyword in the reply), abstain rate on unanswerable questions, misrouted rate (a question
     that got a form, a ticket or the menu), p50/p95 latency."""
-    from bot.evals import EvalFileError, answer_rows, evaluate_answers, read_jsonl
+    from bot.evals.answers import answer_rows, evaluate_answers
+    from bot.evals.jsonl import EvalFileError, read_jsonl
 
     if not corpus.is_dir():
         console.print(f"[red]{corpus} is not a folder[/red]")
@@ -690,7 +693,8 @@ def eval_intents(
     """Deploy (as `eval answers` does), send every message of a CLINC150 split over HTTP, each from another
     employee, and print where the replies went: in-scope accuracy (the mapped skill took it, or a policy answer
     offered its action), out-of-scope recall (no skill acted: the smalltalk reply or the menu), p50/p95."""
-    from bot.evals import EvalFileError, evaluate_intents, intent_rows
+    from bot.evals.intents import evaluate_intents, intent_rows
+    from bot.evals.jsonl import EvalFileError
 
     try:
         rows = intent_rows(data, mapping, split, per_intent)
@@ -734,7 +738,8 @@ def eval_dialogues(
     time-machine)."""
     from datetime import UTC, datetime
 
-    from bot.evals import EvalFileError, dialogue_rows, evaluate_dialogues
+    from bot.evals.dialogues import dialogue_rows, evaluate_dialogues
+    from bot.evals.jsonl import EvalFileError
 
     try:
         rows = dialogue_rows(file)
@@ -771,7 +776,8 @@ def eval_tickets(
 ) -> None:
     """Triage every line offline (no LLM) and print category and priority accuracy, priority within one level,
     security precision/recall, how-to detection accuracy, per-category figures and the commonest confusions."""
-    from bot.evals import TICKET_KEYS, EvalFileError, evaluate_tickets, read_jsonl
+    from bot.evals.jsonl import EvalFileError, read_jsonl
+    from skills.it.evals import TICKET_KEYS, evaluate_tickets
 
     try:
         rows = read_jsonl(file, TICKET_KEYS)
@@ -851,7 +857,8 @@ def eval_receipts(
     """Read every receipt (PDF text layer or Tesseract) and print the accuracy of total (to the cent), date
     (same day) and company (normalised exact, and token F1 ≥ 0.8), and seconds per receipt. Receipts whose
     ground truth for a field is empty are left out of that field's figure and counted."""
-    from bot.evals import EvalFileError, evaluate_receipts, receipt_pairs
+    from bot.evals.jsonl import EvalFileError
+    from skills.expenses.evals import evaluate_receipts, receipt_pairs
 
     try:
         count = len(receipt_pairs(directory))

@@ -16,14 +16,8 @@ import pytest
 from sqlalchemy import func, select
 
 from bot import directory
-from bot.evals import (
-    DIALOGUE_TODAY,
-    EVAL_MANAGER,
-    DialogueEvalResult,
-    DialogueOutcome,
-    check_records,
-    check_reply,
-)
+from bot.evals.deployment import EVAL_MANAGER
+from bot.evals.dialogues import DIALOGUE_TODAY, DialogueEvalResult, DialogueOutcome, check_records, check_reply
 from bot.models import ChatMessage
 from bot.runtime import Runtime
 from tests.conftest import LiveServer

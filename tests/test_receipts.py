@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw, ImageFont
 from typer.testing import CliRunner, Result
 
 from bot.cli import app
-from bot.evals import company_tokens, token_f1
+from skills.expenses.evals import company_tokens, token_f1
 from skills.expenses.receipts import DateOrder, ReceiptUnreadable, extract_fields, parse_date, read_receipt
 from tests.test_loaders import make_pdf
 

@@ -11,8 +11,9 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from bot.cli import app
-from bot.evals import EvalFileError, evaluate_tickets
+from bot.evals.jsonl import EvalFileError
 from skills.it.classify import CATEGORIES, PRIORITIES, Triage, triage
+from skills.it.evals import evaluate_tickets
 from skills.it.titles import MAX_TITLE, make_title
 
 REPO = Path(__file__).resolve().parent.parent

@@ -1,0 +1,1 @@
+"""Quality measured, not guessed: the evals of routing, retrieval, answers, intents and dialogues."""
