@@ -54,7 +54,7 @@ from skills.expenses.service import Draft
 from skills.it import service as tickets
 from skills.leave import requests as leave_requests
 from skills.leave.home import calendar_token
-from skills.leave.requests import Proposal
+from skills.leave.proposals import Proposal
 from skills.leave.workdays import working_days
 from tests.conftest import PG_ADMIN_URL, LiveServer, _pg_available, make_settings
 from tests.slack_payloads import block_actions, message_event, post_event, post_interaction, view_submission

@@ -3,7 +3,6 @@ change (through `transition`, which also writes the audit row and the ledger).""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -16,7 +15,8 @@ from bot.escalations import TransitionError
 from bot.models import Employee, LeaveRequest
 from skills.leave import ledger
 from skills.leave.config import LeavePolicy, LeaveType
-from skills.leave.workdays import WorkingDays, working_days, working_days_until
+from skills.leave.proposals import Assessment, Proposal, RuleBreak
+from skills.leave.workdays import working_days, working_days_until
 
 ACTIVE = ("pending", "approved")
 # state → states it may move to. "pending → pending" is an edit while waiting for approval.
@@ -29,58 +29,6 @@ MOVES: dict[str, frozenset[str]] = {
     "cancelled": frozenset(),
     "discarded": frozenset(),
 }
-
-
-@dataclass(frozen=True)
-class Proposal:
-    """What the employee asked for, before it is a request."""
-
-    leave_type: str
-    start: date
-    end: date
-    start_half: str | None = None
-    end_half: str | None = None
-    reason: str | None = None
-
-    @classmethod
-    def of(cls, request: LeaveRequest) -> Proposal:
-        """What an existing request asks for (to check it again)."""
-        return cls(
-            leave_type=request.leave_type,
-            start=request.start_date,
-            end=request.end_date,
-            start_half=request.start_half,
-            end_half=request.end_half,
-            reason=request.reason,
-        )
-
-
-@dataclass(frozen=True)
-class RuleBreak:
-    """A rule the request breaks; `rule` names the policy passage to cite (LeaveType.policy key)."""
-
-    rule: str
-    message: str
-    blocking: bool
-
-
-@dataclass
-class Assessment:
-    proposal: Proposal
-    leave_type: LeaveType
-    workdays: WorkingDays
-    balance_before: Decimal | None = None
-    balance_after: Decimal | None = None
-    pending: Decimal = Decimal(0)
-    breaks: list[RuleBreak] = field(default_factory=list)
-
-    @property
-    def blocked(self) -> bool:
-        return any(b.blocking for b in self.breaks)
-
-    @property
-    def days(self) -> Decimal:
-        return self.workdays.days
 
 
 def fmt_days(value: Decimal) -> str:

@@ -29,7 +29,8 @@ from skills.leave import requests as leave_requests
 from skills.leave.config import LeavePolicy, LeaveType, load_policy
 from skills.leave.dates import ParsedLeave, days_named, parse_leave
 from skills.leave.jobs import decision_buttons
-from skills.leave.requests import Assessment, Proposal, RuleBreak, fmt_date, fmt_days, fmt_range
+from skills.leave.proposals import Assessment, Proposal, RuleBreak
+from skills.leave.requests import fmt_date, fmt_days, fmt_range
 from skills.leave.workdays import working_days
 from skills.policy import answer_from_sources, answer_in_between, cited_reply
 
