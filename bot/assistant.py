@@ -45,7 +45,7 @@ from bot.router import (
 from bot.settings import Settings
 from integrations.llm import AnswerWriter
 from knowledge.index import KnowledgeIndex
-from skills.base import LookedUp, NotACorrection, Skill, SkillContext
+from skills.base import Ahead, LookedUp, NotACorrection, Prepares, Skill, SkillContext
 from skills.policy import look_up_ahead, role_audiences
 from skills.smalltalk import MENU, NOT_SURE
 
@@ -259,7 +259,10 @@ class Assistant:
             # A typed cancel or correction goes to its draft's skill as a button; any files with it are the routed
             # skill's, which answers when the draft does not change (NotACorrection below).
             typed_action = skill_message.is_action and not message.is_action
-            with_files = self._read_files(self.skills.get(routed.skill) if typed_action else skill, message)
+            prepared_for = message if typed_action else skill_message
+            prepared = self._prepare(
+                self.skills.get(routed.skill) if typed_action else skill, prepared_for, employee_id
+            )
             looked_up = self._look_up(skill_message, route, audiences)
             with self.database.session_scope() as session:
                 conversation = session.get_one(Conversation, conversation_id)
@@ -278,8 +281,8 @@ class Assistant:
                     looked_up=looked_up,
                 )
                 try:
-                    if with_files is not None and not typed_action:
-                        handled = with_files(skill_message, ctx)
+                    if prepared is not None and not typed_action:
+                        handled = prepared(skill_message, ctx)
                     else:
                         handled = skill.handle(skill_message, ctx)
                 except NotACorrection:
@@ -287,8 +290,8 @@ class Assistant:
                     # the router read it.
                     ctx.route = routed
                     fallback = self.skills.get(routed.skill)
-                    if with_files is not None and typed_action:  # the routed skill's (see above)
-                        handled = with_files(message, ctx)
+                    if prepared is not None and typed_action:  # the routed skill's (see above)
+                        handled = prepared(message, ctx)
                     else:
                         handled = fallback.handle(message, ctx) if fallback else self._out_of_scope(routed)
                 reply = in_english_please(message, handled)
@@ -309,11 +312,18 @@ class Assistant:
             log.exception("skill %s failed", route.skill)
             return Reply(text=FAILED, ephemeral=True, skill=route.skill)
 
-    def _read_files(self, skill: Skill | None, message: Message) -> Callable[[Message, SkillContext], Reply] | None:
-        """The skill's handler with the message's files already read, or None when it has none to read. Called
-        with no transaction open: a download and OCR inside one would hold a connection (and, on SQLite, the one
-        write lock everyone needs) for as long as they take."""
-        if not message.files or message.is_action or not isinstance(skill, ReadsFiles):
+    def _prepare(
+        self, skill: Skill | None, message: Message, employee_id: int
+    ) -> Callable[[Message, SkillContext], Reply] | None:
+        """The skill's handler with its slow work done (files read, texts embedded: skills.base.Prepares), or None
+        when it has none. Called with no transaction open: a download, OCR or a model inside one would hold a
+        connection (and, on SQLite, the one write lock everyone needs) for as long as they take."""
+        if message.is_action:
+            return None
+        if isinstance(skill, Prepares):
+            ahead = Ahead(self.settings, self.database, self.index, employee_id, self.clock())
+            return skill.prepare(message, ahead)
+        if not message.files or not isinstance(skill, ReadsFiles):
             return None
         return skill.read_files(message, self.settings)
 

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from sqlalchemy.orm import Session
 
@@ -17,6 +17,7 @@ from bot.router import PERSONAL, Route
 from bot.settings import Settings
 
 if TYPE_CHECKING:
+    from bot.db import Database
     from integrations.llm import AnswerWriter
     from knowledge.answer import Answer
     from knowledge.index import KnowledgeIndex
@@ -90,6 +91,18 @@ class LookedUp:
     written: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Ahead:
+    """What a skill's prepare step may use, with no transaction open: it may read in a short session of its own
+    (`database`), embed, search and read files; it never writes."""
+
+    settings: Settings
+    database: Database
+    index: KnowledgeIndex
+    employee_id: int
+    now: datetime
+
+
 @dataclass
 class SkillContext:
     """What a skill may use while handling one message. The caller owns the transaction."""
@@ -132,6 +145,14 @@ class SkillContext:
             citations=citations,
             selects=selects,
         )
+
+
+@runtime_checkable
+class Prepares(Protocol):
+    """A skill with slow work to do before its transaction (reading files, embedding, retrieval): `prepare` does
+    it and returns the handler that answers with what it found (the apply step: reads and writes only)."""
+
+    def prepare(self, message: Message, ahead: Ahead) -> Callable[[Message, SkillContext], Reply]: ...
 
 
 class Skill(Protocol):

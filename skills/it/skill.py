@@ -9,9 +9,10 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -32,8 +33,8 @@ from integrations.files import (
 )
 from integrations.ocr import OcrUnavailable, error_lines, ocr_image
 from knowledge.answer import citations_for, extract_answer
-from knowledge.index import Hit
-from skills.base import SkillContext, ask_for_text, load_examples, row_id
+from knowledge.index import Hit, KnowledgeIndex
+from skills.base import Ahead, SkillContext, ask_for_text, load_examples, row_id
 from skills.it import service
 from skills.it.classify import CATEGORIES, PRIORITIES, Triage
 from skills.it.config import ItConfig, load_it_config
@@ -94,6 +95,17 @@ class Screenshots:
     refused: str | None = None
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """What `ItSkill.prepare` worked out before the transaction: the screenshots read, the report's triage, the
+    vectors of the texts the repeat and outage checks compare, and a security incident's first steps."""
+
+    read: Screenshots | None
+    found: Triage
+    vectors: dict[str, np.ndarray]
+    steps: tuple[str, list[Citation]] | None
+
+
 class ItSkill:
     name = "it"
     description = "IT help: how-to answers, problem reports and tickets, ticket status"
@@ -104,14 +116,33 @@ class ItSkill:
         self.examples: Sequence[str] = load_examples("it")
         self.file_seconds = READ_SECONDS  # how long one screenshot may take to download and read
 
-    def read_files(self, message: Message, settings: Settings) -> Callable[[Message, SkillContext], Reply]:
-        """Read the message's screenshots (download, OCR: the slow part) with no transaction open, and return
-        the handler that answers with them (see bot.assistant.ReadsFiles)."""
-        read = self._read_screenshots(message, settings)
-        return lambda message, ctx: self.handle(message, ctx, read=read)
+    def prepare(self, message: Message, ahead: Ahead) -> Callable[[Message, SkillContext], Reply]:
+        """The slow part, with no transaction open (see skills.base.Prepares): read the screenshots, triage the
+        report, embed it with the person's open tickets and others' recent ones (the repeat and outage checks),
+        and look up a security incident's first steps. Returns the handler that answers with them."""
+        if message.action_id:
+            return self.handle
+        read = self._read_screenshots(message, ahead.settings) if message.files else None
+        text, screenshot = message.text.strip(), read.text if read else ""
+        found = triage_report(text or screenshot, self.incidents)
+        report = text or ("Problem shown in a screenshot" if screenshot else "")
+        with ahead.database.session_scope() as session:
+            employee = session.get_one(Employee, ahead.employee_id)
+            mine = [_original(t) for t in service.open_tickets_of(session, employee) if _same_kind(t, found)]
+            since = ahead.now - self.config.incident_window
+            outage = found.is_problem and not found.security  # only a problem report may join an outage
+            others = (
+                [t.description for t in _others_open(session, found.category, employee.id, since)] if outage else []
+            )
+        texts = list(dict.fromkeys([report, _description(report, screenshot), *mine, *others]))
+        vectors = dict(zip(texts, ahead.index.embeddings.embed_array(texts), strict=True))
+        steps = self._security_steps(ahead.index, report) if found.security else None
+        prepared = Prepared(read=read, found=found, vectors=vectors, steps=steps)
+        return lambda message, ctx: self.handle(message, ctx, prepared=prepared)
 
-    def handle(self, message: Message, ctx: SkillContext, *, read: Screenshots | None = None) -> Reply:
-        """Answer a message; `read` is its screenshots as read_files read them (read here when not given)."""
+    def handle(self, message: Message, ctx: SkillContext, *, prepared: Prepared | None = None) -> Reply:
+        """Answer a message; `prepared` is what `prepare` worked out before the transaction (done here when not
+        given)."""
         if message.action_id:
             return self._action(message, ctx)
         text = message.text.strip()
@@ -119,6 +150,7 @@ class ItSkill:
         if relayed is not None:
             return relayed
         screenshot = ""
+        read = prepared.read if prepared else None
         if message.files:
             if read is None:
                 read = self._read_screenshots(message, ctx.settings)
@@ -136,9 +168,10 @@ class ItSkill:
                 )
         if _STATUS_QUESTION.search(text) or ctx.about_own_records:
             return self._status(ctx)
-        found = triage_report(text or screenshot, self.incidents)
+        found = prepared.found if prepared else triage_report(text or screenshot, self.incidents)
         if screenshot:
-            return self._open(text or "Problem shown in a screenshot", found, message, ctx, screenshot=screenshot)
+            report = text or "Problem shown in a screenshot"
+            return self._open(report, found, message, ctx, screenshot=screenshot, prepared=prepared)
         if found.follow_up:
             # "thanks, that worked", "any news?": about an answer or a ticket already there, never a new ticket.
             if service.open_tickets_of(ctx.session, ctx.employee) and _CHASER.search(text):
@@ -150,7 +183,7 @@ class ItSkill:
                 reply = cited_reply(text, answer, ctx, self.name)
                 reply.buttons = topic_actions(self.name, ctx)
                 return reply
-        return self._open(text, found, message, ctx)
+        return self._open(text, found, message, ctx, prepared=prepared)
 
     # ------------------------------------------------------------ opening tickets
 
@@ -204,11 +237,13 @@ class ItSkill:
         *,
         screenshot: str = "",
         asked_for_new: bool = False,
+        prepared: Prepared | None = None,
     ) -> Reply:
         """Open a ticket, or add the report to the same person's open ticket it repeats (unless they pressed
         "Open a ticket" for it: `asked_for_new`)."""
         now = ctx.now()
-        existing = None if asked_for_new else self._repeated(ctx, text, found)
+        vectors = prepared.vectors if prepared else {}
+        existing = None if asked_for_new else self._repeated(ctx, text, found, vectors)
         if existing is not None:
             existing.description = f"{existing.description}\n\nAdded later: {text}"[: MAX_DESCRIPTION * 2]
             ctx.session.flush()
@@ -238,7 +273,7 @@ class ItSkill:
             webhook=_hooks(ctx),
             requester=ctx.employee,
             title=found.title,
-            description=(text + (f"\n\nFrom the screenshot: {screenshot}" if screenshot else ""))[:MAX_DESCRIPTION],
+            description=_description(text, screenshot),
             ocr_text=screenshot or None,
             category=found.category,
             priority=found.priority,
@@ -250,7 +285,7 @@ class ItSkill:
             now=now,
         )
         # A how-to question the documents didn't answer is its own ticket, never folded into an outage.
-        incident = None if ticket.security or not found.is_problem else self._group_into_incident(ctx, ticket)
+        incident = None if ticket.security or not found.is_problem else self._group_into_incident(ctx, ticket, vectors)
         self._post_triage_card(ctx, ticket, found.reasons)
         if message.platform == "slack":
             ctx.conversation.awaiting_skill = self.name  # replies in this thread go to IT
@@ -263,7 +298,7 @@ class ItSkill:
             )
         citations: list[Citation] = []
         if ticket.security:
-            steps, citations = self._security_steps(ctx, text)
+            steps, citations = prepared.steps if prepared and prepared.steps else self._security_steps(ctx.index, text)
             lines.append("*Do this now:* " + steps if steps else "*Do this now:* disconnect from the network.")
             lines.append("IT security has been alerted.")
         return Reply(
@@ -274,7 +309,7 @@ class ItSkill:
             update_key=card_key(ticket),
         )
 
-    def _repeated(self, ctx: SkillContext, text: str, found: Triage) -> Ticket | None:
+    def _repeated(self, ctx: SkillContext, text: str, found: Triage, vectors: dict[str, np.ndarray]) -> Ticket | None:
         """The requester's open ticket this report repeats in other words ("my display keeps blinking" after
         "laptop screen is flickering"), if any: same or unsorted category and close in meaning (MiniLM cosine)
         or mostly the same words. A security report is never folded into another ticket."""
@@ -291,33 +326,26 @@ class ItSkill:
         mine = [t for t in service.open_tickets_of(ctx.session, ctx.employee) if _same_kind(t, found)]
         if not mine:
             return None
-        originals = [t.description.split("\n\nAdded later:", 1)[0] for t in mine]
-        vectors = ctx.index.embeddings.embed_array([text, *originals])
-        scores = vectors[1:] @ vectors[0]
+        originals = [_original(t) for t in mine]
+        embedded = _embedded(ctx, [text, *originals], vectors)
+        scores = embedded[1:] @ embedded[0]
         best = max(range(len(mine)), key=lambda i: float(scores[i]))
         if float(scores[best]) >= SAME_PROBLEM or _same_words(originals[best], text):
             return mine[best]
         return None
 
-    def _group_into_incident(self, ctx: SkillContext, ticket: Ticket) -> Incident | None:
+    def _group_into_incident(
+        self, ctx: SkillContext, ticket: Ticket, vectors: dict[str, np.ndarray]
+    ) -> Incident | None:
         """Join or start an incident when other people reported the same problem within the window."""
         since = ticket.created_at - self.config.incident_window
-        others = list(
-            ctx.session.scalars(
-                select(Ticket).where(
-                    Ticket.id != ticket.id,
-                    Ticket.requester_id != ticket.requester_id,
-                    Ticket.category == ticket.category,
-                    Ticket.status.in_(service.OPEN),
-                    Ticket.security.is_(False),
-                    Ticket.created_at >= since,
-                )
-            )
-        )
+        others = [
+            t for t in _others_open(ctx.session, ticket.category, ticket.requester_id, since) if t.id != ticket.id
+        ]
         if not others:
             return None
-        vectors = ctx.index.embeddings.embed_array([ticket.description] + [t.description for t in others])
-        similar = [t for t, score in zip(others, vectors[1:] @ vectors[0], strict=True) if score >= SAME_OUTAGE]
+        embedded = _embedded(ctx, [ticket.description] + [t.description for t in others], vectors)
+        similar = [t for t, score in zip(others, embedded[1:] @ embedded[0], strict=True) if score >= SAME_OUTAGE]
         if len(similar) + 1 < self.config.incident_min_reports:
             return None
         incident = next((t.incident for t in similar if t.incident is not None and t.incident.status == "open"), None)
@@ -352,16 +380,17 @@ class ItSkill:
             else [],
         )
 
-    def _security_steps(self, ctx: SkillContext, text: str) -> tuple[str, list[Citation]]:
+    @staticmethod
+    def _security_steps(index: KnowledgeIndex, text: str) -> tuple[str, list[Citation]]:
         """The first steps for each kind of incident the report describes, from the security SOP."""
         lowered = text.lower()
         kinds = [topic for topic, cues in SECURITY_TOPICS if any(cue in lowered for cue in cues)] or ["incident"]
         hits: list[Hit] = []
         for topic in kinds[:2]:
-            found = ctx.index.search(f"first steps {topic}", k=1, audiences=["everyone"])
+            found = index.search(f"first steps {topic}", k=1, audiences=["everyone"])
             hits += [h for h in found if h.chunk_id not in {x.chunk_id for x in hits}]
         sentences = [
-            extract_answer(f"what to do first: {topic}", [hit], ctx.index, min_score=0.0).text
+            extract_answer(f"what to do first: {topic}", [hit], index, min_score=0.0).text
             for topic, hit in zip(kinds, hits, strict=False)
         ]
         return " ".join(s for s in sentences if s), citations_for(hits)
@@ -730,6 +759,36 @@ def _hooks(ctx: SkillContext) -> bool:
 
 def _employee_by_slack(ctx: SkillContext, slack_id: str) -> Employee | None:
     return ctx.session.scalar(select(Employee).where(Employee.slack_id == slack_id)) if slack_id else None
+
+
+def _original(ticket: Ticket) -> str:
+    """A ticket's description as first reported, without the reports added to it later."""
+    return ticket.description.split("\n\nAdded later:", 1)[0]
+
+
+def _description(report: str, screenshot: str) -> str:
+    """A new ticket's description: the report, and the text read from its screenshot."""
+    return (report + (f"\n\nFrom the screenshot: {screenshot}" if screenshot else ""))[:MAX_DESCRIPTION]
+
+
+def _others_open(session: Session, category: str, requester_id: int, since: datetime) -> list[Ticket]:
+    """Other people's open tickets of a category reported since `since` (an outage's other reports)."""
+    query = select(Ticket).where(
+        Ticket.requester_id != requester_id,
+        Ticket.category == category,
+        Ticket.status.in_(service.OPEN),
+        Ticket.security.is_(False),
+        Ticket.created_at >= since,
+    )
+    return list(session.scalars(query))
+
+
+def _embedded(ctx: SkillContext, texts: list[str], vectors: dict[str, np.ndarray]) -> np.ndarray:
+    """The texts' vectors, as embedded before the transaction; any not embedded then are embedded now."""
+    missing = [t for t in dict.fromkeys(texts) if t not in vectors]
+    if missing:
+        vectors = {**vectors, **dict(zip(missing, ctx.index.embeddings.embed_array(missing), strict=True))}
+    return np.stack([vectors[t] for t in texts])
 
 
 def _same_kind(ticket: Ticket, found: Triage) -> bool:
