@@ -14,7 +14,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot import insights, outbox
-from bot.insights import ApprovalTimes, Deflection, Durations
+from bot.insight_measures import Durations
+from bot.insights import ApprovalTimes, Deflection
 from bot.messages import escape_mrkdwn
 from bot.models import DigestPost, OutboxItem
 from skills.it.config import ItConfig

@@ -15,25 +15,29 @@ rows (the same on SQLite and PostgreSQL, which lack a shared percentile or inter
 from __future__ import annotations
 
 import bisect
-import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
-from sqlalchemy import Text, case, cast, func, select
-from sqlalchemy.orm import InstrumentedAttribute, Session
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
 
+from bot.insight_measures import (
+    Durations,
+    durations,
+    epoch_seconds,
+    rounded_seconds,
+    share_of,
+    utc_bounds,
+    utc_day,
+    within,
+)
+from bot.insight_questions import QUESTION_SKILLS, follow_up_times, question_rows
 from bot.models import AuditEntry, ChatMessage, Escalation, Expense, Feedback, LeaveRequest, Ticket
 from bot.privacy import redact_pii, sensitive_topic
 from knowledge.index import stem_terms
 from skills.it.config import ItConfig
 
-# Inbound messages routed to these skills can be questions (see `deflection`).
-QUESTION_SKILLS = ("policy", "it")
-# An IT reply answered from the knowledge base carries this button; its value is the question's message id.
-IT_HOWTO_BUTTON = "it:open_ticket"
 # Two escalated questions belong to one cluster when their stemmed content words overlap this much (Jaccard).
 CLUSTER_SIMILARITY = 0.5
 
@@ -82,15 +86,6 @@ class FeedbackSummary:
     up: int
     down: int
     share_positive: float | None
-
-
-@dataclass(frozen=True)
-class Durations:
-    """How long something took, over `count` cases, in seconds."""
-
-    count: int
-    median_seconds: float | None
-    p90_seconds: float | None
 
 
 @dataclass(frozen=True)
@@ -143,72 +138,16 @@ class QuestionCluster:
     escalation_ids: tuple[int, ...]
 
 
-# ------------------------------------------------------------------------------------------------ helpers
-
-
-def _bounds(start: datetime, end: datetime) -> tuple[datetime, datetime]:
-    # SQLite compares datetimes as text without their offset, so every bound is turned into UTC first.
-    if start.tzinfo is None or end.tzinfo is None:
-        raise ValueError("the period must be given as timezone-aware datetimes")
-    return start.astimezone(UTC), end.astimezone(UTC)
-
-
-def _in(
-    column: InstrumentedAttribute[datetime] | InstrumentedAttribute[datetime | None], start: datetime, end: datetime
-) -> ColumnElement[bool]:
-    return (column >= start) & (column < end)
-
-
-def percentile(sorted_values: Sequence[float], q: float) -> float | None:
-    """The q-th quantile (0..1) by linear interpolation between the closest ranks (numpy's default)."""
-    if not sorted_values:
-        return None
-    position = (len(sorted_values) - 1) * q
-    low = math.floor(position)
-    high = min(low + 1, len(sorted_values) - 1)
-    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (position - low)
-
-
-def durations(seconds: Iterable[float]) -> Durations:
-    """Median and 90th percentile of the given durations (None when there are none)."""
-    values = sorted(seconds)
-    return Durations(count=len(values), median_seconds=percentile(values, 0.5), p90_seconds=percentile(values, 0.9))
-
-
-def _share(part: int, whole: int) -> float | None:
-    return part / whole if whole else None
-
-
-def _epoch(session: Session, column: InstrumentedAttribute[datetime] | InstrumentedAttribute[datetime | None]) -> Any:
-    """Seconds since 1970 (UTC) of a timestamp column, worked out by the database: for 10k rows this is
-    several times cheaper than building timezone-aware datetimes in Python (PostgreSQL especially)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return func.extract("epoch", column)
-    return (func.julianday(column) - 2440587.5) * 86400.0  # SQLite stores UTC; julianday keeps milliseconds
-
-
-def _seconds(value: object) -> float | None:
-    # Rounded to the millisecond: SQLite's julianday arithmetic carries float noise well below that.
-    return None if value is None else round(float(value), 3)  # type: ignore[arg-type]
-
-
-def _utc_day(session: Session, column: InstrumentedAttribute[datetime]) -> ColumnElement[object]:
-    # PostgreSQL's date() of a timestamptz uses the session's time zone; the chart's days are UTC days.
-    if session.get_bind().dialect.name == "postgresql":
-        return func.date(func.timezone("UTC", column))
-    return func.date(column)
-
-
 # ------------------------------------------------------------------------------------------------ messages
 
 
 def messages_per_skill_per_day(session: Session, *, start: datetime, end: datetime) -> MessagesPerDay:
     """Inbound messages (direction "in") per UTC day and the skill they were routed to."""
-    start, end = _bounds(start, end)
-    day = _utc_day(session, ChatMessage.created_at)
+    start, end = utc_bounds(start, end)
+    day = utc_day(session, ChatMessage.created_at)
     rows = session.execute(
         select(day, ChatMessage.skill, func.count())
-        .where(ChatMessage.direction == "in", _in(ChatMessage.created_at, start, end))
+        .where(ChatMessage.direction == "in", within(ChatMessage.created_at, start, end))
         .group_by(day, ChatMessage.skill)
     ).all()
     days: list[date] = []
@@ -230,68 +169,6 @@ def messages_per_skill_per_day(session: Session, *, start: datetime, end: dateti
 
 
 # ------------------------------------------------------------------------------------------------ deflection
-
-
-def _question_rows(session: Session, start: datetime, end: datetime, skills: Sequence[str]) -> list[tuple[int, float]]:
-    """(asker, asked at in epoch seconds) of the period's questions; see `deflection` for which messages count."""
-    asked_at = _epoch(session, ChatMessage.created_at)
-    questions: list[tuple[int, float]] = []
-    if "policy" in skills:
-        rows = session.execute(
-            select(ChatMessage.employee_id, asked_at).where(
-                ChatMessage.direction == "in",
-                ChatMessage.skill == "policy",
-                ChatMessage.employee_id.is_not(None),
-                _in(ChatMessage.created_at, start, end),
-            )
-        ).all()
-        questions += [(who, round(float(at), 3)) for who, at in rows if who is not None]
-    if "it" in skills:
-        # The answer is stored just after its question, so a question asked at the very end of the period
-        # may have its answer a little later: look a day further for answers, then keep the period's questions.
-        answers = session.execute(
-            select(ChatMessage.payload).where(
-                ChatMessage.direction == "out",
-                ChatMessage.skill == "it",
-                cast(ChatMessage.payload, Text).contains(IT_HOWTO_BUTTON),
-                _in(ChatMessage.created_at, start, end + timedelta(days=1)),
-            )
-        ).scalars()
-        asked_ids = {
-            int(button["value"])
-            for payload in answers
-            for button in (payload or {}).get("buttons", [])
-            if button.get("action_id") == IT_HOWTO_BUTTON and str(button.get("value", "")).isdigit()
-        }
-        if asked_ids:
-            rows = session.execute(
-                select(ChatMessage.employee_id, asked_at).where(
-                    ChatMessage.id.in_(asked_ids),
-                    ChatMessage.direction == "in",
-                    ChatMessage.employee_id.is_not(None),
-                    _in(ChatMessage.created_at, start, end),
-                )
-            ).all()
-            questions += [(who, round(float(at), 3)) for who, at in rows if who is not None]
-    return questions
-
-
-def _follow_ups(session: Session, start: datetime, until: datetime) -> dict[int, list[float]]:
-    """When (epoch seconds) each person opened a ticket or an HR request (any kind) in [start, until), sorted."""
-    found: dict[int, list[float]] = {}
-    for who, at in session.execute(
-        select(Ticket.requester_id, _epoch(session, Ticket.created_at)).where(_in(Ticket.created_at, start, until))
-    ).all():
-        found.setdefault(int(who), []).append(round(float(at), 3))
-    for who, at in session.execute(
-        select(Escalation.employee_id, _epoch(session, Escalation.created_at)).where(
-            _in(Escalation.created_at, start, until)
-        )
-    ).all():
-        found.setdefault(int(who), []).append(round(float(at), 3))
-    for times in found.values():
-        times.sort()
-    return found
 
 
 def deflection(
@@ -316,11 +193,11 @@ def deflection(
     ones included) in [t, t + window_days); otherwise it is *deflected*. A thumbs-up or the lack of a rating
     does not matter. Questions whose window has not closed by `now` are *pending*, whatever happened so far:
     counting only their early failures would bias the rate down."""
-    start, end = _bounds(start, end)
+    start, end = utc_bounds(start, end)
     window = timedelta(days=window_days).total_seconds()
     now_epoch = now.timestamp()
-    questions = _question_rows(session, start, end, skills)
-    follow_ups = _follow_ups(session, start, end + timedelta(days=window_days)) if questions else {}
+    questions = question_rows(session, start, end, skills)
+    follow_ups = follow_up_times(session, start, end + timedelta(days=window_days)) if questions else {}
     deflected = followed_up = pending = 0
     for who, asked in questions:
         # Compared in whole milliseconds, so float noise cannot move a follow-up across the window's edge.
@@ -339,7 +216,7 @@ def deflection(
         followed_up=followed_up,
         pending=pending,
         window_days=window_days,
-        rate=_share(deflected, deflected + followed_up),
+        rate=share_of(deflected, deflected + followed_up),
     )
 
 
@@ -348,15 +225,15 @@ def deflection(
 
 def answer_feedback(session: Session, *, start: datetime, end: datetime) -> FeedbackSummary:
     """👍/👎 votes cast in the period (one per person per answer; the last click counts)."""
-    start, end = _bounds(start, end)
+    start, end = utc_bounds(start, end)
     up, down = session.execute(
         select(
             func.coalesce(func.sum(case((Feedback.value > 0, 1), else_=0)), 0),
             func.coalesce(func.sum(case((Feedback.value < 0, 1), else_=0)), 0),
-        ).where(_in(Feedback.created_at, start, end))
+        ).where(within(Feedback.created_at, start, end))
     ).one()
     up, down = int(up), int(down)
-    return FeedbackSummary(up=up, down=down, share_positive=_share(up, up + down))
+    return FeedbackSummary(up=up, down=down, share_positive=share_of(up, up + down))
 
 
 # ------------------------------------------------------------------------------------------------ tickets and HR
@@ -365,15 +242,16 @@ def answer_feedback(session: Session, *, start: datetime, end: datetime) -> Feed
 def ticket_response_times(session: Session, *, start: datetime, end: datetime) -> ResponseTimes:
     """Tickets opened in the period: created → first response by IT (claim, assignment, reply or status
     change), and created → resolved (wall-clock, waiting time included; the SLA figure excludes it)."""
-    start, end = _bounds(start, end)
-    created = _epoch(session, Ticket.created_at)
+    start, end = utc_bounds(start, end)
+    created = epoch_seconds(session, Ticket.created_at)
     rows = session.execute(
         select(
-            _epoch(session, Ticket.first_response_at) - created, _epoch(session, Ticket.resolved_at) - created
-        ).where(_in(Ticket.created_at, start, end))
+            epoch_seconds(session, Ticket.first_response_at) - created,
+            epoch_seconds(session, Ticket.resolved_at) - created,
+        ).where(within(Ticket.created_at, start, end))
     ).all()
-    first = [_seconds(value) for value, _ in rows]
-    resolved = [_seconds(value) for _, value in rows]
+    first = [rounded_seconds(value) for value, _ in rows]
+    resolved = [rounded_seconds(value) for _, value in rows]
     return ResponseTimes(
         opened=len(rows),
         first_response=durations(value for value in first if value is not None),
@@ -389,8 +267,8 @@ def escalation_response_times(
     """HR requests opened in the period, timed from the audit log that bot.escalations writes: first response
     = the first move to "answered" or "resolved", resolution = the move to "resolved". Sensitive requests are
     left out unless `include_sensitive` (the digest never includes them)."""
-    start, end = _bounds(start, end)
-    period = _in(Escalation.created_at, start, end)
+    start, end = utc_bounds(start, end)
+    period = within(Escalation.created_at, start, end)
     if not include_sensitive:
         period = period & Escalation.sensitive.is_(False)
     statuses = {
@@ -401,7 +279,7 @@ def escalation_response_times(
         select(
             AuditEntry.entity_id,
             AuditEntry.action,
-            func.min(_epoch(session, AuditEntry.at) - _epoch(session, Escalation.created_at)),
+            func.min(epoch_seconds(session, AuditEntry.at) - epoch_seconds(session, Escalation.created_at)),
         )
         .join(Escalation, Escalation.id == AuditEntry.entity_id)
         .where(AuditEntry.entity == "escalation", AuditEntry.action.in_(("answered", "resolved")), period)
@@ -410,7 +288,7 @@ def escalation_response_times(
     first: dict[int, float] = {}
     resolved: dict[int, float] = {}
     for row_id, action, after in moves:
-        seconds = _seconds(after) or 0.0
+        seconds = rounded_seconds(after) or 0.0
         first[int(row_id)] = min(seconds, first.get(int(row_id), seconds))
         if action == "resolved":
             resolved[int(row_id)] = seconds
@@ -435,19 +313,19 @@ def ticket_sla_compliance(
     paused before the first response). Resolution: resolved − created − paused seconds. An open ticket counts
     as breached once its clock at `now` has reached the target, else as pending; a ticket closed without
     being resolved (e.g. a duplicate) is not counted for resolution; unknown priorities are skipped."""
-    start, end = _bounds(start, end)
+    start, end = utc_bounds(start, end)
     now_epoch = now.timestamp()
-    created = _epoch(session, Ticket.created_at)
+    created = epoch_seconds(session, Ticket.created_at)
     rows = session.execute(
         select(
             Ticket.priority,
             Ticket.status,
             created,
-            _epoch(session, Ticket.first_response_at) - created,
-            _epoch(session, Ticket.resolved_at) - created,
+            epoch_seconds(session, Ticket.first_response_at) - created,
+            epoch_seconds(session, Ticket.resolved_at) - created,
             Ticket.paused_seconds,
-            _epoch(session, Ticket.waiting_since),
-        ).where(_in(Ticket.created_at, start, end))
+            epoch_seconds(session, Ticket.waiting_since),
+        ).where(within(Ticket.created_at, start, end))
     ).all()
     response = [0, 0, 0]  # met, breached, pending
     resolution = [0, 0, 0]
@@ -460,18 +338,18 @@ def ticket_sla_compliance(
         clock_now = round(now_epoch - float(created_at) - paused - waiting_now, 3)
         response_target, resolution_target = sla.response.total_seconds(), sla.resolution.total_seconds()
         if first is not None:
-            response[0 if (_seconds(first) or 0.0) <= response_target else 1] += 1
+            response[0 if (rounded_seconds(first) or 0.0) <= response_target else 1] += 1
         else:
             response[1 if clock_now >= response_target else 2] += 1
         if resolved is not None:
-            resolution[0 if (_seconds(resolved) or 0.0) - paused <= resolution_target else 1] += 1
+            resolution[0 if (rounded_seconds(resolved) or 0.0) - paused <= resolution_target else 1] += 1
         elif status != "closed":
             resolution[1 if clock_now >= resolution_target else 2] += 1
     return SlaCompliance(response=_sla_share(*response), resolution=_sla_share(*resolution))
 
 
 def _sla_share(met: int, breached: int, pending: int) -> SlaShare:
-    return SlaShare(met=met, breached=breached, pending=pending, share_met=_share(met, met + breached))
+    return SlaShare(met=met, breached=breached, pending=pending, share_met=share_of(met, met + breached))
 
 
 # ------------------------------------------------------------------------------------------------ approvals
@@ -480,12 +358,12 @@ def _sla_share(met: int, breached: int, pending: int) -> SlaShare:
 def leave_approval_times(session: Session, *, start: datetime, end: datetime) -> ApprovalTimes:
     """Leave requests submitted for approval in the period: submitted → approved or denied. A request
     approved and later cancelled counts as approved; withdrawn ones are neither decided nor pending."""
-    start, end = _bounds(start, end)
+    start, end = utc_bounds(start, end)
     rows = session.execute(
         select(
             LeaveRequest.status,
-            _epoch(session, LeaveRequest.decided_at) - _epoch(session, LeaveRequest.submitted_at),
-        ).where(_in(LeaveRequest.submitted_at, start, end))
+            epoch_seconds(session, LeaveRequest.decided_at) - epoch_seconds(session, LeaveRequest.submitted_at),
+        ).where(within(LeaveRequest.submitted_at, start, end))
     ).all()
     return _approvals(rows, approved=("approved", "cancelled"), declined=("denied",), pending=("pending",))
 
@@ -494,11 +372,11 @@ def expense_approval_times(session: Session, *, start: datetime, end: datetime) 
     """Expense claims submitted in the period: submitted → the final decision (finance's, when a claim also
     needs finance; approved-then-reimbursed counts as approved). Claims approved by the manager and waiting
     for finance are pending."""
-    start, end = _bounds(start, end)
+    start, end = utc_bounds(start, end)
     rows = session.execute(
-        select(Expense.status, _epoch(session, Expense.decided_at) - _epoch(session, Expense.submitted_at)).where(
-            _in(Expense.submitted_at, start, end)
-        )
+        select(
+            Expense.status, epoch_seconds(session, Expense.decided_at) - epoch_seconds(session, Expense.submitted_at)
+        ).where(within(Expense.submitted_at, start, end))
     ).all()
     return _approvals(
         rows,
@@ -516,7 +394,7 @@ def _approvals(
     pending: tuple[str, ...],
 ) -> ApprovalTimes:
     """`rows`: (status, seconds from submission to decision or None)."""
-    decided = [_seconds(seconds) for status, seconds in rows if status in approved + declined]
+    decided = [rounded_seconds(seconds) for status, seconds in rows if status in approved + declined]
     return ApprovalTimes(
         submitted=len(rows),
         approved=sum(1 for status, _ in rows if status in approved),
@@ -540,10 +418,10 @@ def unanswered_question_clusters(
     new group. The example is the group's first question, with personal data redacted. Sensitive requests
     never appear, nor does any question that reads as a medical, harassment or grievance matter even if it
     was not flagged (this list is shown in a shared channel)."""
-    start, end = _bounds(start, end)
+    start, end = utc_bounds(start, end)
     rows = session.execute(
         select(Escalation.id, Escalation.question)
-        .where(_in(Escalation.created_at, start, end), Escalation.sensitive.is_(False))
+        .where(within(Escalation.created_at, start, end), Escalation.sensitive.is_(False))
         .order_by(Escalation.created_at, Escalation.id)
     ).all()
     groups: list[tuple[frozenset[str], str, list[int]]] = []  # (first question's terms, example, ids)

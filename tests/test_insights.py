@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from bot import escalations, insights
+from bot import escalations, insight_measures, insights
 from bot.db import Database
 from bot.migrate import upgrade
 from bot.models import (
@@ -294,8 +294,8 @@ def test_ticket_response_and_resolution_times(database: Database) -> None:
     # Resolutions (wall clock, s): T1 14400, T3 21600, T2 86400. Median 21600; p90 at rank 1.8 → 21600 + 0.8 × 64800.
     assert times == insights.ResponseTimes(
         opened=8,
-        first_response=insights.Durations(count=6, median_seconds=1800.0, p90_seconds=4500.0),
-        resolution=insights.Durations(count=3, median_seconds=21600.0, p90_seconds=73440.0),
+        first_response=insight_measures.Durations(count=6, median_seconds=1800.0, p90_seconds=4500.0),
+        resolution=insight_measures.Durations(count=3, median_seconds=21600.0, p90_seconds=73440.0),
         awaiting_response=2,  # T5, T6
         unresolved=5,  # T4, T5, T6, T8, T9
     )
@@ -358,8 +358,8 @@ def test_escalation_times_come_from_the_audit_log(database: Database) -> None:
     # Resolutions: 1800, 86400 → median 44100; p90 at rank 0.9 → 1800 + 0.9 × 84600 = 77940.
     assert times == insights.ResponseTimes(
         opened=4,
-        first_response=insights.Durations(count=3, median_seconds=7200.0, p90_seconds=70560.0),
-        resolution=insights.Durations(count=2, median_seconds=44100.0, p90_seconds=77940.0),
+        first_response=insight_measures.Durations(count=3, median_seconds=7200.0, p90_seconds=70560.0),
+        resolution=insight_measures.Durations(count=2, median_seconds=44100.0, p90_seconds=77940.0),
         awaiting_response=1,
         unresolved=2,
     )
@@ -440,7 +440,7 @@ def test_leave_approval_times(database: Database) -> None:
         approved=2,
         declined=1,
         pending=1,
-        time_to_decision=insights.Durations(count=3, median_seconds=10800.0, p90_seconds=71280.0),
+        time_to_decision=insight_measures.Durations(count=3, median_seconds=10800.0, p90_seconds=71280.0),
     )
 
 
@@ -461,7 +461,7 @@ def test_expense_approval_times(database: Database) -> None:
         approved=2,
         declined=1,
         pending=2,
-        time_to_decision=insights.Durations(count=3, median_seconds=7200.0, p90_seconds=139680.0),
+        time_to_decision=insight_measures.Durations(count=3, median_seconds=7200.0, p90_seconds=139680.0),
     )
 
 
@@ -500,7 +500,7 @@ def test_unanswered_questions_are_clustered_without_sensitive_ones(database: Dat
 
 
 def test_an_empty_database_gives_zeros_and_none(database: Database) -> None:
-    none = insights.Durations(count=0, median_seconds=None, p90_seconds=None)
+    none = insight_measures.Durations(count=0, median_seconds=None, p90_seconds=None)
     with database.session_scope() as session:
         assert insights.deflection(session, start=START, end=END, now=NOW, window_days=7) == insights.Deflection(
             questions=0, deflected=0, followed_up=0, pending=0, window_days=7, rate=None
@@ -530,10 +530,10 @@ def test_naive_periods_are_refused(database: Database) -> None:
 
 
 def test_percentile_interpolates_between_ranks() -> None:
-    assert insights.percentile([], 0.5) is None
-    assert insights.percentile([7.0], 0.9) == 7.0
-    assert insights.percentile([10.0, 20.0, 30.0, 40.0, 50.0], 0.9) == 46.0  # rank 3.6 → 40 + 0.6 × 10
-    assert insights.percentile([10.0, 20.0], 0.5) == 15.0
+    assert insight_measures.percentile([], 0.5) is None
+    assert insight_measures.percentile([7.0], 0.9) == 7.0
+    assert insight_measures.percentile([10.0, 20.0, 30.0, 40.0, 50.0], 0.9) == 46.0  # rank 3.6 → 40 + 0.6 × 10
+    assert insight_measures.percentile([10.0, 20.0], 0.5) == 15.0
 
 
 def test_figures_over_ten_thousand_rows_of_each_kind(database: Database) -> None:
