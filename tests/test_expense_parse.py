@@ -8,7 +8,9 @@ from decimal import Decimal
 
 import pytest
 
-from skills.expenses.parse import CATEGORIES, ParsedExpense, currency_named, parse_correction, parse_expense
+from skills.expenses.categories import CATEGORIES
+from skills.expenses.currencies import currency_named
+from skills.expenses.parse import ParsedExpense, parse_correction, parse_expense
 
 TODAY = date(2026, 11, 22)  # a Sunday
 

@@ -25,8 +25,10 @@ from bot.db import Database
 from bot.directory import DirectoryError, ImportReport, import_csv, parse_roles
 from bot.migrate import upgrade
 from bot.models import ROLES
-from skills.expenses.parse import CATEGORIES as EXPENSE_CATEGORIES
-from skills.expenses.parse import ISO_4217, MAX_AMOUNT, MAX_DISTANCE, ParsedExpense, minor_units, parse_expense
+from skills.expenses.categories import CATEGORIES as EXPENSE_CATEGORIES
+from skills.expenses.currencies import ISO_4217, minor_units
+from skills.expenses.parse import ParsedExpense, parse_expense
+from skills.expenses.scan import MAX_AMOUNT, MAX_DISTANCE
 from skills.it.classify import CATEGORIES as TICKET_CATEGORIES
 from skills.it.classify import PRIORITIES, Triage, triage
 from skills.it.titles import MAX_TITLE, make_title

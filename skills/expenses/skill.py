@@ -44,8 +44,10 @@ from skills.base import (
     row_id,
 )
 from skills.expenses import service
+from skills.expenses.categories import CATEGORIES
 from skills.expenses.config import ExpensePolicy, load_expense_policy
-from skills.expenses.parse import CATEGORIES, ParsedExpense, minor_units, parse_correction, parse_expense
+from skills.expenses.currencies import minor_units
+from skills.expenses.parse import ParsedExpense, parse_correction, parse_expense
 from skills.expenses.receipts import ReceiptFields, ReceiptUnreadable, read_receipt
 from skills.expenses.service import LABELS, Draft, Flag, money
 from skills.policy import answer_from_sources, answer_in_between, cited_reply
