@@ -28,7 +28,7 @@ from knowledge.classifier import TextClassifier
 from knowledge.embeddings import MiniLMEmbeddings
 from skills.it.classify import triage
 from skills.it.incidents import ROUTE_THRESHOLD, IncidentModel
-from skills.leave.dates import tells_of_a_death, tells_of_illness_and_absence
+from skills.leave.meanings import tells_of_a_death, tells_of_illness_and_absence
 
 OUT_OF_SCOPE = "out_of_scope"
 ROUTER_TOKENS = 64  # a message's first 64 tokens say what it is about; a 40 kB paste costs no more than that
