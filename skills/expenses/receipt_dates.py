@@ -12,7 +12,6 @@ DateOrder = Literal["DMY", "MDY", "YMD"]
 # Day first: the receipts this bot sees first are Malaysian (like British, European and most Asian ones).
 DEFAULT_DATE_ORDER: DateOrder = "DMY"
 
-
 _MONTHS = {
     name: number
     for number, names in enumerate(

@@ -9,7 +9,6 @@ from skills.it.normalise import WORD_FOLDS, fold_typo
 
 MAX_TITLE = 80
 
-
 _GREETING = re.compile(
     r"^\s*((hi|hey|hello|hiya|yo|morning|good (morning|afternoon|evening)|dear|ok so|so|um+|uh+|fyi|urgent|help|"
     r"quick question|please|pls|plz|i think)\b( (it|team|there|all|folks|guys|everyone|support|helpdesk|"
