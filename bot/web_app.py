@@ -31,6 +31,7 @@ from starlette.types import Message as AsgiMessage
 
 from bot.body_limit import MAX_BODY_BYTES, BodyLimit, nests_deeper_than
 from bot.console import routes as console
+from bot.console.admin import MAX_DIRECTORY_BYTES
 from bot.console.auth import open_playground, read_session
 from bot.directory import get_by_slack_id
 from bot.messages import Message, Reply
@@ -201,7 +202,7 @@ def create_app(runtime: Runtime, *, run_scheduler: bool = True, bind_host: str |
     # those may send twice their own limit, so a file a little too big still gets the console's own message.
     uploads = {
         "/console/hr/documents": 2 * runtime.settings.max_upload_bytes,
-        "/console/admin/directory": 2 * console.MAX_DIRECTORY_BYTES,
+        "/console/admin/directory": 2 * MAX_DIRECTORY_BYTES,
     }
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES, larger=uploads)
     app.add_middleware(SecurityHeaders)  # added last, so it wraps BodyLimit's 413 too

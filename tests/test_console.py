@@ -448,10 +448,11 @@ def test_every_console_form_post_refuses_a_missing_or_foreign_csrf_token(server:
     token, and none changes anything."""
     from fastapi.routing import APIRoute
 
-    from bot.console.routes import router
+    from bot.console.routes import routers
 
     posts = sorted(
         route.path
+        for router in routers()
         for route in router.routes
         if isinstance(route, APIRoute) and route.methods is not None and "POST" in route.methods
     )
