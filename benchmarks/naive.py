@@ -19,7 +19,8 @@ import numpy as np
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
 
 from knowledge.embeddings import WordLlamaEmbeddings
-from knowledge.index import CANDIDATES, COLLECTION, RRF_K, Hit, KnowledgeIndex, stem_terms
+from knowledge.index import CANDIDATES, COLLECTION, RRF_K, Hit, KnowledgeIndex
+from knowledge.terms import stem_terms
 
 
 class WordLlamaFunction(EmbeddingFunction[Documents]):

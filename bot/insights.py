@@ -35,7 +35,7 @@ from bot.insight_measures import (
 from bot.insight_questions import QUESTION_SKILLS, follow_up_times, question_rows
 from bot.models import AuditEntry, ChatMessage, Escalation, Expense, Feedback, LeaveRequest, Ticket
 from bot.privacy import redact_pii, sensitive_topic
-from knowledge.index import stem_terms
+from knowledge.terms import stem_terms
 from skills.it.config import ItConfig
 
 # Two escalated questions belong to one cluster when their stemmed content words overlap this much (Jaccard).

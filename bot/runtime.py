@@ -22,7 +22,8 @@ from bot.slack_edge import SlackEdge
 from integrations.llm import AnswerWriter, build_chat_model
 from integrations.slack import SlackGateway, make_client
 from knowledge.embeddings import MiniLMEmbeddings
-from knowledge.index import IngestReport, KnowledgeIndex, ProgressCallback, source_key
+from knowledge.index import KnowledgeIndex, source_key
+from knowledge.ingest_report import IngestReport, ProgressCallback
 from skills.base import load_examples
 from skills.expenses.config import ExpensePolicy, load_expense_policy
 from skills.it.config import ItConfig, load_it_config

@@ -7,7 +7,8 @@ import re
 from dataclasses import dataclass
 
 from bot.messages import Citation
-from knowledge.index import Hit, KnowledgeIndex, stem_terms
+from knowledge.index import Hit, KnowledgeIndex
+from knowledge.terms import stem_terms
 
 MAX_SENTENCES = 3
 MAX_CHARS = 480

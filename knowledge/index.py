@@ -7,27 +7,22 @@ import fcntl
 import hashlib
 import logging
 import math
-import os
-import re
-import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import bm25s
-import numpy as np
-import Stemmer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.db import utcnow
 from bot.models import KnowledgeDocument
-from knowledge.chunking import Chunk, chunk_document, indexed_text
+from knowledge.chunking import chunk_document, indexed_text
 from knowledge.embeddings import MiniLMEmbeddings
+from knowledge.ingest_report import IngestReport, ProgressCallback
 from knowledge.loaders import (
     AUDIENCES,
     SUPPORTED_SUFFIXES,
@@ -36,16 +31,22 @@ from knowledge.loaders import (
     UnsupportedDocument,
     load_document,
 )
+from knowledge.snapshot import (
+    PendingChunks,
+    Snapshot,
+    keyword_ranking,
+    load_snapshot,
+    updated_snapshot,
+    vector_ranking,
+)
+from knowledge.store_version import ContentVersion
 
-logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
 # The chunks and their all-MiniLM-L6-v2 vectors. A store written before (WordLlama vectors, in the collections of
 # PREVIOUS_COLLECTIONS) is re-embedded into it once, by `upgrade_store`.
 COLLECTION = "knowledge-minilm"
 PREVIOUS_COLLECTIONS = ("knowledge",)
 UPGRADE_PAGE = 500  # chunks read, embedded and written per step of an upgrade (one progress step)
 UpgradeProgress = Callable[[int, int], None]
-# In client/server mode every write leaves a fresh random number under this key in the collection's metadata.
-VERSION_KEY = "content_version"
 RRF_K = 60
 # The vector ranking counts twice the keyword ranking in the fusion: with all-MiniLM-L6-v2 the nearest chunk is
 # usually the right one even when the words differ ("set up the VPN on my mac" / a section headed "macOS"). On our
@@ -53,12 +54,9 @@ RRF_K = 60
 # 0.60 -> 0.61 TTS, 0.45 GitLab either way); at 3 recall@5 fell back to 0.94.
 VECTOR_WEIGHT = 2.0
 CANDIDATES = 30
-_STEMMER = Stemmer.Stemmer("english")
-ProgressCallback = Callable[[int, int, str], None]
 # Chunks written to Chroma per call during ingest: each add and delete has a fixed cost (a transaction, index
 # updates), so one write per ~100 files instead of one per file makes a first ingest several times faster.
 WRITE_BATCH = 2000
-READ_PAGE = 5000  # chunks per Chroma `get` when loading the cache
 # When another process wrote, a search waits at most this long for the reload (milliseconds on a small store), then
 # answers from the previous cache while the reload finishes in the background (~20 s at 100k chunks).
 STALE_WAIT_SECONDS = 2.0
@@ -80,147 +78,12 @@ class Hit:
     vector_rank: int | None = None
 
 
-@dataclass
-class IngestReport:
-    added: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    failed: dict[str, str] = field(default_factory=dict)
-    skipped: dict[str, str] = field(default_factory=dict)
-    chunks: int = 0
-    seconds: float = 0.0
-
-    def summary(self) -> str:
-        return (
-            f"{len(self.added)} added, {len(self.updated)} updated, {len(self.unchanged)} unchanged, "
-            f"{len(self.removed)} removed, {len(self.failed)} failed, {len(self.skipped)} skipped; "
-            f"{self.chunks} chunks written in {self.seconds:.2f}s"
-        )
-
-
-@dataclass
-class _PendingChunks:
-    """Chunks of whole documents waiting to be embedded and written to Chroma in one go."""
-
-    sources: list[str] = field(default_factory=list)
-    ids: list[str] = field(default_factory=list)
-    indexed: list[str] = field(default_factory=list)
-    documents: list[str] = field(default_factory=list)
-    metadatas: list[dict[str, Any]] = field(default_factory=list)
-
-    def remove(self, source: str) -> None:
-        """Drop every chunk of `source` (a source with no chunks queued)."""
-        self.sources.append(source)
-
-    def extend(self, source: str, chunks: list[Chunk], location: str, audience: str) -> None:
-        prefix = _chunk_prefix(source)
-        self.sources.append(source)
-        self.ids.extend(f"{prefix}:{i}" for i in range(len(chunks)))
-        self.indexed.extend(c.indexed_text for c in chunks)
-        self.documents.extend(c.text for c in chunks)
-        self.metadatas.extend(KnowledgeIndex._meta(c, source, location, audience) for c in chunks)
-
-
 def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
 def source_key(path: Path) -> str:
     return path.resolve().as_posix()
-
-
-def _chunk_prefix(source: str) -> str:
-    # Stable ids: the same source always maps to the same chunk ids.
-    return hashlib.sha1(source.encode()).hexdigest()[:16]
-
-
-def _tokenize(texts: list[str]) -> Any:
-    return bm25s.tokenize(texts, stopwords="en", stemmer=_STEMMER, show_progress=False)
-
-
-def _keyword_text(meta: dict[str, Any], text: str) -> str:
-    """What the keyword index and the document frequencies see of a chunk: its title, heading path and text."""
-    return f"{meta.get('title', '')} {meta.get('heading', '')}\n{text}"
-
-
-@dataclass
-class _Snapshot:
-    """Everything a search reads, for one version of the store. Never changed once published: a write or a reload
-    builds a new one and swaps it in, so a search holds one consistent snapshot without taking a lock."""
-
-    version: tuple[int, int] | None  # None: known to be behind the store (reloaded in the background)
-    ids: list[str]
-    texts: list[str]
-    metas: list[dict[str, Any]]
-    vectors: np.ndarray
-    # Each chunk's keyword tokens, as ids of `tokenizer`'s vocabulary: a write re-indexes from these instead of
-    # tokenising every chunk again. The tokenizer's vocabulary only grows, until the next full reload.
-    tokens: list[list[int]]
-    tokenizer: bm25s.tokenization.Tokenizer
-    document_frequency: dict[str, int]
-    position: dict[str, int] = field(init=False)
-    audience_counts: dict[str, int] = field(init=False)
-    bm25: bm25s.BM25 | None = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.position = {chunk_id: i for i, chunk_id in enumerate(self.ids)}
-        self.audience_counts = {}
-        for meta in self.metas:
-            audience = str(meta.get("audience", "everyone"))
-            self.audience_counts[audience] = self.audience_counts.get(audience, 0) + 1
-        self.bm25 = None
-        if self.ids:
-            self.bm25 = bm25s.BM25()
-            # A copy of the vocabulary: the tokenizer keeps growing with later writes, this index must not.
-            self.bm25.index((self.tokens, dict(self.tokenizer.get_vocab_dict())), show_progress=False)
-
-
-def _new_tokenizer() -> bm25s.tokenization.Tokenizer:
-    return bm25s.tokenization.Tokenizer(stopwords="en", stemmer=_STEMMER)
-
-
-def _token_ids(tokenizer: bm25s.tokenization.Tokenizer, texts: list[str]) -> list[list[int]]:
-    ids: list[list[int]] = tokenizer.tokenize(texts, update_vocab=True, return_as="ids", show_progress=False)
-    return ids
-
-
-def _count_terms(frequency: dict[str, int], keyword_texts: Iterable[str], step: int) -> None:
-    """Add `step` to the document frequency of each term of each text (step -1 takes removed chunks out)."""
-    for keyword_text in keyword_texts:
-        for term in set(stem_terms(keyword_text)):
-            count = frequency.get(term, 0) + step
-            if count > 0:
-                frequency[term] = count
-            else:
-                frequency.pop(term, None)
-
-
-def _updated(
-    old: _Snapshot, pending: _PendingChunks, vectors: np.ndarray, version: tuple[int, int] | None
-) -> _Snapshot:
-    """`old` with the chunks of `pending.sources` replaced by the pending ones: what a reload would find after
-    this write, without reading Chroma again or tokenising the unchanged chunks."""
-    replaced = set(pending.sources)
-    keep: list[int] = []
-    dropped: list[int] = []
-    for i, meta in enumerate(old.metas):
-        (dropped if meta.get("source") in replaced else keep).append(i)
-    metas = [dict(m) for m in pending.metadatas]
-    added_texts = [_keyword_text(m, t) for m, t in zip(metas, pending.documents, strict=True)]
-    frequency = dict(old.document_frequency)
-    _count_terms(frequency, (_keyword_text(old.metas[i], old.texts[i]) for i in dropped), -1)
-    _count_terms(frequency, added_texts, +1)
-    return _Snapshot(
-        version,
-        [old.ids[i] for i in keep] + pending.ids,
-        [old.texts[i] for i in keep] + pending.documents,
-        [old.metas[i] for i in keep] + metas,
-        np.concatenate([old.vectors[keep], vectors]),
-        [old.tokens[i] for i in keep] + _token_ids(old.tokenizer, added_texts),
-        old.tokenizer,
-        frequency,
-    )
 
 
 class KnowledgeIndex:
@@ -242,16 +105,10 @@ class KnowledgeIndex:
             COLLECTION, embedding_function=None, metadata={"hnsw:space": "cosine"}
         )
         self._upgrade_lock = version_file.with_name("upgrade.lock") if version_file is not None else None
-        # A file whose mtime changes on every write lets other processes (web vs CLI) see new content.
-        self._version_file = version_file
-        # Web workers on other hosts cannot see a local file: with a server they compare the version stored
-        # beside the data, fetched at most every `shared_version_seconds` so most searches cost no extra call.
-        self._shared_every = shared_version_seconds
-        self._shared_stamp: int | None = None
-        self._shared_checked = 0.0
+        self._version = ContentVersion(client, self._collection, version_file, shared_version_seconds)
         # Held to build or replace the snapshot (a reload, or this process's own write); searches never take it.
         self._lock = threading.Lock()
-        self._snapshot: _Snapshot | None = None
+        self._snapshot: Snapshot | None = None
         self._reload_guard = threading.Lock()
         self._reloader: threading.Thread | None = None
 
@@ -291,33 +148,6 @@ class KnowledgeIndex:
         return self._embeddings
 
     # ---------------------------------------------------------------- writing
-
-    def _bump_version(self) -> tuple[tuple[int, int], tuple[int, int]]:
-        """Publish a new content version once a write's data is in Chroma; returns (the version before, the new one).
-        Other processes compare it with their snapshot's; this one uses "before" to tell whether its own snapshot
-        was current, i.e. whether nobody else wrote since it was built."""
-        if self._version_file is not None:
-            # Under a lock, so no other process's number can land between our read and our write and be lost;
-            # replaced atomically, so a reader never sees a half-written file.
-            with open(self._version_file.with_name(self._version_file.name + ".lock"), "a") as lock:
-                fcntl.flock(lock, fcntl.LOCK_EX)
-                before = self._current_version()
-                stamp = time.time_ns()
-                temporary = self._version_file.with_name(f"{self._version_file.name}.{os.getpid()}.tmp")
-                temporary.write_text(str(stamp), encoding="ascii")
-                os.replace(temporary, self._version_file)
-                return before, (stamp, 0)
-        if self._shared_every is not None:
-            # After the data, so a process that sees the new number finds the new chunks. modify() replaces the
-            # metadata; the cosine distance is kept in the collection's configuration, which it leaves alone.
-            # There is no compare-and-set on a server: a write by another process between these two calls would
-            # go unnoticed here (only here) until the next change.
-            before = (self._shared_version(0), 0)
-            stamp = secrets.randbits(62)
-            self._collection.modify(metadata={VERSION_KEY: stamp})
-            self._shared_stamp, self._shared_checked = stamp, time.monotonic()
-            return before, (stamp, 0)
-        return (-1, -1), self._current_version()  # the count: nothing to compare with
 
     def _previous_collections(self) -> list[str]:
         listed = self._client.list_collections()
@@ -370,7 +200,7 @@ class KnowledgeIndex:
             if lock is not None:
                 lock.close()
         with self._lock:
-            self._bump_version()
+            self._version.bump()
             self._snapshot = None
         return moved
 
@@ -385,7 +215,7 @@ class KnowledgeIndex:
     ) -> int:
         """Replace every chunk of `source` with the chunks of `document`; returns the chunk count."""
         chunks = chunk_document(document)
-        pending = _PendingChunks()
+        pending = PendingChunks()
         pending.extend(source, chunks, location, document.audience)
         self._write(pending)
         row = session.scalar(select(KnowledgeDocument).where(KnowledgeDocument.source == source))
@@ -413,7 +243,7 @@ class KnowledgeIndex:
         row.ingested_at = utcnow()
         session.flush()
 
-    def _write(self, pending: _PendingChunks) -> None:
+    def _write(self, pending: PendingChunks) -> None:
         """Replace the chunks of every source in `pending` with the pending ones, publish a new version for other
         processes, and bring this process's snapshot up to date from what was written (no reload)."""
         if not pending.sources:
@@ -432,32 +262,22 @@ class KnowledgeIndex:
                 metadatas=pending.metadatas[start:end],
             )
         with self._lock:
-            before, version = self._bump_version()
+            before, version = self._version.bump()
             snapshot = self._snapshot
             if snapshot is not None:
                 # Current only if nobody else wrote since it was built; if someone did, it still holds this write
                 # but stays marked behind, and the next search reloads in the background.
                 current = snapshot.version is not None and snapshot.version == before
-                self._snapshot = _updated(snapshot, pending, vectors, version if current else None)
-
-    @staticmethod
-    def _meta(chunk: Chunk, source: str, location: str, audience: str) -> dict[str, Any]:
-        return {
-            "source": source,
-            "title": chunk.title,
-            "heading": chunk.heading,
-            "location": location,
-            "audience": audience,
-        }
+                self._snapshot = updated_snapshot(snapshot, pending, vectors, version if current else None)
 
     def remove_document(self, session: Session, source: str) -> bool:
-        pending = _PendingChunks()
+        pending = PendingChunks()
         removed = self._forget(session, source, pending)
         self._write(pending)
         return removed
 
     @staticmethod
-    def _forget(session: Session, source: str, pending: _PendingChunks) -> bool:
+    def _forget(session: Session, source: str, pending: PendingChunks) -> bool:
         """Delete the row of `source` and queue the removal of its chunks."""
         pending.remove(source)
         row = session.scalar(select(KnowledgeDocument).where(KnowledgeDocument.source == source))
@@ -487,7 +307,7 @@ class KnowledgeIndex:
         rows = {row.source: row for row in session.scalars(select(KnowledgeDocument))}
         known = {source: row.content_hash for source, row in rows.items()}
         # Removals and new chunks are written to Chroma together, ~WRITE_BATCH chunks at a time.
-        pending = _PendingChunks()
+        pending = PendingChunks()
         for path in paths:
             if path.is_dir():
                 found = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
@@ -518,7 +338,7 @@ class KnowledgeIndex:
             self._ingest_file(session, file, rows, report, location_base, pending, audience)
             if len(pending.ids) >= WRITE_BATCH:
                 self._write(pending)
-                pending = _PendingChunks()
+                pending = PendingChunks()
             if on_progress:
                 on_progress(done, len(files), str(file))
         # Written before the caller commits: if Chroma fails, the caller's transaction rolls the rows back.
@@ -533,7 +353,7 @@ class KnowledgeIndex:
         rows: dict[str, KnowledgeDocument],
         report: IngestReport,
         location_base: Path | None,
-        pending: _PendingChunks,
+        pending: PendingChunks,
         audience: str | None = None,
     ) -> None:
         source = source_key(file)
@@ -572,22 +392,7 @@ class KnowledgeIndex:
 
     # ---------------------------------------------------------------- reading
 
-    def _current_version(self) -> tuple[int, int]:
-        if self._shared_every is not None:
-            # The number alone, not the count: a changed document is deleted then added, and a reload between
-            # the two would serve the index without it.
-            return (self._shared_version(self._shared_every), 0)
-        if self._version_file is not None:
-            # Every write replaces this file with a new number once the data is in (`_bump_version`), so the
-            # number alone tells whether this or another process wrote: reading it takes microseconds, where
-            # Chroma's count() took milliseconds on every search.
-            try:
-                return (int(self._version_file.read_text(encoding="ascii") or 0), 0)
-            except (OSError, ValueError):
-                pass  # a store never written by this code: fall back to the count
-        return (0, self._collection.count())
-
-    def _ensure_cache(self) -> _Snapshot:
+    def _ensure_cache(self) -> Snapshot:
         """The snapshot to search. When another process wrote, a reload starts in the background; a search waits
         for it at most STALE_WAIT_SECONDS and otherwise answers from the previous snapshot. Only the very first
         search waits for the whole load, as there is nothing to answer from yet."""
@@ -595,9 +400,11 @@ class KnowledgeIndex:
         if snapshot is None:
             with self._lock:
                 if self._snapshot is None:
-                    self._snapshot = self._load(self._current_version())
+                    self._snapshot = load_snapshot(
+                        self._collection, self._embeddings.dimensions, self._version.current()
+                    )
                 return self._snapshot
-        if snapshot.version != self._current_version():
+        if snapshot.version != self._version.current():
             self._start_reload().join(STALE_WAIT_SECONDS)
         return self._snapshot or snapshot
 
@@ -611,46 +418,11 @@ class KnowledgeIndex:
     def _reload(self) -> None:
         try:
             with self._lock:
-                version = self._current_version()  # before reading: a write during the read shows as a newer one
+                version = self._version.current()  # before reading: a write during the read shows as a newer one
                 if self._snapshot is None or self._snapshot.version != version:
-                    self._snapshot = self._load(version)
+                    self._snapshot = load_snapshot(self._collection, self._embeddings.dimensions, version)
         except Exception:
             log.exception("reloading the knowledge index failed; still answering from the previous one")
-
-    def _load(self, version: tuple[int, int]) -> _Snapshot:
-        """Every chunk's id, text, metadata and vector, read in pages (one `get` of everything fails past ~30k
-        chunks: SQLite's limit on query variables), tokenised and indexed."""
-        ids: list[str] = []
-        texts: list[str] = []
-        metas: list[dict[str, Any]] = []
-        vectors: list[np.ndarray] = []
-        while True:
-            page = self._collection.get(
-                include=["documents", "metadatas", "embeddings"], limit=READ_PAGE, offset=len(ids)
-            )
-            ids.extend(page["ids"])
-            texts.extend(page["documents"] or [])
-            metas.extend(dict(m) for m in (page["metadatas"] or []))
-            embeddings = page.get("embeddings")
-            if embeddings is not None and len(embeddings):
-                vectors.append(np.asarray(embeddings, dtype=np.float32))
-            if len(page["ids"]) < READ_PAGE:
-                break
-        matrix = np.concatenate(vectors) if vectors else np.zeros((0, self._embeddings.dimensions), dtype=np.float32)
-        keyword_texts = [_keyword_text(m, t) for m, t in zip(metas, texts, strict=True)]
-        frequency: dict[str, int] = {}
-        _count_terms(frequency, keyword_texts, +1)
-        tokenizer = _new_tokenizer()
-        tokens = _token_ids(tokenizer, keyword_texts)
-        return _Snapshot(version, ids, texts, metas, matrix, tokens, tokenizer, frequency)
-
-    def _shared_version(self, every: float) -> int:
-        now = time.monotonic()
-        if self._shared_stamp is None or now - self._shared_checked >= every:
-            collection = self._client.get_collection(COLLECTION, embedding_function=None)
-            self._shared_stamp = int((collection.metadata or {}).get(VERSION_KEY, 0))
-            self._shared_checked = now
-        return self._shared_stamp
 
     def count(self) -> int:
         return int(self._collection.count())
@@ -665,8 +437,8 @@ class KnowledgeIndex:
             return []
         query_vector = self._embeddings.embed_array([query])[0]
         n = min(CANDIDATES, len(snapshot.ids))
-        vector_ids = self._vector_ids(snapshot, query_vector, n, allowed)
-        keyword_ids = _keyword_ids(snapshot, query, n, allowed)
+        vector_ids = vector_ranking(self._collection, snapshot, query_vector, n, allowed)
+        keyword_ids = keyword_ranking(snapshot, query, n, allowed)
         fused: dict[str, float] = {}
         for ranking, weight in ((vector_ids, VECTOR_WEIGHT), (keyword_ids, 1.0)):
             for rank, chunk_id in enumerate(ranking):
@@ -697,72 +469,11 @@ class KnowledgeIndex:
             )
         return hits
 
-    def _vector_ids(self, snapshot: _Snapshot, query_vector: np.ndarray, n: int, allowed: set[str] | None) -> list[str]:
-        """The `n` nearest chunks the asker may see. Chroma's query with a metadata filter took ~30 ms at 10k
-        chunks, against ~1.5 ms for 10n neighbours without one; so when most chunks are allowed, take those and
-        keep the allowed ones. Chroma filters only for rare audiences, or when fewer than n were allowed. Both
-        are approximate: on our dev questions at 10k chunks, 3/4 of them for everyone, the top 30 matched an
-        exact search in 133 of 175 questions this way and in 104 with Chroma's filter."""
-        embedding = [query_vector.tolist()]
-        if allowed is None:
-            return list(self._collection.query(query_embeddings=embedding, n_results=n, include=[])["ids"][0])
-        share = sum(snapshot.audience_counts.get(a, 0) for a in allowed) / max(len(snapshot.ids), 1)
-        if share >= 0.25:
-            wide = min(n * 10, len(snapshot.ids))
-            nearest = self._collection.query(query_embeddings=embedding, n_results=wide, include=[])["ids"][0]
-            ids: list[str] = []
-            for chunk_id in nearest:
-                if _audience(snapshot, chunk_id) in allowed:
-                    ids.append(chunk_id)
-                    if len(ids) >= n:
-                        break
-            if len(ids) >= n or wide >= len(snapshot.ids):
-                return ids
-        where = {"audience": {"$in": sorted(allowed)}}
-        return list(self._collection.query(query_embeddings=embedding, n_results=n, where=where, include=[])["ids"][0])
-
     def idf_weights(self, terms: Iterable[str]) -> dict[str, float]:
         """Inverse document frequency over chunks for each stemmed term; unseen terms weigh the most."""
         snapshot = self._ensure_cache()
         total = max(len(snapshot.ids), 1)
         return {term: math.log((total + 1) / (snapshot.document_frequency.get(term, 0) + 0.5)) for term in terms}
-
-
-def _audience(snapshot: _Snapshot, chunk_id: str) -> str | None:
-    position = snapshot.position.get(chunk_id)
-    return None if position is None else str(snapshot.metas[position].get("audience", "everyone"))
-
-
-def _keyword_ids(snapshot: _Snapshot, query: str, n: int, allowed: set[str] | None) -> list[str]:
-    if snapshot.bm25 is None:
-        return []
-    tokens = _tokenize([query])
-    if not tokens.vocab:
-        return []
-    try:
-        # What BM25.retrieve does for one query, without its per-call progress-bar set-up (~1 ms).
-        terms = bm25s.tokenization.convert_tokenized_to_string_list(tokens)[0]
-        all_scores = snapshot.bm25.get_scores(terms)
-        scores, results = bm25s.selection.topk(all_scores, k=min(len(snapshot.ids), n * 3), sorted=True)
-    except (ValueError, KeyError):
-        return []
-    ids = []
-    for position, score in zip(results, scores, strict=True):
-        if score <= 0:
-            continue
-        meta = snapshot.metas[int(position)]
-        if allowed is not None and meta.get("audience", "everyone") not in allowed:
-            continue
-        ids.append(snapshot.ids[int(position)])
-        if len(ids) >= n:
-            break
-    return ids
-
-
-def stem_terms(text: str) -> list[str]:
-    """Content words of `text`, stemmed like the keyword index."""
-    words = re.findall(r"[a-z0-9]+", text.lower())
-    return [_STEMMER.stemWord(w) for w in words if w not in _STOPWORDS and len(w) > 1]
 
 
 def _display_path(file: Path, base: Path | None) -> str:
@@ -775,14 +486,3 @@ def _display_path(file: Path, base: Path | None) -> str:
         except ValueError:
             continue
     return resolved.as_posix()
-
-
-_STOPWORDS = frozenset(
-    """a about above after again against all am an and any are as at be because been before being below
-    between both but by can could did do does doing down during each few for from further had has have having
-    he her here hers herself him himself his how i if in into is it its itself just me more most my myself no
-    nor not now of off on once only or other our ours ourselves out over own same she should so some such than
-    that the their theirs them themselves then there these they this those through to too under until up very
-    was we were what when where which while who whom why will with would you your yours yourself yourselves
-    get got im ive id whats hey hi please thanks thank tell know need want like much many also us lot""".split()
-)

@@ -18,8 +18,9 @@ from bot.migrate import upgrade
 from knowledge import embeddings as embeddings_module
 from knowledge.chunking import chunk_document
 from knowledge.embeddings import MiniLMEmbeddings, ModelFileMismatch, WordLlamaEmbeddings
-from knowledge.index import COLLECTION, PREVIOUS_COLLECTIONS, KnowledgeIndex, _chunk_prefix, source_key
+from knowledge.index import COLLECTION, PREVIOUS_COLLECTIONS, KnowledgeIndex, source_key
 from knowledge.loaders import load_document
+from knowledge.snapshot import chunk_prefix
 
 HANDBOOK = {
     "travel.md": "---\ntitle: Travel\n---\n# Travel\n\n## Hotels\n\nBook hotels through the travel desk. "
@@ -79,7 +80,7 @@ def _old_store(directory: Path, folder: Path) -> dict[str, str]:
     for path in sorted(folder.iterdir()):
         chunks = chunk_document(load_document(path))
         source = source_key(path)
-        ids = [f"{_chunk_prefix(source)}:{i}" for i in range(len(chunks))]  # the ids the release gave them
+        ids = [f"{chunk_prefix(source)}:{i}" for i in range(len(chunks))]  # the ids the release gave them
         old.add(
             ids=ids,
             embeddings=wordllama.embed_array([c.indexed_text for c in chunks]),

@@ -17,7 +17,8 @@ from bot.db import Database
 from bot.migrate import upgrade
 from bot.models import KnowledgeDocument
 from knowledge import index as index_module
-from knowledge.index import Hit, IngestReport, KnowledgeIndex, content_hash, source_key
+from knowledge.index import Hit, KnowledgeIndex, content_hash, source_key
+from knowledge.ingest_report import IngestReport
 from knowledge.loaders import parse_markdown
 from tests.conftest import HANDBOOK
 
