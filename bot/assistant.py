@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Literal, Protocol, runtime_checkable
+from typing import Literal
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -107,16 +107,6 @@ def _newest_draft(last: ChatMessage | None) -> tuple[str, str] | None:
         if action_id.endswith(":discard"):
             return action_id.removesuffix(":discard"), str(button.get("value", ""))
     return None
-
-
-@runtime_checkable
-class ReadsFiles(Protocol):
-    """A skill that reads the files shared with a message (download, PDF, OCR): the slow part of its work, done
-    before its transaction opens."""
-
-    def read_files(self, message: Message, settings: Settings) -> Callable[[Message, SkillContext], Reply]:
-        """Read the message's files, with no transaction open; the handler returned answers with what was read."""
-        ...
 
 
 NO_PAYMENT_DETAILS = (
@@ -318,14 +308,9 @@ class Assistant:
         """The skill's handler with its slow work done (files read, texts embedded: skills.base.Prepares), or None
         when it has none. Called with no transaction open: a download, OCR or a model inside one would hold a
         connection (and, on SQLite, the one write lock everyone needs) for as long as they take."""
-        if message.is_action:
+        if message.is_action or not isinstance(skill, Prepares):
             return None
-        if isinstance(skill, Prepares):
-            ahead = Ahead(self.settings, self.database, self.index, employee_id, self.clock())
-            return skill.prepare(message, ahead)
-        if not message.files or not isinstance(skill, ReadsFiles):
-            return None
-        return skill.read_files(message, self.settings)
+        return skill.prepare(message, Ahead(self.settings, self.database, self.index, employee_id, self.clock()))
 
     def _look_up(self, message: Message, route: Route, audiences: list[str]) -> LookedUp:
         """What the documents (and the LLM) say to a message that asks something, worked out before the skill's

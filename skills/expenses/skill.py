@@ -34,6 +34,7 @@ from integrations.files import (
 from integrations.ocr import OcrUnavailable
 from knowledge.answer import best_sentence, citations_for
 from skills.base import (
+    Ahead,
     NotACorrection,
     SkillContext,
     ask_for_text,
@@ -93,14 +94,16 @@ class ExpenseSkill:
         self.examples: Sequence[str] = load_examples("expense")
         self.file_seconds = READ_SECONDS  # how long one receipt may take to download and read
 
-    def read_files(self, message: Message, settings: Settings) -> Callable[[Message, SkillContext], Reply]:
+    def prepare(self, message: Message, ahead: Ahead) -> Callable[[Message, SkillContext], Reply]:
         """Read the message's receipt (download, PDF, OCR: the slow part) with no transaction open, and return
-        the handler that answers with it (see bot.assistant.ReadsFiles)."""
-        read = self._read_receipt(message, settings)
+        the handler that answers with it (see skills.base.Prepares)."""
+        if message.action_id or not message.files:
+            return self.handle
+        read = self._read_receipt(message, ahead.settings)
         return lambda message, ctx: self.handle(message, ctx, read=read)
 
     def handle(self, message: Message, ctx: SkillContext, *, read: ReceiptRead | None = None) -> Reply:
-        """Answer a message; `read` is its receipt as read_files read it (read here when not given)."""
+        """Answer a message; `read` is its receipt as `prepare` read it (read here when not given)."""
         if message.action_id:
             return self._action(message, ctx)
         text = message.text.strip()
