@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from bot import directory, privacy
+from bot.conversation_repair import ConversationState, Decision, decide
 from bot.db import Database, utcnow
 from bot.escalations import TransitionError
 from bot.language import other_language
@@ -30,18 +31,7 @@ from bot.models import (
     last_bot_message,
 )
 from bot.outbox import Outbox, queue_reply
-from bot.router import (
-    AMBIGUOUS,
-    OUT_OF_SCOPE,
-    POLICY,
-    QUESTION,
-    ConversationState,
-    Decision,
-    Route,
-    Router,
-    decide,
-    read_act,
-)
+from bot.router import AMBIGUOUS, OUT_OF_SCOPE, POLICY, QUESTION, Route, Router, read_act
 from bot.settings import Settings
 from integrations.llm import AnswerWriter
 from knowledge.index import KnowledgeIndex

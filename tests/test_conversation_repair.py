@@ -10,9 +10,10 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
+from bot.conversation_repair import ConversationState, decide
 from bot.messages import Message
 from bot.models import ChatMessage, Expense, LeaveRequest, Ticket
-from bot.router import ConversationState, Route, decide, drops_it
+from bot.router import Route, drops_it
 from bot.runtime import Runtime
 from tests.chat import button, click, say
 
@@ -288,7 +289,7 @@ def _tickets(runtime: Runtime) -> int:
 
 
 def test_the_conversation_rules_in_their_order() -> None:
-    """bot.router.decide holds every precedence rule; each case here is one rule winning over the next."""
+    """bot.conversation_repair.decide holds every precedence rule; each case here is one rule winning over the next."""
     skills = {"leave", "expense", "it", "policy"}
     words = Route("it", 0.9, "classifier")
 
