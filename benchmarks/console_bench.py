@@ -28,19 +28,11 @@ import uvicorn
 from sqlalchemy import insert, select
 
 from benchmarks.common import latency_summary, machine
-from bot.models import (
-    AuditEntry,
-    ChatMessage,
-    Employee,
-    Escalation,
-    Expense,
-    KnowledgeDocument,
-    LeaveRequest,
-    Ticket,
-)
+from bot.models import AuditEntry, ChatMessage, Employee, Escalation, Expense, KnowledgeDocument, LeaveRequest
 from bot.runtime import Runtime, bootstrap_samples, build_runtime
 from bot.settings import Settings
 from bot.web_app import create_app
+from skills.it.models import Ticket
 
 logging.getLogger("httpx").setLevel(logging.WARNING)
 TARGET_MS = 300.0

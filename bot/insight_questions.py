@@ -9,7 +9,8 @@ from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session
 
 from bot.insight_measures import epoch_seconds, within
-from bot.models import ChatMessage, Escalation, Ticket
+from bot.models import ChatMessage, Escalation
+from skills.it.models import Ticket
 
 # Inbound messages routed to these skills can be questions (see `deflection`).
 QUESTION_SKILLS = ("policy", "it")

@@ -33,10 +33,11 @@ from bot.insight_measures import (
     within,
 )
 from bot.insight_questions import QUESTION_SKILLS, follow_up_times, question_rows
-from bot.models import AuditEntry, ChatMessage, Escalation, Expense, Feedback, LeaveRequest, Ticket
+from bot.models import AuditEntry, ChatMessage, Escalation, Expense, Feedback, LeaveRequest
 from bot.privacy import redact_pii, sensitive_topic
 from knowledge.terms import stem_terms
 from skills.it.config import ItConfig
+from skills.it.models import Ticket
 
 # Two escalated questions belong to one cluster when their stemmed content words overlap this much (Jaccard).
 CLUSTER_SIMILARITY = 0.5

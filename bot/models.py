@@ -39,7 +39,8 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-def _ts() -> Mapped[datetime]:
+def timestamp_column() -> Mapped[datetime]:
+    """A timezone-aware timestamp column, set to now when the row is written."""
     return mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
 
 
@@ -60,7 +61,7 @@ class Employee(Base):
     delegate_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id", ondelete="SET NULL"))
     # Leave accrues from the month of hire; unknown → from the start of the leave year.
     hired_on: Mapped[date | None] = mapped_column(Date)
-    created_at: Mapped[datetime] = _ts()
+    created_at: Mapped[datetime] = timestamp_column()
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow, nullable=False
     )
@@ -85,7 +86,7 @@ class ProcessedEvent(Base):
     event_id: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     event_type: Mapped[str] = mapped_column(String(64), nullable=False)
     status: Mapped[str] = mapped_column(String(16), default="received", nullable=False, index=True)
-    received_at: Mapped[datetime] = _ts()
+    received_at: Mapped[datetime] = timestamp_column()
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The event as Slack sent it, so one acked but not finished (process killed, user queued) is run later.
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
@@ -109,7 +110,7 @@ class Conversation(Base):
     employee_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id", ondelete="SET NULL"))
     # A skill that asked a question here: the next message in this conversation goes to it.
     awaiting_skill: Mapped[str | None] = mapped_column(String(32))
-    created_at: Mapped[datetime] = _ts()
+    created_at: Mapped[datetime] = timestamp_column()
 
 
 def find_conversation(session: Session, *, channel: str, thread_ts: str) -> Conversation | None:
@@ -161,7 +162,7 @@ class ChatMessage(Base):
     slack_ts: Mapped[str | None] = mapped_column(String(32))
     update_key: Mapped[str | None] = mapped_column(String(120), unique=True)
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    created_at: Mapped[datetime] = _ts()
+    created_at: Mapped[datetime] = timestamp_column()
 
 
 class Escalation(Base):
@@ -179,7 +180,7 @@ class Escalation(Base):
     answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id"))
     # Medical, harassment and grievance matters: HR-only queue, never shown in shared channels.
     sensitive: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
-    created_at: Mapped[datetime] = _ts()
+    created_at: Mapped[datetime] = timestamp_column()
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow, nullable=False
     )
@@ -201,7 +202,7 @@ class Faq(Base):
     status: Mapped[str] = mapped_column(String(16), default="draft", nullable=False)
     published_by_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id"))
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = _ts()
+    created_at: Mapped[datetime] = timestamp_column()
 
 
 class KnowledgeDocument(Base):
@@ -216,7 +217,7 @@ class KnowledgeDocument(Base):
     audience: Mapped[str] = mapped_column(String(32), default="everyone", nullable=False)
     content_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     chunk_count: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
-    ingested_at: Mapped[datetime] = _ts()
+    ingested_at: Mapped[datetime] = timestamp_column()
 
 
 class Feedback(Base):
@@ -229,7 +230,7 @@ class Feedback(Base):
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), nullable=False)
     employee_id: Mapped[int] = mapped_column(ForeignKey("employees.id"), nullable=False)
     value: Mapped[int] = mapped_column(Integer, nullable=False)
-    created_at: Mapped[datetime] = _ts()
+    created_at: Mapped[datetime] = timestamp_column()
 
 
 class AuditEntry(Base):
@@ -238,7 +239,7 @@ class AuditEntry(Base):
     __tablename__ = "audit_log"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[datetime] = _ts()
+    at: Mapped[datetime] = timestamp_column()
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id", ondelete="SET NULL"))
     entity: Mapped[str] = mapped_column(String(32), nullable=False)
     entity_id: Mapped[int] = mapped_column(Integer, nullable=False)
@@ -262,7 +263,7 @@ class OutboxItem(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending", nullable=False)
     attempts: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = _ts()
+    created_at: Mapped[datetime] = timestamp_column()
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Back-off: not retried before this time. Sending claims the row (status "sending", started_at).
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -308,7 +309,7 @@ class LeaveRequest(Base):
     escalated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = _ts()
+    created_at: Mapped[datetime] = timestamp_column()
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow, nullable=False
     )
@@ -339,7 +340,7 @@ class LeaveLedgerEntry(Base):
     request_id: Mapped[int | None] = mapped_column(ForeignKey("leave_requests.id", ondelete="SET NULL"))
     note: Mapped[str | None] = mapped_column(Text)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = _ts()
+    created_at: Mapped[datetime] = timestamp_column()
 
 
 class SchedulerLease(Base):
@@ -350,62 +351,6 @@ class SchedulerLease(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     holder: Mapped[str | None] = mapped_column(String(200))
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-
-
-class Incident(Base):
-    """Several people reporting the same outage: one incident, many tickets, everyone told on resolution."""
-
-    __tablename__ = "incidents"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    title: Mapped[str] = mapped_column(String(300), nullable=False)
-    category: Mapped[str] = mapped_column(String(32), nullable=False)
-    status: Mapped[str] = mapped_column(String(16), default="open", nullable=False, index=True)
-    resolution_note: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = _ts()
-    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-
-
-class Ticket(Base):
-    """An IT ticket. States: new → in_progress ⇄ waiting → resolved → closed (or reopened to in_progress).
-    Changes go through skills.it.service.transition, which writes the audit row and the webhook event."""
-
-    __tablename__ = "tickets"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    requester_id: Mapped[int] = mapped_column(ForeignKey("employees.id"), nullable=False, index=True)
-    title: Mapped[str] = mapped_column(String(300), nullable=False)
-    description: Mapped[str] = mapped_column(Text, nullable=False)
-    category: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
-    priority: Mapped[str] = mapped_column(String(2), nullable=False, index=True)
-    status: Mapped[str] = mapped_column(String(16), default="new", nullable=False, index=True)
-    security: Mapped[bool] = mapped_column(default=False, nullable=False)
-    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id"), index=True)
-    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"), index=True)
-    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
-    ocr_text: Mapped[str | None] = mapped_column(Text)
-    platform: Mapped[str] = mapped_column(String(16), default="slack", nullable=False)
-    channel: Mapped[str] = mapped_column(String(64), nullable=False)
-    thread_ts: Mapped[str | None] = mapped_column(String(32))
-    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id", ondelete="SET NULL"))
-    first_response_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    waiting_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # Seconds spent waiting on the requester: the SLA clock does not run then.
-    paused_seconds: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
-    # SLA alerts already sent ("response:warn", "resolution:breach", ...), so each fires exactly once.
-    sla_alerts: Mapped[list[str]] = mapped_column(JSON, default=list, nullable=False)
-    resolution_note: Mapped[str | None] = mapped_column(Text)
-    rating: Mapped[int | None] = mapped_column(Integer)
-    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = _ts()
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow, nullable=False
-    )
-
-    requester: Mapped[Employee] = relationship(foreign_keys=[requester_id])
-    assignee: Mapped[Employee | None] = relationship(foreign_keys=[assignee_id])
-    incident: Mapped[Incident | None] = relationship()
 
 
 class WebhookDelivery(Base):
@@ -421,9 +366,9 @@ class WebhookDelivery(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
     status: Mapped[str] = mapped_column(String(16), default="pending", nullable=False, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
-    next_attempt_at: Mapped[datetime] = _ts()
+    next_attempt_at: Mapped[datetime] = timestamp_column()
     last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = _ts()
+    created_at: Mapped[datetime] = timestamp_column()
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
@@ -437,7 +382,7 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(100), nullable=False)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     employee_id: Mapped[int] = mapped_column(ForeignKey("employees.id", ondelete="CASCADE"), nullable=False)
-    created_at: Mapped[datetime] = _ts()
+    created_at: Mapped[datetime] = timestamp_column()
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -489,7 +434,7 @@ class Expense(Base):
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default="1")
     revision: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default="1")
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads it as a class attribute
-    created_at: Mapped[datetime] = _ts()
+    created_at: Mapped[datetime] = timestamp_column()
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow, nullable=False
     )
@@ -511,4 +456,4 @@ class DigestPost(Base):
     period: Mapped[str] = mapped_column(String(32), nullable=False)  # the ISO week, e.g. "2026-W47"
     channel: Mapped[str] = mapped_column(String(64), nullable=False)
     outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = _ts()
+    created_at: Mapped[datetime] = timestamp_column()

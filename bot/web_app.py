@@ -35,13 +35,14 @@ from bot.console.admin import MAX_DIRECTORY_BYTES
 from bot.console.auth import open_playground, read_session
 from bot.directory import get_by_slack_id
 from bot.messages import Message, Reply
-from bot.models import ChatMessage, Employee, Expense, Ticket
+from bot.models import ChatMessage, Employee, Expense
 from bot.runtime import Runtime
 from bot.scheduler import SchedulerService
 from bot.slack_edge import SWITCH_INTERVAL_SECONDS
 from bot.text_clean import clean_text
 from bot.tokens import authenticate
 from skills.expenses.export import expense_row
+from skills.it.models import Ticket
 from skills.it.service import snapshot
 from skills.leave.calendar import team_calendar
 from skills.leave.home import calendar_token

@@ -42,16 +42,15 @@ from bot.models import (
     Expense,
     Faq,
     Feedback,
-    Incident,
     LeaveRequest,
     OutboxItem,
-    Ticket,
 )
 from bot.runtime import Runtime, build_runtime
 from bot.tokens import create_token, revoke
 from skills.expenses import service as expenses
 from skills.expenses.service import Draft
 from skills.it import service as tickets
+from skills.it.models import Incident, Ticket
 from skills.leave import requests as leave_requests
 from skills.leave.home import calendar_token
 from skills.leave.proposals import Proposal

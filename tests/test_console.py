@@ -15,8 +15,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from bot.models import AuditEntry, Escalation, Faq, LeaveRequest, Ticket
+from bot.models import AuditEntry, Escalation, Faq, LeaveRequest
 from bot.runtime import Runtime, bootstrap_samples, build_runtime
+from skills.it.models import Ticket
 from tests.chat import month_day, working_days_ahead
 from tests.conftest import LiveServer, make_settings
 from tests.slack_payloads import app_mention, block_actions, message_event, post_event, post_interaction

@@ -18,8 +18,9 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from sqlalchemy import select
 
-from bot.models import Escalation, Faq, LeaveRequest, Ticket
+from bot.models import Escalation, Faq, LeaveRequest
 from bot.runtime import Runtime
+from skills.it.models import Ticket
 from tests.chat import month_day, working_days_ahead
 from tests.conftest import REPO, LiveServer
 from tests.slack_payloads import app_mention, block_actions, message_event, post_event, post_interaction

@@ -12,9 +12,10 @@ from sqlalchemy import select
 
 from bot.conversation_repair import ConversationState, decide
 from bot.messages import Message
-from bot.models import ChatMessage, Expense, LeaveRequest, Ticket
+from bot.models import ChatMessage, Expense, LeaveRequest
 from bot.router import Route, drops_it
 from bot.runtime import Runtime
+from skills.it.models import Ticket
 from tests.chat import button, click, say
 
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # a Tuesday

@@ -15,8 +15,9 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from bot.models import AuditEntry, LeaveLedgerEntry, LeaveRequest, Ticket
+from bot.models import AuditEntry, LeaveLedgerEntry, LeaveRequest
 from bot.runtime import Runtime
+from skills.it.models import Ticket
 from skills.leave import ledger
 from tests.chat import button, click, say
 from tests.conftest import LiveServer

@@ -15,19 +15,10 @@ from sqlalchemy.orm import Session
 from bot import digest, jobs
 from bot.db import Database
 from bot.migrate import upgrade
-from bot.models import (
-    AuditEntry,
-    ChatMessage,
-    DigestPost,
-    Employee,
-    Escalation,
-    Feedback,
-    LeaveRequest,
-    OutboxItem,
-    Ticket,
-)
+from bot.models import AuditEntry, ChatMessage, DigestPost, Employee, Escalation, Feedback, LeaveRequest, OutboxItem
 from bot.runtime import Runtime, build_runtime
 from skills.it.config import load_it_config
+from skills.it.models import Ticket
 from tests.conftest import make_settings
 from tests.slack_standin import SlackStandIn
 

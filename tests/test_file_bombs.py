@@ -19,11 +19,12 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from bot.models import Expense, Ticket
+from bot.models import Expense
 from bot.runtime import Runtime
 from integrations.files import TooLargeToRead
 from integrations.ocr import ocr_image
 from skills.expenses.receipts import read_receipt
+from skills.it.models import Ticket
 from tests.conftest import LiveServer
 from tests.slack_payloads import message_event, post_event
 from tests.slack_standin import Call, SlackStandIn

@@ -14,8 +14,9 @@ from urllib.parse import urlencode
 import httpx
 from sqlalchemy import select
 
-from bot.models import ChatMessage, ProcessedEvent, Ticket
+from bot.models import ChatMessage, ProcessedEvent
 from bot.runtime import Runtime
+from skills.it.models import Ticket
 from tests.conftest import SIGNING_SECRET, LiveServer
 from tests.slack_payloads import app_mention, message_event, post_event, post_interaction, view_submission
 from tests.slack_standin import SlackStandIn

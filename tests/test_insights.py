@@ -14,17 +14,9 @@ from sqlalchemy.orm import Session
 from bot import escalations, insight_measures, insights
 from bot.db import Database
 from bot.migrate import upgrade
-from bot.models import (
-    AuditEntry,
-    ChatMessage,
-    Employee,
-    Escalation,
-    Expense,
-    Feedback,
-    LeaveRequest,
-    Ticket,
-)
+from bot.models import AuditEntry, ChatMessage, Employee, Escalation, Expense, Feedback, LeaveRequest
 from skills.it.config import load_it_config
+from skills.it.models import Ticket
 
 START = datetime(2026, 11, 16, tzinfo=UTC)  # a Monday
 END = datetime(2026, 11, 23, tzinfo=UTC)

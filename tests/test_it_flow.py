@@ -12,10 +12,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from bot.models import AuditEntry, Employee, OutboxItem, Ticket
+from bot.models import AuditEntry, Employee, OutboxItem
 from bot.runtime import Runtime
 from bot.tokens import create_token
 from skills.it.config import load_it_config
+from skills.it.models import Ticket
 from skills.it.sla import check_slas
 from tests.chat import block_element, click, say
 from tests.conftest import LiveServer
@@ -259,7 +260,7 @@ def test_every_ticket_change_queues_a_webhook_event_when_configured(runtime: Run
 
 
 def test_five_reports_of_one_outage_make_one_incident_and_everyone_hears_once(runtime: Runtime) -> None:
-    from bot.models import Incident
+    from skills.it.models import Incident
 
     reports = {
         "U0000DEVONE": "wifi in conference room B is down",

@@ -20,9 +20,10 @@ import pytest
 from sqlalchemy import select
 
 from bot.directory import get_by_slack_id
-from bot.models import AuditEntry, Escalation, Expense, Faq, LeaveLedgerEntry, LeaveRequest, Ticket
+from bot.models import AuditEntry, Escalation, Expense, Faq, LeaveLedgerEntry, LeaveRequest
 from bot.runtime import Runtime, bootstrap_samples, build_runtime
 from integrations.llm import WITHHELD_PASSAGE, AnswerWriter, LinkPolicy, sanitize_answer, without_injected
+from skills.it.models import Ticket
 from tests.conftest import LiveServer, make_settings
 from tests.llm_standin import OpenAIStandIn
 from tests.slack_payloads import app_mention, post_event

@@ -14,8 +14,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from bot.models import Ticket
 from bot.runtime import Runtime, bootstrap_samples, build_runtime
+from skills.it.models import Ticket
 from tests.chat import say
 from tests.conftest import LiveServer, make_settings
 from tests.llm_standin import OpenAIStandIn

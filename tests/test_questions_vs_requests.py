@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.messages import Message
-from bot.models import ChatMessage, Escalation, Expense, LeaveRequest, Ticket
+from bot.models import ChatMessage, Escalation, Expense, LeaveRequest
 from bot.router import (
     DOCUMENTS_FIRST,
     PERSONAL,
@@ -26,6 +26,7 @@ from bot.router import (
 )
 from bot.runtime import Runtime
 from knowledge.answer import Answer
+from skills.it.models import Ticket
 from skills.policy import looked_up_off_topic
 from tests.conftest import LiveServer
 

@@ -13,9 +13,10 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from bot.models import ChatMessage, Escalation, Expense, Faq, Ticket
+from bot.models import ChatMessage, Escalation, Expense, Faq
 from bot.privacy import WITHHELD, RedactingFilter
 from bot.runtime import Runtime, bootstrap_samples, build_runtime
+from skills.it.models import Ticket
 from tests.chat import block_element, say
 from tests.conftest import LiveServer, make_settings
 from tests.slack_payloads import (

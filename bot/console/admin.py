@@ -17,9 +17,10 @@ from starlette.datastructures import UploadFile as StarletteUpload
 from bot import audit, directory
 from bot.console import auth
 from bot.console.shell import PAGE_SIZE, RuntimeDep, SessionDep, Viewer, ViewerDep, back, page, parse_day, require
-from bot.models import AuditEntry, Employee, Escalation, Expense, LeaveRequest, Ticket
+from bot.models import AuditEntry, Employee, Escalation, Expense, LeaveRequest
 from bot.spreadsheet import cell
 from integrations.files import too_big
+from skills.it.models import Ticket
 
 MAX_DIRECTORY_BYTES = 5_000_000
 

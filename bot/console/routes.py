@@ -32,8 +32,9 @@ from bot.console.shell import (
 from bot.db import utcnow
 from bot.digest import format_duration, format_share
 from bot.directory import get_by_slack_id
-from bot.models import Employee, Escalation, Expense, Faq, LeaveRequest, Ticket
+from bot.models import Employee, Escalation, Expense, Faq, LeaveRequest
 from skills.consoles import SKILL_CONSOLES
+from skills.it.models import Ticket
 
 HERE = Path(__file__).parent
 

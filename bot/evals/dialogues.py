@@ -163,7 +163,8 @@ def _records(database: Database, who: str) -> dict[str, list[dict[str, Any]]]:
     """The employee's leave requests, expense claims and tickets, as the fields a dialogue may check."""
     from sqlalchemy import select
 
-    from bot.models import Employee, Expense, LeaveRequest, Ticket
+    from bot.models import Employee, Expense, LeaveRequest
+    from skills.it.models import Ticket
 
     with database.session_scope() as session:
         employee = session.scalar(select(Employee).where(Employee.slack_id == who))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, create_engine, pool
 
+import skills.it.models  # noqa: F401  (its tables are in Base.metadata once imported)
 from bot.models import Base
 
 config = context.config

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from bot import audit
 from bot.messages import Message, Modal, ModalField, Reply
-from bot.models import Employee, Ticket
+from bot.models import Employee
 from skills.base import SkillContext, ask_for_text, row_id
 from skills.it import service
 from skills.it.cards import (
@@ -19,6 +19,7 @@ from skills.it.cards import (
     tell_requester,
 )
 from skills.it.classify import CATEGORIES, PRIORITIES
+from skills.it.models import Ticket
 from skills.it.repeats import MAX_DESCRIPTION
 from skills.it.service import STATUS_LABELS
 

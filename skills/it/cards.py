@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.messages import Button, Select, escape_mrkdwn
-from bot.models import Ticket
 from skills.base import SkillContext
 from skills.it import service
 from skills.it.classify import PRIORITIES
+from skills.it.models import Ticket
 from skills.it.service import STATUS_LABELS
 
 SKILL = "it"  # the IT skill's name: the prefix of its action ids and the skill its replies are recorded under

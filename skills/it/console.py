@@ -23,7 +23,7 @@ from bot.console.shell import (
     require,
 )
 from bot.db import utcnow
-from bot.models import Incident, Ticket
+from skills.it.models import Incident, Ticket
 from skills.it.service import OPEN
 from skills.it.sla import sla_state
 

@@ -11,11 +11,11 @@ from sqlalchemy.orm import Session
 
 from bot import audit
 from bot.messages import Button, Message, Reply, escape_mrkdwn
-from bot.models import Incident, Ticket
 from skills.base import SkillContext, ask_for_text, row_id
 from skills.it import service
 from skills.it.cards import SKILL, refresh_cards, sends_webhooks, tell_requester
 from skills.it.config import ItConfig
+from skills.it.models import Incident, Ticket
 from skills.it.repeats import vectors_of
 
 # Cosine similarity (the documents' embedding model, all-MiniLM-L6-v2) above which two people's reports are taken

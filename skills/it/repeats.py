@@ -9,10 +9,10 @@ from datetime import timedelta
 import numpy as np
 
 from bot.db import aware
-from bot.models import Ticket
 from skills.base import SkillContext
 from skills.it import service
 from skills.it.classify import Triage
+from skills.it.models import Ticket
 
 MAX_DESCRIPTION = 4000
 # One person's report repeating their own open ticket in other words: MiniLM cosine between the two. Our pairs

@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 from bot import audit
 from bot.db import aware
 from bot.escalations import TransitionError
-from bot.models import Employee, Ticket
+from bot.models import Employee
 from integrations import webhooks
+from skills.it.models import Ticket
 
 STATUSES = ("new", "in_progress", "waiting", "resolved", "closed")
 STATUS_LABELS = {

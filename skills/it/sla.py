@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import audit, outbox
-from bot.models import Ticket
 from skills.it.config import ItConfig
+from skills.it.models import Ticket
 from skills.it.service import OPEN, sla_elapsed
 
 

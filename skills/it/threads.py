@@ -9,10 +9,11 @@ from sqlalchemy import select
 
 from bot import audit
 from bot.messages import Message, Reply, escape_mrkdwn
-from bot.models import ChatMessage, Ticket, find_card
+from bot.models import ChatMessage, find_card
 from skills.base import SkillContext
 from skills.it import service
 from skills.it.cards import SKILL, post_triage_card, sends_webhooks, tell_requester, triage_key
+from skills.it.models import Ticket
 
 
 def relay(message: Message, ctx: SkillContext) -> Reply | None:
