@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.messages import Button, Modal, ModalField, Reply
-from bot.slack_edge import action_message
+from bot.slack_payloads import action_message
 from integrations.slack import action_id_of, render_blocks, render_modal
 from tests.block_kit import block_errors, view_errors
 from tests.slack_payloads import block_actions

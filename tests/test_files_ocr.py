@@ -17,7 +17,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from bot.messages import FileRef
-from bot.slack_edge import event_message
+from bot.slack_payloads import event_message
 from integrations.files import (
     ALL_KINDS,
     IMAGE_KINDS,
