@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import logging
@@ -25,9 +24,6 @@ from slack_bolt.request import BoltRequest
 from sqlalchemy import or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Receive, Scope, Send
-from starlette.types import Message as AsgiMessage
 
 from bot.body_limit import MAX_BODY_BYTES, BodyLimit, nests_deeper_than
 from bot.console import routes as console
@@ -38,6 +34,7 @@ from bot.messages import Message, Reply
 from bot.models import ChatMessage, Employee, Expense
 from bot.runtime import Runtime
 from bot.scheduler import SchedulerService
+from bot.security_headers import CHAT_POLICY, SWAGGER_POLICY, SecurityHeaders, with_policy
 from bot.slack_edge import SWITCH_INTERVAL_SECONDS
 from bot.text_clean import clean_text
 from bot.tokens import authenticate
@@ -212,7 +209,7 @@ def create_app(runtime: Runtime, *, run_scheduler: bool = True, bind_host: str |
     @app.get("/docs", include_in_schema=False)
     def api_docs() -> HTMLResponse:
         page = get_swagger_ui_html(openapi_url=app.openapi_url or "/openapi.json", title=f"{app.title} – API")
-        return _with_policy(page, SWAGGER_POLICY)
+        return with_policy(page, SWAGGER_POLICY)
 
     @app.get("/healthz", responses={503: {"description": "The database is unreachable"}})
     def healthz(rt: RuntimeDep, response: Response) -> Health:
@@ -403,7 +400,7 @@ def add_web_chat(app: FastAPI) -> None:
     def chat_page(request: Request, rt: RuntimeDep) -> HTMLResponse | RedirectResponse:
         if not request.app.state.open_playground and read_session(request, rt.settings).slack_id is None:
             return RedirectResponse("/console/login", status_code=303)
-        return _with_policy(HTMLResponse(CHAT_PAGE.read_text(encoding="utf-8")), CHAT_POLICY)
+        return with_policy(HTMLResponse(CHAT_PAGE.read_text(encoding="utf-8")), CHAT_POLICY)
 
     @app.get("/api/employees", responses=UNAUTHORIZED)
     def employees(request: Request, rt: RuntimeDep, credentials: Credentials) -> list[EmployeeOut]:
@@ -467,65 +464,3 @@ def add_web_chat(app: FastAPI) -> None:
                 for m in reversed(rows)
             ]
         return {"messages": items, "hr_channel": rt.settings.hr_destination}
-
-
-# ---------------------------------------------------------------------------------------------- security headers
-
-# Every response: no MIME sniffing, never inside a frame, no Referer (a calendar link carries its token in the URL).
-# JSON needs no sources at all; an HTML page names its own (see _with_policy).
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "Cross-Origin-Opener-Policy": "same-origin",
-    "Content-Security-Policy": "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-}
-# The web chat's one inline <script> and <style> are allowed by their SHA-256 (added by _with_policy), so no inline
-# code injected into the page could run; it only talks to this server.
-CHAT_POLICY = (
-    "default-src 'none'; script-src {scripts}; style-src {styles}; connect-src 'self'; img-src 'self' data:; "
-    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-)
-# Swagger UI comes from its CDN; its start-up script is inline (hashed). 'unsafe-inline' is for styles only: Swagger
-# UI sets style attributes as it renders, and a style cannot run code. The page shows the schema, no data.
-SWAGGER_CDN = "https://cdn.jsdelivr.net"
-SWAGGER_POLICY = (
-    f"default-src 'none'; script-src {SWAGGER_CDN} {{scripts}}; style-src {SWAGGER_CDN} 'unsafe-inline'; "
-    "img-src 'self' data: https://fastapi.tiangolo.com; connect-src 'self'; base-uri 'none'; form-action 'none'; "
-    "frame-ancestors 'none'"
-)
-_INLINE = re.compile(r"<(script|style)>(.*?)</\1>", re.DOTALL)
-
-
-def _with_policy(page: HTMLResponse, template: str) -> HTMLResponse:
-    """Set a page's Content-Security-Policy, allowing exactly its inline scripts and styles by their hashes."""
-    hashes: dict[str, list[str]] = {"script": [], "style": []}
-    for tag, body in _INLINE.findall(bytes(page.body).decode("utf-8")):
-        digest = base64.b64encode(hashlib.sha256(body.encode("utf-8")).digest()).decode("ascii")
-        hashes[tag].append(f"'sha256-{digest}'")
-    policy = template.format(
-        scripts=" ".join(hashes["script"]) or "'none'", styles=" ".join(hashes["style"]) or "'none'"
-    )
-    page.headers["Content-Security-Policy"] = policy
-    return page
-
-
-class SecurityHeaders:
-    """ASGI middleware: every HTTP response gets SECURITY_HEADERS, except a header the response already set."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: AsgiMessage) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in SECURITY_HEADERS.items():
-                    headers.setdefault(name, value)
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
