@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-dates faults install lint eval bench clean
+.PHONY: run test test-slow test-dates faults install lint eval bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,9 +19,14 @@ run: $(STAMP)
 	$(BIN)/backoffice bootstrap
 	$(BIN)/backoffice serve --host 127.0.0.1 --port 8000 --no-samples
 
-## The whole test suite against SQLite and the local PostgreSQL (127.0.0.1:5432)
+## The tests against SQLite and the local PostgreSQL (127.0.0.1:5432), on two processes: all but the slow
+## end-to-end ones (`make test-slow`) and the fault suite (`make faults`); CI runs all three
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 -m "not slow and not faults"
+
+## The slow end-to-end tests (-m slow): other processes, a whole handbook, the browser, the evals over HTTP
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m "slow and not faults"
 
 ## The date-sensitive tests (-m calendar) at each odd moment in tests/travel.py: month end, New Year's Eve,
 ## a leap day, a Friday before a Monday holiday, 23:59 in Honolulu. One moment: make test-dates MOMENTS=leap-day

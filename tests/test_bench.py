@@ -8,9 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO
 
 
+@pytest.mark.slow
 def test_quick_ingest_phase_prints_the_table_and_writes_json(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
     run = subprocess.run(
@@ -40,6 +43,7 @@ def test_help_describes_the_phases() -> None:
     assert "--quick" in run.stdout and "rank_bm25" in run.stdout
 
 
+@pytest.mark.slow
 def test_console_benchmark_loads_every_page_as_its_role(tmp_path: Path) -> None:
     out = tmp_path / "console.json"
     run = subprocess.run(

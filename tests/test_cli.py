@@ -67,6 +67,7 @@ def test_help_lists_the_commands(env: dict[str, str]) -> None:
     assert "ingest" in bare.output
 
 
+@pytest.mark.slow
 def test_eval_routing_prints_json_and_writes_predictions(env: dict[str, str], tmp_path: Path) -> None:
     predictions = tmp_path / "predictions.jsonl"
     result = run(env, "eval", "routing", str(ROUTING_DEV), "--json", "--predictions", str(predictions))
@@ -114,6 +115,7 @@ def test_eval_routing_missing_file_exits_2(env: dict[str, str], tmp_path: Path) 
     assert "nope.jsonl" in squashed(result.output)
 
 
+@pytest.mark.slow
 def test_eval_retrieval_over_the_sample_sops(env: dict[str, str]) -> None:
     result = run(env, "eval", "retrieval", str(RETRIEVAL_SAMPLES), "--corpus", str(SAMPLE_SOPS), "--json")
     assert result.exit_code == 0, result.output
@@ -242,6 +244,7 @@ def test_token_list_and_revoke(env: dict[str, str]) -> None:
     assert run(env, "token", "revoke", "999").exit_code == 1
 
 
+@pytest.mark.slow
 def test_eval_answers_deploys_with_only_the_corpus_and_grades_replies_over_http(
     env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -320,6 +323,7 @@ def test_the_companys_own_documents_take_the_samples_out_of_the_index(env: dict[
     assert [Path(s).name for s in _sources(env)] == ["leave.md"]
 
 
+@pytest.mark.slow
 def test_eval_intents_grades_where_each_reply_went_over_http(env: dict[str, str], tmp_path: Path) -> None:
     """A data file in CLINC150's shape (our own sentences) and a mapping: an in-scope intent, small talk and an
     out-of-scope intent, sent over HTTP to a deployment with no documents."""
@@ -351,6 +355,7 @@ def test_eval_intents_grades_where_each_reply_went_over_http(env: dict[str, str]
     assert missing_split.exit_code == 2 and "nosplit'train'" in squashed(missing_split.output)
 
 
+@pytest.mark.slow
 def test_eval_dialogues_plays_each_conversation_and_checks_the_records(env: dict[str, str], tmp_path: Path) -> None:
     """Two scripted conversations over HTTP on a clock pinned to a Tuesday: a leave request confirmed with its
     button (the record checked, its date given relative to the pinned day), and one whose expectations are

@@ -108,6 +108,7 @@ def flash(driver: WebDriver) -> str:
     return str(driver.find_element(By.CLASS_NAME, "flash").text)
 
 
+@pytest.mark.slow
 def test_hr_it_and_manager_work_their_queues_in_a_real_browser(
     server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client, driver: Chrome
 ) -> None:

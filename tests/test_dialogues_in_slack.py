@@ -106,6 +106,7 @@ def _play_in_thread(
     return outcome
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_the_dialogues_pass_in_a_slack_thread_as_in_the_web_chat(
     server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client

@@ -151,6 +151,7 @@ def _failures(schema: BaseSchema) -> tuple[list[str], int]:
     return list(dict.fromkeys(found)), checked
 
 
+@pytest.mark.slow
 def test_every_operation_answers_as_documented_without_server_errors(api: Api) -> None:
     failures, checked = _failures(_schema(api))
 
@@ -158,6 +159,7 @@ def test_every_operation_answers_as_documented_without_server_errors(api: Api) -
     assert checked > 300  # every operation was reached, most more than once
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("who", [ADMIN, EMPLOYEE])
 def test_the_token_operations_with_a_valid_token(api: Api, who: str) -> None:
     # The admin's run has the coverage phase's boundary values too; the employee's (whose rows are filtered by a
