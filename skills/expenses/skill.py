@@ -9,12 +9,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
-from decimal import Decimal, InvalidOperation
 from functools import partial
-from typing import Any
 
 from bot.db import local_date
-from bot.messages import Button, Citation, FileRef, Message, Modal, ModalField, Reply, escape_mrkdwn, seen
+from bot.messages import FileRef, Message, Reply
 from bot.models import Expense
 from bot.outbox import person_channel
 from bot.router import QUESTION, drops_it, read_act
@@ -32,10 +30,8 @@ from integrations.files import (
     read_in_pool,
 )
 from integrations.ocr import OcrUnavailable
-from knowledge.answer import best_sentence, citations_for
 from skills.base import (
     Ahead,
-    NotACorrection,
     SkillContext,
     ask_for_text,
     changed_since_shown,
@@ -45,12 +41,13 @@ from skills.base import (
     row_id,
 )
 from skills.expenses import service
-from skills.expenses.categories import CATEGORIES
+from skills.expenses.approvals import ExpenseApprovals
+from skills.expenses.cards import NAME, ExpenseCards, approval_key, card_key, draft_buttons
 from skills.expenses.config import ExpensePolicy, load_expense_policy
-from skills.expenses.currencies import minor_units
-from skills.expenses.parse import ParsedExpense, parse_correction, parse_expense
+from skills.expenses.edits import ExpenseEdits
+from skills.expenses.parse import ParsedExpense, parse_expense
 from skills.expenses.receipts import ReceiptFields, ReceiptUnreadable, read_receipt
-from skills.expenses.service import LABELS, Draft, Flag, money
+from skills.expenses.service import LABELS, Draft, money
 from skills.policy import answer_from_sources, answer_in_between, cited_reply
 
 log = logging.getLogger(__name__)
@@ -68,14 +65,6 @@ START_CLAIM = (
 )
 
 
-def card_key(expense: Expense) -> str:
-    return f"expense:{expense.id}:card"
-
-
-def approval_key(expense: Expense) -> str:
-    return f"expense:{expense.id}:approval"
-
-
 @dataclass(frozen=True)
 class ReceiptRead:
     """A message's receipt, read before the claim's transaction opens: the stored file and its fields; nothing
@@ -86,13 +75,16 @@ class ReceiptRead:
 
 
 class ExpenseSkill:
-    name = "expense"
+    name = NAME
     description = "Expense claims: submit from a sentence or a receipt, approvals, reimbursement status"
 
     def __init__(self, policy: ExpensePolicy | None = None) -> None:
         self.policy = policy or load_expense_policy()
         self.examples: Sequence[str] = load_examples("expense")
         self.file_seconds = READ_SECONDS  # how long one receipt may take to download and read
+        self.cards = ExpenseCards(self.policy)
+        self.edits = ExpenseEdits(self.policy, self.cards)
+        self.approvals = ExpenseApprovals(self.policy, self.cards)
 
     def prepare(self, message: Message, ahead: Ahead) -> Callable[[Message, SkillContext], Reply]:
         """Read the message's receipt (download, PDF, OCR: the slow part) with no transaction open, and return
@@ -267,191 +259,14 @@ class ExpenseSkill:
             thread_ts=thread,
             conversation_id=ctx.conversation.id,
         )
-        cited = self._cite(ctx, flags)
-        text_out = self._card_text(expense, "Please check your claim", notes=parsed.notes, quotes=cited)
+        cited = self.cards.cite(ctx, flags)
+        text_out = self.cards.card_text(expense, "Please check your claim", notes=parsed.notes, quotes=cited)
         return Reply(
             text=text_out,
             citations=[c for citations, _ in cited.values() for c in citations],
-            buttons=_draft_buttons(expense),
+            buttons=draft_buttons(expense),
             skill=self.name,
             update_key=card_key(expense),
-        )
-
-    def _cite(self, ctx: SkillContext, flags: list[Flag]) -> dict[str, tuple[list[Citation], str]]:
-        cited: dict[str, tuple[list[Citation], str]] = {}
-        for flag in flags:
-            query = self.policy.policy.get(flag.rule)
-            if not query:
-                continue
-            hits = ctx.index.search(query, k=1, audiences=["everyone"])
-            if hits:
-                cited[flag.message] = (citations_for(hits, limit=1), best_sentence(flag.message, hits, ctx.index))
-        return cited
-
-    def _card_text(
-        self,
-        expense: Expense,
-        heading: str,
-        *,
-        notes: Sequence[str] = (),
-        quotes: dict[str, tuple[list[Citation], str]] | None = None,
-    ) -> str:
-        amount = money(expense.amount, expense.currency)
-        if expense.currency != expense.base_currency:
-            amount += f" (≈ {money(expense.base_amount, expense.base_currency)} at {expense.rate})"
-        lines = [
-            f"*{heading}* — claim #{expense.id}",
-            f"• Amount: *{amount}*",
-            f"• Date: {expense.spent_on:%a %d %b %Y} · Category: {expense.category.replace('_', '/')}",
-        ]
-        if expense.merchant:
-            lines.append(f"• Merchant: {escape_mrkdwn(expense.merchant)}")
-        if expense.attendees:
-            lines.append(f"• Attendees: {expense.attendees}")
-        if expense.distance:
-            lines.append(f"• Distance: {expense.distance} {expense.distance_unit}")
-        lines.append(f"• Receipt: {'attached' if expense.receipt_sha256 else 'none'}")
-        lines.append(f"• Status: {LABELS[expense.status]}")
-        for note in notes:
-            lines.append(f"• _{note}_")
-        for flag in expense.flags:
-            lines.append(f"⚠️ {flag}")
-            quote = (quotes or {}).get(flag, ([], ""))[1]
-            if quote:
-                lines.append(f"> {quote}")
-        if expense.decision_note:
-            lines.append(f"• Note: {expense.decision_note}")
-        return "\n".join(lines)
-
-    # ------------------------------------------------------------ editing before approval
-
-    def _edit_form(self, expense: Expense, ctx: SkillContext) -> Reply:
-        service.check_editor(expense, ctx.employee)
-        currencies = tuple((code, code) for code in sorted(self.policy.rates))
-        return Reply(
-            text="",
-            modal=Modal(
-                callback_id="expense:edit_submit",
-                title=f"Edit claim #{expense.id}",
-                fields=(
-                    ModalField("amount", "Amount", initial=f"{expense.amount:.2f}"),
-                    ModalField("currency", "Currency", kind="select", options=currencies, initial=expense.currency),
-                    ModalField("spent_on", "Date", kind="date", initial=expense.spent_on.isoformat()),
-                    ModalField(
-                        "category",
-                        "Category",
-                        kind="select",
-                        initial=expense.category,
-                        options=tuple((c, c.replace("_", "/")) for c in CATEGORIES),
-                    ),
-                    ModalField("merchant", "Merchant", optional=True, initial=expense.merchant or ""),
-                    ModalField("attendees", "Attendees (meals)", optional=True, initial=str(expense.attendees or "")),
-                    ModalField("description", "Description", optional=True, initial=expense.description),
-                ),
-                private_metadata=str(expense.id),
-                submit_label="Save",
-            ),
-        )
-
-    def _edited(self, expense: Expense, form: dict[str, str], ctx: SkillContext) -> Reply:
-        service.check_editor(expense, ctx.employee)
-        today = local_date(ctx.now(), ctx.employee.tz)
-        problems: list[str] = []
-        try:
-            amount = Decimal(form.get("amount", "").replace(",", "").strip()).quantize(Decimal("0.01"))
-        except InvalidOperation:
-            amount = Decimal(0)
-            problems.append(f"“{form.get('amount', '')}” is not an amount.")
-        if amount <= 0 and not problems:
-            problems.append("The amount must be more than zero.")
-        currency = form.get("currency", "")
-        if currency not in self.policy.rates:
-            problems.append(f"Choose a currency from the list ({', '.join(sorted(self.policy.rates))}).")
-        try:
-            spent_on = date.fromisoformat(form.get("spent_on", ""))
-            if spent_on > today:
-                problems.append("The date is in the future.")
-        except ValueError:
-            spent_on = today
-            problems.append(f"“{form.get('spent_on', '')}” is not a date.")
-        category = form.get("category", "")
-        if category not in CATEGORIES:
-            problems.append("Choose a category from the list.")
-        attendees_text = form.get("attendees", "").strip()
-        if attendees_text and not attendees_text.isdigit():
-            problems.append("Attendees must be a whole number.")
-        if problems:
-            return Reply(text=" ".join(problems) + " Nothing was changed.", ephemeral=True, skill=self.name)
-        draft = _draft_of(
-            expense,
-            amount=amount,
-            currency=currency,
-            spent_on=spent_on,
-            category=category,
-            merchant=form.get("merchant", "").strip() or None,
-            attendees=int(attendees_text) if attendees_text else None,
-            description=form.get("description", "").strip() or expense.description,
-        )
-        return self._save_edit(expense, draft, ctx, today)
-
-    def _save_edit(self, expense: Expense, draft: Draft, ctx: SkillContext, today: date) -> Reply:
-        """Write an edit (audited, flags recomputed) and refresh the cards that show the claim."""
-        flags = service.audit_claim(
-            ctx.session, policy=self.policy, employee=ctx.employee, draft=draft, today=today, exclude_id=expense.id
-        )
-        service.apply_edit(ctx.session, expense, draft, flags, policy=self.policy, actor=ctx.employee)
-        cited = self._cite(ctx, flags)
-        if expense.status == "submitted":
-            # Still waiting for the manager: their card shows the new figures, and the employee's card too.
-            self._update_card(ctx, expense)
-            if expense.approver is not None:
-                ctx.notify(
-                    channel=person_channel(expense.approver, expense.platform),
-                    text=self._approval_text(expense, "Expense claim to approve (edited)"),
-                    update_key=approval_key(expense),
-                    buttons=self._decision_buttons(expense),
-                )
-            return Reply(text=f"Updated claim #{expense.id}; your manager sees the new details.", skill=self.name)
-        ctx.notify(
-            channel=expense.channel,
-            thread_ts=expense.thread_ts,
-            text=self._card_text(expense, "Please check your claim", quotes=cited),
-            update_key=card_key(expense),
-            buttons=_draft_buttons(expense),
-            citations=[c for citations, _ in cited.values() for c in citations],
-        )
-        return Reply(text=f"Updated claim #{expense.id}; check the card and press Submit.", skill=self.name)
-
-    def _correct(self, expense: Expense, message: Message, ctx: SkillContext) -> Reply:
-        """A correction typed right after the claim's card ("sorry, it's 64 not 46", "that was in euros", "wrong
-        day, it was march 5"): the draft changes, the card shows it. NotACorrection when nothing would change."""
-        if expense.status != "draft" or expense.employee_id != ctx.employee.id:
-            raise NotACorrection
-        today = local_date(ctx.now(), ctx.employee.tz)
-        said = parse_correction(
-            message.text,
-            today=today,
-            known_currencies=tuple(self.policy.rates),
-            date_order=date_order(ctx.employee),
-        )
-        amount = said.amount if said.amount is not None and said.amount != expense.amount else expense.amount
-        currency = said.currency or expense.currency
-        spent_on = said.spent_on or expense.spent_on
-        if (amount, currency, spent_on) == (expense.amount, expense.currency, expense.spent_on):
-            raise NotACorrection
-        if spent_on > today:
-            return Reply(text=f"{spent_on:%a %d %b %Y} is in the future. Nothing was changed.", skill=self.name)
-        changed = []
-        if (amount, currency) != (expense.amount, expense.currency):
-            amount = amount.quantize(Decimal(1).scaleb(-minor_units(currency)))
-            changed.append(f"{money(expense.amount, expense.currency)} → *{money(amount, currency)}*")
-        if spent_on != expense.spent_on:
-            changed.append(f"{expense.spent_on:%a %d %b} → *{spent_on:%a %d %b %Y}*")
-        self._save_edit(expense, _draft_of(expense, amount=amount, currency=currency, spent_on=spent_on), ctx, today)
-        return Reply(
-            text=f"Changed claim #{expense.id}: {'; '.join(changed)}. Press Submit when it looks right.",
-            buttons=_draft_buttons(expense),
-            skill=self.name,
         )
 
     # ------------------------------------------------------------ approvals
@@ -466,28 +281,28 @@ class ExpenseSkill:
             return Reply(text="I couldn't find that claim any more.", ephemeral=True)
         now = ctx.now()
         if action == "confirm":
-            return self._submit(expense, ctx)
+            return self.approvals.submit(expense, ctx)
         if action == "edit":
-            return self._edit_form(expense, ctx)
+            return self.edits.edit_form(expense, ctx)
         if action == "edit_submit":
-            return self._edited(expense, message.form, ctx)
+            return self.edits.edited(expense, message.form, ctx)
         if action == "correct":
-            return self._correct(expense, message, ctx)
+            return self.edits.correct(expense, message, ctx)
         if action in ("discard", "withdraw"):
             target = "discarded" if action == "discard" else "withdrawn"
             service.transition(ctx.session, expense, target, actor=ctx.employee, now=now, policy=self.policy)
-            self._update_card(ctx, expense)
+            self.cards.update_card(ctx, expense)
             if target == "withdrawn":
-                self._close_cards(ctx, expense, f"↩️ Withdrawn by {expense.employee.name}")
+                self.cards.close_cards(ctx, expense, f"↩️ Withdrawn by {expense.employee.name}")
             return Reply(text=f"Claim #{expense.id}: {LABELS[expense.status].lower()}.", skill=self.name)
         if action in ("approve", "reject") and changed_since_shown(message, expense.revision):
             # Edited after this card was sent: deciding it would decide figures the approver never saw.
             if expense.status in service.PENDING and expense.approver is not None:
                 ctx.notify(
                     channel=person_channel(expense.approver, expense.platform),
-                    text=self._approval_text(expense, "Expense claim to approve (edited)"),
+                    text=self.cards.approval_text(expense, "Expense claim to approve (edited)"),
                     update_key=approval_key(expense),
-                    buttons=self._decision_buttons(expense),
+                    buttons=self.cards.decision_buttons(expense),
                 )
             return Reply(
                 text=(
@@ -500,7 +315,7 @@ class ExpenseSkill:
             )
         if action == "approve":
             service.approve(ctx.session, expense, actor=ctx.employee, now=now, policy=self.policy)
-            self._after_approval(expense, ctx)
+            self.approvals.after_approval(expense, ctx)
             return Reply(
                 text=f"Claim #{expense.id}: {LABELS[expense.status].lower()}.", skill=self.name, ephemeral=True
             )
@@ -522,108 +337,19 @@ class ExpenseSkill:
             service.transition(
                 ctx.session, expense, "rejected", actor=ctx.employee, now=now, policy=self.policy, note=reason
             )
-            self._tell(ctx, expense, f"❌ {ctx.employee.name} rejected claim #{expense.id}: {reason}")
-            self._update_card(ctx, expense)
-            self._close_cards(ctx, expense, f"❌ Rejected by {ctx.employee.name}: {reason}")
+            self.cards.tell(ctx, expense, f"❌ {ctx.employee.name} rejected claim #{expense.id}: {reason}")
+            self.cards.update_card(ctx, expense)
+            self.cards.close_cards(ctx, expense, f"❌ Rejected by {ctx.employee.name}: {reason}")
             return Reply(text=f"Rejected claim #{expense.id}.", skill=self.name, ephemeral=True)
         if action == "reimbursed":
             service.transition(ctx.session, expense, "reimbursed", actor=ctx.employee, now=now, policy=self.policy)
-            self._tell(ctx, expense, f"💸 Claim #{expense.id} ({money(expense.amount, expense.currency)}) was paid.")
-            self._update_card(ctx, expense)
-            self._close_cards(ctx, expense, "💸 Reimbursed")
+            self.cards.tell(
+                ctx, expense, f"💸 Claim #{expense.id} ({money(expense.amount, expense.currency)}) was paid."
+            )
+            self.cards.update_card(ctx, expense)
+            self.cards.close_cards(ctx, expense, "💸 Reimbursed")
             return Reply(text=f"Claim #{expense.id} marked reimbursed.", skill=self.name, ephemeral=True)
         return Reply(text="That button is no longer available.", ephemeral=True)
-
-    def _submit(self, expense: Expense, ctx: SkillContext) -> Reply:
-        today = local_date(ctx.now(), ctx.employee.tz)
-        approver, why = service.claim_approver(ctx.session, ctx.employee, today)
-        service.transition(ctx.session, expense, "submitted", actor=ctx.employee, now=ctx.now(), policy=self.policy)
-        expense.approver_id = approver.id if approver else None
-        ctx.session.flush()
-        self._update_card(ctx, expense)
-        if approver is None:
-            self._to_finance(ctx, expense, "No manager in the directory: finance decides.")
-            return Reply(text=f"Submitted claim #{expense.id}; finance will decide it.", skill=self.name)
-        ctx.notify(
-            channel=person_channel(approver, expense.platform),
-            text=self._approval_text(expense, "Expense claim to approve", why),
-            update_key=approval_key(expense),
-            buttons=self._decision_buttons(expense),
-        )
-        return Reply(
-            text=f"Submitted claim #{expense.id} to {approver.name}. I'll tell you here at each step.", skill=self.name
-        )
-
-    def _approval_text(self, expense: Expense, heading: str, why: str | None = None) -> str:
-        text = self._card_text(expense, f"{heading} — {expense.employee.name}")
-        if why:
-            text += f"\n• Why you: _{why}_"
-        if service.needs_finance(expense, self.policy):
-            threshold = money(self.policy.finance_approval_over, self.policy.base_currency)
-            text += f"\n• Above {threshold}: finance approves too."
-        return text
-
-    def _decision_buttons(self, expense: Expense) -> list[Button]:
-        return [
-            Button("expense:approve", "Approve", seen(expense.id, expense.revision), "primary"),
-            Button("expense:reject", "Reject", seen(expense.id, expense.revision), "danger"),
-        ]
-
-    def _to_finance(self, ctx: SkillContext, expense: Expense, heading: str) -> None:
-        ctx.notify(
-            channel=ctx.settings.finance_destination,
-            text=self._approval_text(expense, heading),
-            update_key=f"expense:{expense.id}:finance",
-            buttons=self._decision_buttons(expense),
-        )
-
-    def _after_approval(self, expense: Expense, ctx: SkillContext) -> None:
-        self._update_card(ctx, expense)
-        if expense.status == "manager_approved":
-            self._tell(ctx, expense, f"✅ {ctx.employee.name} approved claim #{expense.id}; finance approves it next.")
-            self._close_cards(ctx, expense, f"✅ Approved by {ctx.employee.name} — now with finance", finance=False)
-            self._to_finance(ctx, expense, "Expense claim for finance approval")
-            return
-        self._tell(ctx, expense, f"✅ Claim #{expense.id} approved by {ctx.employee.name}; it will be reimbursed.")
-        self._close_cards(ctx, expense, f"✅ Approved by {ctx.employee.name}")
-        ctx.notify(
-            channel=ctx.settings.finance_destination,
-            text=self._card_text(expense, "Approved — to reimburse"),
-            update_key=f"expense:{expense.id}:finance",
-            buttons=[Button("expense:reimbursed", "Mark reimbursed", str(expense.id), "primary")],
-        )
-
-    def _close_cards(self, ctx: SkillContext, expense: Expense, outcome: str, *, finance: bool = True) -> None:
-        if expense.approver is not None:
-            ctx.notify(
-                channel=person_channel(expense.approver, expense.platform),
-                text=self._approval_text(expense, outcome),
-                update_key=approval_key(expense),
-            )
-        if finance and expense.status not in ("approved",):
-            ctx.notify(
-                channel=ctx.settings.finance_destination,
-                text=self._approval_text(expense, outcome),
-                update_key=f"expense:{expense.id}:finance",
-            )
-
-    def _update_card(self, ctx: SkillContext, expense: Expense) -> None:
-        buttons = []
-        if expense.status == "submitted":
-            buttons = [
-                Button("expense:edit", "Edit", str(expense.id)),
-                Button("expense:withdraw", "Withdraw", str(expense.id), "danger"),
-            ]
-        ctx.notify(
-            channel=expense.channel,
-            thread_ts=expense.thread_ts,
-            text=self._card_text(expense, "Your claim"),
-            update_key=card_key(expense),
-            buttons=buttons,
-        )
-
-    def _tell(self, ctx: SkillContext, expense: Expense, text: str) -> None:
-        ctx.notify(channel=expense.channel, thread_ts=expense.thread_ts, text=text)
 
     # ------------------------------------------------------------ status from the database
 
@@ -639,27 +365,6 @@ class ExpenseSkill:
                 f"*{LABELS[claim.status]}*" + (f" — {claim.decision_note}" if claim.decision_note else "")
             )
         return Reply(text="\n".join(lines), skill=self.name)
-
-
-def _draft_of(expense: Expense, **changes: Any) -> Draft:
-    """The claim as a Draft, with `changes` (amount, currency, spent_on, category, ...) applied."""
-    values: dict[str, Any] = {
-        "amount": expense.amount,
-        "currency": expense.currency,
-        "spent_on": expense.spent_on,
-        "category": expense.category,
-        "merchant": expense.merchant,
-        "attendees": expense.attendees,
-        "description": expense.description,
-        "distance": expense.distance,
-        "distance_unit": expense.distance_unit,
-        "receipt_sha256": expense.receipt_sha256,
-        "receipt_path": expense.receipt_path,
-        "receipt_total": expense.receipt_total,
-        "receipt_date": expense.receipt_date,
-        "receipt_merchant": expense.receipt_merchant,
-    }
-    return Draft(**{**values, **changes})
 
 
 def _fetch_and_read(
@@ -682,14 +387,6 @@ def _fetch_and_read(
     except (OcrUnavailable, ReceiptUnreadable) as exc:
         discard(stored)
         raise UploadRejected(f"I couldn't read {ref.name or 'that file'}: {exc}") from exc
-
-
-def _draft_buttons(expense: Expense) -> list[Button]:
-    return [
-        Button("expense:confirm", "Submit", str(expense.id), "primary"),
-        Button("expense:edit", "Edit", str(expense.id)),
-        Button("expense:discard", "Cancel", str(expense.id), "danger"),
-    ]
 
 
 def _category_guess(fields: ReceiptFields | None) -> str:
