@@ -445,7 +445,7 @@ def test_eval_receipts_side_by_side_with_misses_and_limit(tmp_path: Path) -> Non
 def test_eval_receipts_bad_folder_exits_2(tmp_path: Path) -> None:
     missing = run(str(tmp_path / "nope"))
     assert missing.exit_code == 2
-    assert "is not a folder" in missing.output
+    assert "isnotafolder" in squashed(missing.output)  # rich wraps a long path wherever the line ends
     empty = run(str(tmp_path))
     assert empty.exit_code == 2
     assert "noreceiptswithkeyfiles" in squashed(empty.output)
@@ -453,7 +453,7 @@ def test_eval_receipts_bad_folder_exits_2(tmp_path: Path) -> None:
     (tmp_path / "a.json").write_text("{not json", encoding="utf-8")
     broken = run(str(tmp_path))
     assert broken.exit_code == 2
-    assert "a.json" in broken.output
+    assert "a.json" in squashed(broken.output)
 
 
 def test_eval_receipts_help() -> None:
