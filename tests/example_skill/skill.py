@@ -1,0 +1,37 @@
+"""The parking skill: books a spot in the office car park and cancels it, writing what it did to the audit log."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot import audit
+from bot.messages import Button, Message, Reply
+from skills.base import SkillContext
+
+CANCEL = "parking:cancel"  # a skill's action ids start with its name: the router sends the click back here
+
+
+class ParkingSkill:
+    name = "parking"
+    description = "Book a spot in the office car park"
+    examples: Sequence[str] = (
+        "book me a parking spot for tomorrow",
+        "I need a parking space on friday",
+        "reserve a car park space for my visit on monday",
+        "can you get me a spot in the garage next week",
+        "parking spot please",
+        "I'm driving in on thursday, need somewhere to park",
+        "save me a parking bay for the 12th",
+        "car park space for wednesday",
+    )
+
+    def handle(self, message: Message, ctx: SkillContext) -> Reply:
+        if message.action_id == CANCEL:
+            audit.record(ctx.session, entity="parking", entity_id=ctx.employee.id, action="cancelled", actor_id=None)
+            return Reply(text="Your parking spot is cancelled.", skill=self.name)
+        audit.record(ctx.session, entity="parking", entity_id=ctx.employee.id, action="booked", actor_id=None)
+        return Reply(
+            text=f"Booked a parking spot for {ctx.employee.name}.",
+            buttons=[Button(CANCEL, "Cancel", str(ctx.employee.id))],
+            skill=self.name,
+        )
