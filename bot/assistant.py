@@ -330,8 +330,9 @@ class Assistant:
         return Reply(text=text, skill=OUT_OF_SCOPE, confidence=route.confidence)
 
     def _state(self, session: Session, conversation: Conversation, message: Message) -> ConversationState:
-        """What the conversation waits for (see bot.conversation_repair.decide); a question the bot asked lapses when the
-        conversation has gone quiet, except in a ticket's Slack thread, whose replies reach IT however late."""
+        """What the conversation waits for (see bot.conversation_repair.decide); a question the bot asked lapses
+        when the conversation has gone quiet, except in a ticket's Slack thread, whose replies reach IT however
+        late."""
         last = last_bot_message(session, conversation.id, idle=self.settings.conversation_idle)
         if conversation.awaiting_skill not in (None, "it") and last is None:
             conversation.awaiting_skill = None
