@@ -20,6 +20,7 @@ from bot.runtime import Runtime, bootstrap_samples, build_runtime
 from bot.settings import Settings
 from bot.web_app import create_app
 from integrations.ocr import tesseract_available
+from tests.llm_standin import OpenAIStandIn
 from tests.slack_standin import SlackStandIn
 
 pytest_plugins = ["tests.travel"]  # `--at MOMENT`: run the tests as if it were another day
@@ -87,12 +88,21 @@ def slack() -> Iterator[SlackStandIn]:
     standin.stop()
 
 
+@pytest.fixture
+def llm() -> Iterator[OpenAIStandIn]:
+    """The OpenAI-compatible stand-in (tests/llm_standin.py), so the optional LLM path runs the real client."""
+    standin = OpenAIStandIn()
+    yield standin
+    standin.stop()
+
+
 def make_settings(
     tmp_path: Path,
     database_url: str,
     slack: SlackStandIn | None = None,
     *,
     dev_mode: bool | None = True,
+    llm: OpenAIStandIn | None = None,
     **extra: str,
 ) -> Settings:
     """Settings for a test. Development mode is on unless asked otherwise: the tests use the web chat as any sample
@@ -110,6 +120,13 @@ def make_settings(
             SLACK_SIGNING_SECRET=SIGNING_SECRET,
             SLACK_API_URL=slack.base_url,
             BACKOFFICE_HR_CHANNEL="C0HRQUEUE1",
+        )
+    if llm is not None:  # the optional LLM, pointed at the stand-in
+        values.update(
+            BACKOFFICE_LLM="openai:gpt-standin",
+            BACKOFFICE_LLM_BASE_URL=llm.base_url,
+            BACKOFFICE_LLM_API_KEY="sk-test",
+            BACKOFFICE_LLM_TIMEOUT="5",
         )
     values.update(extra)
     return Settings(_env_file=None, **values)

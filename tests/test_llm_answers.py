@@ -16,21 +16,11 @@ from tests.llm_standin import OpenAIStandIn
 
 
 @pytest.fixture
-def llm() -> Iterator[OpenAIStandIn]:
-    standin = OpenAIStandIn()
-    yield standin
-    standin.stop()
-
-
-@pytest.fixture
 def llm_runtime(tmp_path: Path, llm: OpenAIStandIn) -> Iterator[Runtime]:
     settings = make_settings(
         tmp_path,
         f"sqlite:///{tmp_path / 'llm.db'}",
-        BACKOFFICE_LLM="openai:gpt-standin",
-        BACKOFFICE_LLM_BASE_URL=llm.base_url,
-        BACKOFFICE_LLM_API_KEY="sk-test",
-        BACKOFFICE_LLM_TIMEOUT="5",
+        llm=llm,
     )
     rt = build_runtime(settings)
     bootstrap_samples(rt)

@@ -114,10 +114,7 @@ def runtime(tmp_path: Path, database_url: str, slack: SlackStandIn, llm: OpenAIS
         tmp_path,
         database_url,
         slack,
-        BACKOFFICE_LLM="openai:gpt-standin",
-        BACKOFFICE_LLM_BASE_URL=llm.base_url,
-        BACKOFFICE_LLM_API_KEY="sk-test",
-        BACKOFFICE_LLM_TIMEOUT="5",
+        llm=llm,
     )
     rt = build_runtime(settings)
     bootstrap_samples(rt)

@@ -26,13 +26,6 @@ from tests.transaction_watch import TransactionWatch
 
 
 @pytest.fixture
-def llm() -> Iterator[OpenAIStandIn]:
-    standin = OpenAIStandIn()
-    yield standin
-    standin.stop()
-
-
-@pytest.fixture
 def watched(
     tmp_path: Path, database_url: str, slack: SlackStandIn, llm: OpenAIStandIn, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[Runtime, TransactionWatch]]:
@@ -41,10 +34,7 @@ def watched(
         tmp_path,
         database_url,
         slack,
-        BACKOFFICE_LLM="openai:gpt-standin",
-        BACKOFFICE_LLM_BASE_URL=llm.base_url,
-        BACKOFFICE_LLM_API_KEY="sk-test",
-        BACKOFFICE_LLM_TIMEOUT="5",
+        llm=llm,
     )
     rt = build_runtime(settings)
     bootstrap_samples(rt)
