@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Self
 
 import yaml
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 DEFAULT_CONFIG = Path(__file__).parent / "leave_types.yml"
 
@@ -78,80 +80,145 @@ class LeavePolicy:
         return ", ".join(t.label.lower() for t in self.types.values())
 
 
-def _decimal(value: Any, where: str) -> Decimal | None:
-    if value is None:
-        return None
-    try:
-        return Decimal(str(value))
-    except ArithmeticError as exc:
-        raise LeaveConfigError(f"{where}: {value!r} is not a number") from exc
+def _blank_is(empty: Any) -> BeforeValidator:
+    """A key left blank in the file (`notice:`) counts as empty, as it always has."""
+    return BeforeValidator(lambda value: empty if value is None else value)
 
 
-def _month_day(value: Any, where: str) -> tuple[int, int] | None:
-    if value is None:
-        return None
+def _month_day(value: Any) -> tuple[int, int]:
+    """`MM-DD` → (month, day)."""
     try:
         month, day = (int(part) for part in str(value).split("-"))
-    except ValueError as exc:
-        raise LeaveConfigError(f"{where}: expected MM-DD, got {value!r}") from exc
+    except ValueError:
+        raise ValueError("expected MM-DD") from None
     if not (1 <= month <= 12 and 1 <= day <= 31):
-        raise LeaveConfigError(f"{where}: {value!r} is not a date")
+        raise ValueError("not a date")
     return month, day
 
 
-def _leave_type(key: str, raw: dict[str, Any]) -> LeaveType:
-    where = f"types.{key}"
-    negative = raw.get("negative_allowed", 0)
-    notice = tuple(
-        NoticeRule(
-            over_days=_decimal(rule.get("over_days", 0), f"{where}.notice") or Decimal(0),
-            text=str(rule["text"]),
-            min_days=rule.get("min_days"),
-            min_working_days=rule.get("min_working_days"),
-        )
-        for rule in raw.get("notice") or []
-    )
-    accrual = _decimal(raw.get("accrual_per_year"), where)
-    grant = _decimal(raw.get("grant_per_year"), where)
-    tracked = bool(raw.get("tracked", True))
-    if tracked and accrual is None and grant is None:
-        raise LeaveConfigError(f"{where}: a tracked type needs accrual_per_year or grant_per_year")
+class _NoticeFile(BaseModel):
+    over_days: Decimal = Decimal(0)
+    text: str
+    min_days: int | None = None
+    min_working_days: int | None = None
+
+
+class _LeaveTypeFile(BaseModel):
+    label: str | None = None  # the key in title case
+    aliases: tuple[str, ...] | None = None  # the key
+    tracked: bool = True
+    accrual_per_year: Decimal | None = None
+    grant_per_year: Decimal | None = None
+    carry_over_cap: Decimal | None = None
+    carry_over_expires: Annotated[tuple[int, int], BeforeValidator(_month_day)] | None = None
+    # "unlimited" or null: no floor under the balance.
+    negative_allowed: Annotated[Decimal | None, BeforeValidator(lambda v: None if v == "unlimited" else v)] = Decimal(0)
+    requires_approval: bool = True
+    half_days: bool = True
+    past_days_allowed: int = 0
+    max_days: Decimal | None = None
+    notice: Annotated[tuple[_NoticeFile, ...], _blank_is(())] = ()
+    policy: Annotated[dict[str, str], _blank_is({})] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _has_an_entitlement(self) -> Self:
+        if self.tracked and self.accrual_per_year is None and self.grant_per_year is None:
+            raise ValueError("a tracked type needs accrual_per_year or grant_per_year")
+        return self
+
+
+class _RemindersFile(BaseModel):
+    first_after_hours: float = 24
+    every_hours: float = 24
+    max_reminders: int = 2
+
+
+class _LeaveFile(BaseModel):
+    """The whole file. Keys it does not name are ignored, as they always were."""
+
+    reminders: Annotated[_RemindersFile, _blank_is({})] = _RemindersFile()
+    max_request_days: int = 180
+    types: Annotated[dict[str, _LeaveTypeFile], _blank_is({})] = Field(default_factory=dict, validate_default=True)
+
+    @field_validator("types")
+    @classmethod
+    def _some_types(cls, types: dict[str, _LeaveTypeFile]) -> dict[str, _LeaveTypeFile]:
+        if not types:
+            raise ValueError("no leave types defined")
+        return types
+
+
+def _where(source: Path, tree: yaml.Node | None, error: ErrorDetails) -> str:
+    """`file, line N, key.path: message` for one error: its location followed through the YAML nodes."""
+    keys: list[str] = []
+    node, line = tree, 1
+    for part in error["loc"]:
+        if isinstance(node, yaml.MappingNode):
+            keys.append(str(part))
+            found = [(k, v) for k, v in node.value if k.value == str(part)]
+            if not found:  # a missing key: the line of the key whose mapping lacks it
+                break
+            key, node = found[-1]  # the last of duplicate keys is the one read
+            line = key.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            keys.append(str(part))
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:  # pydantic's own steps (a union's member, "[key]") are not keys of the file
+            break
+    if error["type"] == "value_error":  # our own checks, without pydantic's "Value error, " in front
+        message = str(error.get("ctx", {}).get("error"))
+    elif error["type"] == "model_type":  # pydantic's words would name a private class
+        message = "Input should be a mapping"
+    else:
+        message = error["msg"]
+    if not isinstance(error["input"], dict | list):
+        message += f" (got {error['input']!r})"
+    return f"{source}, line {line}, {'.'.join(keys) or 'the top level'}: {message}"
+
+
+def _leave_type(key: str, spec: _LeaveTypeFile) -> LeaveType:
     return LeaveType(
         key=key,
-        label=str(raw.get("label", key.title())),
-        aliases=tuple(str(a).lower() for a in raw.get("aliases", [key])),
-        tracked=tracked,
-        accrual_per_year=accrual,
-        grant_per_year=grant,
-        carry_over_cap=_decimal(raw.get("carry_over_cap"), where),
-        carry_over_expires=_month_day(raw.get("carry_over_expires"), where),
-        negative_allowed=None if negative == "unlimited" else _decimal(negative, where),
-        requires_approval=bool(raw.get("requires_approval", True)),
-        half_days=bool(raw.get("half_days", True)),
-        past_days_allowed=int(raw.get("past_days_allowed", 0)),
-        max_days=_decimal(raw.get("max_days"), where),
-        notice=tuple(sorted(notice, key=lambda r: r.over_days, reverse=True)),
-        policy={str(k): str(v) for k, v in (raw.get("policy") or {}).items()},
+        label=key.title() if spec.label is None else spec.label,
+        aliases=tuple(alias.lower() for alias in (spec.aliases if spec.aliases is not None else (key,))),
+        tracked=spec.tracked,
+        accrual_per_year=spec.accrual_per_year,
+        grant_per_year=spec.grant_per_year,
+        carry_over_cap=spec.carry_over_cap,
+        carry_over_expires=spec.carry_over_expires,
+        negative_allowed=spec.negative_allowed,
+        requires_approval=spec.requires_approval,
+        half_days=spec.half_days,
+        past_days_allowed=spec.past_days_allowed,
+        max_days=spec.max_days,
+        notice=tuple(
+            NoticeRule(over_days=r.over_days, text=r.text, min_days=r.min_days, min_working_days=r.min_working_days)
+            for r in sorted(spec.notice, key=lambda r: r.over_days, reverse=True)
+        ),
+        policy=spec.policy,
     )
 
 
 def load_policy(path: Path | None = None) -> LeavePolicy:
-    """Read and check the leave configuration."""
+    """Read and check the leave configuration; a bad file's error names the file, the key and its line."""
     source = path or DEFAULT_CONFIG
     try:
-        raw = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+        text = source.read_text(encoding="utf-8")
+        tree = yaml.compose(text, Loader=yaml.SafeLoader)  # the nodes know their lines
+        raw = yaml.safe_load(text) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise LeaveConfigError(f"cannot read leave configuration {source}: {exc}") from exc
-    types = {str(key): _leave_type(str(key), value or {}) for key, value in (raw.get("types") or {}).items()}
-    if not types:
-        raise LeaveConfigError(f"{source}: no leave types defined")
-    reminders = raw.get("reminders") or {}
+    try:
+        spec = _LeaveFile.model_validate(raw)
+    except ValidationError as exc:
+        raise LeaveConfigError("\n".join(_where(source, tree, error) for error in exc.errors())) from exc
     return LeavePolicy(
-        types=types,
+        types={key: _leave_type(key, value) for key, value in spec.types.items()},
         reminders=ReminderRules(
-            first_after_hours=float(reminders.get("first_after_hours", 24)),
-            every_hours=float(reminders.get("every_hours", 24)),
-            max_reminders=int(reminders.get("max_reminders", 2)),
+            first_after_hours=spec.reminders.first_after_hours,
+            every_hours=spec.reminders.every_hours,
+            max_reminders=spec.reminders.max_reminders,
         ),
-        max_request_days=int(raw.get("max_request_days", 180)),
+        max_request_days=spec.max_request_days,
     )
