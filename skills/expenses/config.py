@@ -4,11 +4,22 @@ approval threshold and mileage rate, read from YAML (skills/expenses/expense_pol
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import ErrorDetails
 
 DEFAULT_CONFIG = Path(__file__).parent / "expense_policy.yml"
 
@@ -45,42 +56,119 @@ class ExpensePolicy:
         return (amount * rate).quantize(Decimal("0.01")), rate
 
 
-def _money(value: Any, where: str) -> Decimal:
-    try:
-        return Decimal(str(value))
-    except InvalidOperation as exc:
-        raise ExpenseConfigError(f"{where}: {value!r} is not an amount") from exc
+def _blank_is(empty: Any) -> BeforeValidator:
+    """A key left blank in the file (`limits:`) counts as empty, as it always has."""
+    return BeforeValidator(lambda value: empty if value is None else value)
+
+
+_Currency = Annotated[str, AfterValidator(str.upper)]
+
+
+class _LimitFile(BaseModel):
+    # A limit the code does not know was always refused (the dataclass took no such argument).
+    model_config = ConfigDict(extra="forbid")
+
+    per_item: Decimal | None = None
+    per_day: Decimal | None = None
+    per_attendee: Decimal | None = None
+
+    @field_validator("per_item", "per_day", "per_attendee", mode="before")
+    @classmethod
+    def _not_blank(cls, value: Any) -> Any:
+        if value is None:  # a limit left out is no limit; one left blank was always refused
+            raise ValueError("a blank limit is not an amount (leave the key out for no limit)")
+        return value
+
+
+class _MileageFile(BaseModel):
+    rate: Decimal = Decimal("0.67")
+    unit: str = "mi"
+
+
+class _RemindersFile(BaseModel):
+    first_after_hours: float = 48
+    every_hours: float = 48
+    max_reminders: int = 2
+
+
+class _ExpenseFile(BaseModel):
+    """The whole file. Keys it does not name are ignored, as they always were."""
+
+    base_currency: _Currency = "USD"
+    rates: Annotated[dict[_Currency, Decimal], _blank_is({})] = Field(default_factory=dict, validate_default=True)
+    receipt_required_over: Decimal = Decimal("25")
+    submission_window_days: int = 30
+    finance_approval_over: Decimal = Decimal("1000")
+    mileage: Annotated[_MileageFile, _blank_is({})] = _MileageFile()
+    reminders: Annotated[_RemindersFile, _blank_is({})] = _RemindersFile()
+    limits: Annotated[dict[str, Annotated[_LimitFile, _blank_is({})]], _blank_is({})] = Field(default_factory=dict)
+    policy: Annotated[dict[str, str], _blank_is({})] = Field(default_factory=dict)
+
+    @field_validator("rates")
+    @classmethod
+    def _base_at_one(cls, rates: dict[str, Decimal], info: ValidationInfo) -> dict[str, Decimal]:
+        base = info.data.get("base_currency")  # absent when it was itself refused
+        if base is not None and rates.get(base) != Decimal(1):
+            raise ValueError(f"rates must include the base currency {base} at 1")
+        return rates
+
+
+def _where(source: Path, tree: yaml.Node | None, error: ErrorDetails) -> str:
+    """`file, line N, key.path: message` for one error: its location followed through the YAML nodes."""
+    keys: list[str] = []
+    node, line = tree, 1
+    for part in error["loc"]:
+        if isinstance(node, yaml.MappingNode):
+            keys.append(str(part))
+            found = [(k, v) for k, v in node.value if k.value == str(part)]
+            if not found:  # a missing key: the line of the key whose mapping lacks it
+                break
+            key, node = found[-1]  # the last of duplicate keys is the one read
+            line = key.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            keys.append(str(part))
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:  # pydantic's own steps (a union's member, "[key]") are not keys of the file
+            break
+    if error["type"] == "value_error":  # our own checks, without pydantic's "Value error, " in front
+        message = str(error.get("ctx", {}).get("error"))
+    elif error["type"] == "model_type":  # pydantic's words would name a private class
+        message = "Input should be a mapping"
+    else:
+        message = error["msg"]
+    if not isinstance(error["input"], dict | list):
+        message += f" (got {error['input']!r})"
+    return f"{source}, line {line}, {'.'.join(keys) or 'the top level'}: {message}"
 
 
 def load_expense_policy(path: Path | None = None) -> ExpensePolicy:
+    """Read and check the expense policy; a bad file's error names the file, the key and its line."""
     source = path or DEFAULT_CONFIG
     try:
-        raw = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+        text = source.read_text(encoding="utf-8")
+        tree = yaml.compose(text, Loader=yaml.SafeLoader)  # the nodes know their lines
+        raw = yaml.safe_load(text) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise ExpenseConfigError(f"cannot read expense policy {source}: {exc}") from exc
-    base = str(raw.get("base_currency", "USD")).upper()
-    rates = {str(code).upper(): _money(rate, f"rates.{code}") for code, rate in (raw.get("rates") or {}).items()}
-    if rates.get(base) != Decimal(1):
-        raise ExpenseConfigError(f"{source}: rates must include the base currency {base} at 1")
-    limits = {
-        str(category): CategoryLimit(
-            **{key: _money(value, f"limits.{category}.{key}") for key, value in (values or {}).items()}
-        )
-        for category, values in (raw.get("limits") or {}).items()
-    }
-    mileage = raw.get("mileage") or {}
-    reminders = raw.get("reminders") or {}
+    try:
+        spec = _ExpenseFile.model_validate(raw)
+    except ValidationError as exc:
+        raise ExpenseConfigError("\n".join(_where(source, tree, error) for error in exc.errors())) from exc
     return ExpensePolicy(
-        base_currency=base,
-        rates=rates,
-        receipt_required_over=_money(raw.get("receipt_required_over", "25"), "receipt_required_over"),
-        submission_window_days=int(raw.get("submission_window_days", 30)),
-        finance_approval_over=_money(raw.get("finance_approval_over", "1000"), "finance_approval_over"),
-        mileage_rate=_money(mileage.get("rate", "0.67"), "mileage.rate"),
-        mileage_unit=str(mileage.get("unit", "mi")),
-        limits=limits,
-        policy={str(k): str(v) for k, v in (raw.get("policy") or {}).items()},
-        reminder_first_hours=float(reminders.get("first_after_hours", 48)),
-        reminder_every_hours=float(reminders.get("every_hours", 48)),
-        max_reminders=int(reminders.get("max_reminders", 2)),
+        base_currency=spec.base_currency,
+        rates=spec.rates,
+        receipt_required_over=spec.receipt_required_over,
+        submission_window_days=spec.submission_window_days,
+        finance_approval_over=spec.finance_approval_over,
+        mileage_rate=spec.mileage.rate,
+        mileage_unit=spec.mileage.unit,
+        limits={
+            category: CategoryLimit(per_item=limit.per_item, per_day=limit.per_day, per_attendee=limit.per_attendee)
+            for category, limit in spec.limits.items()
+        },
+        policy=spec.policy,
+        reminder_first_hours=spec.reminders.first_after_hours,
+        reminder_every_hours=spec.reminders.every_hours,
+        max_reminders=spec.reminders.max_reminders,
     )
