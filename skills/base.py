@@ -1,4 +1,4 @@
-"""The skill contract: a name, a description, example utterances and `handle`."""
+"""The skill contract: a name, a description, example utterances, the actions it owns and `handle`."""
 
 from __future__ import annotations
 
@@ -145,6 +145,17 @@ class SkillContext:
             citations=citations,
             selects=selects,
         )
+
+
+ActionHandler = Callable[[Message, SkillContext], Reply]
+"""What a skill does with one of its buttons pressed or forms sent (`Skill.actions`)."""
+
+NO_LONGER_AVAILABLE = "That button is no longer available."
+
+
+def no_longer_available(message: Message, ctx: SkillContext) -> Reply:
+    """The answer to a click on an action id its skill does not (or no longer) declare."""
+    return Reply(text=NO_LONGER_AVAILABLE, ephemeral=True)
 
 
 @runtime_checkable

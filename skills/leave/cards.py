@@ -9,6 +9,7 @@ from bot.models import Employee, LeaveRequest
 from bot.outbox import person_channel
 from knowledge.answer import best_sentence, citations_for
 from skills.base import SkillContext
+from skills.leave import action_ids
 from skills.leave import requests as leave_requests
 from skills.leave.config import LeavePolicy, LeaveType
 from skills.leave.jobs import decision_buttons
@@ -77,10 +78,10 @@ class LeaveCards:
         self.policy = policy
 
     def draft_buttons(self, request: LeaveRequest, *, blocked: bool) -> list[Button]:
-        buttons = [] if blocked else [Button("leave:confirm", "Confirm", str(request.id), "primary")]
+        buttons = [] if blocked else [Button(action_ids.CONFIRM, "Confirm", str(request.id), "primary")]
         return buttons + [
-            Button("leave:edit", "Edit", str(request.id)),
-            Button("leave:discard", "Cancel", str(request.id), "danger"),
+            Button(action_ids.EDIT, "Edit", str(request.id)),
+            Button(action_ids.DISCARD, "Cancel", str(request.id), "danger"),
         ]
 
     def card_text(
@@ -175,11 +176,11 @@ class LeaveCards:
             buttons = self.draft_buttons(request, blocked=assessment is not None and assessment.blocked)
         elif request.status == "pending":
             buttons = [
-                Button("leave:edit", "Edit", str(request.id)),
-                Button("leave:withdraw", "Withdraw", str(request.id), "danger"),
+                Button(action_ids.EDIT, "Edit", str(request.id)),
+                Button(action_ids.WITHDRAW, "Withdraw", str(request.id), "danger"),
             ]
         elif request.status == "approved" and request.end_date >= local_today(ctx):
-            buttons = [Button("leave:cancel", "Cancel this leave", str(request.id), "danger")]
+            buttons = [Button(action_ids.CANCEL, "Cancel this leave", str(request.id), "danger")]
         ctx.notify(
             channel=request.channel,
             thread_ts=request.thread_ts,

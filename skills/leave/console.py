@@ -9,6 +9,7 @@ from fastapi.responses import Response
 
 from bot.console.shell import ConsolePages, PosterDep, RuntimeDep, act, back
 from bot.messages import seen
+from skills.leave import action_ids
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -24,7 +25,7 @@ def leave_decide(
 ) -> Response:
     if decision not in ("approve", "deny"):
         raise HTTPException(status_code=404, detail="No such decision.")
-    action = "leave:approve" if decision == "approve" else "leave:deny_submit"
+    action = action_ids.APPROVE if decision == "approve" else action_ids.DENY_SUBMIT
     value = seen(request_id, revision) if revision is not None and decision == "approve" else str(request_id)
     reply = act(rt, viewer, action, value, {"reason": reason} if decision == "deny" else None)
     return back("/console/team", reply.text)

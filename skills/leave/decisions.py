@@ -8,6 +8,7 @@ from bot.messages import Reply
 from bot.models import LeaveRequest
 from bot.outbox import person_channel
 from skills.base import SkillContext, ask_for_text
+from skills.leave import action_ids
 from skills.leave import requests as leave_requests
 from skills.leave.cards import NAME, LeaveCards, approval_key, citations_of
 from skills.leave.config import LeavePolicy
@@ -125,7 +126,7 @@ class LeaveDecisions:
         # The same check as the denial itself, so only the approver (or People Ops) gets the form.
         leave_requests.check_move(request, "denied", actor=ctx.employee, policy=self.policy)
         return ask_for_text(
-            callback_id="leave:deny_submit",
+            callback_id=action_ids.DENY_SUBMIT,
             title="Deny leave",
             field="reason",
             label="Why? (the employee sees this)",

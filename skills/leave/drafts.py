@@ -10,6 +10,7 @@ from datetime import date
 from bot.messages import Button, Message, Modal, ModalField, Reply
 from bot.models import Employee, LeaveRequest
 from skills.base import NotACorrection, SkillContext, date_order, row_id
+from skills.leave import action_ids
 from skills.leave import requests as leave_requests
 from skills.leave.cards import NAME, LeaveCards, card_key, citations_of
 from skills.leave.config import LeavePolicy
@@ -80,7 +81,7 @@ class LeaveDrafts:
         if not trigger:
             return Reply(
                 text="Press the button to open the leave form, or just tell me, e.g. “vacation Dec 22 to Jan 2”.",
-                buttons=[Button("leave:open_form", "Open the leave form", "", "primary")],
+                buttons=[Button(action_ids.OPEN_FORM, "Open the leave form", "", "primary")],
                 skill=self.name,
             )
         half = "full"
@@ -95,7 +96,7 @@ class LeaveDrafts:
         return Reply(
             text="",
             modal=Modal(
-                callback_id="leave:form",
+                callback_id=action_ids.FORM,
                 title="Edit leave request" if request else "Request leave",
                 fields=(
                     ModalField(

@@ -13,15 +13,15 @@ from bot import audit, outbox
 from bot.db import aware
 from bot.messages import Button, seen
 from bot.models import LeaveRequest
-from skills.leave import ledger
+from skills.leave import action_ids, ledger
 from skills.leave.config import LeavePolicy
 from skills.leave.requests import fmt_days, fmt_range
 
 
 def decision_buttons(request: LeaveRequest) -> list[Button]:
     return [
-        Button("leave:approve", "Approve", seen(request.id, request.revision), "primary"),
-        Button("leave:deny", "Deny", seen(request.id, request.revision), "danger"),
+        Button(action_ids.APPROVE, "Approve", seen(request.id, request.revision), "primary"),
+        Button(action_ids.DENY, "Deny", seen(request.id, request.revision), "danger"),
     ]
 
 

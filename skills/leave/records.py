@@ -8,7 +8,7 @@ from datetime import date
 from bot.messages import Button, Reply
 from bot.models import LeaveRequest
 from skills.base import SkillContext
-from skills.leave import ledger
+from skills.leave import action_ids, ledger
 from skills.leave import requests as leave_requests
 from skills.leave.cards import NAME
 from skills.leave.config import LeavePolicy
@@ -126,7 +126,7 @@ class LeaveRecords:
             return Reply(text="You have no upcoming leave to cancel.", skill=self.name)
         buttons = [
             Button(
-                "leave:withdraw" if r.status == "pending" else "leave:cancel",
+                action_ids.WITHDRAW if r.status == "pending" else action_ids.CANCEL,
                 f"Cancel #{r.id} ({r.start_date:%b} {r.start_date.day})",
                 str(r.id),
                 "danger",

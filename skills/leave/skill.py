@@ -4,14 +4,22 @@ and statuses come from the database. Rules that a request breaks are named and c
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 
 from bot.messages import Button, Message, Reply
 from bot.models import LeaveRequest
 from bot.router import QUESTION, REQUEST, drops_it, read_act
-from skills.base import SkillContext, changed_since_shown, load_examples, pending_memo, row_id
-from skills.leave import ledger
+from skills.base import (
+    ActionHandler,
+    SkillContext,
+    changed_since_shown,
+    load_examples,
+    no_longer_available,
+    pending_memo,
+    row_id,
+)
+from skills.leave import action_ids, ledger
 from skills.leave.cards import NAME, LeaveCards
 from skills.leave.config import LeavePolicy, load_policy
 from skills.leave.dates import ParsedLeave
@@ -54,6 +62,8 @@ NOT_LEAVE = (
     "(if you meant a day off, say e.g. “vacation on Thursday”)."
 )
 
+RequestAction = Callable[[LeaveRequest, Message, SkillContext], Reply]  # a click about one leave request
+
 
 class LeaveSkill:
     name = NAME
@@ -66,12 +76,28 @@ class LeaveSkill:
         self.drafts = LeaveDrafts(self.policy, self.cards)
         self.decisions = LeaveDecisions(self.policy, self.cards)
         self.records = LeaveRecords(self.policy)
+        on = self._on_request
+        self.actions: Mapping[str, ActionHandler] = {
+            action_ids.OPEN_FORM: lambda message, ctx: self.drafts.form(ctx, None, trigger=True),
+            action_ids.FORM: self.drafts.form_submitted,
+            action_ids.CONFIRM: on(lambda request, message, ctx: self.decisions.confirm(request, ctx)),
+            action_ids.EDIT: on(lambda request, message, ctx: self.drafts.edit_form(request, ctx)),
+            action_ids.CORRECT: on(self.drafts.correct),
+            action_ids.DISCARD: on(lambda request, message, ctx: self.decisions.discard(request, ctx)),
+            action_ids.APPROVE: on(self._approve),
+            action_ids.DENY: on(self._deny),
+            action_ids.DENY_SUBMIT: on(self._deny_submitted),
+            action_ids.WITHDRAW: on(lambda request, message, ctx: self.decisions.withdraw(request, ctx)),
+            action_ids.CANCEL: on(lambda request, message, ctx: self.decisions.cancel(request, ctx)),
+        }
+        # An id not (or no longer) declared: as for the others, a request that is gone is said so first.
+        self._unknown_action = on(lambda request, message, ctx: no_longer_available(message, ctx))
 
     # ------------------------------------------------------------ dispatch
 
     def handle(self, message: Message, ctx: SkillContext) -> Reply:
         if message.action_id:
-            return self._action(message, ctx)
+            return self.actions.get(message.action_id, self._unknown_action)(message, ctx)
         text = message.text.strip()
         if text.lower().strip(" .!?") in _FORM_WORDS:
             return self.drafts.form(ctx, None, trigger=message.trigger_id is not None or message.platform != "slack")
@@ -137,49 +163,47 @@ class LeaveSkill:
             return reply
         return Reply(text=f"{NOT_LEAVE} Just let your manager and team know.", skill=self.name)
 
-    def _action(self, message: Message, ctx: SkillContext) -> Reply:
-        action = (message.action_id or "").removeprefix("leave:")
-        if action == "open_form":
-            return self.drafts.form(ctx, None, trigger=True)
-        if action == "form":
-            return self.drafts.form_submitted(message, ctx)
-        request = ctx.session.get(LeaveRequest, row_id(message.action_value) or 0) if action != "form" else None
-        if request is None:
-            return Reply(text="I couldn't find that leave request any more.", ephemeral=True)
-        if action == "confirm":
-            return self.decisions.confirm(request, ctx)
-        if action == "edit":
-            return self.drafts.edit_form(request, ctx)
-        if action == "correct":
-            return self.drafts.correct(request, message, ctx)
-        if action == "discard":
-            return self.decisions.discard(request, ctx)
-        if action in ("approve", "deny") and changed_since_shown(message, request.revision):
-            # Edited after this card was sent: deciding it would decide days the approver never saw.
-            if request.status == "pending" and request.approver is not None:
-                self.cards.send_for_approval(
-                    ctx, request, request.approver, None, heading="Leave request to approve (edited)"
-                )
-            when = fmt_range(request.start_date, request.end_date, request.start_half, request.end_half)
-            return Reply(
-                text=(
-                    f"Request #{request.id} was changed after that card was sent: it is now {when} "
-                    f"({fmt_days(request.days)} working days). Nothing was decided; the card shows it as it is now."
-                ),
-                ephemeral=True,
-                skill=self.name,
+    @staticmethod
+    def _on_request(act: RequestAction) -> ActionHandler:
+        """The handler of a click about the request whose id is the button's value (or the form's metadata)."""
+
+        def handler(message: Message, ctx: SkillContext) -> Reply:
+            request = ctx.session.get(LeaveRequest, row_id(message.action_value) or 0)
+            if request is None:
+                return Reply(text="I couldn't find that leave request any more.", ephemeral=True)
+            return act(request, message, ctx)
+
+        return handler
+
+    def _approve(self, request: LeaveRequest, message: Message, ctx: SkillContext) -> Reply:
+        changed = self._changed_since_card(request, message, ctx)
+        return changed if changed is not None else self.decisions.approve(request, ctx)
+
+    def _deny(self, request: LeaveRequest, message: Message, ctx: SkillContext) -> Reply:
+        changed = self._changed_since_card(request, message, ctx)
+        return changed if changed is not None else self.decisions.deny_form(request, ctx)
+
+    def _deny_submitted(self, request: LeaveRequest, message: Message, ctx: SkillContext) -> Reply:
+        return self.decisions.deny(request, message.form.get("reason", "").strip(), ctx)
+
+    def _changed_since_card(self, request: LeaveRequest, message: Message, ctx: SkillContext) -> Reply | None:
+        """Approve or Deny pressed on a card sent before the request was edited: deciding it would decide days
+        the approver never saw, so nothing is decided and the card is sent again as the request is now."""
+        if not changed_since_shown(message, request.revision):
+            return None
+        if request.status == "pending" and request.approver is not None:
+            self.cards.send_for_approval(
+                ctx, request, request.approver, None, heading="Leave request to approve (edited)"
             )
-        if action == "approve":
-            return self.decisions.approve(request, ctx)
-        if action == "deny":
-            return self.decisions.deny_form(request, ctx)
-        if action == "deny_submit":
-            return self.decisions.deny(request, message.form.get("reason", "").strip(), ctx)
-        if action == "withdraw":
-            return self.decisions.withdraw(request, ctx)
-        if action == "cancel":
-            return self.decisions.cancel(request, ctx)
-        return Reply(text="That button is no longer available.", ephemeral=True)
+        when = fmt_range(request.start_date, request.end_date, request.start_half, request.end_half)
+        return Reply(
+            text=(
+                f"Request #{request.id} was changed after that card was sent: it is now {when} "
+                f"({fmt_days(request.days)} working days). Nothing was decided; the card shows it as it is now."
+            ),
+            ephemeral=True,
+            skill=self.name,
+        )
 
     # ------------------------------------------------------------ a request in words
 
@@ -212,7 +236,7 @@ class LeaveSkill:
                     text=(
                         "I still can't tell: " + " ".join(questions) + " Please fill in the form so nothing is guessed."
                     ),
-                    buttons=[Button("leave:open_form", "Open the leave form", "", "primary")],
+                    buttons=[Button(action_ids.OPEN_FORM, "Open the leave form", "", "primary")],
                     skill=self.name,
                 )
             ctx.conversation.awaiting_skill = self.name
