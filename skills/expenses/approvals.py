@@ -7,7 +7,7 @@ from bot.messages import Button, Reply
 from bot.models import Expense
 from bot.outbox import person_channel
 from skills.base import SkillContext
-from skills.expenses import service
+from skills.expenses import action_ids, service
 from skills.expenses.cards import NAME, ExpenseCards, approval_key
 from skills.expenses.config import ExpensePolicy
 
@@ -66,5 +66,5 @@ class ExpenseApprovals:
             channel=ctx.settings.finance_destination,
             text=self.cards.card_text(expense, "Approved — to reimburse"),
             update_key=f"expense:{expense.id}:finance",
-            buttons=[Button("expense:reimbursed", "Mark reimbursed", str(expense.id), "primary")],
+            buttons=[Button(action_ids.REIMBURSED, "Mark reimbursed", str(expense.id), "primary")],
         )

@@ -9,7 +9,7 @@ from bot.models import Expense
 from bot.outbox import person_channel
 from knowledge.answer import best_sentence, citations_for
 from skills.base import SkillContext
-from skills.expenses import service
+from skills.expenses import action_ids, service
 from skills.expenses.config import ExpensePolicy
 from skills.expenses.service import LABELS, Flag, money
 
@@ -27,9 +27,9 @@ def approval_key(expense: Expense) -> str:
 def draft_buttons(expense: Expense) -> list[Button]:
     """A draft's buttons: submit, edit or cancel it."""
     return [
-        Button("expense:confirm", "Submit", str(expense.id), "primary"),
-        Button("expense:edit", "Edit", str(expense.id)),
-        Button("expense:discard", "Cancel", str(expense.id), "danger"),
+        Button(action_ids.CONFIRM, "Submit", str(expense.id), "primary"),
+        Button(action_ids.EDIT, "Edit", str(expense.id)),
+        Button(action_ids.DISCARD, "Cancel", str(expense.id), "danger"),
     ]
 
 
@@ -98,8 +98,8 @@ class ExpenseCards:
 
     def decision_buttons(self, expense: Expense) -> list[Button]:
         return [
-            Button("expense:approve", "Approve", seen(expense.id, expense.revision), "primary"),
-            Button("expense:reject", "Reject", seen(expense.id, expense.revision), "danger"),
+            Button(action_ids.APPROVE, "Approve", seen(expense.id, expense.revision), "primary"),
+            Button(action_ids.REJECT, "Reject", seen(expense.id, expense.revision), "danger"),
         ]
 
     def close_cards(self, ctx: SkillContext, expense: Expense, outcome: str, *, finance: bool = True) -> None:
@@ -120,8 +120,8 @@ class ExpenseCards:
         buttons = []
         if expense.status == "submitted":
             buttons = [
-                Button("expense:edit", "Edit", str(expense.id)),
-                Button("expense:withdraw", "Withdraw", str(expense.id), "danger"),
+                Button(action_ids.EDIT, "Edit", str(expense.id)),
+                Button(action_ids.WITHDRAW, "Withdraw", str(expense.id), "danger"),
             ]
         ctx.notify(
             channel=expense.channel,

@@ -25,6 +25,7 @@ from bot.console.shell import (
 from bot.db import utcnow
 from bot.messages import seen
 from bot.models import Expense
+from skills.expenses import action_ids
 from skills.expenses.export import export_csv
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -42,7 +43,7 @@ def expense_decide(
     to: Annotated[str, Form(pattern="^/console/(team|finance)$")] = "/console/team",
     revision: Annotated[int | None, Form(description="the revision the page showed")] = None,
 ) -> Response:
-    actions = {"approve": "expense:approve", "reject": "expense:reject_submit", "reimbursed": "expense:reimbursed"}
+    actions = {"approve": action_ids.APPROVE, "reject": action_ids.REJECT_SUBMIT, "reimbursed": action_ids.REIMBURSED}
     if decision not in actions:
         raise HTTPException(status_code=404, detail="No such decision.")
     value = seen(expense_id, revision) if revision is not None and decision == "approve" else str(expense_id)

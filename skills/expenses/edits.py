@@ -11,7 +11,7 @@ from bot.messages import Message, Modal, ModalField, Reply
 from bot.models import Expense
 from bot.outbox import person_channel
 from skills.base import NotACorrection, SkillContext, date_order
-from skills.expenses import service
+from skills.expenses import action_ids, service
 from skills.expenses.cards import NAME, ExpenseCards, approval_key, card_key, draft_buttons
 from skills.expenses.categories import CATEGORIES
 from skills.expenses.config import ExpensePolicy
@@ -35,7 +35,7 @@ class ExpenseEdits:
         return Reply(
             text="",
             modal=Modal(
-                callback_id="expense:edit_submit",
+                callback_id=action_ids.EDIT_SUBMIT,
                 title=f"Edit claim #{expense.id}",
                 fields=(
                     ModalField("amount", "Amount", initial=f"{expense.amount:.2f}"),

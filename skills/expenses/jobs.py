@@ -12,6 +12,7 @@ from bot import audit, outbox
 from bot.db import aware
 from bot.messages import Button, seen
 from bot.models import Expense
+from skills.expenses import action_ids
 from skills.expenses.config import ExpensePolicy
 from skills.expenses.service import PENDING, money
 
@@ -33,8 +34,8 @@ def remind_expense_approvers(
         if expense.reminders_sent > policy.max_reminders:
             continue  # finance was told already
         buttons = [
-            Button("expense:approve", "Approve", seen(expense.id, expense.revision), "primary"),
-            Button("expense:reject", "Reject", seen(expense.id, expense.revision), "danger"),
+            Button(action_ids.APPROVE, "Approve", seen(expense.id, expense.revision), "primary"),
+            Button(action_ids.REJECT, "Reject", seen(expense.id, expense.revision), "danger"),
         ]
         summary = (
             f"{expense.employee.name}'s claim #{expense.id} ({money(expense.amount, expense.currency)}, "

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from functools import partial
@@ -31,16 +31,18 @@ from integrations.files import (
 )
 from integrations.ocr import OcrUnavailable
 from skills.base import (
+    ActionHandler,
     Ahead,
     SkillContext,
     ask_for_text,
     changed_since_shown,
     date_order,
     load_examples,
+    no_longer_available,
     pending_memo,
     row_id,
 )
-from skills.expenses import service
+from skills.expenses import action_ids, service
 from skills.expenses.approvals import ExpenseApprovals
 from skills.expenses.cards import NAME, ExpenseCards, approval_key, card_key, draft_buttons
 from skills.expenses.config import ExpensePolicy, load_expense_policy
@@ -64,6 +66,8 @@ START_CLAIM = (
     "a photo or PDF of the receipt."
 )
 
+ExpenseAction = Callable[[Expense, Message, SkillContext], Reply]  # a click about one claim
+
 
 @dataclass(frozen=True)
 class ReceiptRead:
@@ -85,6 +89,22 @@ class ExpenseSkill:
         self.cards = ExpenseCards(self.policy)
         self.edits = ExpenseEdits(self.policy, self.cards)
         self.approvals = ExpenseApprovals(self.policy, self.cards)
+        on = self._on_claim
+        self.actions: Mapping[str, ActionHandler] = {
+            action_ids.START: self._start,
+            action_ids.CONFIRM: on(lambda expense, message, ctx: self.approvals.submit(expense, ctx)),
+            action_ids.EDIT: on(lambda expense, message, ctx: self.edits.edit_form(expense, ctx)),
+            action_ids.EDIT_SUBMIT: on(lambda expense, message, ctx: self.edits.edited(expense, message.form, ctx)),
+            action_ids.CORRECT: on(self.edits.correct),
+            action_ids.DISCARD: on(lambda expense, message, ctx: self._take_back(expense, "discarded", ctx)),
+            action_ids.WITHDRAW: on(lambda expense, message, ctx: self._take_back(expense, "withdrawn", ctx)),
+            action_ids.APPROVE: on(self._approve),
+            action_ids.REJECT: on(self._reject_form),
+            action_ids.REJECT_SUBMIT: on(self._rejected),
+            action_ids.REIMBURSED: on(self._reimbursed),
+        }
+        # An id not (or no longer) declared: as for the others, a claim that is gone is said so first.
+        self._unknown_action = on(lambda expense, message, ctx: no_longer_available(message, ctx))
 
     def prepare(self, message: Message, ahead: Ahead) -> Callable[[Message, SkillContext], Reply]:
         """Read the message's receipt (download, PDF, OCR: the slow part) with no transaction open, and return
@@ -97,7 +117,7 @@ class ExpenseSkill:
     def handle(self, message: Message, ctx: SkillContext, *, read: ReceiptRead | None = None) -> Reply:
         """Answer a message; `read` is its receipt as `prepare` read it (read here when not given)."""
         if message.action_id:
-            return self._action(message, ctx)
+            return self.actions.get(message.action_id, self._unknown_action)(message, ctx)
         text = message.text.strip()
         receipt: tuple[StoredFile, ReceiptFields] | None = None
         if message.files:
@@ -271,85 +291,93 @@ class ExpenseSkill:
 
     # ------------------------------------------------------------ approvals
 
-    def _action(self, message: Message, ctx: SkillContext) -> Reply:
-        action = (message.action_id or "").removeprefix("expense:")
-        if action == "start":
-            ctx.conversation.awaiting_skill = self.name  # the next message here is the claim
-            return Reply(text=START_CLAIM, skill=self.name)
-        expense = ctx.session.get(Expense, row_id(message.action_value) or 0)
-        if expense is None:
-            return Reply(text="I couldn't find that claim any more.", ephemeral=True)
-        now = ctx.now()
-        if action == "confirm":
-            return self.approvals.submit(expense, ctx)
-        if action == "edit":
-            return self.edits.edit_form(expense, ctx)
-        if action == "edit_submit":
-            return self.edits.edited(expense, message.form, ctx)
-        if action == "correct":
-            return self.edits.correct(expense, message, ctx)
-        if action in ("discard", "withdraw"):
-            target = "discarded" if action == "discard" else "withdrawn"
-            service.transition(ctx.session, expense, target, actor=ctx.employee, now=now, policy=self.policy)
-            self.cards.update_card(ctx, expense)
-            if target == "withdrawn":
-                self.cards.close_cards(ctx, expense, f"↩️ Withdrawn by {expense.employee.name}")
-            return Reply(text=f"Claim #{expense.id}: {LABELS[expense.status].lower()}.", skill=self.name)
-        if action in ("approve", "reject") and changed_since_shown(message, expense.revision):
-            # Edited after this card was sent: deciding it would decide figures the approver never saw.
-            if expense.status in service.PENDING and expense.approver is not None:
-                ctx.notify(
-                    channel=person_channel(expense.approver, expense.platform),
-                    text=self.cards.approval_text(expense, "Expense claim to approve (edited)"),
-                    update_key=approval_key(expense),
-                    buttons=self.cards.decision_buttons(expense),
-                )
-            return Reply(
-                text=(
-                    f"Claim #{expense.id} was changed after that card was sent: it is now "
-                    f"{money(expense.amount, expense.currency)} on {expense.spent_on:%d %b %Y}. Nothing was decided; "
-                    "the card shows it as it is now."
-                ),
-                ephemeral=True,
-                skill=self.name,
+    def _start(self, message: Message, ctx: SkillContext) -> Reply:
+        ctx.conversation.awaiting_skill = self.name  # the next message here is the claim
+        return Reply(text=START_CLAIM, skill=self.name)
+
+    @staticmethod
+    def _on_claim(act: ExpenseAction) -> ActionHandler:
+        """The handler of a click about the claim whose id is the button's value (or the form's metadata)."""
+
+        def handler(message: Message, ctx: SkillContext) -> Reply:
+            expense = ctx.session.get(Expense, row_id(message.action_value) or 0)
+            if expense is None:
+                return Reply(text="I couldn't find that claim any more.", ephemeral=True)
+            return act(expense, message, ctx)
+
+        return handler
+
+    def _take_back(self, expense: Expense, target: str, ctx: SkillContext) -> Reply:
+        """A draft discarded or a submitted claim withdrawn by the employee."""
+        service.transition(ctx.session, expense, target, actor=ctx.employee, now=ctx.now(), policy=self.policy)
+        self.cards.update_card(ctx, expense)
+        if target == "withdrawn":
+            self.cards.close_cards(ctx, expense, f"↩️ Withdrawn by {expense.employee.name}")
+        return Reply(text=f"Claim #{expense.id}: {LABELS[expense.status].lower()}.", skill=self.name)
+
+    def _changed_since_card(self, expense: Expense, message: Message, ctx: SkillContext) -> Reply | None:
+        """Approve or Reject pressed on a card sent before the claim was edited: deciding it would decide figures
+        the approver never saw, so nothing is decided and the card is sent again as the claim is now."""
+        if not changed_since_shown(message, expense.revision):
+            return None
+        if expense.status in service.PENDING and expense.approver is not None:
+            ctx.notify(
+                channel=person_channel(expense.approver, expense.platform),
+                text=self.cards.approval_text(expense, "Expense claim to approve (edited)"),
+                update_key=approval_key(expense),
+                buttons=self.cards.decision_buttons(expense),
             )
-        if action == "approve":
-            service.approve(ctx.session, expense, actor=ctx.employee, now=now, policy=self.policy)
-            self.approvals.after_approval(expense, ctx)
-            return Reply(
-                text=f"Claim #{expense.id}: {LABELS[expense.status].lower()}.", skill=self.name, ephemeral=True
-            )
-        if action == "reject":
-            # The same check as the rejection itself, so only someone who may decide the claim gets the form.
-            service.check_move(expense, "rejected", actor=ctx.employee, policy=self.policy)
-            return ask_for_text(
-                callback_id="expense:reject_submit",
-                title=f"Reject claim #{expense.id}",
-                field="reason",
-                label="Why? (the employee sees this)",
-                target_id=expense.id,
-                submit_label="Reject",
-            )
-        if action == "reject_submit":
-            reason = message.form.get("reason", "").strip()
-            if not reason:
-                return Reply(text="Please give a reason when rejecting a claim.", ephemeral=True)
-            service.transition(
-                ctx.session, expense, "rejected", actor=ctx.employee, now=now, policy=self.policy, note=reason
-            )
-            self.cards.tell(ctx, expense, f"❌ {ctx.employee.name} rejected claim #{expense.id}: {reason}")
-            self.cards.update_card(ctx, expense)
-            self.cards.close_cards(ctx, expense, f"❌ Rejected by {ctx.employee.name}: {reason}")
-            return Reply(text=f"Rejected claim #{expense.id}.", skill=self.name, ephemeral=True)
-        if action == "reimbursed":
-            service.transition(ctx.session, expense, "reimbursed", actor=ctx.employee, now=now, policy=self.policy)
-            self.cards.tell(
-                ctx, expense, f"💸 Claim #{expense.id} ({money(expense.amount, expense.currency)}) was paid."
-            )
-            self.cards.update_card(ctx, expense)
-            self.cards.close_cards(ctx, expense, "💸 Reimbursed")
-            return Reply(text=f"Claim #{expense.id} marked reimbursed.", skill=self.name, ephemeral=True)
-        return Reply(text="That button is no longer available.", ephemeral=True)
+        return Reply(
+            text=(
+                f"Claim #{expense.id} was changed after that card was sent: it is now "
+                f"{money(expense.amount, expense.currency)} on {expense.spent_on:%d %b %Y}. Nothing was decided; "
+                "the card shows it as it is now."
+            ),
+            ephemeral=True,
+            skill=self.name,
+        )
+
+    def _approve(self, expense: Expense, message: Message, ctx: SkillContext) -> Reply:
+        changed = self._changed_since_card(expense, message, ctx)
+        if changed is not None:
+            return changed
+        service.approve(ctx.session, expense, actor=ctx.employee, now=ctx.now(), policy=self.policy)
+        self.approvals.after_approval(expense, ctx)
+        return Reply(text=f"Claim #{expense.id}: {LABELS[expense.status].lower()}.", skill=self.name, ephemeral=True)
+
+    def _reject_form(self, expense: Expense, message: Message, ctx: SkillContext) -> Reply:
+        changed = self._changed_since_card(expense, message, ctx)
+        if changed is not None:
+            return changed
+        # The same check as the rejection itself, so only someone who may decide the claim gets the form.
+        service.check_move(expense, "rejected", actor=ctx.employee, policy=self.policy)
+        return ask_for_text(
+            callback_id=action_ids.REJECT_SUBMIT,
+            title=f"Reject claim #{expense.id}",
+            field="reason",
+            label="Why? (the employee sees this)",
+            target_id=expense.id,
+            submit_label="Reject",
+        )
+
+    def _rejected(self, expense: Expense, message: Message, ctx: SkillContext) -> Reply:
+        reason = message.form.get("reason", "").strip()
+        if not reason:
+            return Reply(text="Please give a reason when rejecting a claim.", ephemeral=True)
+        service.transition(
+            ctx.session, expense, "rejected", actor=ctx.employee, now=ctx.now(), policy=self.policy, note=reason
+        )
+        self.cards.tell(ctx, expense, f"❌ {ctx.employee.name} rejected claim #{expense.id}: {reason}")
+        self.cards.update_card(ctx, expense)
+        self.cards.close_cards(ctx, expense, f"❌ Rejected by {ctx.employee.name}: {reason}")
+        return Reply(text=f"Rejected claim #{expense.id}.", skill=self.name, ephemeral=True)
+
+    def _reimbursed(self, expense: Expense, message: Message, ctx: SkillContext) -> Reply:
+        service.transition(ctx.session, expense, "reimbursed", actor=ctx.employee, now=ctx.now(), policy=self.policy)
+        self.cards.tell(ctx, expense, f"💸 Claim #{expense.id} ({money(expense.amount, expense.currency)}) was paid.")
+        self.cards.update_card(ctx, expense)
+        self.cards.close_cards(ctx, expense, "💸 Reimbursed")
+        return Reply(text=f"Claim #{expense.id} marked reimbursed.", skill=self.name, ephemeral=True)
 
     # ------------------------------------------------------------ status from the database
 
