@@ -3,13 +3,15 @@ category and priority corrected, and the requester's confirm, reopen and rating.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import select
 
 from bot import audit
 from bot.messages import Message, Modal, ModalField, Reply
 from bot.models import Employee
-from skills.base import SkillContext, ask_for_text, row_id
-from skills.it import service
+from skills.base import ActionHandler, SkillContext, ask_for_text, row_id
+from skills.it import action_ids, service
 from skills.it.cards import (
     CATEGORY_LABELS,
     SKILL,
@@ -23,71 +25,110 @@ from skills.it.models import Ticket
 from skills.it.repeats import MAX_DESCRIPTION
 from skills.it.service import STATUS_LABELS
 
+TicketAction = Callable[[Ticket, str, Message, SkillContext], Reply]  # (ticket, argument, message, ctx)
 
-def ticket_action(action: str, message: Message, ctx: SkillContext) -> Reply:
-    """A button pressed or a form sent about one ticket (its id, and any argument, in the action's value)."""
-    raw = message.action_value or ""
-    ticket_id, _, argument = raw.partition(":")
-    ticket = ctx.session.get(Ticket, row_id(ticket_id) or 0)
-    if ticket is None:
-        return Reply(text="I couldn't find that ticket any more.", ephemeral=True)
-    now = ctx.now()
-    if action == "claim":
-        if not service.assign(
-            ctx.session, ticket, ctx.employee, actor=ctx.employee, now=now, webhook=sends_webhooks(ctx)
-        ):
-            return Reply(text=f"You already have ticket #{ticket.id}.", skill=SKILL, ephemeral=True)
-        refresh_cards(ctx, ticket, "Your ticket")
-        tell_requester(ctx, ticket, f"{ctx.employee.name} from IT is on your ticket #{ticket.id}.")
-        return Reply(text=f"You have ticket #{ticket.id}.", skill=SKILL, ephemeral=True)
-    if action == "assign":
-        assignee = _employee_by_slack(ctx, message.form.get("selected", ""))
-        if assignee is None:
-            return Reply(text="I don't know that person.", ephemeral=True)
-        if not service.assign(ctx.session, ticket, assignee, actor=ctx.employee, now=now, webhook=sends_webhooks(ctx)):
-            return Reply(text=f"Ticket #{ticket.id} is already with {assignee.name}.", ephemeral=True)
-        refresh_cards(ctx, ticket, "Your ticket")
-        return Reply(text=f"Ticket #{ticket.id} is now with {assignee.name}.", skill=SKILL, ephemeral=True)
-    if action in ("waiting", "progress"):
-        target = "waiting" if action == "waiting" else "in_progress"
-        service.transition(ctx.session, ticket, target, actor=ctx.employee, now=now, webhook=sends_webhooks(ctx))
-        refresh_cards(ctx, ticket, "Your ticket")
-        if action == "waiting":
-            tell_requester(
-                ctx, ticket, f"IT is waiting for you on ticket #{ticket.id}: please reply here with more detail."
-            )
-        return Reply(text=f"Ticket #{ticket.id}: {STATUS_LABELS[ticket.status]}.", skill=SKILL, ephemeral=True)
-    if action == "priority":
-        if argument not in PRIORITIES:
-            return Reply(text="That is not a priority.", ephemeral=True)
-        service.change_field(ctx.session, ticket, "priority", argument, actor=ctx.employee, webhook=sends_webhooks(ctx))
-        refresh_cards(ctx, ticket, "Your ticket")
-        return Reply(text=f"Ticket #{ticket.id} is now {argument}.", skill=SKILL, ephemeral=True)
-    if action == "resolve":
-        service.check_move(ticket, "resolved", actor=ctx.employee)
-        return ask_for_text(
-            callback_id="it:resolve_submit",
-            title=f"Resolve #{ticket.id}",
-            field="note",
-            label="What fixed it? (the requester sees this)",
-            target_id=ticket.id,
-            submit_label="Resolve",
-        )
-    if action == "resolve_submit":
-        return _resolve(ticket, message.form.get("note", "").strip(), ctx)
-    if action == "edit":
-        return _edit_form(ticket, ctx)
-    if action == "edit_submit":
-        return _edited(ticket, message.form, ctx)
-    if action in ("confirm", "reopen"):
-        target = "closed" if action == "confirm" else "in_progress"
-        service.transition(ctx.session, ticket, target, actor=ctx.employee, now=now, webhook=sends_webhooks(ctx))
-        refresh_cards(ctx, ticket, "Your ticket")
-        text = "Thanks — closed." if target == "closed" else f"Reopened ticket #{ticket.id}; IT will pick it up."
-        return Reply(text=text, skill=SKILL)
-    if action == "rate":
-        return _rate(ticket, argument, ctx)
-    return Reply(text="That button is no longer available.", ephemeral=True)
+
+def on_ticket(act: TicketAction) -> ActionHandler:
+    """The handler of a button pressed or a form sent about one ticket: its id, and any argument after ":", are
+    the action's value."""
+
+    def handler(message: Message, ctx: SkillContext) -> Reply:
+        ticket_id, _, argument = (message.action_value or "").partition(":")
+        ticket = ctx.session.get(Ticket, row_id(ticket_id) or 0)
+        if ticket is None:
+            return Reply(text="I couldn't find that ticket any more.", ephemeral=True)
+        return act(ticket, argument, message, ctx)
+
+    return handler
+
+
+def claim(ticket: Ticket, argument: str, message: Message, ctx: SkillContext) -> Reply:
+    if not service.assign(
+        ctx.session, ticket, ctx.employee, actor=ctx.employee, now=ctx.now(), webhook=sends_webhooks(ctx)
+    ):
+        return Reply(text=f"You already have ticket #{ticket.id}.", skill=SKILL, ephemeral=True)
+    refresh_cards(ctx, ticket, "Your ticket")
+    tell_requester(ctx, ticket, f"{ctx.employee.name} from IT is on your ticket #{ticket.id}.")
+    return Reply(text=f"You have ticket #{ticket.id}.", skill=SKILL, ephemeral=True)
+
+
+def assign(ticket: Ticket, argument: str, message: Message, ctx: SkillContext) -> Reply:
+    assignee = _employee_by_slack(ctx, message.form.get("selected", ""))
+    if assignee is None:
+        return Reply(text="I don't know that person.", ephemeral=True)
+    if not service.assign(
+        ctx.session, ticket, assignee, actor=ctx.employee, now=ctx.now(), webhook=sends_webhooks(ctx)
+    ):
+        return Reply(text=f"Ticket #{ticket.id} is already with {assignee.name}.", ephemeral=True)
+    refresh_cards(ctx, ticket, "Your ticket")
+    return Reply(text=f"Ticket #{ticket.id} is now with {assignee.name}.", skill=SKILL, ephemeral=True)
+
+
+def waiting(ticket: Ticket, argument: str, message: Message, ctx: SkillContext) -> Reply:
+    reply = _move(ticket, "waiting", ctx)
+    tell_requester(ctx, ticket, f"IT is waiting for you on ticket #{ticket.id}: please reply here with more detail.")
+    return reply
+
+
+def progress(ticket: Ticket, argument: str, message: Message, ctx: SkillContext) -> Reply:
+    return _move(ticket, "in_progress", ctx)
+
+
+def _move(ticket: Ticket, target: str, ctx: SkillContext) -> Reply:
+    service.transition(ctx.session, ticket, target, actor=ctx.employee, now=ctx.now(), webhook=sends_webhooks(ctx))
+    refresh_cards(ctx, ticket, "Your ticket")
+    return Reply(text=f"Ticket #{ticket.id}: {STATUS_LABELS[ticket.status]}.", skill=SKILL, ephemeral=True)
+
+
+def priority(ticket: Ticket, argument: str, message: Message, ctx: SkillContext) -> Reply:
+    if argument not in PRIORITIES:
+        return Reply(text="That is not a priority.", ephemeral=True)
+    service.change_field(ctx.session, ticket, "priority", argument, actor=ctx.employee, webhook=sends_webhooks(ctx))
+    refresh_cards(ctx, ticket, "Your ticket")
+    return Reply(text=f"Ticket #{ticket.id} is now {argument}.", skill=SKILL, ephemeral=True)
+
+
+def resolve_form(ticket: Ticket, argument: str, message: Message, ctx: SkillContext) -> Reply:
+    service.check_move(ticket, "resolved", actor=ctx.employee)
+    return ask_for_text(
+        callback_id=action_ids.RESOLVE_SUBMIT,
+        title=f"Resolve #{ticket.id}",
+        field="note",
+        label="What fixed it? (the requester sees this)",
+        target_id=ticket.id,
+        submit_label="Resolve",
+    )
+
+
+def resolved(ticket: Ticket, argument: str, message: Message, ctx: SkillContext) -> Reply:
+    return _resolve(ticket, message.form.get("note", "").strip(), ctx)
+
+
+def edit_form(ticket: Ticket, argument: str, message: Message, ctx: SkillContext) -> Reply:
+    return _edit_form(ticket, ctx)
+
+
+def edited(ticket: Ticket, argument: str, message: Message, ctx: SkillContext) -> Reply:
+    return _edited(ticket, message.form, ctx)
+
+
+def confirm(ticket: Ticket, argument: str, message: Message, ctx: SkillContext) -> Reply:
+    return _requester_move(ticket, "closed", ctx)
+
+
+def reopen(ticket: Ticket, argument: str, message: Message, ctx: SkillContext) -> Reply:
+    return _requester_move(ticket, "in_progress", ctx)
+
+
+def _requester_move(ticket: Ticket, target: str, ctx: SkillContext) -> Reply:
+    service.transition(ctx.session, ticket, target, actor=ctx.employee, now=ctx.now(), webhook=sends_webhooks(ctx))
+    refresh_cards(ctx, ticket, "Your ticket")
+    text = "Thanks — closed." if target == "closed" else f"Reopened ticket #{ticket.id}; IT will pick it up."
+    return Reply(text=text, skill=SKILL)
+
+
+def rate(ticket: Ticket, argument: str, message: Message, ctx: SkillContext) -> Reply:
+    return _rate(ticket, argument, ctx)
 
 
 def _resolve(ticket: Ticket, note: str, ctx: SkillContext) -> Reply:
@@ -137,7 +178,7 @@ def _edit_form(ticket: Ticket, ctx: SkillContext) -> Reply:
     return Reply(
         text="",
         modal=Modal(
-            callback_id="it:edit_submit",
+            callback_id=action_ids.EDIT_SUBMIT,
             title=f"Ticket #{ticket.id}",
             fields=(
                 ModalField(

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from bot.messages import Button, Select, escape_mrkdwn
 from skills.base import SkillContext
-from skills.it import service
+from skills.it import action_ids, service
 from skills.it.classify import PRIORITIES
 from skills.it.models import Ticket
 from skills.it.service import STATUS_LABELS
@@ -52,13 +52,13 @@ def requester_text(ticket: Ticket, *, heading: str) -> str:
 def requester_buttons(ticket: Ticket) -> list[Button]:
     if ticket.status in ("resolved",):
         buttons = [
-            Button("it:confirm", "Fixed, close it", str(ticket.id), "primary"),
-            Button("it:reopen", "Still broken", str(ticket.id), "danger"),
+            Button(action_ids.CONFIRM, "Fixed, close it", str(ticket.id), "primary"),
+            Button(action_ids.REOPEN, "Still broken", str(ticket.id), "danger"),
         ]
-        return buttons + [Button("it:rate", f"{n}★", f"{ticket.id}:{n}") for n in range(1, 6)]
+        return buttons + [Button(action_ids.RATE, f"{n}★", f"{ticket.id}:{n}") for n in range(1, 6)]
     if ticket.status == "closed":
         return []
-    return [Button("it:edit", "Correct category / priority", str(ticket.id))]
+    return [Button(action_ids.EDIT, "Correct category / priority", str(ticket.id))]
 
 
 def triage_text(ticket: Ticket, reasons: Sequence[str] = (), *, ctx: SkillContext) -> str:
@@ -83,14 +83,14 @@ def triage_text(ticket: Ticket, reasons: Sequence[str] = (), *, ctx: SkillContex
 def triage_buttons(ticket: Ticket) -> list[Button]:
     value = str(ticket.id)
     if ticket.status in ("resolved", "closed"):
-        return [Button("it:reopen", "Reopen", value)] if ticket.status == "resolved" else []
-    buttons = [Button("it:claim", "Claim", value, "primary")]
+        return [Button(action_ids.REOPEN, "Reopen", value)] if ticket.status == "resolved" else []
+    buttons = [Button(action_ids.CLAIM, "Claim", value, "primary")]
     if ticket.status != "waiting":
-        buttons.append(Button("it:waiting", "Waiting on requester", value))
+        buttons.append(Button(action_ids.WAITING, "Waiting on requester", value))
     else:
-        buttons.append(Button("it:progress", "Back in progress", value))
-    buttons.append(Button("it:resolve", "Resolve", value))
-    buttons += [Button("it:priority", p, f"{ticket.id}:{p}") for p in PRIORITIES if p != ticket.priority]
+        buttons.append(Button(action_ids.PROGRESS, "Back in progress", value))
+    buttons.append(Button(action_ids.RESOLVE, "Resolve", value))
+    buttons += [Button(action_ids.PRIORITY, p, f"{ticket.id}:{p}") for p in PRIORITIES if p != ticket.priority]
     return buttons
 
 
@@ -101,7 +101,7 @@ def post_triage_card(ctx: SkillContext, ticket: Ticket, reasons: Sequence[str] =
         text=triage_text(ticket, reasons, ctx=ctx),
         update_key=triage_key(ticket),
         buttons=triage_buttons(ticket),
-        selects=[Select("it:assign", "Assign to…", str(ticket.id))] if open_ticket else [],
+        selects=[Select(action_ids.ASSIGN, "Assign to…", str(ticket.id))] if open_ticket else [],
     )
 
 

@@ -23,6 +23,7 @@ from bot.console.shell import (
     require,
 )
 from bot.db import utcnow
+from skills.it import action_ids
 from skills.it.models import Incident, Ticket
 from skills.it.service import OPEN
 from skills.it.sla import sla_state
@@ -35,11 +36,11 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 # ---------------------------------------------------------------- IT
 
 TICKET_ACTIONS = {
-    "claim": "it:claim",
-    "assign": "it:assign",
-    "progress": "it:progress",
-    "waiting": "it:waiting",
-    "resolve": "it:resolve_submit",
+    "claim": action_ids.CLAIM,
+    "assign": action_ids.ASSIGN,
+    "progress": action_ids.PROGRESS,
+    "waiting": action_ids.WAITING,
+    "resolve": action_ids.RESOLVE_SUBMIT,
 }
 
 
@@ -109,7 +110,7 @@ def it_incident_resolve(
     note: Annotated[str, Form(max_length=4000)],
 ) -> Response:
     require(viewer, "it")
-    reply = act(rt, viewer, "it:incident_resolve_submit", str(incident_id), {"note": note})
+    reply = act(rt, viewer, action_ids.INCIDENT_RESOLVE_SUBMIT, str(incident_id), {"note": note})
     return back("/console/it", reply.text)
 
 

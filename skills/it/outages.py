@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from bot import audit
 from bot.messages import Button, Message, Reply, escape_mrkdwn
 from skills.base import SkillContext, ask_for_text, row_id
-from skills.it import service
+from skills.it import action_ids, service
 from skills.it.cards import SKILL, refresh_cards, sends_webhooks, tell_requester
 from skills.it.config import ItConfig
 from skills.it.models import Incident, Ticket
@@ -66,13 +66,23 @@ def post_incident_card(ctx: SkillContext, incident: Incident) -> None:
             f"Tickets: {', '.join(f'#{t.id}' for t in members)}"
         ),
         update_key=f"it:incident:{incident.id}",
-        buttons=[Button("it:incident_resolve", "Resolve incident", str(incident.id), "primary")]
+        buttons=[Button(action_ids.INCIDENT_RESOLVE, "Resolve incident", str(incident.id), "primary")]
         if incident.status == "open"
         else [],
     )
 
 
-def resolve_incident(action: str, message: Message, ctx: SkillContext) -> Reply:
+def incident_resolve_form(message: Message, ctx: SkillContext) -> Reply:
+    """Resolve incident pressed on the card: the form asking what was wrong."""
+    return _resolve_incident(message, ctx, submitted=False)
+
+
+def incident_resolved(message: Message, ctx: SkillContext) -> Reply:
+    """That form sent: the incident and its open tickets resolved, everyone who reported it told."""
+    return _resolve_incident(message, ctx, submitted=True)
+
+
+def _resolve_incident(message: Message, ctx: SkillContext, *, submitted: bool) -> Reply:
     incident = ctx.session.get(Incident, row_id(message.action_value) or 0)
     if incident is None:
         return Reply(text="I couldn't find that incident.", ephemeral=True)
@@ -81,9 +91,9 @@ def resolve_incident(action: str, message: Message, ctx: SkillContext) -> Reply:
     if incident.status != "open":
         return Reply(text=f"Incident #{incident.id} is already resolved.", ephemeral=True)
     note = message.form.get("note", "").strip()
-    if action == "incident_resolve" or not note:
+    if not submitted or not note:
         return ask_for_text(
-            callback_id="it:incident_resolve_submit",
+            callback_id=action_ids.INCIDENT_RESOLVE_SUBMIT,
             title=f"Resolve incident #{incident.id}",
             field="note",
             label="What was wrong and is it fixed? (everyone affected sees this)",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,14 +17,19 @@ from bot.models import ChatMessage, Employee
 from integrations.files import READ_SECONDS
 from knowledge.answer import citations_for, extract_answer
 from knowledge.index import Hit, KnowledgeIndex
-from skills.base import Ahead, SkillContext, load_examples, row_id
-from skills.it import service
-from skills.it.actions import ticket_action
+from skills.base import ActionHandler, Ahead, SkillContext, load_examples, no_longer_available, row_id
+from skills.it import action_ids, actions, service
 from skills.it.cards import card_key, post_triage_card, requester_buttons, requester_text, sends_webhooks
 from skills.it.classify import Triage
 from skills.it.config import ItConfig, load_it_config
 from skills.it.incidents import IncidentModel, triage_report
-from skills.it.outages import group_into_incident, incident_tickets, others_open_tickets, resolve_incident
+from skills.it.outages import (
+    group_into_incident,
+    incident_resolve_form,
+    incident_resolved,
+    incident_tickets,
+    others_open_tickets,
+)
 from skills.it.repeats import MAX_DESCRIPTION, original_report, repeated_ticket, same_kind, ticket_description
 from skills.it.screenshots import Screenshots, read_screenshots
 from skills.it.service import STATUS_LABELS
@@ -68,6 +73,26 @@ class ItSkill:
         self.config = config or load_it_config()
         self.examples: Sequence[str] = load_examples("it")
         self.file_seconds = READ_SECONDS  # how long one screenshot may take to download and read
+        on = actions.on_ticket
+        self.actions: Mapping[str, ActionHandler] = {
+            action_ids.OPEN_TICKET: self._open_from_question,
+            action_ids.INCIDENT_RESOLVE: incident_resolve_form,
+            action_ids.INCIDENT_RESOLVE_SUBMIT: incident_resolved,
+            action_ids.CLAIM: on(actions.claim),
+            action_ids.ASSIGN: on(actions.assign),
+            action_ids.WAITING: on(actions.waiting),
+            action_ids.PROGRESS: on(actions.progress),
+            action_ids.PRIORITY: on(actions.priority),
+            action_ids.RESOLVE: on(actions.resolve_form),
+            action_ids.RESOLVE_SUBMIT: on(actions.resolved),
+            action_ids.EDIT: on(actions.edit_form),
+            action_ids.EDIT_SUBMIT: on(actions.edited),
+            action_ids.CONFIRM: on(actions.confirm),
+            action_ids.REOPEN: on(actions.reopen),
+            action_ids.RATE: on(actions.rate),
+        }
+        # An id not (or no longer) declared: as for the ticket buttons, a ticket that is gone is said so first.
+        self._unknown_action = on(lambda ticket, argument, message, ctx: no_longer_available(message, ctx))
 
     def prepare(self, message: Message, ahead: Ahead) -> Callable[[Message, SkillContext], Reply]:
         """The slow part, with no transaction open (see skills.base.Prepares): read the screenshots, triage the
@@ -99,7 +124,7 @@ class ItSkill:
         """Answer a message; `prepared` is what `prepare` worked out before the transaction (done here when not
         given)."""
         if message.action_id:
-            return self._action(message, ctx)
+            return self.actions.get(message.action_id, self._unknown_action)(message, ctx)
         text = message.text.strip()
         relayed = relay(message, ctx)
         if relayed is not None:
@@ -243,14 +268,6 @@ class ItSkill:
         return " ".join(s for s in sentences if s), citations_for(hits)
 
     # ------------------------------------------------------------ actions
-
-    def _action(self, message: Message, ctx: SkillContext) -> Reply:
-        action = (message.action_id or "").removeprefix("it:")
-        if action == "open_ticket":
-            return self._open_from_question(message, ctx)
-        if action in ("incident_resolve", "incident_resolve_submit"):
-            return resolve_incident(action, message, ctx)
-        return ticket_action(action, message, ctx)
 
     def _open_from_question(self, message: Message, ctx: SkillContext) -> Reply:
         asked = ctx.session.get(ChatMessage, row_id(message.action_value) or 0)
