@@ -4,7 +4,7 @@ goes back to the employee's thread and can be published as an FAQ."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -18,7 +18,19 @@ from bot.settings import Settings
 from knowledge.answer import Answer, citations_for, extract_answer
 from knowledge.index import KnowledgeIndex
 from knowledge.loaders import LoadedDocument, Section
-from skills.base import LookedUp, SkillContext, ask_for_text, load_examples, row_id
+from skills import policy_action_ids
+from skills.base import (
+    ActionHandler,
+    LookedUp,
+    SkillContext,
+    ask_for_text,
+    load_examples,
+    no_longer_available,
+    row_id,
+)
+from skills.expenses import action_ids as expense_action_ids
+from skills.it import action_ids as it_action_ids
+from skills.leave import action_ids as leave_action_ids
 from skills.smalltalk import NOT_SURE
 
 if TYPE_CHECKING:
@@ -102,7 +114,7 @@ def cited_reply(question: str, answer: Answer, ctx: SkillContext, skill: str) ->
     return Reply(
         text=text,
         citations=answer.citations,
-        buttons=[Button("policy:ask_hr", "Ask HR", str(ctx.inbound_message_id or ""))],
+        buttons=[Button(policy_action_ids.ASK_HR, "Ask HR", str(ctx.inbound_message_id or ""))],
         feedback=True,
         skill=skill,
         answered=True,
@@ -125,7 +137,7 @@ def answer_in_between(
     else:
         reply = Reply(
             text=NOT_IN_DOCUMENTS,
-            buttons=[Button("policy:ask_hr", "Ask HR", str(ctx.inbound_message_id or ""))],
+            buttons=[Button(policy_action_ids.ASK_HR, "Ask HR", str(ctx.inbound_message_id or ""))],
             skill=skill,
         )
     reply.text += f"\n\n{ask_again}"
@@ -189,11 +201,11 @@ NOT_DOCUMENTED_IT = (
 def topic_actions(topic: str | None, ctx: SkillContext) -> list[Button]:
     """The action a question on a skill's subject may lead to, offered as a button (never started for them)."""
     if topic == "leave":
-        return [Button("leave:open_form", "Request leave", "")]
+        return [Button(leave_action_ids.OPEN_FORM, "Request leave", "")]
     if topic == "expense":
-        return [Button("expense:start", "Start a claim", "")]
+        return [Button(expense_action_ids.START, "Start a claim", "")]
     if topic == "it":
-        return [Button("it:open_ticket", "Still stuck? Open a ticket", str(ctx.inbound_message_id or ""))]
+        return [Button(it_action_ids.OPEN_TICKET, "Still stuck? Open a ticket", str(ctx.inbound_message_id or ""))]
     return []
 
 
@@ -203,20 +215,17 @@ class PolicySkill:
 
     def __init__(self) -> None:
         self.examples: Sequence[str] = load_examples("policy")
+        self.actions: Mapping[str, ActionHandler] = {
+            policy_action_ids.ASK_HR: self._ask_hr,
+            policy_action_ids.ANSWER: self._answer_form,
+            policy_action_ids.ANSWER_SUBMIT: self._answer_submitted,
+            policy_action_ids.RESOLVE: self._resolve,
+            policy_action_ids.PUBLISH: self._publish,
+        }
 
     def handle(self, message: Message, ctx: SkillContext) -> Reply:
-        if message.action_id == "policy:ask_hr":
-            return self._ask_hr(message, ctx)
-        if message.action_id == "policy:answer":
-            return self._answer_form(message, ctx)
-        if message.action_id == "policy:answer_submit":
-            return self._answer_submitted(message, ctx)
-        if message.action_id == "policy:resolve":
-            return self._resolve(message, ctx)
-        if message.action_id == "policy:publish":
-            return self._publish(message, ctx)
         if message.action_id:
-            return Reply(text="That button is no longer available.", ephemeral=True)
+            return self.actions.get(message.action_id, no_longer_available)(message, ctx)
         return self.answer(message, ctx)
 
     # ------------------------------------------------------------ answering
@@ -238,7 +247,7 @@ class PolicySkill:
             # No skill fits and the documents don't answer it: the menu, not an HR request about the weather.
             # When the documents are on its subject, it may still be a work question: HR is one click away.
             ask_hr = answer.score >= ON_TOPIC and ctx.inbound_message_id is not None
-            buttons = [Button("policy:ask_hr", "Ask HR", str(ctx.inbound_message_id))] if ask_hr else []
+            buttons = [Button(policy_action_ids.ASK_HR, "Ask HR", str(ctx.inbound_message_id))] if ask_hr else []
             return Reply(text=NOT_SURE, buttons=buttons, skill=OUT_OF_SCOPE)
         if decision == ANSWERED:
             # Answered on the topic's behalf (its figures count it); an IT how-to is not one for HR.
@@ -312,7 +321,7 @@ class PolicySkill:
         if escalation.status != "open":
             return Reply(text=f"This question is already {escalation.status}.", ephemeral=True)
         return ask_for_text(
-            callback_id="policy:answer_submit",
+            callback_id=policy_action_ids.ANSWER_SUBMIT,
             title="Answer question",
             field="answer",
             label=f"Answer for: {escalation.question[:120]}",
@@ -395,14 +404,14 @@ class PolicySkill:
         buttons: list[Button] = []
         if escalation.status == "open":
             buttons = [
-                Button("policy:answer", "Answer", str(escalation.id), style="primary"),
-                Button("policy:resolve", "Resolve", str(escalation.id)),
+                Button(policy_action_ids.ANSWER, "Answer", str(escalation.id), style="primary"),
+                Button(policy_action_ids.RESOLVE, "Resolve", str(escalation.id)),
             ]
         if escalation.answer:
             by = escalation.answered_by.name if escalation.answered_by else "HR"
             lines.append(f"*Answered by {by}:* {escalation.answer}")
         if faq is not None and faq.status == "draft":
-            buttons.append(Button("policy:publish", "Publish as FAQ", str(faq.id), style="primary"))
+            buttons.append(Button(policy_action_ids.PUBLISH, "Publish as FAQ", str(faq.id), style="primary"))
         elif faq is not None:
             lines.append(f"Published as FAQ #{faq.id}.")
         citations = [Citation.from_dict(s) for s in escalation.sources]

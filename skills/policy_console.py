@@ -33,6 +33,7 @@ from bot.models import ChatMessage, Escalation, Faq, KnowledgeDocument
 from bot.runtime import Runtime
 from integrations.files import sniff_kind, too_big
 from knowledge.loaders import AUDIENCES
+from skills import policy_action_ids, sensitive_action_ids
 
 TEMPLATES = Path(__file__).parent / "policy_templates"
 CITED_DAYS = 90  # the window for "most cited" and "never cited" on the HR page
@@ -107,11 +108,12 @@ def hr_page(request: Request, session: SessionDep, viewer: ViewerDep, rt: Runtim
     )
 
 
-def _escalation_action(rt: Runtime, escalation_id: int, verb: str) -> str:
-    """The action that does `verb` to an escalation: confidential matters belong to the sensitive skill."""
+def _escalation_action(rt: Runtime, escalation_id: int, policy_action: str, sensitive_action: str) -> str:
+    """Which of the two actions (the policy skill's, the sensitive skill's) does the same thing to an escalation:
+    confidential matters belong to the sensitive skill."""
     with rt.database.session_scope() as db:
         escalation = db.get(Escalation, escalation_id)
-        return f"sensitive:{verb}" if escalation is not None and escalation.sensitive else f"policy:{verb}"
+        return sensitive_action if escalation is not None and escalation.sensitive else policy_action
 
 
 @router.post("/hr/escalations/{escalation_id}/answer")
@@ -123,7 +125,11 @@ def hr_answer(
 ) -> Response:
     require(viewer, "hr")
     reply = act(
-        rt, viewer, _escalation_action(rt, escalation_id, "answer_submit"), str(escalation_id), {"answer": answer}
+        rt,
+        viewer,
+        _escalation_action(rt, escalation_id, policy_action_ids.ANSWER_SUBMIT, sensitive_action_ids.ANSWER_SUBMIT),
+        str(escalation_id),
+        {"answer": answer},
     )
     return back("/console/hr", reply.text)
 
@@ -131,14 +137,19 @@ def hr_answer(
 @router.post("/hr/escalations/{escalation_id}/resolve")
 def hr_resolve(escalation_id: int, viewer: PosterDep, rt: RuntimeDep) -> Response:
     require(viewer, "hr")
-    reply = act(rt, viewer, _escalation_action(rt, escalation_id, "resolve"), str(escalation_id))
+    reply = act(
+        rt,
+        viewer,
+        _escalation_action(rt, escalation_id, policy_action_ids.RESOLVE, sensitive_action_ids.RESOLVE),
+        str(escalation_id),
+    )
     return back("/console/hr", reply.text)
 
 
 @router.post("/hr/faqs/{faq_id}/publish")
 def hr_publish(faq_id: int, viewer: PosterDep, rt: RuntimeDep) -> Response:
     require(viewer, "hr")
-    reply = act(rt, viewer, "policy:publish", str(faq_id))
+    reply = act(rt, viewer, policy_action_ids.PUBLISH, str(faq_id))
     return back("/console/hr", reply.text)
 
 

@@ -8,14 +8,15 @@ employee's DM (never back to the shared thread where they wrote) and it never be
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from bot import escalations
 from bot.messages import Button, Message, Reply, escape_mrkdwn
 from bot.models import Escalation, find_card
 from bot.outbox import person_channel
 from bot.privacy import MEDICAL, TOPIC_LABELS, redact_pii, sensitive_topic
-from skills.base import SkillContext, ask_for_text, row_id
+from skills import sensitive_action_ids
+from skills.base import ActionHandler, SkillContext, ask_for_text, no_longer_available, row_id
 
 PRIVATE_CHANNEL_TYPES = ("im", "web", "cli")
 MOVED = (
@@ -36,16 +37,15 @@ class SensitiveSkill:
     def __init__(self) -> None:
         # Routed by deterministic patterns before the classifier (bot.router), never by trained examples.
         self.examples: Sequence[str] = ()
+        self.actions: Mapping[str, ActionHandler] = {
+            sensitive_action_ids.ANSWER: self._answer_form,
+            sensitive_action_ids.ANSWER_SUBMIT: self._answer_submitted,
+            sensitive_action_ids.RESOLVE: self._resolve,
+        }
 
     def handle(self, message: Message, ctx: SkillContext) -> Reply:
-        if message.action_id == "sensitive:answer":
-            return self._answer_form(message, ctx)
-        if message.action_id == "sensitive:answer_submit":
-            return self._answer_submitted(message, ctx)
-        if message.action_id == "sensitive:resolve":
-            return self._resolve(message, ctx)
         if message.action_id:
-            return Reply(text="That button is no longer available.", ephemeral=True)
+            return self.actions.get(message.action_id, no_longer_available)(message, ctx)
         card = find_card(ctx.session, channel=message.channel, ts=message.thread_ts) if message.thread_ts else None
         if card is not None and (card.update_key or "").startswith(f"{self.name}:"):
             # HR writing under a confidential card: the employee only hears through the Answer button.
@@ -101,7 +101,7 @@ class SensitiveSkill:
         if escalation.status != "open":
             return Reply(text=f"This request is already {escalation.status}.", ephemeral=True)
         return ask_for_text(
-            callback_id="sensitive:answer_submit",
+            callback_id=sensitive_action_ids.ANSWER_SUBMIT,
             title="Reply privately",
             field="answer",
             label=f"Your reply to {escalation.employee.name} (sent to them directly)",
@@ -159,8 +159,8 @@ class SensitiveSkill:
         if escalation.status == "open":
             lines.append("Replies go to the employee's direct messages only.")
             buttons = [
-                Button("sensitive:answer", "Answer", str(escalation.id), style="primary"),
-                Button("sensitive:resolve", "Resolve", str(escalation.id)),
+                Button(sensitive_action_ids.ANSWER, "Answer", str(escalation.id), style="primary"),
+                Button(sensitive_action_ids.RESOLVE, "Resolve", str(escalation.id)),
             ]
         if escalation.answer:
             by = escalation.answered_by.name if escalation.answered_by else "HR"
