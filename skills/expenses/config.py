@@ -8,18 +8,16 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
-    ValidationError,
     ValidationInfo,
     field_validator,
 )
-from pydantic_core import ErrorDetails
+
+from bot.config_files import blank_is, read_config
 
 DEFAULT_CONFIG = Path(__file__).parent / "expense_policy.yml"
 
@@ -56,11 +54,6 @@ class ExpensePolicy:
         return (amount * rate).quantize(Decimal("0.01")), rate
 
 
-def _blank_is(empty: Any) -> BeforeValidator:
-    """A key left blank in the file (`limits:`) counts as empty, as it always has."""
-    return BeforeValidator(lambda value: empty if value is None else value)
-
-
 _Currency = Annotated[str, AfterValidator(str.upper)]
 
 
@@ -95,14 +88,14 @@ class _ExpenseFile(BaseModel):
     """The whole file. Keys it does not name are ignored, as they always were."""
 
     base_currency: _Currency = "USD"
-    rates: Annotated[dict[_Currency, Decimal], _blank_is({})] = Field(default_factory=dict, validate_default=True)
+    rates: Annotated[dict[_Currency, Decimal], blank_is({})] = Field(default_factory=dict, validate_default=True)
     receipt_required_over: Decimal = Decimal("25")
     submission_window_days: int = 30
     finance_approval_over: Decimal = Decimal("1000")
-    mileage: Annotated[_MileageFile, _blank_is({})] = _MileageFile()
-    reminders: Annotated[_RemindersFile, _blank_is({})] = _RemindersFile()
-    limits: Annotated[dict[str, Annotated[_LimitFile, _blank_is({})]], _blank_is({})] = Field(default_factory=dict)
-    policy: Annotated[dict[str, str], _blank_is({})] = Field(default_factory=dict)
+    mileage: Annotated[_MileageFile, blank_is({})] = _MileageFile()
+    reminders: Annotated[_RemindersFile, blank_is({})] = _RemindersFile()
+    limits: Annotated[dict[str, Annotated[_LimitFile, blank_is({})]], blank_is({})] = Field(default_factory=dict)
+    policy: Annotated[dict[str, str], blank_is({})] = Field(default_factory=dict)
 
     @field_validator("rates")
     @classmethod
@@ -113,48 +106,10 @@ class _ExpenseFile(BaseModel):
         return rates
 
 
-def _where(source: Path, tree: yaml.Node | None, error: ErrorDetails) -> str:
-    """`file, line N, key.path: message` for one error: its location followed through the YAML nodes."""
-    keys: list[str] = []
-    node, line = tree, 1
-    for part in error["loc"]:
-        if isinstance(node, yaml.MappingNode):
-            keys.append(str(part))
-            found = [(k, v) for k, v in node.value if k.value == str(part)]
-            if not found:  # a missing key: the line of the key whose mapping lacks it
-                break
-            key, node = found[-1]  # the last of duplicate keys is the one read
-            line = key.start_mark.line + 1
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            keys.append(str(part))
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:  # pydantic's own steps (a union's member, "[key]") are not keys of the file
-            break
-    if error["type"] == "value_error":  # our own checks, without pydantic's "Value error, " in front
-        message = str(error.get("ctx", {}).get("error"))
-    elif error["type"] == "model_type":  # pydantic's words would name a private class
-        message = "Input should be a mapping"
-    else:
-        message = error["msg"]
-    if not isinstance(error["input"], dict | list):
-        message += f" (got {error['input']!r})"
-    return f"{source}, line {line}, {'.'.join(keys) or 'the top level'}: {message}"
-
-
 def load_expense_policy(path: Path | None = None) -> ExpensePolicy:
     """Read and check the expense policy; a bad file's error names the file, the key and its line."""
     source = path or DEFAULT_CONFIG
-    try:
-        text = source.read_text(encoding="utf-8")
-        tree = yaml.compose(text, Loader=yaml.SafeLoader)  # the nodes know their lines
-        raw = yaml.safe_load(text) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ExpenseConfigError(f"cannot read expense policy {source}: {exc}") from exc
-    try:
-        spec = _ExpenseFile.model_validate(raw)
-    except ValidationError as exc:
-        raise ExpenseConfigError("\n".join(_where(source, tree, error) for error in exc.errors())) from exc
+    spec = read_config(source, _ExpenseFile, ExpenseConfigError, what="expense policy")
     return ExpensePolicy(
         base_currency=spec.base_currency,
         rates=spec.rates,

@@ -7,9 +7,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Self
 
-import yaml
-from pydantic import BaseModel, BeforeValidator, Field, ValidationError, field_validator, model_validator
-from pydantic_core import ErrorDetails
+from pydantic import BaseModel, BeforeValidator, Field, field_validator, model_validator
+
+from bot.config_files import blank_is, read_config
 
 DEFAULT_CONFIG = Path(__file__).parent / "leave_types.yml"
 
@@ -80,11 +80,6 @@ class LeavePolicy:
         return ", ".join(t.label.lower() for t in self.types.values())
 
 
-def _blank_is(empty: Any) -> BeforeValidator:
-    """A key left blank in the file (`notice:`) counts as empty, as it always has."""
-    return BeforeValidator(lambda value: empty if value is None else value)
-
-
 def _month_day(value: Any) -> tuple[int, int]:
     """`MM-DD` → (month, day)."""
     try:
@@ -117,8 +112,8 @@ class _LeaveTypeFile(BaseModel):
     half_days: bool = True
     past_days_allowed: int = 0
     max_days: Decimal | None = None
-    notice: Annotated[tuple[_NoticeFile, ...], _blank_is(())] = ()
-    policy: Annotated[dict[str, str], _blank_is({})] = Field(default_factory=dict)
+    notice: Annotated[tuple[_NoticeFile, ...], blank_is(())] = ()
+    policy: Annotated[dict[str, str], blank_is({})] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _has_an_entitlement(self) -> Self:
@@ -136,9 +131,9 @@ class _RemindersFile(BaseModel):
 class _LeaveFile(BaseModel):
     """The whole file. Keys it does not name are ignored, as they always were."""
 
-    reminders: Annotated[_RemindersFile, _blank_is({})] = _RemindersFile()
+    reminders: Annotated[_RemindersFile, blank_is({})] = _RemindersFile()
     max_request_days: int = 180
-    types: Annotated[dict[str, _LeaveTypeFile], _blank_is({})] = Field(default_factory=dict, validate_default=True)
+    types: Annotated[dict[str, _LeaveTypeFile], blank_is({})] = Field(default_factory=dict, validate_default=True)
 
     @field_validator("types")
     @classmethod
@@ -146,35 +141,6 @@ class _LeaveFile(BaseModel):
         if not types:
             raise ValueError("no leave types defined")
         return types
-
-
-def _where(source: Path, tree: yaml.Node | None, error: ErrorDetails) -> str:
-    """`file, line N, key.path: message` for one error: its location followed through the YAML nodes."""
-    keys: list[str] = []
-    node, line = tree, 1
-    for part in error["loc"]:
-        if isinstance(node, yaml.MappingNode):
-            keys.append(str(part))
-            found = [(k, v) for k, v in node.value if k.value == str(part)]
-            if not found:  # a missing key: the line of the key whose mapping lacks it
-                break
-            key, node = found[-1]  # the last of duplicate keys is the one read
-            line = key.start_mark.line + 1
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            keys.append(str(part))
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:  # pydantic's own steps (a union's member, "[key]") are not keys of the file
-            break
-    if error["type"] == "value_error":  # our own checks, without pydantic's "Value error, " in front
-        message = str(error.get("ctx", {}).get("error"))
-    elif error["type"] == "model_type":  # pydantic's words would name a private class
-        message = "Input should be a mapping"
-    else:
-        message = error["msg"]
-    if not isinstance(error["input"], dict | list):
-        message += f" (got {error['input']!r})"
-    return f"{source}, line {line}, {'.'.join(keys) or 'the top level'}: {message}"
 
 
 def _leave_type(key: str, spec: _LeaveTypeFile) -> LeaveType:
@@ -203,16 +169,7 @@ def _leave_type(key: str, spec: _LeaveTypeFile) -> LeaveType:
 def load_policy(path: Path | None = None) -> LeavePolicy:
     """Read and check the leave configuration; a bad file's error names the file, the key and its line."""
     source = path or DEFAULT_CONFIG
-    try:
-        text = source.read_text(encoding="utf-8")
-        tree = yaml.compose(text, Loader=yaml.SafeLoader)  # the nodes know their lines
-        raw = yaml.safe_load(text) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise LeaveConfigError(f"cannot read leave configuration {source}: {exc}") from exc
-    try:
-        spec = _LeaveFile.model_validate(raw)
-    except ValidationError as exc:
-        raise LeaveConfigError("\n".join(_where(source, tree, error) for error in exc.errors())) from exc
+    spec = read_config(source, _LeaveFile, LeaveConfigError, what="leave configuration")
     return LeavePolicy(
         types={key: _leave_type(key, value) for key, value in spec.types.items()},
         reminders=ReminderRules(
