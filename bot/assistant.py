@@ -19,7 +19,7 @@ from bot.conversation_repair import ConversationState, Decision, decide
 from bot.db import Database, utcnow
 from bot.escalations import TransitionError
 from bot.language import other_language
-from bot.messages import Button, Message, Reply
+from bot.messages import FEEDBACK, FEEDBACK_UP, Button, Message, Reply
 from bot.models import (
     ChatMessage,
     Conversation,
@@ -190,7 +190,7 @@ class Assistant:
             if isinstance(picked, Reply):
                 return picked
             message, chosen = picked
-        if (message.action_id or "").startswith("feedback:"):
+        if (message.action_id or "").startswith(f"{FEEDBACK}:"):
             return self._feedback(message)
         words = Route(chosen, 1.0, "clarified") if chosen else self.router.route(message)
         profile = directory.profile_if_new(self.database, message.user_id, self.user_lookup)
@@ -407,7 +407,7 @@ class Assistant:
         return conversation
 
     def _feedback(self, message: Message) -> Reply:
-        value = 1 if message.action_id == "feedback:up" else -1
+        value = 1 if message.action_id == FEEDBACK_UP else -1
         if not (message.action_value or "").isdigit():
             return Reply(text="I couldn't tell which answer that was about.", ephemeral=True)
         try:

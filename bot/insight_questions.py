@@ -10,12 +10,13 @@ from sqlalchemy.orm import Session
 
 from bot.insight_measures import epoch_seconds, within
 from bot.models import ChatMessage, Escalation
+from skills.it import action_ids as it_action_ids
 from skills.it.models import Ticket
 
 # Inbound messages routed to these skills can be questions (see `deflection`).
 QUESTION_SKILLS = ("policy", "it")
 # An IT reply answered from the knowledge base carries this button; its value is the question's message id.
-IT_HOWTO_BUTTON = "it:open_ticket"
+IT_HOWTO_BUTTON = it_action_ids.OPEN_TICKET
 
 
 def question_rows(session: Session, start: datetime, end: datetime, skills: Sequence[str]) -> list[tuple[int, float]]:

@@ -123,6 +123,12 @@ class Modal:
     submit_label: str = "Submit"
 
 
+# The 👍/👎 the edges add under a reply that asks for feedback (`Reply.feedback`); the assistant counts the votes.
+FEEDBACK = "feedback"  # also the prefix of their action ids
+FEEDBACK_UP = "feedback:up"
+FEEDBACK_DOWN = "feedback:down"
+
+
 @dataclass
 class Reply:
     """What a skill answers. `feedback` asks the edge to add 👍/👎 under it."""

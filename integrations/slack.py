@@ -16,7 +16,15 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.directory import SlackProfile
-from bot.messages import Modal, ModalField, buttons_from_payload, citations_from_payload, selects_from_payload
+from bot.messages import (
+    FEEDBACK_DOWN,
+    FEEDBACK_UP,
+    Modal,
+    ModalField,
+    buttons_from_payload,
+    citations_from_payload,
+    selects_from_payload,
+)
 from bot.outbox import DeliveryError, Posted
 from skills.leave.home import HomeSection
 
@@ -55,8 +63,8 @@ def render_blocks(text: str, payload: dict[str, Any], *, message_id: int | None 
     buttons = [_button(b.action_id, b.text, b.value, b.style) for b in buttons_from_payload(payload)]
     if payload.get("feedback") and message_id is not None:
         buttons += [
-            _button("feedback:up", "👍", str(message_id), None),
-            _button("feedback:down", "👎", str(message_id), None),
+            _button(FEEDBACK_UP, "👍", str(message_id), None),
+            _button(FEEDBACK_DOWN, "👎", str(message_id), None),
         ]
     # A select's action_id carries its value after "|" (Slack's user select has no value field).
     selects = [
