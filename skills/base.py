@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -167,8 +167,9 @@ class Prepares(Protocol):
 
 
 class Skill(Protocol):
-    name: str
+    name: str  # also the prefix of its action ids: the router sends a click on `<name>:…` back to this skill
     description: str
     examples: Sequence[str]
+    actions: Mapping[str, ActionHandler]  # its buttons and forms by action id; `handle` dispatches clicks through it
 
     def handle(self, message: Message, ctx: SkillContext) -> Reply: ...

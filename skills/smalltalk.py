@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from bot.messages import Message, Reply
-from skills.base import SkillContext, load_examples
+from skills.base import ActionHandler, SkillContext, load_examples
 
 _THANKS = re.compile(r"\b(thanks?|thank you|thx|ty|cheers|appreciate|awesome|great job|you rock|love it)\b", re.I)
 _GREETING = re.compile(r"\b(hi|hello|hey|howdy|yo|morning|good (morning|afternoon|evening)|hiya)\b", re.I)
@@ -30,6 +30,7 @@ class SmalltalkSkill:
 
     def __init__(self) -> None:
         self.examples: Sequence[str] = load_examples("smalltalk")
+        self.actions: Mapping[str, ActionHandler] = {}  # no buttons or forms
 
     def handle(self, message: Message, ctx: SkillContext) -> Reply:
         first = ctx.employee.name.split()[0] if ctx.employee.name else "there"

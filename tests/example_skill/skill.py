@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from bot import audit
 from bot.messages import Button, Message, Reply
-from skills.base import SkillContext
+from skills.base import ActionHandler, SkillContext, no_longer_available
 
 CANCEL = "parking:cancel"  # a skill's action ids start with its name: the router sends the click back here
 
@@ -25,13 +25,19 @@ class ParkingSkill:
         "car park space for wednesday",
     )
 
+    def __init__(self) -> None:
+        self.actions: Mapping[str, ActionHandler] = {CANCEL: self._cancel}  # its buttons, by action id
+
     def handle(self, message: Message, ctx: SkillContext) -> Reply:
-        if message.action_id == CANCEL:
-            audit.record(ctx.session, entity="parking", entity_id=ctx.employee.id, action="cancelled", actor_id=None)
-            return Reply(text="Your parking spot is cancelled.", skill=self.name)
+        if message.action_id:
+            return self.actions.get(message.action_id, no_longer_available)(message, ctx)
         audit.record(ctx.session, entity="parking", entity_id=ctx.employee.id, action="booked", actor_id=None)
         return Reply(
             text=f"Booked a parking spot for {ctx.employee.name}.",
             buttons=[Button(CANCEL, "Cancel", str(ctx.employee.id))],
             skill=self.name,
         )
+
+    def _cancel(self, message: Message, ctx: SkillContext) -> Reply:
+        audit.record(ctx.session, entity="parking", entity_id=ctx.employee.id, action="cancelled", actor_id=None)
+        return Reply(text="Your parking spot is cancelled.", skill=self.name)
