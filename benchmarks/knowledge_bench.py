@@ -94,7 +94,7 @@ def run(
     from bot.messages import Message
     from bot.runtime import build_runtime
     from bot.settings import Settings
-    from skills.policy import UNSURE
+    from skills.policy.skill import UNSURE
 
     kb, info = prepare_kb(chunks, cache=cache, rebuild=rebuild)
     asked = policy_questions(questions)

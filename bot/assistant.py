@@ -36,7 +36,7 @@ from bot.settings import Settings
 from integrations.llm import AnswerWriter
 from knowledge.index import KnowledgeIndex
 from skills.base import Ahead, LookedUp, NotACorrection, Prepares, Skill, SkillContext
-from skills.policy import look_up_ahead, role_audiences
+from skills.policy.skill import look_up_ahead, role_audiences
 from skills.smalltalk import MENU, NOT_SURE
 
 log = logging.getLogger(__name__)

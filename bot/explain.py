@@ -11,7 +11,7 @@ from bot.messages import Message
 from bot.privacy import sensitive_topic
 from bot.router import DOCUMENTS_FIRST, OUT_OF_SCOPE, POLICY, error_output, read_act_why
 from bot.runtime import Runtime
-from skills.policy import ANSWERED, FOR_HR, FOR_IT, MENU_REPLY, ON_TOPIC, decide, documents_answer
+from skills.policy.skill import ANSWERED, FOR_HR, FOR_IT, MENU_REPLY, ON_TOPIC, decide, documents_answer
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from bot.console.shell import ConsolePages
-from skills import policy_console
 from skills.expenses import console as expenses_console
 from skills.it import console as it_console
 from skills.leave import console as leave_console
+from skills.policy import console as policy_console
 
 # Kept apart from skills.registry: these import the console shell, which imports the runtime, which imports the
 # registry.

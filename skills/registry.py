@@ -10,7 +10,7 @@ from skills.it.incidents import IncidentModel
 from skills.it.skill import ItSkill
 from skills.leave.config import LeavePolicy
 from skills.leave.skill import LeaveSkill
-from skills.policy import PolicySkill
+from skills.policy.skill import PolicySkill
 from skills.sensitive import SensitiveSkill
 from skills.smalltalk import SmalltalkSkill
 

@@ -8,7 +8,7 @@ from types import ModuleType
 
 import pytest
 
-from skills import policy_action_ids, sensitive_action_ids
+from skills import sensitive_action_ids
 from skills.base import Skill
 from skills.expenses import action_ids as expense_action_ids
 from skills.expenses.config import load_expense_policy
@@ -16,6 +16,7 @@ from skills.it import action_ids as it_action_ids
 from skills.it.config import load_it_config
 from skills.leave import action_ids as leave_action_ids
 from skills.leave.config import load_policy
+from skills.policy import action_ids as policy_action_ids
 from skills.registry import build_skills
 
 ID_MODULES: dict[str, ModuleType] = {

@@ -21,7 +21,7 @@ from bot.messages import Message
 from bot.models import ChatMessage, Escalation, KnowledgeDocument
 from bot.runtime import Runtime, build_runtime
 from knowledge.loaders import parse_markdown
-from skills.policy import BY_DM
+from skills.policy.skill import BY_DM
 from tests.conftest import LiveServer, make_settings
 from tests.slack_payloads import app_mention, block_actions, message_event, post_event, post_interaction
 from tests.slack_standin import Call, SlackStandIn

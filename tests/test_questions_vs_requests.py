@@ -27,7 +27,7 @@ from bot.router import (
 from bot.runtime import Runtime
 from knowledge.answer import Answer
 from skills.it.models import Ticket
-from skills.policy import looked_up_off_topic
+from skills.policy.skill import looked_up_off_topic
 from tests.conftest import LiveServer
 
 

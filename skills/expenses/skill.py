@@ -50,7 +50,7 @@ from skills.expenses.edits import ExpenseEdits
 from skills.expenses.parse import ParsedExpense, parse_expense
 from skills.expenses.receipts import ReceiptFields, ReceiptUnreadable, read_receipt
 from skills.expenses.service import LABELS, Draft, money
-from skills.policy import answer_from_sources, answer_in_between, cited_reply
+from skills.policy.skill import answer_from_sources, answer_in_between, cited_reply
 
 log = logging.getLogger(__name__)
 _STATUS = re.compile(

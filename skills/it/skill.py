@@ -34,7 +34,7 @@ from skills.it.repeats import MAX_DESCRIPTION, original_report, repeated_ticket,
 from skills.it.screenshots import Screenshots, read_screenshots
 from skills.it.service import STATUS_LABELS
 from skills.it.threads import relay
-from skills.policy import answer_from_sources, cited_reply, topic_actions
+from skills.policy.skill import answer_from_sources, cited_reply, topic_actions
 
 log = logging.getLogger(__name__)
 _STATUS_QUESTION = re.compile(

@@ -29,7 +29,7 @@ from skills.leave.proposals import Proposal
 from skills.leave.reading import local_today, parse_request
 from skills.leave.records import LeaveRecords
 from skills.leave.requests import fmt_days, fmt_range
-from skills.policy import answer_from_sources, answer_in_between, cited_reply
+from skills.policy.skill import answer_from_sources, answer_in_between, cited_reply
 
 _STATUS = re.compile(
     r"\b(approved|pending|status|denied|declined|rejected|heard back|hear back|waiting on|been decided)\b", re.I

@@ -33,9 +33,10 @@ from bot.models import ChatMessage, Escalation, Faq, KnowledgeDocument
 from bot.runtime import Runtime
 from integrations.files import sniff_kind, too_big
 from knowledge.loaders import AUDIENCES
-from skills import policy_action_ids, sensitive_action_ids
+from skills import sensitive_action_ids
+from skills.policy import action_ids as policy_action_ids
 
-TEMPLATES = Path(__file__).parent / "policy_templates"
+TEMPLATES = Path(__file__).parent / "templates"
 CITED_DAYS = 90  # the window for "most cited" and "never cited" on the HR page
 CITED_CACHE_SECONDS = 300
 

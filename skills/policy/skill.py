@@ -18,7 +18,6 @@ from bot.settings import Settings
 from knowledge.answer import Answer, citations_for, extract_answer
 from knowledge.index import KnowledgeIndex
 from knowledge.loaders import LoadedDocument, Section
-from skills import policy_action_ids
 from skills.base import (
     ActionHandler,
     LookedUp,
@@ -31,6 +30,7 @@ from skills.base import (
 from skills.expenses import action_ids as expense_action_ids
 from skills.it import action_ids as it_action_ids
 from skills.leave import action_ids as leave_action_ids
+from skills.policy import action_ids as policy_action_ids
 from skills.smalltalk import NOT_SURE
 
 if TYPE_CHECKING:
