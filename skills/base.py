@@ -6,13 +6,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
 
 from sqlalchemy.orm import Session
 
 from bot import outbox
 from bot.messages import Button, Citation, Message, Modal, ModalField, Reply, Select, seen_revision
-from bot.models import Conversation, Employee, OutboxItem, last_bot_message
+from bot.models import Base, Conversation, Employee, OutboxItem, last_bot_message
 from bot.router import PERSONAL, Route
 from bot.settings import Settings
 
@@ -151,6 +151,20 @@ ActionHandler = Callable[[Message, SkillContext], Reply]
 """What a skill does with one of its buttons pressed or forms sent (`Skill.actions`)."""
 
 NO_LONGER_AVAILABLE = "That button is no longer available."
+Row = TypeVar("Row", bound=Base)
+
+
+def on_row(model: type[Row], missing: str, act: Callable[[Row, Message, SkillContext], Reply]) -> ActionHandler:
+    """The handler of a click about one row of `model` (a leave request, a claim) whose id is the button's value
+    (or the form's metadata); `missing` when the row is gone."""
+
+    def handler(message: Message, ctx: SkillContext) -> Reply:
+        row = ctx.session.get(model, row_id(message.action_value) or 0)
+        if row is None:
+            return Reply(text=missing, ephemeral=True)
+        return act(row, message, ctx)
+
+    return handler
 
 
 def no_longer_available(message: Message, ctx: SkillContext) -> Reply:

@@ -39,8 +39,8 @@ from skills.base import (
     date_order,
     load_examples,
     no_longer_available,
+    on_row,
     pending_memo,
-    row_id,
 )
 from skills.expenses import action_ids, service
 from skills.expenses.approvals import ExpenseApprovals
@@ -66,8 +66,6 @@ START_CLAIM = (
     "a photo or PDF of the receipt."
 )
 
-ExpenseAction = Callable[[Expense, Message, SkillContext], Reply]  # a click about one claim
-
 
 @dataclass(frozen=True)
 class ReceiptRead:
@@ -89,7 +87,7 @@ class ExpenseSkill:
         self.cards = ExpenseCards(self.policy)
         self.edits = ExpenseEdits(self.policy, self.cards)
         self.approvals = ExpenseApprovals(self.policy, self.cards)
-        on = self._on_claim
+        on = partial(on_row, Expense, "I couldn't find that claim any more.")
         self.actions: Mapping[str, ActionHandler] = {
             action_ids.START: self._start,
             action_ids.CONFIRM: on(lambda expense, message, ctx: self.approvals.submit(expense, ctx)),
@@ -294,18 +292,6 @@ class ExpenseSkill:
     def _start(self, message: Message, ctx: SkillContext) -> Reply:
         ctx.conversation.awaiting_skill = self.name  # the next message here is the claim
         return Reply(text=START_CLAIM, skill=self.name)
-
-    @staticmethod
-    def _on_claim(act: ExpenseAction) -> ActionHandler:
-        """The handler of a click about the claim whose id is the button's value (or the form's metadata)."""
-
-        def handler(message: Message, ctx: SkillContext) -> Reply:
-            expense = ctx.session.get(Expense, row_id(message.action_value) or 0)
-            if expense is None:
-                return Reply(text="I couldn't find that claim any more.", ephemeral=True)
-            return act(expense, message, ctx)
-
-        return handler
 
     def _take_back(self, expense: Expense, target: str, ctx: SkillContext) -> Reply:
         """A draft discarded or a submitted claim withdrawn by the employee."""

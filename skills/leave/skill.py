@@ -4,8 +4,9 @@ and statuses come from the database. Rules that a request breaks are named and c
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
+from functools import partial
 
 from bot.messages import Button, Message, Reply
 from bot.models import LeaveRequest
@@ -16,8 +17,8 @@ from skills.base import (
     changed_since_shown,
     load_examples,
     no_longer_available,
+    on_row,
     pending_memo,
-    row_id,
 )
 from skills.leave import action_ids, ledger
 from skills.leave.cards import NAME, LeaveCards
@@ -62,8 +63,6 @@ NOT_LEAVE = (
     "(if you meant a day off, say e.g. “vacation on Thursday”)."
 )
 
-RequestAction = Callable[[LeaveRequest, Message, SkillContext], Reply]  # a click about one leave request
-
 
 class LeaveSkill:
     name = NAME
@@ -76,7 +75,7 @@ class LeaveSkill:
         self.drafts = LeaveDrafts(self.policy, self.cards)
         self.decisions = LeaveDecisions(self.policy, self.cards)
         self.records = LeaveRecords(self.policy)
-        on = self._on_request
+        on = partial(on_row, LeaveRequest, "I couldn't find that leave request any more.")
         self.actions: Mapping[str, ActionHandler] = {
             action_ids.OPEN_FORM: lambda message, ctx: self.drafts.form(ctx, None, trigger=True),
             action_ids.FORM: self.drafts.form_submitted,
@@ -162,18 +161,6 @@ class LeaveSkill:
             reply.text = f"{NOT_LEAVE} What our documents say:\n{reply.text}"
             return reply
         return Reply(text=f"{NOT_LEAVE} Just let your manager and team know.", skill=self.name)
-
-    @staticmethod
-    def _on_request(act: RequestAction) -> ActionHandler:
-        """The handler of a click about the request whose id is the button's value (or the form's metadata)."""
-
-        def handler(message: Message, ctx: SkillContext) -> Reply:
-            request = ctx.session.get(LeaveRequest, row_id(message.action_value) or 0)
-            if request is None:
-                return Reply(text="I couldn't find that leave request any more.", ephemeral=True)
-            return act(request, message, ctx)
-
-        return handler
 
     def _approve(self, request: LeaveRequest, message: Message, ctx: SkillContext) -> Reply:
         changed = self._changed_since_card(request, message, ctx)
