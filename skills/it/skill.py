@@ -104,18 +104,23 @@ class ItSkill:
         text, screenshot = message.text.strip(), read.text if read else ""
         found = triage_report(text or screenshot, self.incidents)
         report = text or ("Problem shown in a screenshot" if screenshot else "")
-        with ahead.database.session_scope() as session:
-            employee = session.get_one(Employee, ahead.employee_id)
-            mine = [original_report(t) for t in service.open_tickets_of(session, employee) if same_kind(t, found)]
-            since = ahead.now - self.config.incident_window
-            outage = found.is_problem and not found.security  # only a problem report may join an outage
-            others = (
-                [t.description for t in others_open_tickets(session, found.category, employee.id, since)]
-                if outage
-                else []
-            )
-        texts = list(dict.fromkeys([report, ticket_description(report, screenshot), *mine, *others]))
-        vectors = dict(zip(texts, ahead.index.embeddings.embed_array(texts), strict=True))
+        vectors: dict[str, np.ndarray] = {}
+        # Only a report that may become a ticket is compared with tickets (a security one never is): not a status
+        # question or a follow-up, which `handle` answers before any ticket.
+        asks_status = not screenshot and (found.follow_up or _STATUS_QUESTION.search(text) is not None)
+        if not asks_status and not found.security:
+            with ahead.database.session_scope() as session:
+                employee = session.get_one(Employee, ahead.employee_id)
+                mine = [original_report(t) for t in service.open_tickets_of(session, employee) if same_kind(t, found)]
+                since = ahead.now - self.config.incident_window
+                outage = found.is_problem  # only a problem report may join an outage
+                others = (
+                    [t.description for t in others_open_tickets(session, found.category, employee.id, since)]
+                    if outage
+                    else []
+                )
+            texts = list(dict.fromkeys([report, ticket_description(report, screenshot), *mine, *others]))
+            vectors = dict(zip(texts, ahead.index.embeddings.embed_array(texts), strict=True))
         steps = self._security_steps(ahead.index, report) if found.security else None
         prepared = Prepared(read=read, found=found, vectors=vectors, steps=steps)
         return lambda message, ctx: self.handle(message, ctx, prepared=prepared)
