@@ -135,11 +135,12 @@ _CONCRETE = re.compile(
 _MONEY = re.compile(
     r"[$€£¥]\s?\d|\b\d+([.,]\d+)?\s?(usd|eur|gbp|chf|cad|dollars?|euros?|pounds?|bucks|quid)\b", re.IGNORECASE
 )
-_QUESTION_WORD = re.compile(
-    r"\b(how|how's|hows|what|what's|whats|wat|wats|when|whn|where|where's|wheres|who|who's|whos|which|why|whether|"
-    r"is|are|am|do|does|did|can|could|should|would|will|may|might|must)\b",
-    re.IGNORECASE,
+# Words a question is put with, as people type them in chat too; `_ASKING` wants one first, `_QUESTION_WORD` anywhere.
+_QUESTION_WORDS = (
+    r"how|how's|hows|what|what's|whats|wat|wats|when|whn|where|where's|wheres|who|who's|whos|which|why|"
+    r"is|are|am|do|does|did|can|could|should|would|will|may|might|must"
 )
+_QUESTION_WORD = re.compile(rf"\b({_QUESTION_WORDS}|whether)\b", re.IGNORECASE)
 _EITHER_OR = re.compile(r"\bor (is|are|do|does|must|should|can) (it|they|we|i|there)\b", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _MAY_I = re.compile(
@@ -167,9 +168,8 @@ _LEAD_IN = re.compile(
     re.IGNORECASE,
 )
 _ASKING = re.compile(
-    r"^(how|what|what's|whats|when|where|who|whom|whose|which|why|is|are|am|do|does|did|can|could|should|would|"
-    r"wat|wats|wht|whn|hw|hows|how's|howto|wheres|where's|whos|who's|"  # as people type in chat
-    r"will|may|might|must|shall|if|any|anyone|tell me|explain|wondering)\b(?!['’]t\b)|\?\s*$"
+    rf"^({_QUESTION_WORDS}|whom|whose|wht|hw|howto|shall|if|any|anyone|tell me|explain|wondering)\b(?!['’]t\b)"
+    r"|\?\s*$"
     r"|\b(want|need|like) to know\b|\bwondering\b|\bnot sure (if|whether|how|what)\b",
     re.IGNORECASE,
 )
