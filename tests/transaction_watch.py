@@ -91,6 +91,18 @@ class TransactionWatch:
 
         monkeypatch.setattr(subprocess, "run", watched_run)
 
+    def _watched(
+        self, original: Callable[..., Any], kind: str, detail: Callable[[tuple[Any, ...]], str]
+    ) -> Callable[..., Any]:
+        """`original`, recording each call (with whether a transaction is open) before making it."""
+
+        @functools.wraps(original)
+        def watched(*args: Any, **kwargs: Any) -> Any:
+            self.record(kind, detail(args))
+            return original(*args, **kwargs)
+
+        return watched
+
     def _wrap_everywhere(
         self,
         monkeypatch: pytest.MonkeyPatch,
@@ -99,12 +111,7 @@ class TransactionWatch:
         detail: Callable[[tuple[Any, ...]], str],
     ) -> None:
         """Wrap a function in every one of our modules that imported it by name."""
-
-        @functools.wraps(original)
-        def watched(*args: Any, **kwargs: Any) -> Any:
-            self.record(kind, detail(args))
-            return original(*args, **kwargs)
-
+        watched = self._watched(original, kind, detail)
         for name, module in list(sys.modules.items()):
             if name.split(".")[0] in OUR_PACKAGES and getattr(module, original.__name__, None) is original:
                 monkeypatch.setattr(module, original.__name__, watched)
@@ -117,11 +124,4 @@ class TransactionWatch:
         kind: str,
         detail: Callable[[tuple[Any, ...]], str],
     ) -> None:
-        original = getattr(owner, name)
-
-        @functools.wraps(original)
-        def watched(*args: Any, **kwargs: Any) -> Any:
-            self.record(kind, detail(args))
-            return original(*args, **kwargs)
-
-        monkeypatch.setattr(owner, name, watched)
+        monkeypatch.setattr(owner, name, self._watched(getattr(owner, name), kind, detail))
