@@ -3,7 +3,9 @@ placeholders; `sensitive_topic` spots medical, harassment and grievance matters;
 out of the logs.
 
 Deterministic on purpose: curated patterns with word boundaries, so a routine message ("calling in sick",
-"where is the anti-harassment policy?") behaves the same every time and tests can pin it down.
+"where is the anti-harassment policy?") behaves the same every time and tests can pin it down. Patterns only
+find candidates for numbers with check digits: python-stdnum decides whether an IBAN, card number or SSN is one,
+except right after its keyword ("my iban is …"), where the writer's word is enough (benchmarks/privacy).
 
 What counts as sensitive (decided, tested in tests/test_privacy.py):
 - a *disclosure or report*: the person's own medical condition or treatment ("my doctor says I need surgery"),
@@ -23,49 +25,55 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
+from stdnum import iban, luhn
+from stdnum.us import ssn
+
 MEDICAL, HARASSMENT, GRIEVANCE = "medical", "harassment", "grievance"
 TOPIC_LABELS = {MEDICAL: "a health matter", HARASSMENT: "a harassment or conduct concern", GRIEVANCE: "a grievance"}
 
 # ------------------------------------------------------------------ personal data
 
 
-def _luhn_ok(digits: str) -> bool:
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        value = int(char)
-        if position % 2:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return total % 10 == 0
+# Issuer prefixes and lengths of the card schemes (ISO/IEC 7812): what stdnum's Luhn check cannot tell, so that
+# other Luhn-valid numbers (IMEIs, 14-digit meeting ids, 17-digit order ids) are not taken for cards.
+_CARD_SCHEMES: tuple[tuple[int, int, int, range | tuple[int, ...]], ...] = (
+    # (prefix digits, first prefix, last prefix, lengths)
+    (1, 4, 4, (13, 16, 19)),  # Visa
+    (2, 51, 55, (16,)),  # Mastercard
+    (4, 2221, 2720, (16,)),  # Mastercard 2-series
+    (2, 34, 34, (15,)),  # American Express
+    (2, 37, 37, (15,)),
+    (3, 300, 305, range(14, 20)),  # Diners Club
+    (2, 36, 36, range(14, 20)),
+    (2, 38, 39, range(16, 20)),
+    (4, 3528, 3589, range(16, 20)),  # JCB
+    (2, 50, 50, range(13, 20)),  # Maestro
+    (2, 56, 69, range(13, 20)),  # Maestro, Discover, UnionPay, RuPay
+)
 
 
-def _iban_ok(candidate: str) -> bool:
-    compact = candidate.replace(" ", "").upper()
-    if not 15 <= len(compact) <= 34 or not compact[:2].isalpha() or not compact[2:4].isdigit():
+def _card_number_ok(digits: str, groups: list[int]) -> bool:
+    """A scheme's prefix and length, written as cards are (unbroken, in fours, or Amex/Diners 4-6-5 and 4-6-4),
+    and a Luhn check digit."""
+    if not (len(groups) == 1 or groups in ([4, 6, 5], [4, 6, 4]) or set(groups[:-1]) == {4} and groups[-1] <= 4):
         return False
-    rearranged = compact[4:] + compact[:4]
-    try:
-        number = int("".join(str(int(ch, 36)) for ch in rearranged))
-    except ValueError:
+    if not any(lo <= int(digits[:n]) <= hi and len(digits) in sizes for n, lo, hi, sizes in _CARD_SCHEMES):
         return False
-    return number % 97 == 1
+    return luhn.is_valid(digits)
 
 
-# A run of digit groups joined by single spaces or dashes ("4111 1111-1111 1111"); not part of a longer token.
-_DIGIT_RUN = re.compile(r"(?<![\w./,-])\d+(?:[ -]\d+)*(?![\w/-])")
-_CARD_FIRST_DIGITS = "23456"  # Mastercard 2/5, Amex/Diners 3, Visa 4, Discover/UnionPay/Maestro 6
+# A run of digit groups joined by single spaces or dashes ("4111 1111-1111 1111"); not part of a longer token, of
+# a phone number ("+49 1512 …") or of an IBAN-shaped code that failed its check ("DE00 5001 0517 …").
+_DIGIT_RUN = re.compile(r"(?<![\w./,+-])(?<![A-Za-z]{2}\d{2} )\d+(?:[ -]\d+)*(?![\w/-])")
 
 
 def _card_spans(text: str) -> Iterator[tuple[int, int]]:
-    """Spans of 13–19 digit numbers that start like a payment card and pass the Luhn check. Within a longer run
-    of groups ("card 4111 1111 1111 1111 2027") the longest valid window of whole groups is taken."""
+    """Spans of card numbers (_card_number_ok). Within a longer run of groups ("card 4111 1111 1111 1111 2027")
+    the longest valid window of whole groups is taken."""
     for run in _DIGIT_RUN.finditer(text):
         groups = [(m.start() + run.start(), m.end() + run.start()) for m in re.finditer(r"\d+", run.group())]
         i = 0
         while i < len(groups):
-            if text[groups[i][0]] not in _CARD_FIRST_DIGITS:
-                i += 1
-                continue
             ends: list[int] = []  # window ends (exclusive) giving 13–19 digits from group i
             total = 0
             for j in range(i, len(groups)):
@@ -76,8 +84,8 @@ def _card_spans(text: str) -> Iterator[tuple[int, int]]:
                     ends.append(j + 1)
             found = None
             for end in reversed(ends):
-                digits = "".join(text[s:e] for s, e in groups[i:end])
-                if _luhn_ok(digits):
+                window = groups[i:end]
+                if _card_number_ok("".join(text[s:e] for s, e in window), [e - s for s, e in window]):
                     found = end
                     break
             if found is None:
@@ -87,11 +95,28 @@ def _card_spans(text: str) -> Iterator[tuple[int, int]]:
             i = found
 
 
+# Candidates only: stdnum decides (the pattern may also take a short word after the number: "… 1332 not").
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?\b", re.I)
+
+
+def _redact_iban(match: re.Match[str]) -> str:
+    """The longest run of whole groups from the start that is an IBAN, replaced. The country's length and format
+    and the mod-97 check digits are checked, not stdnum's bank directories (a bank missing there is no reason
+    to leave an account in the clear)."""
+    value = match.group()
+    cut = len(value)
+    while cut > 0:
+        if iban.is_valid(value[:cut], check_country=False):
+            return "[IBAN]" + value[cut:]
+        cut = value.rfind(" ", 0, cut)
+    return value
+
+
 _IBAN_KEYWORD = re.compile(
     r"\biban\b[\s:#=]*(?:is\s+|was\s+)?(?P<value>[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{1,4}){3,8})\b", re.I
 )
-_SSN = re.compile(r"\b(?!000|666|9\d\d)\d{3}([- ])(?!00)\d{2}\1(?!0000)\d{4}\b")
+# Candidates only (123-45-6789, 123 45 6789, not inside a longer id such as REQ-512-33-8841); stdnum decides.
+_SSN = re.compile(r"(?<![\w-])\d{3}([- ])\d{2}\1\d{4}(?![\w-])")
 _SSN_KEYWORD = re.compile(
     r"\b(?:ssn|social security(?: number| no\.?| #)?)[\s:#=]*(?:is\s+|was\s+)?(?P<value>\d{3}[- ]?\d{2}[- ]?\d{4})\b",
     re.I,
@@ -134,13 +159,13 @@ def redact_pii(text: str) -> str:
     replaced by labelled placeholders such as "[card number]"."""
     if not text or not any(ch.isdigit() for ch in text):
         return text
-    text = _IBAN.sub(lambda m: "[IBAN]" if _iban_ok(m.group()) else m.group(), text)
+    text = _IBAN.sub(_redact_iban, text)
     text = _sub_value(_IBAN_KEYWORD, "[IBAN]", text)
     spans = list(_card_spans(text))
     for start, end in reversed(spans):
         text = text[:start] + "[card number]" + text[end:]
     text = _sub_value(_SSN_KEYWORD, "[SSN]", text)
-    text = _SSN.sub("[SSN]", text)
+    text = _SSN.sub(lambda m: "[SSN]" if ssn.is_valid(m.group().replace(" ", "-")) else m.group(), text)
     text = _sub_value(_UK_NI_KEYWORD, "[NI number]", text)
     text = _UK_NI.sub("[NI number]", text)
     text = _sub_value(_SORT_CODE, "[sort code]", text)
