@@ -5,12 +5,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from skills.leave.tokens import MONTHS, WEEKDAYS, Token, phrase_of
-
-_NUMBER_WORDS = {
-    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "a couple of": 2, "couple of": 2,
-}  # fmt: skip
+from bot.date_words import (
+    MONTH_NAME,
+    MONTH_NUMBERS,
+    MONTHS,
+    NUMBER_WORDS,
+    ORDINAL_SUFFIX,
+    WEEKDAY_NAME,
+    WEEKDAY_NUMBERS,
+    WEEKDAYS,
+    number_words,
+)
+from skills.leave.tokens import Token, phrase_of
 
 _FILLER = frozenset(
     "please pls i i'm i'll will be am is are taking take out away on the a me off like would need want going "
@@ -22,10 +28,9 @@ _MARKERS = frozenset(
     "on the week onwards".split()
 )
 
-_MONTH = "(?:" + "|".join(MONTHS) + ")"
-_WEEKDAY = "(?:" + "|".join(WEEKDAYS) + ")"
-_DAY = r"\d{1,2}(?:st|nd|rd|th)?"
-_COUNT = r"(?:\d{1,3}|a couple of|couple of|a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
+# The tokens spell months and weekdays out in full ("sept" → "september"), so MONTH_NAME and WEEKDAY_NAME suffice.
+_DAY = rf"\d{{1,2}}{ORDINAL_SUFFIX}?"
+_COUNT = rf"(?:\d{{1,3}}|{number_words(12)})"
 _ATOMS = re.compile(
     "(?<!\\S)(?:"
     + "|".join(
@@ -54,26 +59,26 @@ _ATOMS = re.compile(
             ),
             (
                 "weekday",
-                rf"(?:(?:this coming|coming|next|this|last|past) )?{_WEEKDAY}"
+                rf"(?:(?:this coming|coming|next|this|last|past) )?{WEEKDAY_NAME}"
                 r"(?: (?:of )?(?:next|this|last|the following|following) week)?",
             ),
             ("iso", r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}"),
             ("numeric", r"\d{1,2}/\d{1,2}(?:/\d{2,4})?|\d{1,2}\.\d{1,2}\.(?:\d{2,4})?"),
-            ("month_day", rf"{_MONTH} (?:the )?{_DAY}(?:(?: ,)? \d{{4}})?"),
-            ("day_month", rf"(?:the )?{_DAY} (?:of )?{_MONTH}(?:(?: ,)? \d{{4}})?"),
+            ("month_day", rf"{MONTH_NAME} (?:the )?{_DAY}(?:(?: ,)? \d{{4}})?"),
+            ("day_month", rf"(?:the )?{_DAY} (?:of )?{MONTH_NAME}(?:(?: ,)? \d{{4}})?"),
             (
                 "duration",
                 rf"(?:for )?(?:the next )?{_COUNT} (?:full )?(?:working |business |work )?(?:days?|weeks?)"
                 r"|(?:for )?a fortnight",
             ),
-            ("ordinal", r"(?:the )?\d{1,2}(?:st|nd|rd|th)|the \d{1,2}"),
+            ("ordinal", rf"(?:the )?\d{{1,2}}{ORDINAL_SUFFIX}|the \d{{1,2}}"),
             ("bare", r"\d{1,2}"),
             (
                 "vague",
                 rf"(?:(?:some time|sometime) )?(?:in|during) (?:early |mid |late |the middle of |the end of )?"
-                rf"{_MONTH}(?! (?:the )?{_DAY}(?!\S))(?: \d{{4}})?|(?:early|mid|late) (?:- )?{_MONTH}|{_MONTH} \d{{4}}"
-                rf"|(?:the )?(?:end|beginning|start|middle) of {_MONTH}|(?:(?:some time|sometime) )?(?:next|this) month"
-                r"|some time|sometime",
+                rf"{MONTH_NAME}(?! (?:the )?{_DAY}(?!\S))(?: \d{{4}})?|(?:early|mid|late) (?:- )?{MONTH_NAME}"
+                rf"|{MONTH_NAME} \d{{4}}|(?:the )?(?:end|beginning|start|middle) of {MONTH_NAME}"
+                r"|(?:(?:some time|sometime) )?(?:next|this) month|some time|sometime",
             ),
             ("year", r"(?:last|next|this) year"),
         )
@@ -206,7 +211,7 @@ def with_weekdays(items: list[Atom], tokens: list[Token], consumed: set[int]) ->
                 item.half or last.half,
                 last.ext_lo,
                 item.ext_hi,
-                named_weekday=WEEKDAYS.index(last.text),
+                named_weekday=WEEKDAY_NUMBERS[last.text],
             )
             continue
         result.append(item)
@@ -405,7 +410,7 @@ def _duration(text: str) -> tuple[int, str]:
     unit = "week" if "week" in words else "day"
     number = re.match(r"\d+|a couple of|couple of|\w+", words)
     count = number.group() if number else "1"
-    return (int(count) if count.isdigit() else _NUMBER_WORDS.get(count, 1)), unit
+    return (int(count) if count.isdigit() else NUMBER_WORDS.get(count, 1)), unit
 
 
 def _piece(atom: Atom, tokens: list[Token], text: str) -> Piece:
@@ -416,7 +421,7 @@ def _piece(atom: Atom, tokens: list[Token], text: str) -> Piece:
     if atom.kind == "relative" and words[0] == "this":  # "this morning", "this afternoon"
         piece.half = merge_half(piece.half, _half_kind(words[1]))
     elif atom.kind == "weekday":
-        piece.weekday = next(WEEKDAYS.index(word) for word in words if word in WEEKDAYS)
+        piece.weekday = next(WEEKDAY_NUMBERS[word] for word in words if word in WEEKDAYS)
         if words[0] in ("next", "coming") or atom.text.startswith("this coming"):
             piece.modifier = "next"
         elif words[0] in ("last", "past"):
@@ -426,7 +431,7 @@ def _piece(atom: Atom, tokens: list[Token], text: str) -> Piece:
         if words[-1] == "week":
             piece.week = _week_offset(words[-2])
     elif atom.kind in ("month_day", "day_month"):
-        piece.month = next(MONTHS.index(word) + 1 for word in words if word in MONTHS)
+        piece.month = next(MONTH_NUMBERS[word] for word in words if word in MONTHS)
         numbers = [word for word in words if word[0].isdigit()]
         piece.day = int(re.sub(r"\D", "", numbers[0]))
         if len(numbers) > 1:

@@ -9,8 +9,9 @@ from datetime import date, datetime, timedelta
 
 import dateparser
 
+from bot.date_words import RELATIVE_DAYS, WEEKDAYS, fmt_day
 from skills.leave.date_atoms import Expr, Piece
-from skills.leave.tokens import WEEKDAYS, Token, phrase_of
+from skills.leave.tokens import Token, phrase_of
 
 
 class UnclearDate(Exception):
@@ -174,16 +175,8 @@ def _read_numeric(piece: Piece, ctx: DateContext) -> None:
 
 def _relative(piece: Piece, today: date) -> date:
     phrase = piece.canon
-    if "after tomorrow" in phrase:
-        return today + timedelta(days=2)
-    if "before yesterday" in phrase:
-        return today - timedelta(days=2)
-    if "tomorrow" in phrase:
-        return today + timedelta(days=1)
-    if "yesterday" in phrase:
-        return today - timedelta(days=1)
-    if piece.kind == "relative":  # today, this morning, this afternoon
-        return today
+    if piece.kind == "relative":  # "this morning" and "this afternoon" are today too
+        return today + timedelta(days=RELATIVE_DAYS.get(phrase.removeprefix("the "), 0))
     # "in three days", "in a fortnight", "2 weeks from now": dateparser knows the number words and units.
     offset = (
         re.sub(r"^(.*) from (?:now|today)$", r"in \1", phrase).replace("a couple of", "2").replace("couple of", "2")
@@ -283,7 +276,3 @@ def _weeks_end(start: date, weeks: int) -> date:
     while end.weekday() >= 5 and end > start:
         end -= timedelta(days=1)  # a trailing weekend costs nothing, so the card ends on the Friday
     return end
-
-
-def fmt_day(day: date | None) -> str:
-    return "" if day is None else f"{day:%a} {day.day} {day:%b %Y}"

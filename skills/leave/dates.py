@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from bot.date_words import fmt_day
 from skills.leave.date_atoms import (
     Atom,
     Expr,
@@ -22,7 +23,7 @@ from skills.leave.date_atoms import (
     with_weekdays,
     without_events,
 )
-from skills.leave.date_resolution import DateContext, Span, UnclearDate, fmt_day, resolve_expr
+from skills.leave.date_resolution import DateContext, Span, UnclearDate, resolve_expr
 from skills.leave.meanings import meant_type, told_in_past
 from skills.leave.tokens import (
     AliasIndex,
@@ -303,7 +304,7 @@ def _note(span: Span, tokens: list[Token], text: str) -> str:
         read = fmt_day(span.start) + half.get(span.first_half or "", "")
     else:
         same_year = span.start.year == span.end.year
-        first = f"{span.start:%a} {span.start.day} {span.start:%b}" if same_year else fmt_day(span.start)
+        first = fmt_day(span.start, year=not same_year)
         read = f"{first}{half.get(span.start_half or '', '')} – {fmt_day(span.end)}{half.get(span.end_half or '', '')}"
     return f'read "{phrase_of(tokens, text, span.lo, span.hi)}" as {read}{span.detail}'
 

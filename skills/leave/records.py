@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from bot.date_words import MONTH_NUMBERS, MONTHS, fmt_day
 from bot.messages import Button, Reply
 from bot.models import LeaveRequest
 from skills.base import SkillContext
@@ -13,9 +14,9 @@ from skills.leave import requests as leave_requests
 from skills.leave.cards import NAME
 from skills.leave.config import LeavePolicy
 from skills.leave.reading import local_today, parse_request
-from skills.leave.requests import fmt_date, fmt_days, fmt_range
+from skills.leave.requests import fmt_days, fmt_range
 
-MONTHS = ("january february march april may june july august september october november december").split()
+# A word that starts with a month's first three letters: "dec", "december", "decembers".
 _MONTH = re.compile(r"\b(" + "|".join(m[:3] + r"[a-z]*" for m in MONTHS) + r")\b", re.IGNORECASE)
 
 
@@ -48,10 +49,10 @@ class LeaveRecords:
         text = f"#{request.id} {label}, {when} ({fmt_days(request.days)} days): *{request.status}*"
         if request.status == "pending":
             waiting = request.approver.name if request.approver else "People Ops"
-            since = f" since {fmt_date(request.submitted_at.date())}" if request.submitted_at else ""
+            since = f" since {fmt_day(request.submitted_at.date())}" if request.submitted_at else ""
             text += f" — waiting for {waiting}{since}"
         elif request.status in ("approved", "denied") and request.approver is not None and request.decided_at:
-            text += f" on {fmt_date(request.decided_at.date())}"
+            text += f" on {fmt_day(request.decided_at.date())}"
         if request.status == "denied" and request.decision_note:
             text += f" — “{request.decision_note}”"
         return text
@@ -91,7 +92,7 @@ class LeaveRecords:
                 parts.append(f"− {fmt_days(projection.expiring)} that expire on the way (carry-over limits)")
             return Reply(
                 text=(
-                    f"By {fmt_date(on)} you should have *{fmt_days(projection.days)}* {leave_type.label.lower()} "
+                    f"By {fmt_day(on)} you should have *{fmt_days(projection.days)}* {leave_type.label.lower()} "
                     f"days: {' '.join(parts)}. Approved leave is already subtracted; pending requests are not."
                 ),
                 skill=self.name,
@@ -103,7 +104,7 @@ class LeaveRecords:
             extra = f" ({fmt_days(pending)} more in pending requests)" if pending else ""
             lines.append(f"• {kind.label}: *{fmt_days(balance)}* days left{extra}")
         return Reply(
-            text=f"Your balances today ({fmt_date(today)}), approved leave already subtracted:\n" + "\n".join(lines),
+            text=f"Your balances today ({fmt_day(today)}), approved leave already subtracted:\n" + "\n".join(lines),
             skill=self.name,
         )
 
@@ -144,10 +145,7 @@ def _month_in(text: str) -> int | None:
     word = found.group(1).lower()
     if word in ("may",) and not re.search(r"\bin may\b|\bmay request\b|\bby may\b", text.lower()):
         return None  # "may I ..." is not the month
-    for number, name in enumerate(MONTHS, start=1):
-        if name.startswith(word[:3]):
-            return number
-    return None
+    return MONTH_NUMBERS.get(word[:3])
 
 
 def _touches_month(request: LeaveRequest, month: int) -> bool:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import audit
+from bot.date_words import fmt_day
 from bot.db import local_date
 from bot.escalations import TransitionError
 from bot.models import Employee, LeaveRequest
@@ -37,24 +38,22 @@ def fmt_days(value: Decimal) -> str:
     return f"{rounded:f}".rstrip("0").rstrip(".") if "." in f"{rounded:f}" else f"{rounded:f}"
 
 
-def fmt_date(day: date) -> str:
-    return f"{day:%a} {day.day} {day:%b %Y}"
+# The old name of bot.date_words.fmt_day, which skills/leave/drafts.py still imports from here.
+fmt_date = fmt_day
 
 
 def fmt_range(start: date, end: date, start_half: str | None = None, end_half: str | None = None) -> str:
     half = {"am": " (morning)", "pm": " (afternoon)", None: ""}
     if start == end:
-        return fmt_date(start) + half[start_half or end_half]
-    return f"{fmt_date(start)}{half[start_half]} – {fmt_date(end)}{half[end_half]}"
+        return fmt_day(start) + half[start_half or end_half]
+    return f"{fmt_day(start)}{half[start_half]} – {fmt_day(end)}{half[end_half]}"
 
 
 def check_dates(proposal: Proposal, leave_type: LeaveType, policy: LeavePolicy, today: date) -> list[str]:
     """Problems that make a request impossible as written (nothing is saved for these)."""
     problems: list[str] = []
     if proposal.end < proposal.start:
-        problems.append(
-            f"The end date ({fmt_date(proposal.end)}) is before the start date ({fmt_date(proposal.start)})."
-        )
+        problems.append(f"The end date ({fmt_day(proposal.end)}) is before the start date ({fmt_day(proposal.start)}).")
         return problems
     span = (proposal.end - proposal.start).days + 1
     if span > policy.max_request_days:
@@ -67,11 +66,11 @@ def check_dates(proposal: Proposal, leave_type: LeaveType, policy: LeavePolicy, 
         if leave_type.past_days_allowed:
             problems.append(
                 f"{leave_type.label} can be recorded up to {leave_type.past_days_allowed} days back; "
-                f"{fmt_date(proposal.start)} is further in the past. Please contact People Ops."
+                f"{fmt_day(proposal.start)} is further in the past. Please contact People Ops."
             )
         else:
             problems.append(
-                f"{fmt_date(proposal.start)} is in the past. {leave_type.label} can only be requested for "
+                f"{fmt_day(proposal.start)} is in the past. {leave_type.label} can only be requested for "
                 "today or later."
             )
     if (proposal.start_half or proposal.end_half) and not leave_type.half_days:
@@ -181,14 +180,14 @@ def _check_balance(
     floor = leave_type.negative_allowed
     if floor is None or available - result.days >= -floor:
         return
-    by = "" if proposal.start <= today else f" by {fmt_date(proposal.start)}"
+    by = "" if proposal.start <= today else f" by {fmt_day(proposal.start)}"
     if at_start.expiring > 0 and at_start.days + at_start.expiring - pending - result.days >= -floor:
         result.breaks.append(
             RuleBreak(
                 "carry_over",
                 f"Over the carry-over limit: at most {fmt_days(leave_type.carry_over_cap or Decimal(0))} unused days "
                 f"carry into a new year and carried days expire if unused, so {fmt_days(at_start.expiring)} of your "
-                f"days lapse before {fmt_date(proposal.start)}. That leaves {fmt_days(available)} for the "
+                f"days lapse before {fmt_day(proposal.start)}. That leaves {fmt_days(available)} for the "
                 f"{fmt_days(result.days)} days asked.",
                 True,
             )
@@ -248,7 +247,7 @@ def choose_approver(session: Session, employee: Employee, today: date) -> tuple[
                 via = "their manager"
             if nxt is not None:
                 reason = (
-                    f"{candidate.name} is on leave until {fmt_date(leave.end_date)}, so this goes to {via}, {nxt.name}."
+                    f"{candidate.name} is on leave until {fmt_day(leave.end_date)}, so this goes to {via}, {nxt.name}."
                 )
         candidate = nxt
     return None, reason

@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import calendar
 import difflib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-MONTHS = tuple(calendar.month_name[i].lower() for i in range(1, 13))
-WEEKDAYS = tuple(calendar.day_name[i].lower() for i in range(7))
+from bot.date_words import ABBREVIATIONS, MONTHS, WEEKDAYS
 
-_ABBREVIATIONS = {
-    "jan": "january", "feb": "february", "mar": "march", "apr": "april", "jun": "june", "jul": "july",
-    "aug": "august", "sep": "september", "sept": "september", "oct": "october", "nov": "november",
-    "dec": "december", "mon": "monday", "tue": "tuesday", "tues": "tuesday", "wed": "wednesday",
-    "weds": "wednesday", "thu": "thursday", "thur": "thursday", "thurs": "thursday", "fri": "friday",
-    "sat": "saturday", "sun": "sunday", "tmrw": "tomorrow", "tmr": "tomorrow", "tmw": "tomorrow",
-    "tomo": "tomorrow", "tomorrows": "tomorrow", "tdy": "today", "thru": "through", "til": "until",
-    "till": "until", "untill": "until", "arvo": "afternoon", "midday": "noon", "onward": "onwards", "im": "i'm",
+# Month and weekday abbreviations ("sept", "thurs"), then the shorthand of leave messages.
+_ABBREVIATIONS = ABBREVIATIONS | {
+    "tmrw": "tomorrow", "tmr": "tomorrow", "tmw": "tomorrow", "tomo": "tomorrow", "tomorrows": "tomorrow",
+    "tdy": "today", "thru": "through", "til": "until", "till": "until", "untill": "until", "arvo": "afternoon",
+    "midday": "noon", "onward": "onwards", "im": "i'm",
 }  # fmt: skip
 # Words a typo is corrected to. "may" is left out: a three-letter target makes "mary" and "man" months.
 _TYPO_TARGETS = tuple(m for m in MONTHS if m != "may") + WEEKDAYS + (
