@@ -7,24 +7,22 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from skills.expenses.amounts import currency_follows
-from skills.expenses.scan import DATE, NUMBER_WORDS, Scan
-
-
-def _fmt(day: date) -> str:
-    return f"{day:%a} {day.day} {day:%b %Y}"
-
-
-_MONTH = (
-    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?"
-    r"|nov(?:ember)?|dec(?:ember)?)"
+from bot.date_words import (
+    MONTH,
+    MONTH_NUMBERS,
+    NUMBER_WORDS,
+    ORDINAL_SUFFIX,
+    RELATIVE_DAYS,
+    WEEKDAY,
+    WEEKDAY_NUMBERS,
+    fmt_day,
+    number_words,
 )
-MONTHS = {name: i for i, name in enumerate(("jan feb mar apr may jun jul aug sep oct nov dec").split(), start=1)}
-_WEEKDAYS = {name: i for i, name in enumerate(calendar.day_name)}
-_WEEKDAY_ABBREVIATIONS = {
-    "mon": 0, "tue": 1, "tues": 1, "wed": 2, "weds": 2, "thu": 3, "thur": 3, "thurs": 3, "fri": 4, "sat": 5, "sun": 6,
-}  # fmt: skip
-_ORD = r"(?:st|nd|rd|th)?"
+from skills.expenses.amounts import currency_follows
+from skills.expenses.scan import DATE, Scan
+
+_ORD = f"{ORDINAL_SUFFIX}?"
+_COUNT = number_words(10, space=r"\s")  # "3 days ago", "a couple of weeks ago"
 _RANGE = r"(?:-|\s(?:to|through|thru|until|till)\s)\s?"
 _YEAR = r"(?:,?\s(?P<year>(?:19|20)\d{2}))?(?!\d)"
 _DATE_PATTERNS = (
@@ -37,7 +35,7 @@ _DATE_PATTERNS = (
     (
         "month_day",
         re.compile(
-            rf"\b(?P<month>{_MONTH})\.?\s(?:the\s)?(?P<day>\d{{1,2}}){_ORD}(?:{_RANGE}(?P<day2>\d{{1,2}}){_ORD})?"
+            rf"\b(?P<month>{MONTH})\.?\s(?:the\s)?(?P<day>\d{{1,2}}){_ORD}(?:{_RANGE}(?P<day2>\d{{1,2}}){_ORD})?"
             rf"(?![\d.,]\d|[^\W\d_]){_YEAR}",
             re.I,
         ),
@@ -46,20 +44,21 @@ _DATE_PATTERNS = (
         "day_month",
         re.compile(
             rf"(?<![\w.,$€£¥-])(?:the\s)?(?P<day>\d{{1,2}}){_ORD}(?:{_RANGE}(?P<day2>\d{{1,2}}){_ORD})?\s(?:of\s)?"
-            rf"(?P<month>{_MONTH})\b\.?{_YEAR}",
+            rf"(?P<month>{MONTH})\b\.?{_YEAR}",
             re.I,
         ),
     ),
     (
         "ordinal",
-        re.compile(r"\b(?:on\s)?the\s(?P<day>\d{1,2})(?:st|nd|rd|th)\b|\bon\s(?P<day2>\d{1,2})(?:st|nd|rd|th)\b", re.I),
+        re.compile(
+            rf"\b(?:on\s)?the\s(?P<day>\d{{1,2}}){ORDINAL_SUFFIX}\b|\bon\s(?P<day2>\d{{1,2}}){ORDINAL_SUFFIX}\b", re.I
+        ),
     ),
     (
         "relative",
         re.compile(
             r"\b(?:(?:the\s)?day\sbefore\syesterday|yesterday|last\snight|today|tonight|this\s(?:morning|afternoon|evening)"
-            r"|tomorrow|(?P<count>\d{1,2}|a|an|one|two|three|four|five|six|seven|eight|nine|ten|a\scouple\sof|couple\sof)"
-            r"\s(?P<unit>days?|weeks?)\sago)\b",
+            rf"|tomorrow|(?P<count>\d{{1,2}}|{_COUNT})\s(?P<unit>days?|weeks?)\sago)\b",
             re.I,
         ),
     ),
@@ -67,7 +66,7 @@ _DATE_PATTERNS = (
         "weekday",
         re.compile(
             r"\b(?:(?P<mod>on|last|this\spast|past|this|next|coming|this\scoming)\s)?"
-            r"(?P<weekday>monday|tuesday|wednesday|thursday|friday|saturday|sunday|mon|tues?|weds?|thu|thurs?|fri|sat|sun)"
+            rf"(?P<weekday>{WEEKDAY})"
             r"\b\.?(?:\s(?:morning|afternoon|evening|night))?(?:\s(?:of\s)?(?P<week>last|this|next)\sweek)?",
             re.I,
         ),
@@ -129,7 +128,7 @@ def read_date(scan: Scan) -> date | None:
     hits = _join_ranges(hits, scan.text)
     days = list(dict.fromkeys(hit.day for hit in hits))
     if len(days) > 1:
-        listed = " and ".join(_fmt(day) for day in days)
+        listed = " and ".join(fmt_day(day) for day in days)
         scan.ask(DATE, f"Which day should the claim carry? I found {listed}.")
         return None
     if not hits:
@@ -140,11 +139,11 @@ def read_date(scan: Scan) -> date | None:
         return None
     hit = hits[0]
     if hit.day > scan.today:
-        scan.problem(DATE, f"{_fmt(hit.day)} is in the future — an expense is claimed once it has been spent.")
+        scan.problem(DATE, f"{fmt_day(hit.day)} is in the future — an expense is claimed once it has been spent.")
     elif hit.first is not None:
-        scan.note(DATE, f'read "{hit.phrase}" as {_fmt(hit.first)} – {_fmt(hit.day)}, claimed on the last day')
+        scan.note(DATE, f'read "{hit.phrase}" as {fmt_day(hit.first)} – {fmt_day(hit.day)}, claimed on the last day')
     elif not hit.explicit:
-        scan.note(DATE, f'read "{hit.phrase}" as {_fmt(hit.day)}')
+        scan.note(DATE, f'read "{hit.phrase}" as {fmt_day(hit.day)}')
     return hit.day
 
 
@@ -191,7 +190,7 @@ def _resolve(kind: str, match: re.Match[str], phrase: str, scan: Scan) -> _DateH
             return _DateHit(start, end, phrase, _existing(year, month, day), explicit=True)
         return _DateHit(start, end, phrase, _most_recent(month, day, today))
     if kind in ("month_day", "day_month"):
-        month = MONTHS[groups["month"][:3].lower()]
+        month = MONTH_NUMBERS[groups["month"][:3].lower()]
         day, day2 = int(groups["day"]), groups.get("day2")
         last = int(day2) if day2 else day
         if year is not None:
@@ -222,22 +221,19 @@ def _resolve(kind: str, match: re.Match[str], phrase: str, scan: Scan) -> _DateH
 
 
 def _relative_offset(match: re.Match[str]) -> int:
-    word = match.group().lower()
     if match.group("count"):
         count = NUMBER_WORDS.get(" ".join(match.group("count").lower().split()))
         number = count if count is not None else int(match.group("count"))
         return -number * (7 if match.group("unit").lower().startswith("week") else 1)
-    if "before" in word:
-        return -2
-    if word.startswith(("yesterday", "last")):
-        return -1
-    return 1 if word == "tomorrow" else 0
+    words = " ".join(match.group().lower().split()).removeprefix("the ")
+    # "last night" is yesterday's; "tonight" and "this morning" are today's.
+    return RELATIVE_DAYS.get(words, -1 if words == "last night" else 0)
 
 
 def _weekday(match: re.Match[str], today: date) -> date:
     """A weekday of the past: "tuesday" and "last tuesday" are the most recent Tuesday before today."""
     name = match.group("weekday").lower()
-    weekday = _WEEKDAYS.get(name.capitalize(), _WEEKDAY_ABBREVIATIONS.get(name.rstrip("."), 0))
+    weekday = WEEKDAY_NUMBERS[name]
     modifier = " ".join((match.group("mod") or "").lower().split())
     monday = today - timedelta(days=today.weekday())
     week = (match.group("week") or "").lower()
@@ -250,7 +246,7 @@ def _weekday(match: re.Match[str], today: date) -> date:
         # Said on that very weekday it could be today or a week ago; people mostly say "today" for today, but
         # a wrong week is a wrong claim, so ask.
         raise _Unclear(
-            f"Which {calendar.day_name[weekday]} — today ({_fmt(today)}) or {_fmt(today - timedelta(weeks=1))}?",
+            f"Which {calendar.day_name[weekday]} — today ({fmt_day(today)}) or {fmt_day(today - timedelta(weeks=1))}?",
             problem=False,
         )
     return today - timedelta(days=behind or 7)

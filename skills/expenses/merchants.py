@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import calendar
 import re
 
+from bot.date_words import MONTH_NUMBERS, WEEKDAYS
 from skills.expenses.categories import CUES, singular
-from skills.expenses.dates import MONTHS
 from skills.expenses.scan import WORD
 
 _MERCHANT_STOPS = frozenset(
     """
     for on in with to and or yesterday today tonight last this by via during after before while because since when
-    using paid spent cost costs was were is plus including incl inc but so then about around sept
+    using paid spent cost costs was were is plus including incl inc but so then about around
     """.split()
-    + [name.lower() for name in calendar.day_name]
-    + [name.lower() for name in calendar.month_name if name]
-    + list(MONTHS)
+    # Weekdays only in full: "Sun Hing" and "Sat Nam" are names.
+    + list(WEEKDAYS)
+    + list(MONTH_NUMBERS)
 )
 _NOT_MERCHANTS = frozenset(
     """

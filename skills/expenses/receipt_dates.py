@@ -6,39 +6,26 @@ import re
 from datetime import date
 from typing import Literal
 
+from bot.date_words import MONTH_NUMBERS, ORDINAL_SUFFIX
+
 # How an all-numeric date with a short year is read: 03/04/18 is 3 April 2018 (DMY), 4 March 2018 (MDY) or
 # 4 April 2003 (YMD). Four-digit years first (2018-04-03) and month names (3 APR 2018) read the same in any order.
 DateOrder = Literal["DMY", "MDY", "YMD"]
 # Day first: the receipts this bot sees first are Malaysian (like British, European and most Asian ones).
 DEFAULT_DATE_ORDER: DateOrder = "DMY"
 
-_MONTHS = {
-    name: number
-    for number, names in enumerate(
-        (
-            ("JAN", "JANUARY", "JANUARI"),
-            ("FEB", "FEBRUARY", "FEBRUARI"),
-            ("MAR", "MARCH", "MAC"),
-            ("APR", "APRIL"),
-            ("MAY", "MEI"),
-            ("JUN", "JUNE"),
-            ("JUL", "JULY", "JULAI"),
-            ("AUG", "AUGUST", "OGOS"),
-            ("SEP", "SEPT", "SEPTEMBER"),
-            ("OCT", "OCTOBER", "OKT", "OKTOBER"),
-            ("NOV", "NOVEMBER"),
-            ("DEC", "DECEMBER", "DIS", "DISEMBER"),
-        ),
-        start=1,
-    )
-    for name in names
-}
+# Month names as receipts print them: English, and Malay where it differs (MAC, MEI, OGOS, DIS …).
+_MALAY_MONTHS = {
+    "JANUARI": 1, "FEBRUARI": 2, "MAC": 3, "MEI": 5, "JULAI": 7, "OGOS": 8, "OKT": 10, "OKTOBER": 10, "DIS": 12,
+    "DISEMBER": 12,
+}  # fmt: skip
+_MONTHS = {word.upper(): number for word, number in MONTH_NUMBERS.items()} | _MALAY_MONTHS
 _MONTH = r"(?P<mon>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
 _DAY_MONTH_YEAR = re.compile(
-    rf"(?<![\dA-Z])(?P<d>\d{{1,2}})(?:ST|ND|RD|TH)?[\s\-/.,]*{_MONTH}[\s\-/.,']*(?P<y>\d{{4}}|\d{{2}})(?!\d)", re.I
+    rf"(?<![\dA-Z])(?P<d>\d{{1,2}}){ORDINAL_SUFFIX}?[\s\-/.,]*{_MONTH}[\s\-/.,']*(?P<y>\d{{4}}|\d{{2}})(?!\d)", re.I
 )
 _MONTH_DAY_YEAR = re.compile(
-    rf"(?<![A-Z]){_MONTH}[\s\-/.]*(?P<d>\d{{1,2}})(?:ST|ND|RD|TH)?[,\s\-/.]+(?P<y>\d{{4}}|\d{{2}})(?!\d)", re.I
+    rf"(?<![A-Z]){_MONTH}[\s\-/.]*(?P<d>\d{{1,2}}){ORDINAL_SUFFIX}?[,\s\-/.]+(?P<y>\d{{4}}|\d{{2}})(?!\d)", re.I
 )
 _YEAR_FIRST = re.compile(
     r"(?<![\w.,:/-])(?P<y>(?:19|20)\d{2})\s?[\-/.]\s?(?P<m>\d{1,2})\s?[\-/.]\s?(?P<d>\d{1,2})(?!\d)"

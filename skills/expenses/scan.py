@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+# Counts written as words, shared with the date readers; amounts.py and headcounts.py import them from here.
+from bot.date_words import NUMBER_WORDS as NUMBER_WORDS
+
 # Claims are stored as Numeric(14, 2) and distances as Numeric(10, 2): larger figures are no real expense, and a
 # Decimal that long can't even be rounded to cents in the default 28-digit context.
 MAX_AMOUNT = Decimal(10) ** 12
@@ -76,9 +79,3 @@ COUNTED = (
 )
 
 WORD = re.compile(r"[^\W\d_](?:[\w'&-]*[^\W_])?")
-
-NUMBER_WORDS = {
-    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16,
-    "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "a couple of": 2, "couple of": 2,
-}  # fmt: skip
