@@ -22,6 +22,7 @@ from bot.console.shell import (
     page,
     require,
 )
+from bot.date_words import fmt_moment
 from bot.db import utcnow
 from skills.it import action_ids
 from skills.it.models import Incident, Ticket
@@ -90,7 +91,7 @@ def it_page(
                 "id": i.id,
                 "title": i.title,
                 "category": i.category,
-                "created": i.created_at,
+                "created": fmt_moment(i.created_at),
                 "tickets": db.scalar(select(func.count()).where(Ticket.incident_id == i.id)) or 0,
             }
             for i in db.scalars(select(Incident).where(Incident.status == "open").order_by(Incident.id))
