@@ -1,33 +1,36 @@
-"""Currencies: ISO 4217 codes and minor units, the symbols and words that name one, and a currency named alone."""
+"""Currencies: the codes, minor units, names and symbols babel (CLDR) gives, the words people write, one named alone."""
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 
-# ISO 4217 active codes (funds, metals and test codes left out): the currencies a claim can be in.
-ISO_4217 = frozenset(
-    """
-    AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN BZD CAD CDF CHF
-    CLP CNY COP CRC CUC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL
-    HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL
-    MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON
-    RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS
-    UAH UGX USD UYU UZS VED VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG ZWL
-    """.split()
-)
-# ISO 4217 minor units where they are not 2.
-_MINOR_UNITS = {
-    **dict.fromkeys("BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX VND VUV XAF XOF XPF".split(), 0),
-    **dict.fromkeys("BHD IQD JOD KWD LYD OMR TND".split(), 3),
-}
+from babel.core import Locale, get_global
+from babel.numbers import get_currency_name, get_currency_precision, get_territory_currencies
+
+
+def _in_use() -> frozenset[str]:
+    """Codes that are legal tender somewhere and have no end date in CLDR: funds, metals, test codes and retired
+    currencies left out. The far date keeps the set the same whatever day it is (tests run at pinned dates)."""
+    far = date(9999, 12, 31)
+    codes: set[str] = set()
+    for territory in get_global("territory_currencies"):
+        codes.update(str(code) for code in get_territory_currencies(territory, start_date=far, end_date=far))
+    return frozenset(codes)
+
+
+# The currencies a claim can be in when the company lists none (ISO 4217 codes, as CLDR knows them in use).
+ISO_4217 = _in_use()
 
 
 def minor_units(currency: str) -> int:
-    """Decimal places of a currency's minor unit (ISO 4217): 2 for most, 0 for JPY, 3 for KWD."""
-    return _MINOR_UNITS.get(currency, 2)
+    """Decimal places of a currency as babel (CLDR) gives them: 2 for most, 0 for JPY, 3 for KWD; 2 for a code
+    outside ISO_4217 (a fund such as CLF has 4 in CLDR, more than a claim is stored with)."""
+    return get_currency_precision(currency) if currency in ISO_4217 else 2
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,21 @@ class Marker:
     weak: bool = False  # only a guess from an unfamiliar word after the number
 
 
+def _from_babel() -> dict[str, Marker]:
+    """Each currency's English names, singular and plural ("swiss franc", "swiss francs", "euros"), and its English
+    symbol when it holds a currency sign ("€", "₹", "CA$"): letter symbols ("FCFA", "Cg.") read as words."""
+    english = Locale("en")
+    symbols = english.currency_symbols
+    markers: dict[str, Marker] = {}
+    for code in sorted(ISO_4217):
+        written = {get_currency_name(code, count, english).lower() for count in (1, 2)}
+        symbol = symbols.get(code, code)
+        if any(unicodedata.category(char) == "Sc" for char in symbol):
+            written.add(symbol.lower())
+        markers.update((text, Marker(text, (code,))) for text in written)
+    return markers
+
+
 _DOLLARS = ("USD", "CAD", "AUD", "NZD", "SGD", "HKD")
 
 
@@ -50,32 +68,32 @@ def _markers(
     return {key: Marker(key, tuple(codes.split()), settled, scale, slang) for key in keys.split("|")}
 
 
-# What a symbol or word before/after a number can mean, the usual currency first.
-MARKERS: dict[str, Marker] = {}
+# What babel cannot know, written by us; it wins over babel's reading of the same text ("$" is USD in English).
+# - A symbol or bare word several currencies share, the usual one first: the company's default currency is taken
+#   when it is among them, else the first is (with a note), or the person is asked when none is usual (settled=False).
+# - Slang, spellings and plurals people write that are no CLDR name ("bucks", "quid", "reais", "zlotych").
+# - Symbols CLDR gives only in the currency's own languages ("₽" in Russian, "zł" in Polish): loading those
+#   locales costs seconds at every start, so they are here, and tests/skills/expenses/test_currencies_babel.py
+#   checks each against babel.
+# - Symbols written with a country prefix that CLDR spells otherwise ("c$" is CAD to Canadians, the córdoba in CLDR).
+WRITTEN: dict[str, Marker] = {}
 for _table in (
     _markers("$", " ".join(_DOLLARS) + " MXN"),
     _markers("us$|usd$", "USD"),
-    _markers("c$|ca$|can$", "CAD"),
-    _markers("a$|au$", "AUD"),
-    _markers("nz$", "NZD"),
-    _markers("hk$", "HKD"),
+    _markers("c$|can$", "CAD"),
+    _markers("au$", "AUD"),
     _markers("s$|sg$", "SGD"),
-    _markers("r$", "BRL"),
-    _markers("mx$", "MXN"),
-    _markers("€|euro|euros", "EUR"),
-    _markers("£|pound|pounds|sterling|british pounds", "GBP"),
+    _markers("pound|pounds|sterling", "GBP"),
     _markers("quid", "GBP", slang=True),
     _markers("¥|￥", "JPY CNY"),
-    _markers("yen|円|japanese yen", "JPY"),
-    _markers("cn¥|元|yuan|renminbi|rmb|chinese yuan", "CNY"),
+    _markers("yen|円", "JPY"),
+    _markers("元|yuan|renminbi|rmb", "CNY"),
     _markers("₹|rs|rs.|rupee|rupees", "INR PKR LKR NPR"),
-    _markers("indian rupees", "INR"),
-    _markers("₩|won", "KRW"),
+    _markers("won", "KRW"),
     _markers("₽|ruble|rubles|rouble|roubles", "RUB"),
     _markers("₺|lira|liras|lire", "TRY"),
-    _markers("₪|shekel|shekels", "ILS"),
-    _markers("₱", "PHP"),
-    _markers("₫|dong", "VND"),
+    _markers("shekel|shekels", "ILS"),
+    _markers("dong", "VND"),
     _markers("฿|baht", "THB"),
     _markers("₴|hryvnia|hryvnias", "UAH"),
     _markers("₦|naira", "NGN"),
@@ -87,34 +105,36 @@ for _table in (
     _markers("ringgit", "MYR"),
     _markers("rupiah", "IDR"),
     _markers("lei", "RON"),
-    _markers("egyptian pounds", "EGP"),
     _markers("dirham|dirhams", "AED MAD"),
     _markers("riyal|riyals", "SAR QAR"),
-    _markers("franc|francs|swiss francs", "CHF"),
-    _markers("krona|kronor|swedish krona|swedish kronor", "SEK"),
-    _markers("danish krone|danish kroner", "DKK"),
-    _markers("norwegian krone|norwegian kroner", "NOK"),
+    _markers("franc|francs", "CHF"),
+    _markers("krona|kronor", "SEK"),
     _markers("kr|kr.", "SEK NOK DKK ISK", settled=False),
     _markers("krone|kroner", "NOK DKK", settled=False),
     _markers("peso|pesos", "MXN ARS CLP COP PHP UYU", settled=False),
-    _markers("mexican peso|mexican pesos", "MXN"),
     _markers("shilling|shillings", "KES UGX TZS", settled=False),
     _markers("dollar|dollars", " ".join(_DOLLARS)),
     _markers("buck|bucks", " ".join(_DOLLARS), slang=True),
-    _markers("us dollars|us dollar|american dollars", "USD"),
-    _markers("canadian dollars|canadian dollar", "CAD"),
-    _markers("australian dollars|australian dollar|aussie dollars", "AUD"),
-    _markers("nz dollars|new zealand dollars", "NZD"),
-    _markers("singapore dollars|singapore dollar", "SGD"),
-    _markers("hk dollars|hong kong dollars", "HKD"),
+    _markers("american dollars", "USD"),
+    _markers("aussie dollars", "AUD"),
+    _markers("nz dollars", "NZD"),
+    _markers("hk dollars", "HKD"),
     _markers("grand", "", scale=Decimal(1000)),  # in the default currency
     _markers("cent|cents", "", scale=Decimal("0.01")),
 ):
-    MARKERS.update(_table)
+    WRITTEN.update(_table)
+
+# What a symbol or word before/after a number can mean, the usual currency first.
+MARKERS: dict[str, Marker] = {**_from_babel(), **WRITTEN}
 # Lower-case codes are accepted only where they are no English word ("all", "top", "try", "cup" and "pen" are codes).
 LOWER_CODES = frozenset(
     "usd eur gbp jpy chf cad aud nzd sek nok dkk pln czk huf inr cny hkd sgd mxn brl zar krw rub ils thb aed sar "
-    "isk ron bgn myr idr php vnd uah ngn kes egp".split()
+    "isk ron myr idr php vnd uah ngn kes egp".split()
+)
+_NAMED = tuple(
+    (re.compile(rf"(?<![\w'’]){re.escape(key)}(?![\w'’])"), marker.codes[0])
+    for key, marker in MARKERS.items()
+    if marker.codes and marker.settled
 )
 
 
@@ -122,12 +142,7 @@ def currency_named(text: str, known: Collection[str] = ISO_4217) -> str | None:
     """The one currency a text names without an amount ("that was in euros", "make it GBP"); None when it names
     none, several, or only one whose code is unsure ("kr", "pesos")."""
     lowered = text.lower()
-    codes: set[str] = set()
-    for key, marker in MARKERS.items():
-        if not marker.codes or not marker.settled:
-            continue
-        if re.search(rf"(?<![\w'’]){re.escape(key)}(?![\w'’])", lowered):
-            codes.add(marker.codes[0])
+    codes = {code for pattern, code in _NAMED if pattern.search(lowered)}
     codes.update(
         code
         for code in re.findall(r"\b[A-Za-z]{3}\b", text)
