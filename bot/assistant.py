@@ -9,12 +9,12 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from bot import directory, privacy
+from bot import directory, inbox, privacy
 from bot.conversation_repair import ConversationState, Decision, decide
 from bot.db import Database, utcnow
 from bot.escalations import TransitionError
@@ -25,7 +25,6 @@ from bot.models import (
     Conversation,
     Employee,
     Feedback,
-    ProcessedEvent,
     find_card,
     find_conversation,
     last_bot_message,
@@ -59,13 +58,8 @@ FAILED = "Something went wrong on my side and nothing was saved. Please try agai
 
 def mark_event_done(session: Session, event_id: str | None, status: str = "done") -> None:
     """Finish a stored Slack event in the caller's transaction (only one still waiting to be run)."""
-    if not event_id:
-        return
-    session.execute(
-        update(ProcessedEvent)
-        .where(ProcessedEvent.event_id == event_id, ProcessedEvent.status.in_(("received", "queued")))
-        .values(status=status, finished_at=utcnow(), payload=None)  # the text is not kept once handled
-    )
+    if event_id:
+        inbox.mark_finished(session, event_id, status)
 
 
 def clean_text(text: str) -> str:

@@ -30,7 +30,6 @@ class EventWorkers:
         self.count = count
         self._env = {
             **(env if env is not None else os.environ),
-            "BACKOFFICE_DEFER_EVENTS": "true",
             PARENT_ENV: str(os.getpid()),  # a worker stops by itself when this process is gone (even killed)
         }
         self._processes: list[subprocess.Popen[bytes]] = []

@@ -1,12 +1,11 @@
 """Inbound Slack events, stored before any work: a retried delivery is dropped, a person writing faster than
-the rate limit is queued, and an event whose process died before finishing is run again.
+the rate limit is queued, and an event whose process died before finishing is run again. This is the inbound
+queue of `bot.work_queue`: a row is pending (deferred, or queued for its turn: `next_attempt_at`), running,
+then done | ignored | failed. The skill's changes and "done" commit together (see
+`bot.assistant.mark_event_done`), so running an event again after a crash acts once.
 
-An event row moves received → done | ignored | failed, or queued → received (when its turn comes). The skill's
-changes and "done" commit together (see `bot.assistant.mark_event_done`), so running an event again after a
-crash acts once.
-
-With deferred events (`BACKOFFICE_DEFER_EVENTS`, what `serve --event-workers N` sets) the web process only stores
-each event, "received" with no start time, and acks; `backoffice events` processes claim and run them, so the ack
+With deferred events (`BACKOFFICE_DEFER_EVENTS`, what `serve --event-workers N` gives its web process) the web
+process only stores each event and acks; the queue workers (`backoffice events`) claim and run them, so the ack
 never waits behind an answer's CPU work."""
 
 from __future__ import annotations
@@ -15,12 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from bot.db import Database, aware, utcnow
 from bot.models import ProcessedEvent
 from bot.text_clean import clean_json
+from bot.work_queue import RetryPolicy, WorkQueue, finish_row
 
 MAX_RUNS = 5  # an event that keeps killing its process is given up after this many starts
 RATE_WINDOW = timedelta(seconds=60)
@@ -57,7 +58,8 @@ def accept(
                 event_type=str(event.get("type", "")),
                 payload=clean_json(body),  # PostgreSQL's json refuses "\u0000": a NUL would make it unstorable
                 user_id=user if limited else None,
-                started_at=None if deferred else now,
+                status="pending" if deferred else "running",
+                claimed_at=None if deferred else now,
             )
             session.add(row)
             session.flush()
@@ -67,19 +69,19 @@ def accept(
             recent, last_queued = session.execute(
                 select(
                     func.count().filter(ProcessedEvent.received_at >= now - RATE_WINDOW),
-                    func.max(ProcessedEvent.not_before).filter(ProcessedEvent.status == "queued"),
+                    func.max(ProcessedEvent.next_attempt_at).filter(ProcessedEvent.status == "pending"),
                 ).where(ProcessedEvent.user_id == user)
             ).one()
             if last_queued is None and (recent or 0) <= per_minute:
                 return Accepted("run")
             # Over the limit (or others already waiting, to keep their order): answer at the allowed pace.
             start = max(now, aware(last_queued, now) or now)
-            row.status = "queued"
-            row.not_before = start + timedelta(seconds=60.0 / per_minute)
-            row.started_at = None
+            row.status = "pending"
+            row.next_attempt_at = start + timedelta(seconds=60.0 / per_minute)
+            row.claimed_at = None
             return Accepted(
                 "queued",
-                wait_seconds=(row.not_before - now).total_seconds(),
+                wait_seconds=(row.next_attempt_at - now).total_seconds(),
                 first_queued=last_queued is None,
             )
     except IntegrityError:
@@ -95,58 +97,35 @@ def _event_of(body: dict[str, Any]) -> dict[str, Any]:
 def finish(database: Database, event_id: str, status: str = "done") -> None:
     """Finish an event that was not finished with a skill's changes (ignored, a problem reply, a failure)."""
     with database.session_scope() as session:
-        session.execute(
-            update(ProcessedEvent)
-            .where(ProcessedEvent.event_id == event_id, ProcessedEvent.status.in_(("received", "queued")))
-            .values(status=status, finished_at=utcnow(), payload=None)  # the text is not kept once handled
-        )
+        mark_finished(session, event_id, status)
+
+
+def mark_finished(session: Session, event_id: str, status: str = "done") -> None:
+    """Finish a stored event in the caller's transaction (one not finished yet); its text is not kept."""
+    row_id = session.scalar(select(ProcessedEvent.id).where(ProcessedEvent.event_id == event_id))
+    if row_id is not None and finish_row(session, ProcessedEvent, row_id, now=utcnow(), status=status):
+        session.execute(update(ProcessedEvent).where(ProcessedEvent.id == row_id).values(payload=None))
 
 
 def claim_due(
     database: Database, *, stale_seconds: float, now: datetime | None = None, limit: int = 50
 ) -> list[dict[str, Any]]:
-    """Claim the events to run now: queued ones whose turn came, deferred ones (received, never started), and
-    received ones whose process died (started longer than `stale_seconds` ago). Each is claimed by a conditional
-    update, so only one process runs it. Returns their payloads, oldest first."""
-    now = now or utcnow()
-    stale_before = now - timedelta(seconds=stale_seconds)
+    """Claim the events to run now: queued ones whose turn came, deferred ones (never started), and running ones
+    whose process died (claimed longer than `stale_seconds` ago); only one process gets each. Returns their
+    payloads, oldest first."""
+    # An event is not retried after an error (its reply said so); only one whose process died is run again.
+    queue = WorkQueue(
+        database,
+        ProcessedEvent,
+        RetryPolicy(max_attempts=MAX_RUNS, stale_seconds=stale_seconds),
+        clock=(lambda: now) if now is not None else utcnow,
+    )
     claimed: list[dict[str, Any]] = []
-    with database.session_scope() as session:
-        rows = session.execute(
-            select(ProcessedEvent.id, ProcessedEvent.status, ProcessedEvent.started_at)
-            .where(
-                ProcessedEvent.status.in_(("received", "queued")),
-                ProcessedEvent.payload.is_not(None),
-                or_(
-                    and_(ProcessedEvent.status == "queued", ProcessedEvent.not_before <= now),
-                    and_(
-                        ProcessedEvent.status == "received",
-                        or_(ProcessedEvent.started_at.is_(None), ProcessedEvent.started_at < stale_before),
-                    ),
-                ),
-            )
-            .order_by(ProcessedEvent.id)
-            .limit(limit)
-        ).all()
-    for row_id, status, started_at in rows:
+    for due in queue.due(limit=limit, where=(ProcessedEvent.payload.is_not(None),), now=now):
+        if queue.claim(due) is None:
+            continue
         with database.session_scope() as session:
-            condition = [ProcessedEvent.id == row_id, ProcessedEvent.status == status]
-            condition.append(
-                ProcessedEvent.started_at == started_at
-                if started_at is not None
-                else ProcessedEvent.started_at.is_(None)
-            )
-            done = session.execute(
-                update(ProcessedEvent)
-                .where(*condition)
-                .values(status="received", started_at=now, attempts=ProcessedEvent.attempts + 1)
-            )
-            if done.rowcount != 1:  # type: ignore[attr-defined]
-                continue  # another process claimed it first
-            row = session.get_one(ProcessedEvent, row_id)
-            if row.attempts > MAX_RUNS:
-                row.status, row.finished_at = "failed", now
-                continue
-            if row.payload:
-                claimed.append(dict(row.payload))
+            payload = session.scalar(select(ProcessedEvent.payload).where(ProcessedEvent.id == due.id))
+        if payload:
+            claimed.append(dict(payload))
     return claimed

@@ -44,6 +44,21 @@ def timestamp_column() -> Mapped[datetime]:
     return mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
 
 
+class Queued:
+    """The columns every durable queue row has (see bot.work_queue): pending → running → done, or failed (the
+    dead letter) once its attempts are spent; "ignored" for an inbound event no skill acts on."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending", nullable=False, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    # Not run before this time: a retry's back-off, or a message's turn under the rate limit.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When a worker claimed it ("running"); a claim older than the queue's stale time is taken over.
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class Employee(Base):
     """The directory: who someone is, where they work and who approves for them."""
 
@@ -77,24 +92,17 @@ class Employee(Base):
         return role in self.role_set or "admin" in self.role_set
 
 
-class ProcessedEvent(Base):
-    """Every Slack event id we accepted, so a retried delivery is processed once."""
+class ProcessedEvent(Queued, Base):
+    """Every Slack event id we accepted, so a retried delivery is processed once; the inbound queue."""
 
     __tablename__ = "processed_events"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     event_id: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     event_type: Mapped[str] = mapped_column(String(64), nullable=False)
-    status: Mapped[str] = mapped_column(String(16), default="received", nullable=False, index=True)
     received_at: Mapped[datetime] = timestamp_column()
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The event as Slack sent it, so one acked but not finished (process killed, user queued) is run later.
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     user_id: Mapped[str | None] = mapped_column(String(64), index=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
-    # Not to be started before this time (a queued message of someone over the rate limit).
-    not_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Conversation(Base):
@@ -249,25 +257,18 @@ class AuditEntry(Base):
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
-class OutboxItem(Base):
-    """A message to someone else (HR channel, an employee's thread), written with the change that caused it."""
+class OutboxItem(Queued, Base):
+    """A message to someone else (HR channel, an employee's thread), written with the change that caused it;
+    the outbound Slack queue."""
 
     __tablename__ = "outbox"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     channel: Mapped[str] = mapped_column(String(64), nullable=False)
     thread_ts: Mapped[str | None] = mapped_column(String(32))
     update_key: Mapped[str | None] = mapped_column(String(120))
     text: Mapped[str] = mapped_column(Text, nullable=False)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, nullable=False)
-    status: Mapped[str] = mapped_column(String(16), default="pending", nullable=False)
-    attempts: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
-    last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = timestamp_column()
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # Back-off: not retried before this time. Sending claims the row (status "sending", started_at).
-    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The stored bot message this delivers (a direct reply): its Slack ts is written back after posting.
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
 
@@ -353,23 +354,28 @@ class SchedulerLease(Base):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class WebhookDelivery(Base):
+class JobRun(Base):
+    """When a scheduled job runs next (and ran last), so a restart or a new leader keeps each job's turn."""
+
+    __tablename__ = "job_runs"
+
+    job_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    next_run_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    last_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class WebhookDelivery(Queued, Base):
     """One outbound webhook event (signed JSON), written with the change that caused it and sent by the
     dispatcher with retries, so it survives a restart."""
 
     __tablename__ = "webhook_deliveries"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     event: Mapped[str] = mapped_column(String(64), nullable=False)
     entity: Mapped[str] = mapped_column(String(32), nullable=False)
     entity_id: Mapped[int] = mapped_column(Integer, nullable=False)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
-    status: Mapped[str] = mapped_column(String(16), default="pending", nullable=False, index=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
-    next_attempt_at: Mapped[datetime] = timestamp_column()
-    last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = timestamp_column()
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class ApiToken(Base):

@@ -1,12 +1,13 @@
 """Delivery of queued notifications and replies. Items are written in the same transaction as the change
-that caused them, then delivered here; a failed send stays pending and is retried with back-off (Slack's
-`Retry-After` on 429, exponential on 5xx and connection errors), so nothing is lost.
+that caused them, then delivered here: the outbound queue of `bot.work_queue`. A failed send stays pending and is
+retried with back-off (Slack's `Retry-After` on 429, exponential on 5xx and connection errors), so nothing is
+lost.
 
 Order: items for the same channel and thread go out in the order they were queued; one that cannot be sent
 yet holds back the ones after it.
 
 No visible duplicates: a notification with an `update_key` edits the message already delivered under that
-key (`chat.update`). Every post carries its outbox id in Slack message metadata; an item found "sending" for
+key (`chat.update`). Every post carries its outbox id in Slack message metadata; an item found "running" for
 longer than the stale time (the process died between Slack's answer and our commit) is first looked up in the
 channel's history by that id, and only posted if Slack does not have it."""
 
@@ -16,15 +17,16 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.db import Database, aware, utcnow
+from bot.db import Database, utcnow
 from bot.messages import Button, Citation, Reply, Select
 from bot.models import ChatMessage, Employee, OutboxItem, find_conversation
+from bot.work_queue import Due, RetryPolicy, WorkQueue
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 40  # with back-off capped at MAX_DELAY this keeps retrying for about three hours
@@ -133,13 +135,6 @@ def queue_reply(session: Session, *, channel: str, thread_ts: str | None, reply:
     return item
 
 
-def backoff(attempts: int, retry_after: float | None) -> float:
-    """Seconds to wait before the next try: Slack's Retry-After when given, else 1, 2, 4 … up to MAX_DELAY."""
-    if retry_after is not None:
-        return max(retry_after, 0.5)
-    return float(min(2 ** max(attempts - 1, 0), MAX_DELAY))
-
-
 class Outbox:
     def __init__(
         self,
@@ -151,8 +146,18 @@ class Outbox:
     ) -> None:
         self._database = database
         self._slack = slack
-        self._stale = timedelta(seconds=stale_seconds)
         self._clock = clock
+        self.queue = WorkQueue(
+            database,
+            OutboxItem,
+            RetryPolicy(
+                max_attempts=MAX_ATTEMPTS,
+                permanent_attempts=PERMANENT_ATTEMPTS,
+                max_delay=MAX_DELAY,
+                stale_seconds=stale_seconds,
+            ),
+            clock=clock,
+        )
         self._lock = threading.Lock()
         self._wanted = threading.Event()
 
@@ -172,84 +177,57 @@ class Outbox:
         return delivered
 
     def _pass(self, limit: int) -> int:
-        now = self._clock()
+        now = self.queue.now()
         with self._database.session_scope() as session:
             rows = session.execute(
                 select(
                     OutboxItem.id,
+                    OutboxItem.status,
+                    OutboxItem.claimed_at,
+                    OutboxItem.next_attempt_at,
                     OutboxItem.channel,
                     OutboxItem.thread_ts,
-                    OutboxItem.status,
-                    OutboxItem.next_attempt_at,
-                    OutboxItem.started_at,
+                    self.queue.due_condition(now),
                 )
-                .where(OutboxItem.status.in_(("pending", "sending")))
+                .where(OutboxItem.status.in_(("pending", "running")))
                 .order_by(OutboxItem.id)
                 .limit(limit)
             ).all()
         held: set[tuple[str, str]] = set()  # channel + thread with an earlier item not yet delivered
         delivered = 0
-        for item_id, channel, thread_ts, status, next_attempt_at, started_at in rows:
+        for row_id, status, claimed_at, next_attempt_at, channel, thread_ts, due in rows:
             key = (channel, thread_ts or "")
             if key in held:
                 continue
-            if status == "sending":
-                started = aware(started_at, now)
-                if started is not None and started > now - self._stale:
-                    held.add(key)  # another dispatcher is sending it right now
-                    continue
-            elif next_attempt_at is not None and aware(next_attempt_at, now) > now:  # type: ignore[operator]
-                held.add(key)
-                continue
-            if self._deliver_one(item_id, status, started_at, now):
+            # Not due (backing off, or being sent right now by another dispatcher) or not sent: it goes first.
+            if due and self._deliver_one(Due(row_id, status, claimed_at, next_attempt_at)):
                 delivered += 1
             else:
                 held.add(key)
         return delivered
 
-    def _deliver_one(self, item_id: int, status: str, started_at: datetime | None, now: datetime) -> bool:
-        with self._database.session_scope() as session:
-            # Claim the row so no other dispatcher sends it too. A stale "sending" row is claimed by its old
-            # start time, so only one of several recovering dispatchers gets it.
-            claim = update(OutboxItem).where(OutboxItem.id == item_id, OutboxItem.status == status)
-            if status == "sending":
-                claim = claim.where(OutboxItem.started_at == started_at)
-            claimed = session.execute(claim.values(status="sending", attempts=OutboxItem.attempts + 1, started_at=now))
-            if claimed.rowcount != 1:  # type: ignore[attr-defined]
-                return False
+    def _deliver_one(self, due: Due) -> bool:
+        attempts = self.queue.claim(due)  # only one dispatcher sends it; a stale claim is taken over
+        if attempts is None:
+            return False
         try:
             # Read what the send needs, call Slack with no transaction open, then record where it landed.
             with self._database.session_scope() as session:
-                plan = self._plan(session, session.get_one(OutboxItem, item_id), recovering=status == "sending")
+                plan = self._plan(session, session.get_one(OutboxItem, due.id), recovering=due.status == "running")
             channel, slack_ts = self._send(plan)
             with self._database.session_scope() as session:
-                item = session.get_one(OutboxItem, item_id)
+                item = session.get_one(OutboxItem, due.id)
                 self._record_sent(session, item, plan, channel, slack_ts)
-                item.status = "sent"
-                item.sent_at = self._clock()
-                item.last_error = None
+                self.queue.finish(session, due.id)
             return True
         except Exception as exc:  # noqa: BLE001 - any failure must leave the item retryable
-            self._failed(item_id, exc)
+            transient = not isinstance(exc, DeliveryError) or exc.transient
+            retry_after = exc.retry_after if isinstance(exc, DeliveryError) else None
+            try:
+                self.queue.failed(due.id, str(exc), transient=transient, retry_after=retry_after)
+            except Exception:  # noqa: BLE001 - the database is gone too: the stale claim is recovered later
+                log.exception("outbox item %s: could not record the failed attempt", due.id)
             return False
-
-    def _failed(self, item_id: int, exc: Exception) -> None:
-        transient = not isinstance(exc, DeliveryError) or exc.transient
-        retry_after = exc.retry_after if isinstance(exc, DeliveryError) else None
-        try:
-            with self._database.session_scope() as session:
-                item = session.get_one(OutboxItem, item_id)
-                limit = MAX_ATTEMPTS if transient else PERMANENT_ATTEMPTS
-                item.last_error = str(exc)[:2000]
-                if item.attempts >= limit:
-                    item.status = "failed"
-                    log.error("outbox item %s given up after %s attempts: %s", item_id, item.attempts, exc)
-                else:
-                    item.status = "pending"
-                    item.next_attempt_at = self._clock() + timedelta(seconds=backoff(item.attempts, retry_after))
-                    log.warning("outbox item %s not delivered (attempt %s): %s", item_id, item.attempts, exc)
-        except Exception:  # noqa: BLE001 - the database is gone too: the stale claim is recovered later
-            log.exception("outbox item %s: could not record the failed attempt", item_id)
 
     def _plan(self, session: Session, item: OutboxItem, *, recovering: bool) -> _Send:
         """What delivering `item` takes, read from the database (no Slack call here)."""
@@ -337,7 +315,7 @@ class Outbox:
         return (
             session.scalar(
                 select(OutboxItem.id).where(
-                    OutboxItem.message_id == message_id, OutboxItem.status.in_(("pending", "sending"))
+                    OutboxItem.message_id == message_id, OutboxItem.status.in_(("pending", "running"))
                 )
             )
             is not None

@@ -1,4 +1,5 @@
-"""Build the running system from Settings: database, index, router, skills, outbox, Slack edge."""
+"""Build the running system from Settings: database, index, router, skills, the queues and their worker, the
+Slack edge, and the scheduled jobs of the platform and the skills."""
 
 from __future__ import annotations
 
@@ -10,17 +11,20 @@ from slack_sdk import WebClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot import directory
+from bot import digest, directory
 from bot.assistant import Assistant
 from bot.db import Database, local_date
+from bot.jobs import Job, JobContext
 from bot.migrate import upgrade
 from bot.models import Employee, KnowledgeDocument
 from bot.outbox import Outbox
+from bot.queue_worker import QueueWorker
 from bot.router import OUT_OF_SCOPE, Router
 from bot.settings import Settings
 from bot.slack_edge import SlackEdge
 from integrations.llm import AnswerWriter, build_chat_model
 from integrations.slack import SlackGateway, make_client
+from integrations.webhooks import WebhookDispatcher
 from knowledge.embeddings import MiniLMEmbeddings
 from knowledge.index import KnowledgeIndex, source_key
 from knowledge.ingest_report import IngestReport, ProgressCallback
@@ -49,9 +53,48 @@ class Runtime:
     leave_policy: LeavePolicy
     it_config: ItConfig
     expense_policy: ExpensePolicy
+    webhooks: WebhookDispatcher | None
+    jobs: tuple[Job, ...]  # the platform's and every skill's, run by the scheduler leader
+
+    def queue_worker(self, *, answer_events: bool) -> QueueWorker:
+        """The worker over the queues; `answer_events` where this process answers stored Slack events."""
+        events = self.slack if answer_events else None
+        return QueueWorker(outbox=self.outbox, events=events, webhooks=self.webhooks)
+
+    def job(self, job_id: str) -> Job:
+        """The scheduled job with this id (KeyError if none)."""
+        for job in self.jobs:
+            if job.id == job_id:
+                return job
+        raise KeyError(job_id)
 
     def close(self) -> None:
         self.database.dispose()
+
+
+def platform_jobs(runtime: Runtime) -> tuple[Job, ...]:
+    """The platform's own jobs: a pass over the queues, and the weekly digest."""
+    # With deferred events the event workers (`backoffice events`) answer them, keeping the web process free.
+    queues = runtime.queue_worker(answer_events=runtime.slack is not None and not runtime.slack.deferred)
+
+    def weekly_digest(ctx: JobContext) -> None:
+        with ctx.database.session_scope() as session:
+            digest.post_weekly_digests(
+                session,
+                now=ctx.now,
+                hr_destination=ctx.settings.hr_destination,
+                it_destination=ctx.settings.it_destination,
+                it_config=runtime.it_config,
+                deflection_days=ctx.settings.deflection_days,
+            )
+
+    return (
+        # Queued messages whose turn has come, events whose process died, retries of messages and webhooks.
+        Job("queues", lambda _ctx: queues.run_once(), "interval", {"seconds": 3}),
+        # Hourly at :00 rather than only Mondays 08:00: a process down at eight posts the digest when back; the
+        # digest_posts key posts each week's digest once.
+        Job("weekly_digest", weekly_digest, "cron", {"minute": 0}),
+    )
 
 
 def build_router(
@@ -129,7 +172,12 @@ def build_runtime(settings: Settings, *, migrate: bool = True, slack_client: Web
         if gateway
         else None
     )
-    return Runtime(
+    webhooks = (
+        WebhookDispatcher(database, url=settings.webhook_url, secret=settings.webhook_secret or "")
+        if settings.webhook_url
+        else None
+    )
+    runtime = Runtime(
         settings=settings,
         database=database,
         index=index,
@@ -139,7 +187,11 @@ def build_runtime(settings: Settings, *, migrate: bool = True, slack_client: Web
         leave_policy=leave_policy,
         it_config=it_config,
         expense_policy=expense_policy,
+        webhooks=webhooks,
+        jobs=(),
     )
+    runtime.jobs = (*platform_jobs(runtime), *(job for skill in skills for job in skill.jobs))
+    return runtime
 
 
 def bootstrap_samples(runtime: Runtime, on_progress: ProgressCallback | None = None) -> IngestReport:

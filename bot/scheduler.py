@@ -2,8 +2,9 @@
 
 APScheduler 3 cannot share one job store between several schedulers (each would run every job), so the processes
 elect a leader through a row in `scheduler_leases`: the leader renews the lease every `renew_seconds`, a standby
-takes it over once it has not been renewed for `ttl_seconds`. The leader keeps the jobs of `bot.jobs.SCHEDULE` in
-APScheduler's database job store (`apscheduler_jobs`), so their next run times survive a change of leader.
+takes it over once it has not been renewed for `ttl_seconds`. The leader runs the jobs the platform and the skills
+declare (`Runtime.jobs`, see bot.jobs), each with a `JobContext` built from the runtime; `job_runs` keeps each
+job's next run time, so a restart or a new leader keeps its turn (a run that fell due meanwhile happens at once).
 """
 
 from __future__ import annotations
@@ -15,24 +16,24 @@ import threading
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from bot import jobs
-from bot.db import Database, make_engine, utcnow
-from bot.jobs import SCHEDULE, JobSpec
-from bot.models import SchedulerLease
+from bot.db import Database, aware, utcnow
+from bot.jobs import Job, JobContext, job_ids
+from bot.models import JobRun, SchedulerLease
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-JOBS_TABLE = "apscheduler_jobs"
 # A job that came due while no process led (a handover takes up to ttl + renew) still runs once, late,
 # instead of being skipped until its next turn.
 MISFIRE_GRACE_SECONDS = 300
@@ -130,15 +131,16 @@ class SchedulerService:
         ttl_seconds: float = 30.0,
         renew_seconds: float = 10.0,
         clock: Callable[[], datetime] = utcnow,
-        schedule: Sequence[JobSpec] = SCHEDULE,
+        jobs: Sequence[Job] | None = None,
         lease_name: str = "scheduler",
     ) -> None:
         check_timing(ttl_seconds, renew_seconds)
         self.runtime = runtime
+        self.jobs = tuple(runtime.jobs if jobs is None else jobs)
+        job_ids(self.jobs)  # two jobs with one id are refused here, at start
         self.renew_seconds = renew_seconds
         self.lease = LeaderLease(runtime.database, name=lease_name, ttl_seconds=ttl_seconds)
         self._clock = clock
-        self._schedule = tuple(schedule)
         self._scheduler: BackgroundScheduler | None = None
         self._lease_until: datetime | None = None
         self._reported: bool | None = None  # None until the first round, so the starting role is logged too
@@ -222,15 +224,22 @@ class SchedulerService:
         return acquired
 
     def _start_jobs(self) -> None:
-        jobs.bind(self.runtime)
-        # The store gets its own engine: shutting a scheduler down disposes its store's engine, and the app's
-        # engine must outlive a change of leader.
-        store = SQLAlchemyJobStore(engine=make_engine(self.runtime.database.url), tablename=JOBS_TABLE)
-        scheduler = BackgroundScheduler(timezone="UTC", jobstores={"default": store})
+        scheduler = BackgroundScheduler(timezone="UTC")
         try:
             scheduler.start(paused=True)
-            for spec in self._schedule:
-                self._add_job(scheduler, spec)
+            now = _as_utc(self._clock())
+            for job in self.jobs:
+                trigger = make_trigger(job)
+                scheduler.add_job(
+                    self._runner(job, trigger),
+                    trigger,
+                    id=job.id,
+                    name=job.id,
+                    coalesce=True,
+                    max_instances=1,
+                    misfire_grace_time=MISFIRE_GRACE_SECONDS,
+                    next_run_time=self._first_run(job, trigger, now),
+                )
             scheduler.resume()
         except BaseException:
             if scheduler.running:
@@ -238,31 +247,37 @@ class SchedulerService:
             raise
         self._scheduler = scheduler
 
-    @staticmethod
-    def _add_job(scheduler: BackgroundScheduler, spec: JobSpec) -> None:
-        try:
-            stored: Any = scheduler.get_job(spec.id)
-        except Exception:
-            stored = None  # a row whose function no longer imports; add_job replaces it
-        job: Any = scheduler.add_job(
-            spec.func,
-            spec.trigger,
-            id=spec.id,
-            replace_existing=True,
-            coalesce=True,
-            max_instances=1,
-            misfire_grace_time=MISFIRE_GRACE_SECONDS,
-            **spec.trigger_args,
-        )
-        if (
-            stored is not None
-            and stored.next_run_time is not None
-            and stored.func_ref == job.func_ref
-            and str(stored.trigger) == str(job.trigger)
-        ):
-            # Same job as the previous leader's: keep its next run time, so a run that fell due during the
-            # handover happens now and a daily job is not pushed to tomorrow.
-            job.modify(next_run_time=stored.next_run_time)
+    def job_ids(self) -> list[str]:
+        """The ids of the jobs this process runs now (none while it stands by)."""
+        scheduler = self._scheduler
+        return [job.id for job in scheduler.get_jobs()] if scheduler is not None else []
+
+    def _first_run(self, job: Job, trigger: BaseTrigger, now: datetime) -> datetime:
+        """The job's turn as `job_runs` has it (at once if it fell due meanwhile); a new job's first turn is
+        written down, so a process restarted more often than a job's interval still runs it."""
+        with self.runtime.database.session_scope() as session:
+            row = session.get(JobRun, job.id)
+            if row is not None:
+                return max(aware(row.next_run_at, now) or now, now)
+            first = next_run(trigger, now)
+            session.add(JobRun(job_id=job.id, next_run_at=first))
+            return first
+
+    def _runner(self, job: Job, trigger: BaseTrigger) -> Callable[[], None]:
+        runtime = self.runtime
+
+        def run() -> None:
+            now = _as_utc(runtime.assistant.clock())
+            error = run_job(runtime, job, now)
+            try:
+                with runtime.database.session_scope() as session:
+                    session.merge(
+                        JobRun(job_id=job.id, next_run_at=next_run(trigger, now), last_run_at=now, last_error=error)
+                    )
+            except SQLAlchemyError:
+                log.warning("could not record the run of job %s", job.id, exc_info=True)
+
+        return run
 
     def _stop_jobs(self, *, wait: bool) -> None:
         scheduler, self._scheduler = self._scheduler, None
@@ -281,3 +296,34 @@ class SchedulerService:
         except SQLAlchemyError:
             other = "unknown (database unreachable)"
         log.info("scheduler standby: %s (lease held by %s)", self.holder, other)
+
+
+def make_trigger(job: Job) -> BaseTrigger:
+    """The APScheduler trigger of a job's schedule, in UTC."""
+    if job.trigger == "interval":
+        return IntervalTrigger(timezone="UTC", **job.trigger_args)
+    return CronTrigger(timezone="UTC", **job.trigger_args)
+
+
+def next_run(trigger: BaseTrigger, after: datetime) -> datetime:
+    """The job's next turn after a run at `after`."""
+    if isinstance(trigger, IntervalTrigger):
+        interval: timedelta = trigger.interval
+        return after + interval
+    following: datetime | None = trigger.get_next_fire_time(None, after)
+    if following is None:  # a cron rule that never fires again (none of ours)
+        raise ValueError(f"the schedule {trigger} has no run after {after:%Y-%m-%d %H:%M}")
+    return following.astimezone(UTC)
+
+
+def run_job(runtime: Runtime, job: Job, now: datetime | None = None) -> str | None:
+    """Run one job as the leader does: with a context from `runtime`, then deliver what it queued at once rather
+    than at the next pass. Returns the error, if it failed (logged; the next turn runs it again)."""
+    context = JobContext(database=runtime.database, settings=runtime.settings, now=now or runtime.assistant.clock())
+    try:
+        job.run(context)
+        runtime.outbox.deliver_pending()
+    except Exception as exc:
+        log.exception("scheduled job %s failed", job.id)
+        return f"{type(exc).__name__}: {exc}"[:2000]
+    return None

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import logging
 import re
-import sys
-import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
@@ -65,8 +63,9 @@ class SlackEdge:
         *,
         deferred: bool = False,
     ) -> None:
-        """`deferred`: events are only stored and acked here; `run_events` (in `backoffice events` processes)
-        answers them. Clicks, forms and commands are still handled here: Slack needs their answer at once."""
+        """`deferred`: events are only stored and acked here; the queue workers (`backoffice events` processes,
+        bot.queue_worker) answer them. Clicks, forms and commands are still handled here: Slack needs their answer
+        at once."""
         self.assistant = assistant
         self.deferred = deferred
         self.home = home
@@ -192,30 +191,15 @@ class SlackEdge:
             self._run_stored(body)
         return len(payloads)
 
-    def run_events(self, stop: threading.Event, *, poll_seconds: float = 0.05) -> None:
-        """An event worker's loop, until `stop` is set: claim a few due events at a time and run them on the
-        listener threads; when none is due, look again after `poll_seconds`. Claiming only what the threads can
-        start at once leaves the rest to other workers."""
-        # A thread holding SQLite's write lock gets the GIL back sooner from a thread busy answering, so the web
-        # process's pre-ack INSERT waits less for that lock (benchmarks: ack p99 with an event worker).
-        sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
-        with ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="event-worker") as pool:
-            while not stop.is_set():
-                try:
-                    payloads = inbox.claim_due(
-                        self.assistant.database,
-                        stale_seconds=self.assistant.settings.event_stale_seconds,
-                        limit=LISTENER_THREADS,
-                    )
-                except SQLAlchemyError:
-                    log.exception("cannot claim Slack events; trying again shortly")
-                    stop.wait(1.0)
-                    continue
-                if not payloads:
-                    stop.wait(poll_seconds)
-                    continue
-                for future in [pool.submit(self._run_stored, body) for body in payloads]:
-                    future.result()
+    def run_due(self, pool: Executor, *, limit: int) -> int:
+        """Claim up to `limit` due events and answer them on `pool` (an event worker's step, see
+        bot.queue_worker); returns how many, after they are answered."""
+        payloads = inbox.claim_due(
+            self.assistant.database, stale_seconds=self.assistant.settings.event_stale_seconds, limit=limit
+        )
+        for future in [pool.submit(self._run_stored, body) for body in payloads]:
+            future.result()
+        return len(payloads)
 
     def _run_stored(self, body: dict[str, Any]) -> None:
         try:

@@ -2,7 +2,8 @@
 transaction as the change that caused it, so it is durable and never sent for a change that was rolled back;
 the dispatcher then POSTs it as signed JSON and retries with backoff until the receiver takes it.
 
-Delivery is at least once: a crash between "sent" and "marked sent" sends the event again, with the same
+This is the webhook queue of `bot.work_queue`. Delivery is at least once: a crash between "sent" and "marked
+done" sends the event again, with the same
 `X-Backoffice-Delivery` id, which receivers use to drop the duplicate.
 
 Receivers check `X-Backoffice-Signature` with `verify`: "sha256=" + hex HMAC-SHA256 under the shared secret
@@ -21,11 +22,11 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
 from bot.db import Database, utcnow
 from bot.models import WebhookDelivery
+from bot.work_queue import Due, RetryPolicy, WorkQueue
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ MAX_RETRY_AFTER = timedelta(days=1)
 STALE_SENDING = timedelta(minutes=5)
 HTTP_TIMEOUT = 10.0
 RETRYABLE_STATUSES = frozenset({408, 429})
-ERROR_CHARS = 2000
+MAX_ATTEMPTS = 10
 
 
 def queue_event(
@@ -101,9 +102,15 @@ def as_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def backoff(attempts: int) -> timedelta:
-    """Wait before the next try after `attempts` failed ones: 30 s, 1 min, 2 min, … capped at 1 h."""
-    return min(FIRST_RETRY * (1 << min(max(attempts - 1, 0), 16)), MAX_BACKOFF)
+def retry_policy(max_attempts: int = MAX_ATTEMPTS, stale_after: timedelta = STALE_SENDING) -> RetryPolicy:
+    """Webhook retries in the one queue scheme: 30 s, 1 min, 2 min, … capped at 1 h; a refused request (other
+    4xx) is not retried; a delivery left running longer than `stale_after` (its dispatcher died) is sent again."""
+    return RetryPolicy(
+        max_attempts=max_attempts,
+        first_delay=FIRST_RETRY.total_seconds(),
+        max_delay=MAX_BACKOFF.total_seconds(),
+        stale_seconds=stale_after.total_seconds(),
+    )
 
 
 def retry_after(response: httpx.Response, now: datetime) -> timedelta | None:
@@ -148,7 +155,7 @@ class WebhookDispatcher:
         secret: str,
         http: httpx.Client | None = None,
         clock: Callable[[], datetime] = utcnow,
-        max_attempts: int = 10,
+        max_attempts: int = MAX_ATTEMPTS,
         stale_after: timedelta = STALE_SENDING,
     ) -> None:
         self._database = database
@@ -156,36 +163,25 @@ class WebhookDispatcher:
         self._secret = secret
         self._http = http
         self._clock = clock
-        self._max_attempts = max_attempts
-        self._stale_after = stale_after
+        self.queue = WorkQueue(database, WebhookDelivery, retry_policy(max_attempts, stale_after), clock=self._now)
 
     def deliver_pending(self, limit: int = 100) -> int:
         """Send up to `limit` due deliveries; returns how many the receiver accepted.
 
         Stops at the first transient failure (5xx, 408, 429, network): the receiver is struggling, and the
         rest are tried on the next run instead of spending their attempts now."""
-        now = self._now()
-        self._release_stale(now)
-        with self._database.session_scope() as session:
-            ids = list(
-                session.scalars(
-                    select(WebhookDelivery.id)
-                    .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
-                    .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
-                    .limit(limit)
-                )
-            )
-        if not ids:
+        due = self.queue.due(limit=limit, order_by=(WebhookDelivery.next_attempt_at, WebhookDelivery.id))
+        if not due:
             return 0
         if self._http is not None:
-            return self._deliver(self._http, ids)
+            return self._deliver(self._http, due)
         with httpx.Client(timeout=HTTP_TIMEOUT, follow_redirects=False) as http:
-            return self._deliver(http, ids)
+            return self._deliver(http, due)
 
-    def _deliver(self, http: httpx.Client, ids: list[int]) -> int:
+    def _deliver(self, http: httpx.Client, due: list[Due]) -> int:
         delivered = 0
-        for delivery_id in ids:
-            claimed = self._claim(delivery_id)
+        for row in due:
+            claimed = self._claim(row)
             if claimed is None:
                 continue  # another dispatcher has it
             outcome = self._send(http, claimed)
@@ -198,47 +194,14 @@ class WebhookDispatcher:
     def _now(self) -> datetime:
         return as_utc(self._clock())
 
-    def _release_stale(self, now: datetime) -> None:
-        """Return rows whose sender died mid-send (its claim ran out) to the queue, or fail them if spent."""
+    def _claim(self, row: Due) -> _Claimed | None:
+        attempts = self.queue.claim(row)
+        if attempts is None:
+            return None
         with self._database.session_scope() as session:
-            released = session.execute(
-                update(WebhookDelivery)
-                .where(WebhookDelivery.status == "sending", WebhookDelivery.next_attempt_at <= now)
-                .values(
-                    status=case((WebhookDelivery.attempts >= self._max_attempts, "failed"), else_="pending"),
-                    next_attempt_at=now,
-                    last_error="interrupted while sending (dispatcher stopped)",
-                )
-                .execution_options(synchronize_session=False)
-            )
-            count: int = released.rowcount  # type: ignore[attr-defined]
-        if count:
-            log.warning("released %d webhook deliveries left sending by a stopped dispatcher", count)
-
-    def _claim(self, delivery_id: int) -> _Claimed | None:
-        now = self._now()
-        with self._database.session_scope() as session:
-            # The conditional UPDATE is the claim: of two dispatchers, only one sees rowcount 1. While a row is
-            # "sending", next_attempt_at holds when the claim expires (there is no separate column for it).
-            claimed = session.execute(
-                update(WebhookDelivery)
-                .where(
-                    WebhookDelivery.id == delivery_id,
-                    WebhookDelivery.status == "pending",
-                    WebhookDelivery.next_attempt_at <= now,
-                )
-                .values(
-                    status="sending",
-                    attempts=WebhookDelivery.attempts + 1,
-                    next_attempt_at=now + self._stale_after,
-                )
-                .execution_options(synchronize_session=False)
-            )
-            if claimed.rowcount != 1:  # type: ignore[attr-defined]
-                return None
-            delivery = session.get_one(WebhookDelivery, delivery_id)
+            delivery = session.get_one(WebhookDelivery, row.id)
             # Built now, but sent after the commit: no transaction stays open across the HTTP call.
-            return _Claimed(id=delivery.id, event=delivery.event, attempts=delivery.attempts, body=event_body(delivery))
+            return _Claimed(id=delivery.id, event=delivery.event, attempts=attempts, body=event_body(delivery))
 
     def _send(self, http: httpx.Client, claimed: _Claimed) -> _Outcome:
         now = self._now()
@@ -265,39 +228,25 @@ class WebhookDispatcher:
         return _Outcome(error=error)
 
     def _record(self, claimed: _Claimed, outcome: _Outcome) -> bool:
-        now = self._now()
-        values: dict[str, Any]
+        """The outcome, only while our claim holds (same attempt): if it went stale and another dispatcher took
+        the row over, that one's result stands."""
         if outcome.delivered:
-            values = {"status": "sent", "sent_at": now, "last_error": None}
-        elif outcome.retry and claimed.attempts < self._max_attempts:
-            wait = outcome.wait if outcome.wait is not None else backoff(claimed.attempts)
-            values = {"status": "pending", "next_attempt_at": now + wait, "last_error": outcome.error}
+            with self._database.session_scope() as session:
+                if self.queue.finish(session, claimed.id, attempts=claimed.attempts):
+                    return True
         else:
-            values = {"status": "failed", "last_error": outcome.error}
-        if values["last_error"]:
-            values["last_error"] = values["last_error"][:ERROR_CHARS]
-            log.warning(
-                "webhook delivery %s (%s) attempt %d: %s -> %s",
+            wait = outcome.wait.total_seconds() if outcome.wait is not None else None
+            status = self.queue.failed(
                 claimed.id,
-                claimed.event,
-                claimed.attempts,
-                values["last_error"],
-                values["status"],
+                outcome.error or "failed",
+                attempts=claimed.attempts,
+                transient=outcome.retry,
+                retry_after=wait,
             )
-        with self._database.session_scope() as session:
-            # Only while our claim holds (same status and attempt count): if it expired and another dispatcher
-            # took the row over, that one's result stands.
-            recorded = session.execute(
-                update(WebhookDelivery)
-                .where(
-                    WebhookDelivery.id == claimed.id,
-                    WebhookDelivery.status == "sending",
-                    WebhookDelivery.attempts == claimed.attempts,
+            if status is not None:
+                log.warning(
+                    "webhook delivery %s (%s) attempt %d -> %s", claimed.id, claimed.event, claimed.attempts, status
                 )
-                .values(**values)
-                .execution_options(synchronize_session=False)
-            )
-            if recorded.rowcount == 1:  # type: ignore[attr-defined]
                 return True
         log.warning("webhook delivery %s: claim expired before its result was recorded", claimed.id)
         return False

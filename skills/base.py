@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
 from sqlalchemy.orm import Session
 
 from bot import outbox
+from bot.jobs import Job
 from bot.messages import Button, Citation, Message, Modal, ModalField, Reply, Select, seen_revision
 from bot.models import Base, Conversation, Employee, OutboxItem, last_bot_message
 from bot.router import PERSONAL, Route
@@ -185,5 +186,6 @@ class Skill(Protocol):
     description: str
     examples: Sequence[str]
     actions: Mapping[str, ActionHandler]  # its buttons and forms by action id; `handle` dispatches clicks through it
+    jobs: Sequence[Job]  # what it runs on a timer (the scheduler leader runs them; bot.jobs)
 
     def handle(self, message: Message, ctx: SkillContext) -> Reply: ...

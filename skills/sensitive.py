@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from bot import escalations
+from bot.jobs import Job
 from bot.messages import Button, Message, Reply, escape_mrkdwn
 from bot.models import Escalation, find_card
 from bot.outbox import person_channel
@@ -33,6 +34,8 @@ def _label(topic: str | None) -> str:
 class SensitiveSkill:
     name = "sensitive"
     description = "Confidential matters (health, harassment, grievances): a private conversation and HR-only follow-up"
+
+    jobs: Sequence[Job] = ()  # nothing on a timer
 
     def __init__(self) -> None:
         # Routed by deterministic patterns before the classifier (bot.router), never by trained examples.

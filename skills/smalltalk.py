@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
+from bot.jobs import Job
 from bot.messages import Message, Reply
 from skills.base import ActionHandler, SkillContext, load_examples
 
@@ -27,6 +28,8 @@ NOT_SURE = f"I'm not sure I can help with that. {MENU}"  # no skill fits and the
 class SmalltalkSkill:
     name = "smalltalk"
     description = "Greetings, thanks and what the assistant can do"
+
+    jobs: Sequence[Job] = ()  # nothing on a timer
 
     def __init__(self) -> None:
         self.examples: Sequence[str] = load_examples("smalltalk")

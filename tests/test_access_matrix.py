@@ -580,7 +580,7 @@ def settle(e: Env) -> None:
     while time.monotonic() < deadline:
         with e.session() as s:
             waiting = s.scalar(
-                select(func.count()).select_from(OutboxItem).where(OutboxItem.status.in_(("pending", "sending")))
+                select(func.count()).select_from(OutboxItem).where(OutboxItem.status.in_(("pending", "running")))
             )
         if len(e.slack.calls) != seen:
             quiet_since, seen = time.monotonic(), len(e.slack.calls)

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from bot import runtime as runtime_module
 from bot.models import AuditEntry
 from bot.runtime import Runtime, bootstrap_samples, build_runtime
+from bot.scheduler import run_job
 from skills.base import Skill
 from skills.registry import build_skills
 from tests.chat import button, click, say
@@ -42,3 +43,12 @@ def test_an_added_skill_is_routed_to_gets_its_clicks_and_writes(with_parking: Ru
     with with_parking.database.session_scope() as session:
         actions = session.scalars(select(AuditEntry.action).where(AuditEntry.entity == "parking")).all()
     assert actions == ["booked", "cancelled"]
+
+
+def test_an_added_skills_job_is_scheduled_and_runs_with_its_context(with_parking: Runtime) -> None:
+    job = with_parking.job("parking_release")
+    assert (job.trigger, dict(job.trigger_args)) == ("cron", {"hour": 10})
+    assert run_job(with_parking, job) is None
+    with with_parking.database.session_scope() as session:
+        actions = session.scalars(select(AuditEntry.action).where(AuditEntry.entity == "parking")).all()
+    assert actions == ["released"]

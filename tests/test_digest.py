@@ -12,11 +12,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot import digest, jobs
+from bot import digest
 from bot.db import Database
 from bot.migrate import upgrade
 from bot.models import AuditEntry, ChatMessage, DigestPost, Employee, Escalation, Feedback, LeaveRequest, OutboxItem
 from bot.runtime import Runtime, build_runtime
+from bot.scheduler import run_job
 from skills.it.config import load_it_config
 from skills.it.models import Ticket
 from tests.conftest import make_settings
@@ -109,9 +110,7 @@ def digest_runtime(tmp_path: Path, database_url: str, slack: SlackStandIn) -> It
     """The system without samples, with HR and IT channels in the Slack stand-in and a fixed clock."""
     rt = build_runtime(make_settings(tmp_path, database_url, slack, BACKOFFICE_IT_CHANNEL=IT))
     rt.assistant.clock = lambda: NOW
-    jobs.bind(rt)
     yield rt
-    jobs.bind(None)
     rt.close()
 
 
@@ -119,10 +118,11 @@ def test_the_job_posts_each_weekly_digest_once(digest_runtime: Runtime, slack: S
     with digest_runtime.database.session_scope() as session:
         seed_week(session)
 
-    jobs.weekly_digest()
-    jobs.weekly_digest()  # the same week again: nothing new
+    job = digest_runtime.job("weekly_digest")
+    assert run_job(digest_runtime, job) is None
+    assert run_job(digest_runtime, job) is None  # the same week again: nothing new
     digest_runtime.assistant.clock = lambda: NOW + timedelta(hours=1)
-    jobs.weekly_digest()  # the next hourly run
+    assert run_job(digest_runtime, job) is None  # the next hourly run
 
     [hr_post], [it_post] = slack.posts_in(HR), slack.posts_in(IT)
     for line in HR_LINES:
@@ -133,13 +133,14 @@ def test_the_job_posts_each_weekly_digest_once(digest_runtime: Runtime, slack: S
     assert "2." not in hr_post["text"].split("*Top unanswered questions*")[1]  # one cluster, and not the secret
     with digest_runtime.database.session_scope() as session:
         items = session.scalars(select(OutboxItem).order_by(OutboxItem.id)).all()
-        assert [(i.channel, i.status) for i in items] == [(HR, "sent"), (IT, "sent")]
+        assert [(i.channel, i.status) for i in items] == [(HR, "done"), (IT, "done")]
         posts = session.execute(select(DigestPost.kind, DigestPost.period, DigestPost.outbox_id)).all()
         assert sorted(posts) == [("hr", "2026-W47", items[0].id), ("it", "2026-W47", items[1].id)]
 
 
-def test_the_job_is_registered_hourly() -> None:
-    assert jobs.JobSpec("weekly_digest", "bot.jobs:weekly_digest", "cron", {"minute": 0}) in jobs.SCHEDULE
+def test_the_job_is_registered_hourly(digest_runtime: Runtime) -> None:
+    job = digest_runtime.job("weekly_digest")
+    assert (job.trigger, dict(job.trigger_args)) == ("cron", {"minute": 0})
 
 
 @pytest.fixture

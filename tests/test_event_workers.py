@@ -56,11 +56,12 @@ def test_web_process_stores_and_acks_then_two_workers_answer_each_event_once(
         time.sleep(0.5)
         assert slack.calls_to("chat.postMessage") == []  # stored and acked; nobody answered yet
         rows = event_rows(deferred_runtime)
-        assert [(r.status, r.started_at, r.payload is not None) for r in rows] == [("received", None, True)] * 3
+        assert [(r.status, r.claimed_at, r.payload is not None) for r in rows] == [("pending", None, True)] * 3
 
         # Two workers racing for the same events (threads here; separate processes in the test below).
         stop = threading.Event()
-        workers = [threading.Thread(target=edge.run_events, args=(stop,), kwargs={"poll_seconds": 0.02}) for _ in "ab"]
+        queue_workers = [deferred_runtime.queue_worker(answer_events=True) for _ in "ab"]
+        workers = [threading.Thread(target=w.run, args=(stop,), kwargs={"poll_seconds": 0.02}) for w in queue_workers]
         for worker in workers:
             worker.start()
         try:
@@ -91,7 +92,10 @@ def test_rate_limited_events_stay_queued_for_their_turn(
         assert post_event(http, server.url, second).status_code == 200
     assert "you're queued" in slack.wait_for("chat.postEphemeral")[0].params["text"]
     assert edge.resume_events() == 1  # the first only: the second's turn is a minute away
-    assert [r.status for r in event_rows(deferred_runtime)] == ["done", "queued"]
+    assert [(r.status, r.next_attempt_at is not None) for r in event_rows(deferred_runtime)] == [
+        ("done", False),
+        ("pending", True),  # queued for its turn
+    ]
 
 
 def child_pids(parent: int, marker: bytes) -> set[int]:

@@ -149,7 +149,7 @@ def outbox_ids(calls: list[dict[str, Any]]) -> list[int]:
 def all_delivered(database: Database) -> bool:
     with database.session_scope() as session:
         waiting = session.scalar(
-            select(func.count()).select_from(OutboxItem).where(OutboxItem.status.in_(("pending", "sending")))
+            select(func.count()).select_from(OutboxItem).where(OutboxItem.status.in_(("pending", "running")))
         )
         return waiting == 0
 
@@ -159,7 +159,7 @@ def assert_each_post_once(slack: SlackStandIn, database: Database) -> None:
     ids = outbox_ids(slack.messages)
     assert len(ids) == len(set(ids)), f"duplicate posts: {sorted(ids)}"
     with database.session_scope() as session:
-        failed = session.scalars(select(OutboxItem).where(OutboxItem.status != "sent")).all()
+        failed = session.scalars(select(OutboxItem).where(OutboxItem.status != "done")).all()
         assert not failed, [(i.id, i.status, i.last_error) for i in failed]
 
 
@@ -207,7 +207,7 @@ def test_sigkill_mid_approval_then_restart_approves_once_and_notifies_once(
         slack.release()
         with database.session_scope() as session:  # the approval itself had committed
             assert session.get_one(LeaveRequest, int(request_id)).status == "approved"
-            stuck = session.scalars(select(OutboxItem).where(OutboxItem.status == "sending")).all()
+            stuck = session.scalars(select(OutboxItem).where(OutboxItem.status == "running")).all()
             assert stuck, "the kill should leave the notification marked as being sent"
 
         server.start()
@@ -266,7 +266,7 @@ def test_sigkill_while_an_event_is_worked_on_reruns_it_once_after_restart(
         slack.release()
         with database.session_scope() as session:
             stored = session.scalars(select(ProcessedEvent).where(ProcessedEvent.event_id == event["event_id"])).one()
-            assert stored.status == "received" and stored.payload
+            assert stored.status == "running" and stored.payload
             assert session.scalar(select(func.count()).select_from(Expense)) == 0
 
         server.start()

@@ -38,7 +38,7 @@ def test_rate_limited_post_waits_for_retry_after_then_succeeds(runtime: Runtime,
     assert time.monotonic() - started >= 0.9  # the client waited as Slack asked
     assert len(slack.calls_to("chat.postMessage")) == 2  # the 429, then the successful retry
     with runtime.database.session_scope() as session:
-        assert session.get_one(OutboxItem, item_id).status == "sent"
+        assert session.get_one(OutboxItem, item_id).status == "done"
         stored = session.scalars(select(ChatMessage).where(ChatMessage.channel == "C0HRQUEUE1")).all()
         assert len(stored) == 1 and stored[0].slack_ts
 
@@ -64,7 +64,7 @@ def test_outage_keeps_items_pending_until_a_later_delivery(runtime: Runtime, sla
     assert runtime.outbox.deliver_pending() == 0
     ok_posts = [c for c in slack.calls_to("chat.postMessage") if c.params.get("text") == "card while Slack is down"]
     with runtime.database.session_scope() as session:
-        assert session.get_one(OutboxItem, item_id).status == "sent"
+        assert session.get_one(OutboxItem, item_id).status == "done"
         assert len(session.scalars(select(ChatMessage).where(ChatMessage.channel == "C0HRQUEUE1")).all()) == 1
     assert len(ok_posts) >= 2  # failed tries + one success; the success is recorded once
 
@@ -102,18 +102,18 @@ def test_a_failed_item_holds_back_later_ones_in_its_thread_only(runtime: Runtime
 def test_a_send_interrupted_after_slack_took_it_is_found_not_reposted(runtime: Runtime, slack: SlackStandIn) -> None:
     item_id = queue(runtime, "approved!", channel="U0EMPLOYEE")
     # What a process killed between Slack's answer and its commit leaves behind: the post is in Slack (with
-    # its outbox id in the metadata) and the row still says "sending", started long ago.
+    # its outbox id in the metadata) and the row still says "running", claimed long ago.
     assert runtime.outbox._slack is not None
     runtime.outbox._slack.post(channel="U0EMPLOYEE", text="approved!", thread_ts=None, payload={}, outbox_id=item_id)
     with runtime.database.session_scope() as session:
         item = session.get_one(OutboxItem, item_id)
-        item.status, item.attempts = "sending", 1
-        item.started_at = utcnow() - timedelta(hours=1)
+        item.status, item.attempts = "running", 1
+        item.claimed_at = utcnow() - timedelta(hours=1)
     assert runtime.outbox.deliver_pending() == 1
     assert len(slack.calls_to("chat.postMessage")) == 1  # not posted again
     assert slack.calls_to("conversations.history")  # looked up instead
     with runtime.database.session_scope() as session:
-        assert session.get_one(OutboxItem, item_id).status == "sent"
+        assert session.get_one(OutboxItem, item_id).status == "done"
         stored = session.scalar(select(ChatMessage).where(ChatMessage.text == "approved!"))
         assert stored is not None and stored.slack_ts == slack.posts_in("D0EMPLOYEE")[0]["ts"]
 
@@ -122,7 +122,7 @@ def test_a_send_in_flight_elsewhere_is_left_alone_until_stale(runtime: Runtime, 
     item_id = queue(runtime, "in flight")
     with runtime.database.session_scope() as session:
         item = session.get_one(OutboxItem, item_id)
-        item.status, item.started_at = "sending", utcnow()
+        item.status, item.claimed_at = "running", utcnow()
     assert runtime.outbox.deliver_pending() == 0
     assert not slack.calls_to("chat.postMessage")
 

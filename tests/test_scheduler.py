@@ -17,15 +17,16 @@ from typing import TypeVar
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import inspect, text
+from sqlalchemy import select, text
 from typer.testing import CliRunner
 
 from bot.cli import app as cli_app
-from bot.db import Database
-from bot.jobs import SCHEDULE, JobSpec
+from bot.db import Database, aware, utcnow
+from bot.jobs import Job, JobContext
 from bot.migrate import upgrade
+from bot.models import JobRun
 from bot.runtime import Runtime, build_runtime
-from bot.scheduler import JOBS_TABLE, LeaderLease, SchedulerService
+from bot.scheduler import LeaderLease, SchedulerService
 from bot.web_app import create_app
 from tests.conftest import make_settings, python_path
 
@@ -33,12 +34,16 @@ T = TypeVar("T")
 T0 = datetime(2030, 1, 1, 9, 0, tzinfo=UTC)
 
 TICKS: list[float] = []
-TICK_SCHEDULE = (JobSpec("tick", f"{__name__}:record_tick", "interval", {"seconds": 0.2}),)
+# What the platform and the skills schedule (bot.runtime.platform_jobs and each skill's `jobs`).
+SCHEDULED = {"queues", "weekly_digest", "ticket_slas", "expense_reminders", "leave_bookings", "leave_reminders"}
 
 
-def record_tick() -> None:
+def record_tick(_ctx: JobContext) -> None:
     """A scheduled job for the tests: notes that it ran."""
     TICKS.append(time.monotonic())
+
+
+TICK_SCHEDULE = (Job("tick", record_tick, "interval", {"seconds": 0.2}),)
 
 
 def wait_for(condition: Callable[[], T], what: str, timeout: float = 10.0) -> T:
@@ -53,10 +58,9 @@ def wait_for(condition: Callable[[], T], what: str, timeout: float = 10.0) -> T:
 
 
 def stored_job_ids(database: Database) -> set[str]:
-    if not inspect(database.engine).has_table(JOBS_TABLE):
-        return set()
-    with database.engine.connect() as connection:
-        return {row[0] for row in connection.execute(text(f"SELECT id FROM {JOBS_TABLE}"))}
+    """The jobs whose turn `job_runs` keeps (a leader writes each job's first turn when it starts it)."""
+    with database.session_scope() as session:
+        return set(session.scalars(select(JobRun.job_id)))
 
 
 def holder_of(database: Database, name: str = "scheduler") -> str | None:
@@ -144,8 +148,8 @@ def test_concurrent_first_acquires_have_exactly_one_winner(database_url: str, da
 
 def test_only_the_leader_runs_the_jobs_and_a_standby_takes_over_when_it_stops(bare_runtime: Runtime) -> None:
     TICKS.clear()
-    first = SchedulerService(bare_runtime, ttl_seconds=2, renew_seconds=0.2, schedule=TICK_SCHEDULE)
-    second = SchedulerService(bare_runtime, ttl_seconds=2, renew_seconds=0.2, schedule=TICK_SCHEDULE)
+    first = SchedulerService(bare_runtime, ttl_seconds=2, renew_seconds=0.2, jobs=TICK_SCHEDULE)
+    second = SchedulerService(bare_runtime, ttl_seconds=2, renew_seconds=0.2, jobs=TICK_SCHEDULE)
     try:
         first.start()
         wait_for(lambda: first.is_leader, "the first service to lead")
@@ -183,7 +187,7 @@ def test_leader_steps_down_at_once_when_another_holder_has_the_lease(bare_runtim
     service = SchedulerService(bare_runtime, ttl_seconds=30, renew_seconds=10, clock=lambda: now[0])
     try:
         assert service.step() and service.is_leader
-        assert stored_job_ids(bare_runtime.database) == {spec.id for spec in SCHEDULE}
+        assert stored_job_ids(bare_runtime.database) == SCHEDULED == set(service.job_ids())
         # The service missed its renewals (a long pause) and another process took the expired lease.
         intruder = LeaderLease(bare_runtime.database, holder="elsewhere:1:cccc", ttl_seconds=30)
         assert intruder.try_acquire(T0 + timedelta(seconds=31))
@@ -194,6 +198,44 @@ def test_leader_steps_down_at_once_when_another_holder_has_the_lease(bare_runtim
         assert service.step() and service.is_leader
     finally:
         service.stop()
+
+
+def test_a_new_leader_keeps_each_jobs_turn_and_runs_an_overdue_one_at_once(bare_runtime: Runtime) -> None:
+    TICKS.clear()
+    hourly = (Job("hourly", record_tick, "interval", {"hours": 1}),)
+    database = bare_runtime.database
+
+    def turn() -> JobRun:
+        with database.session_scope() as session:
+            return session.get_one(JobRun, "hourly")
+
+    first = SchedulerService(bare_runtime, ttl_seconds=2, renew_seconds=0.2, jobs=hourly)
+    try:
+        assert first.step()
+        first_turn = aware(turn().next_run_at, utcnow())
+        assert first_turn is not None and first_turn - utcnow() > timedelta(minutes=59)
+    finally:
+        first.stop()
+    restarted = SchedulerService(bare_runtime, ttl_seconds=2, renew_seconds=0.2, jobs=hourly)
+    try:
+        assert restarted.step()  # a restart keeps the turn: it is not pushed an hour further
+        assert aware(turn().next_run_at, utcnow()) == first_turn and TICKS == []
+    finally:
+        restarted.stop()
+    # The turn falls due while no process leads: the next leader runs it at once, then an hour later.
+    with database.session_scope() as session:
+        session.get_one(JobRun, "hourly").next_run_at = utcnow() - timedelta(minutes=1)
+    second = SchedulerService(bare_runtime, ttl_seconds=2, renew_seconds=0.2, jobs=hourly)
+    try:
+        assert second.step()
+        wait_for(lambda: TICKS, "the overdue job to run at once")
+        wait_for(lambda: turn().last_run_at is not None, "its run to be recorded")
+        ran = turn()
+        next_turn = aware(ran.next_run_at, utcnow())
+        assert next_turn is not None and next_turn - utcnow() > timedelta(minutes=59) and ran.last_error is None
+    finally:
+        second.stop()
+    assert len(TICKS) == 1
 
 
 def test_renewal_failure_keeps_the_lead_only_while_the_lease_surely_lasts(bare_runtime: Runtime) -> None:
@@ -221,7 +263,7 @@ def test_renewal_thread_survives_the_database_going_away(
 ) -> None:
     caplog.set_level(logging.INFO, logger="bot.scheduler")
     database = bare_runtime.database
-    service = SchedulerService(bare_runtime, ttl_seconds=2, renew_seconds=0.2, schedule=TICK_SCHEDULE)
+    service = SchedulerService(bare_runtime, ttl_seconds=2, renew_seconds=0.2, jobs=TICK_SCHEDULE)
     try:
         service.start()
         wait_for(lambda: service.is_leader, "the service to lead")
@@ -243,7 +285,7 @@ def test_web_app_runs_the_scheduler_service_for_its_lifetime(bare_runtime: Runti
     with TestClient(create_app(bare_runtime)) as client:
         holder = wait_for(lambda: holder_of(database) or "", "the web process to take the lease")
         assert holder.split(":")[1] == str(os.getpid())
-        wait_for(lambda: stored_job_ids(database) == {spec.id for spec in SCHEDULE}, "the jobs in the job store")
+        wait_for(lambda: stored_job_ids(database) == SCHEDULED, "the jobs in the job store")
         assert client.get("/healthz").status_code == 200
     assert holder_of(database) is None, "shutdown releases the lease"
 
@@ -310,7 +352,7 @@ def test_two_processes_elect_one_leader_and_the_standby_takes_over_when_it_is_ki
         leader_holder, standby_holder = leader.roles()[0][1], standby.roles()[0][1]
         assert leader_holder.split(":")[1] == str(leader.proc.pid)
         assert holder_of(database) == leader_holder
-        assert stored_job_ids(database) == {spec.id for spec in SCHEDULE}
+        assert stored_job_ids(database) == SCHEDULED
         # A few renewal rounds (0.5 s each) later the roles are unchanged.
         time.sleep(1.5)
         assert holder_of(database) == leader_holder
@@ -323,7 +365,7 @@ def test_two_processes_elect_one_leader_and_the_standby_takes_over_when_it_is_ki
         # The lease was renewed at most one round before the kill, so it lasted about ttl - renew = 2.5 s more.
         assert time.monotonic() - killed > 2.0
         wait_for(lambda: ("leader", standby_holder) in standby.roles(), "the standby to report leadership")
-        assert stored_job_ids(database) == {spec.id for spec in SCHEDULE}
+        assert stored_job_ids(database) == SCHEDULED
         assert standby.proc.poll() is None, logs()
     finally:
         for process in processes:

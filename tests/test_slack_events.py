@@ -179,13 +179,15 @@ def test_over_the_rate_limit_messages_are_queued_with_one_notice_then_answered_i
     assert "you're queued" in notices[0].params["text"] and notices[0].params["user"] == "U0000DEVONE"
     with runtime.database.session_scope() as session:
         queued = session.scalars(
-            select(ProcessedEvent).where(ProcessedEvent.status == "queued").order_by(ProcessedEvent.id)
+            select(ProcessedEvent)
+            .where(ProcessedEvent.status == "pending", ProcessedEvent.next_attempt_at.is_not(None))
+            .order_by(ProcessedEvent.id)
         ).all()
         assert [q.event_id for q in queued] == [e["event_id"] for e in events[2:]]
-        earlier, later = queued[0].not_before, queued[1].not_before
+        earlier, later = queued[0].next_attempt_at, queued[1].next_attempt_at
         assert earlier is not None and later is not None and earlier < later  # spaced at the allowed pace
         for row in queued:  # their turn has come (instead of waiting 30 s each in a test)
-            row.not_before = utcnow() - timedelta(seconds=1)
+            row.next_attempt_at = utcnow() - timedelta(seconds=1)
     assert runtime.slack.resume_events() == 2
     slack.wait_for("chat.postMessage", 4)
     threads = [c.params["thread_ts"] for c in slack.calls_to("chat.postMessage")]

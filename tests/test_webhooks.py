@@ -18,13 +18,12 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from bot import jobs
 from bot.db import Database, utcnow
-from bot.jobs import SCHEDULE, JobSpec
 from bot.migrate import upgrade
 from bot.models import WebhookDelivery
-from bot.settings import Settings
-from integrations.webhooks import WebhookDispatcher, backoff, queue_event, retry_after, sign, verify
+from bot.runtime import build_runtime
+from bot.scheduler import run_job
+from integrations.webhooks import WebhookDispatcher, queue_event, retry_after, retry_policy, sign, verify
 from tests.conftest import make_settings
 
 SECRET = "whsec-test"
@@ -192,6 +191,7 @@ def stored(database: Database, delivery_id: int) -> WebhookDelivery:
 def next_attempt(delivery: WebhookDelivery) -> datetime:
     # SQLite hands timezone-aware columns back naive (stored as UTC).
     moment = delivery.next_attempt_at
+    assert moment is not None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
@@ -239,8 +239,8 @@ def test_delivery_is_signed_and_carries_the_documented_headers_and_body(
     assert datetime.fromisoformat(document["occurred_at"]).utcoffset() == timedelta(0)
 
     row = stored(database, delivery_id)
-    assert (row.status, row.attempts, row.last_error) == ("sent", 1, None)
-    assert row.sent_at is not None
+    assert (row.status, row.attempts, row.last_error) == ("done", 1, None)
+    assert row.finished_at is not None
     assert dispatcher(database, receiver, clock).deliver_pending() == 0  # nothing is sent twice
     assert len(receiver.received) == 1
 
@@ -287,7 +287,7 @@ def test_server_errors_are_retried_with_backoff_until_delivered(
     clock.advance(seconds=1)
     assert webhooks.deliver_pending() == 1
     row = stored(database, delivery_id)
-    assert (row.status, row.attempts, row.last_error) == ("sent", 3, None)
+    assert (row.status, row.attempts, row.last_error) == ("done", 3, None)
     assert receiver.delivery_ids() == [delivery_id] * 3
     assert len({request.body for request in receiver.received}) == 1  # the same bytes on every attempt
 
@@ -303,7 +303,7 @@ def test_rate_limit_waits_as_long_as_retry_after_asks(database: Database, receiv
     assert webhooks.deliver_pending() == 0
     clock.advance(seconds=1)
     assert webhooks.deliver_pending() == 1
-    assert (stored(database, delivery_id).status, len(receiver.received)) == ("sent", 2)
+    assert (stored(database, delivery_id).status, len(receiver.received)) == ("done", 2)
 
 
 def test_client_error_fails_at_once_and_server_errors_after_max_attempts(
@@ -350,7 +350,7 @@ def test_hanging_or_unreachable_receiver_leaves_the_event_pending(
 
     clock.advance(seconds=60)
     assert dispatcher(database, receiver, clock).deliver_pending() == 1
-    assert stored(database, delivery_id).status == "sent"
+    assert stored(database, delivery_id).status == "done"
 
 
 def test_a_transient_failure_ends_the_run_so_a_struggling_receiver_is_not_hammered(
@@ -368,6 +368,7 @@ def test_a_transient_failure_ends_the_run_so_a_struggling_receiver_is_not_hammer
 
 
 def test_backoff_doubles_from_thirty_seconds_up_to_an_hour() -> None:
+    backoff = retry_policy().wait
     assert [backoff(n).total_seconds() for n in range(1, 10)] == [30, 60, 120, 240, 480, 960, 1920, 3600, 3600]
     assert backoff(10_000) == timedelta(hours=1)
 
@@ -398,7 +399,7 @@ def test_event_left_sending_by_a_killed_dispatcher_is_resent_after_a_restart(
         with pytest.raises(ProcessKilled):
             dispatcher(database, receiver, clock, http=http).deliver_pending()
     row = stored(database, delivery_id)
-    assert (row.status, row.attempts) == ("sending", 1)  # sent, but never marked sent
+    assert (row.status, row.attempts) == ("running", 1)  # sent, but never marked done
     assert len(receiver.received) == 1
 
     restarted = Database(database_url)  # a new process: its own engine, its own dispatcher
@@ -412,7 +413,7 @@ def test_event_left_sending_by_a_killed_dispatcher_is_resent_after_a_restart(
         restarted.dispose()
 
     row = stored(database, delivery_id)
-    assert (row.status, row.attempts, row.last_error) == ("sent", 2, None)
+    assert (row.status, row.attempts, row.last_error) == ("done", 2, None)
     first, again = receiver.received
     assert first.delivery_id == again.delivery_id == delivery_id  # the receiver's dedupe key
     assert first.body == again.body and again.signed
@@ -462,40 +463,41 @@ def test_two_dispatchers_racing_deliver_each_event_exactly_once(
     assert all(request.signed for request in receiver.received)
     with database.session_scope() as session:
         rows = session.scalars(select(WebhookDelivery)).all()
-        assert {(row.status, row.attempts) for row in rows} == {("sent", 1)}
+        assert {(row.status, row.attempts) for row in rows} == {("done", 1)}
 
 
 # --- the scheduled job -----------------------------------------------------------------------------------------
 
 
-@dataclass
-class JobRuntime:
-    """What `deliver_webhooks` reaches through `current()`: settings and the database."""
-
-    settings: Settings
-    database: Database
-
-
-def test_scheduled_job_delivers_only_when_a_webhook_url_is_configured(
+def test_the_queue_job_delivers_webhooks_only_when_a_url_is_configured(
     tmp_path: Path, database_url: str, database: Database
 ) -> None:
     wall_clock_receiver = Receiver(utcnow).start()
     [delivery_id] = queue(database)
     try:
-        # JobRuntime stands in for the Runtime with only what the job reads.
-        jobs.bind(JobRuntime(make_settings(tmp_path, database_url), database))  # type: ignore[arg-type]
-        jobs.deliver_webhooks()
+        without = build_runtime(make_settings(tmp_path / "without", database_url), migrate=False)
+        try:
+            assert without.webhooks is None
+            assert run_job(without, without.job("queues")) is None
+        finally:
+            without.close()
         assert stored(database, delivery_id).status == "pending"
         assert wall_clock_receiver.received == []
 
         settings = make_settings(
-            tmp_path, database_url, BACKOFFICE_WEBHOOK_URL=wall_clock_receiver.url, BACKOFFICE_WEBHOOK_SECRET=SECRET
+            tmp_path / "with",
+            database_url,
+            BACKOFFICE_WEBHOOK_URL=wall_clock_receiver.url,
+            BACKOFFICE_WEBHOOK_SECRET=SECRET,
         )
-        jobs.bind(JobRuntime(settings, database))  # type: ignore[arg-type]
-        jobs.deliver_webhooks()
+        runtime = build_runtime(settings, migrate=False)
+        try:
+            job = runtime.job("queues")
+            assert (job.trigger, dict(job.trigger_args)) == ("interval", {"seconds": 3})
+            assert run_job(runtime, job) is None
+        finally:
+            runtime.close()
     finally:
-        jobs.bind(None)
         wall_clock_receiver.stop()
-    assert stored(database, delivery_id).status == "sent"
+    assert stored(database, delivery_id).status == "done"
     assert [request.signed for request in wall_clock_receiver.received] == [True]
-    assert JobSpec("webhooks", "bot.jobs:deliver_webhooks", "interval", {"seconds": 30}) in SCHEDULE

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from typing import TYPE_CHECKING, Annotated
 
@@ -56,9 +55,10 @@ def serve(
     from bot.event_workers import EventWorkers
     from bot.runtime import bootstrap_samples, build_runtime
 
-    if event_workers:
-        os.environ["BACKOFFICE_DEFER_EVENTS"] = "true"  # read by this process and by the uvicorn workers
     settings = settings_or_exit()
+    if event_workers:
+        # The web process only stores and acks events; the event workers answer them.
+        settings = settings.model_copy(update={"defer_events": True})
     if workers > 1 and socket_mode:
         console.print("[red]Socket Mode runs in one process: use --workers 1, or the HTTP endpoint.[/red]")
         raise typer.Exit(2)
@@ -95,7 +95,7 @@ def _serve(runtime: Runtime, *, host: str, port: int, workers: int, run_schedule
     if workers > 1:
         runtime.close()
         console.print(f"Web chat: http://{host}:{port}/ on {workers} workers (Slack events: /slack/events{slack_note})")
-        factory = "bot.cli.server:worker_app" if run_scheduler else "bot.cli.server:worker_app_without_scheduler"
+        factory = WORKER_APPS[(run_scheduler, settings.defer_events)]
         uvicorn.run(factory, factory=True, workers=workers, host=host, port=port, log_level="warning")
         return
     if socket_mode:
@@ -118,26 +118,50 @@ def _serve(runtime: Runtime, *, host: str, port: int, workers: int, run_schedule
 def worker_app() -> FastAPI:
     """The app of one `serve --workers N` worker (also `uvicorn --factory bot.cli.server:worker_app`): its own runtime
     from the environment, on a schema already migrated; it stands for scheduler leader with the other workers."""
-    return _worker_app(run_scheduler=True)
+    return _worker_app(run_scheduler=True, defer_events=False)
 
 
 def worker_app_without_scheduler() -> FastAPI:
     """Like `worker_app`, for `serve --workers N --no-scheduler` (a dedicated `backoffice scheduler` runs the jobs)."""
-    return _worker_app(run_scheduler=False)
+    return _worker_app(run_scheduler=False, defer_events=False)
 
 
-def _worker_app(*, run_scheduler: bool) -> FastAPI:
+def worker_app_deferring_events() -> FastAPI:
+    """Like `worker_app`, for `serve --workers N --event-workers M`: events are stored and acked, not answered."""
+    return _worker_app(run_scheduler=True, defer_events=True)
+
+
+def worker_app_deferring_events_without_scheduler() -> FastAPI:
+    """`serve --workers N --event-workers M --no-scheduler`."""
+    return _worker_app(run_scheduler=False, defer_events=True)
+
+
+# The uvicorn factory for each (scheduler, deferred events): a worker process is started by an import string, so
+# what `serve` was told reaches it through the factory's name rather than through the environment.
+WORKER_APPS = {
+    (True, False): "bot.cli.server:worker_app",
+    (False, False): "bot.cli.server:worker_app_without_scheduler",
+    (True, True): "bot.cli.server:worker_app_deferring_events",
+    (False, True): "bot.cli.server:worker_app_deferring_events_without_scheduler",
+}
+
+
+def _worker_app(*, run_scheduler: bool, defer_events: bool) -> FastAPI:
     from bot.runtime import build_runtime
     from bot.web_app import create_app
 
     set_up_logging(verbose=False)  # a worker is a fresh interpreter: set up logging as the command line does
-    return create_app(build_runtime(Settings(), migrate=False), run_scheduler=run_scheduler)
+    settings = Settings()
+    if defer_events:
+        settings = settings.model_copy(update={"defer_events": True})
+    return create_app(build_runtime(settings, migrate=False), run_scheduler=run_scheduler)
 
 
 def events(
     poll: Annotated[float, typer.Option(min=0.01, help="Seconds between looks for new events when idle.")] = 0.05,
 ) -> None:
-    """Answer Slack events that web processes stored and acked, in the foreground until Ctrl-C or SIGTERM.
+    """Answer Slack events that web processes stored and acked, and deliver the outbox and webhooks (the queue
+    worker), in the foreground until Ctrl-C or SIGTERM.
 
     `serve --event-workers N` starts these itself. For other deployments: run any number of these next to web
     processes started with BACKOFFICE_DEFER_EVENTS=true; each event is claimed by exactly one of them, and an
@@ -153,7 +177,8 @@ def events(
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.set())
     stop_when_parent_exits(stopping)  # from the start: a serve killed while this one starts up must not orphan it
-    runtime = build_runtime(settings_or_exit(), migrate=False)
+    # An event worker answers what web processes defer; as a web process it would only defer too.
+    runtime = build_runtime(settings_or_exit().model_copy(update={"defer_events": True}), migrate=False)
     if runtime.slack is None:
         console.print("[red]Slack is not configured (SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET): nothing to answer.[/red]")
         runtime.close()
@@ -162,7 +187,7 @@ def events(
         runtime.close()
         return
     try:
-        runtime.slack.run_events(stopping, poll_seconds=poll)
+        runtime.queue_worker(answer_events=True).run(stopping, poll_seconds=poll)
     finally:
         runtime.close()
 

@@ -10,12 +10,6 @@ from bot.models import Base
 
 config = context.config
 target_metadata = Base.metadata
-# APScheduler creates and owns this table (its database job store); autogenerate must leave it alone.
-EXTERNAL_TABLES = frozenset({"apscheduler_jobs"})
-
-
-def include_name(name: str | None, type_: str, _parent: object) -> bool:
-    return not (type_ == "table" and name in EXTERNAL_TABLES)
 
 
 def run_migrations_offline() -> None:
@@ -24,7 +18,6 @@ def run_migrations_offline() -> None:
         target_metadata=target_metadata,
         literal_binds=True,
         render_as_batch=True,
-        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -41,9 +34,7 @@ def run_migrations_online() -> None:
 
 
 def _run(connection: Connection) -> None:
-    context.configure(
-        connection=connection, target_metadata=target_metadata, render_as_batch=True, include_name=include_name
-    )
+    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
     with context.begin_transaction():
         context.run_migrations()
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from bot import audit, outbox
 from bot.db import aware
+from bot.jobs import Job, JobContext
 from bot.messages import Button, seen
 from bot.models import Expense
 from skills.expenses import action_ids
@@ -67,3 +68,15 @@ def remind_expense_approvers(
         queued += 1
     session.flush()
     return queued
+
+
+def scheduled(policy: ExpensePolicy) -> tuple[Job, ...]:
+    """The expense skill's jobs: reminders to approvers, every half hour."""
+
+    def reminders(ctx: JobContext) -> None:
+        with ctx.database.session_scope() as session:
+            remind_expense_approvers(
+                session, policy=policy, now=ctx.now, finance_destination=ctx.settings.finance_destination
+            )
+
+    return (Job("expense_reminders", reminders, "interval", {"minutes": 30}),)

@@ -12,6 +12,7 @@ from datetime import date
 from functools import partial
 
 from bot.db import local_date
+from bot.jobs import Job
 from bot.messages import FileRef, Message, Reply
 from bot.models import Expense
 from bot.outbox import person_channel
@@ -43,6 +44,7 @@ from skills.base import (
     pending_memo,
 )
 from skills.expenses import action_ids, service
+from skills.expenses import jobs as expense_jobs
 from skills.expenses.approvals import ExpenseApprovals
 from skills.expenses.cards import NAME, ExpenseCards, approval_key, card_key, draft_buttons
 from skills.expenses.config import ExpensePolicy, load_expense_policy
@@ -82,6 +84,7 @@ class ExpenseSkill:
 
     def __init__(self, policy: ExpensePolicy | None = None) -> None:
         self.policy = policy or load_expense_policy()
+        self.jobs: Sequence[Job] = expense_jobs.scheduled(self.policy)
         self.examples: Sequence[str] = load_examples("expense")
         self.file_seconds = READ_SECONDS  # how long one receipt may take to download and read
         self.cards = ExpenseCards(self.policy)

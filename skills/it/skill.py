@@ -12,13 +12,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from bot import audit
+from bot.jobs import Job
 from bot.messages import Citation, Message, Reply, escape_mrkdwn
 from bot.models import ChatMessage, Employee
 from integrations.files import READ_SECONDS
 from knowledge.answer import citations_for, extract_answer
 from knowledge.index import Hit, KnowledgeIndex
 from skills.base import ActionHandler, Ahead, SkillContext, load_examples, no_longer_available, row_id
-from skills.it import action_ids, actions, service
+from skills.it import action_ids, actions, service, sla
 from skills.it.cards import card_key, post_triage_card, requester_buttons, requester_text, sends_webhooks
 from skills.it.classify import Triage
 from skills.it.config import ItConfig, load_it_config
@@ -71,6 +72,7 @@ class ItSkill:
     def __init__(self, config: ItConfig | None = None, incidents: IncidentModel | None = None) -> None:
         self.incidents = incidents  # plain-worded security incidents the cue patterns miss (skills.it.incidents)
         self.config = config or load_it_config()
+        self.jobs: Sequence[Job] = sla.scheduled(self.config)
         self.examples: Sequence[str] = load_examples("it")
         self.file_seconds = READ_SECONDS  # how long one screenshot may take to download and read
         on = actions.on_ticket

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import audit, outbox
+from bot.jobs import Job, JobContext
 from skills.it.config import ItConfig
 from skills.it.models import Ticket
 from skills.it.service import OPEN, sla_elapsed
@@ -78,3 +79,19 @@ def sla_state(ticket: Ticket, config: ItConfig, now: datetime) -> str:
     if elapsed >= sla.resolution:
         return "breach"
     return "warn" if elapsed >= sla.resolution * config.warn_at else "ok"
+
+
+def scheduled(config: ItConfig) -> tuple[Job, ...]:
+    """The IT skill's job: the SLA watch, every minute."""
+
+    def slas(ctx: JobContext) -> None:
+        with ctx.database.session_scope() as session:
+            check_slas(
+                session,
+                config=config,
+                now=ctx.now,
+                it_destination=ctx.settings.it_destination,
+                mention=ctx.settings.security_mention,
+            )
+
+    return (Job("ticket_slas", slas, "interval", {"minutes": 1}),)

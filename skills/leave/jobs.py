@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from bot import audit, outbox
 from bot.db import aware
+from bot.jobs import Job, JobContext
 from bot.messages import Button, seen
 from bot.models import LeaveRequest
 from skills.leave import action_ids, ledger
@@ -107,3 +108,21 @@ def _audit_pending(session: Session, request: LeaveRequest, action: str, detail:
 def book_due(session: Session, *, policy: LeavePolicy, now: datetime) -> int:
     """Accruals, grants, year-end close and carry-over expiry due by today (idempotent)."""
     return ledger.run_due_bookings(session, policy=policy, today=now.date())
+
+
+def scheduled(policy: LeavePolicy) -> tuple[Job, ...]:
+    """The leave skill's jobs. Bookings hourly rather than monthly: a missed run (server down on the 1st) is
+    caught up, and booking twice is impossible (the ledger's period key), so running often costs nothing."""
+
+    def bookings(ctx: JobContext) -> None:
+        with ctx.database.session_scope() as session:
+            book_due(session, policy=policy, now=ctx.now)
+
+    def reminders(ctx: JobContext) -> None:
+        with ctx.database.session_scope() as session:
+            remind_approvers(session, policy=policy, now=ctx.now, hr_destination=ctx.settings.hr_destination)
+
+    return (
+        Job("leave_bookings", bookings, "interval", {"hours": 1}),
+        Job("leave_reminders", reminders, "interval", {"minutes": 15}),
+    )

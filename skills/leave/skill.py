@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from functools import partial
 
+from bot.jobs import Job
 from bot.messages import Button, Message, Reply
 from bot.models import LeaveRequest
 from bot.router import QUESTION, REQUEST, drops_it, read_act
@@ -21,6 +22,7 @@ from skills.base import (
     pending_memo,
 )
 from skills.leave import action_ids, ledger
+from skills.leave import jobs as leave_jobs
 from skills.leave.cards import NAME, LeaveCards
 from skills.leave.config import LeavePolicy, load_policy
 from skills.leave.dates import ParsedLeave
@@ -71,6 +73,7 @@ class LeaveSkill:
     def __init__(self, policy: LeavePolicy | None = None) -> None:
         self.policy = policy or load_policy()
         self.examples: Sequence[str] = load_examples("leave")
+        self.jobs: Sequence[Job] = leave_jobs.scheduled(self.policy)
         self.cards = LeaveCards(self.policy)
         self.drafts = LeaveDrafts(self.policy, self.cards)
         self.decisions = LeaveDecisions(self.policy, self.cards)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from bot import escalations
+from bot.jobs import Job
 from bot.messages import Button, Citation, Message, Reply, escape_mrkdwn
 from bot.models import ChatMessage, Conversation, Employee, Escalation, Faq
 from bot.outbox import person_channel
@@ -212,6 +213,8 @@ def topic_actions(topic: str | None, ctx: SkillContext) -> list[Button]:
 class PolicySkill:
     name = "policy"
     description = "Answer questions about company policy (leave rules, expenses, travel, IT, benefits) with sources"
+
+    jobs: Sequence[Job] = ()  # nothing on a timer
 
     def __init__(self) -> None:
         self.examples: Sequence[str] = load_examples("policy")

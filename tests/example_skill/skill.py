@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from bot import audit
+from bot.jobs import Job, JobContext
 from bot.messages import Button, Message, Reply
 from skills.base import ActionHandler, SkillContext, no_longer_available
 
@@ -27,6 +28,8 @@ class ParkingSkill:
 
     def __init__(self) -> None:
         self.actions: Mapping[str, ActionHandler] = {CANCEL: self._cancel}  # its buttons, by action id
+        # What it runs on a timer: the scheduler leader runs it with a JobContext (database, settings, now).
+        self.jobs: Sequence[Job] = (Job("parking_release", self._release_unused, "cron", {"hour": 10}),)
 
     def handle(self, message: Message, ctx: SkillContext) -> Reply:
         if message.action_id:
@@ -41,3 +44,9 @@ class ParkingSkill:
     def _cancel(self, message: Message, ctx: SkillContext) -> Reply:
         audit.record(ctx.session, entity="parking", entity_id=ctx.employee.id, action="cancelled", actor_id=None)
         return Reply(text="Your parking spot is cancelled.", skill=self.name)
+
+    @staticmethod
+    def _release_unused(ctx: JobContext) -> None:
+        """Spots not claimed by ten are given back (here: noted in the audit log)."""
+        with ctx.database.session_scope() as session:
+            audit.record(session, entity="parking", entity_id=0, action="released", actor_id=None)
