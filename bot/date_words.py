@@ -34,7 +34,7 @@ ABBREVIATIONS: dict[str, str] = {
 MONTH_NAME = "(?:" + "|".join(MONTHS) + ")"  # full names only, for text whose abbreviations were expanded
 WEEKDAY_NAME = "(?:" + "|".join(WEEKDAYS) + ")"
 # A month as written, full or abbreviated. Written out rather than joined from MONTH_NUMBERS because this is the
-# exact pattern the expense reader has always used ("sept?(?:ember)?"); tests/test_date_words.py checks it takes
+# exact pattern the expense reader has always used ("sept?(?:ember)?"); tests/bot/test_date_words.py checks it takes
 # every key of MONTH_NUMBERS.
 MONTH = (
     r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?"

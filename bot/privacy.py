@@ -7,7 +7,7 @@ Deterministic on purpose: curated patterns with word boundaries, so a routine me
 find candidates for numbers with check digits: python-stdnum decides whether an IBAN, card number or SSN is one,
 except right after its keyword ("my iban is …"), where the writer's word is enough (benchmarks/privacy).
 
-What counts as sensitive (decided, tested in tests/test_privacy.py):
+What counts as sensitive (decided, tested in tests/bot/test_privacy.py):
 - a *disclosure or report*: the person's own medical condition or treatment ("my doctor says I need surgery"),
   harassment, bullying or discrimination that happened ("he keeps touching my arm"), a grievance or formal
   complaint they want to raise ("I want to file a formal complaint about my team lead");

@@ -240,7 +240,7 @@ def test_sigkill_mid_approval_then_restart_approves_once_and_notifies_once(
 def test_sigkill_while_an_event_is_worked_on_reruns_it_once_after_restart(
     tmp_path: Path, slack: SlackStandIn, http: httpx.Client, tesseract: None
 ) -> None:
-    from tests.test_receipts import render_receipt
+    from tests.skills.expenses.test_receipts import render_receipt
 
     database_url = f"sqlite:///{tmp_path / 'faults.db'}"
     server = ServerProcess(tmp_path, database_url, slack).start()

@@ -19,9 +19,9 @@ from skills.it.models import Ticket
 from tests.chat import say
 from tests.conftest import LiveServer, make_settings
 from tests.llm_standin import OpenAIStandIn
+from tests.skills.expenses.test_receipts import render_receipt
 from tests.slack_payloads import message_event, post_event
 from tests.slack_standin import Call, SlackStandIn
-from tests.test_receipts import render_receipt
 from tests.transaction_watch import TransactionWatch
 
 

@@ -34,7 +34,7 @@ from skills.it.classify import PRIORITIES, Triage, triage
 from skills.it.titles import MAX_TITLE, make_title
 from skills.leave.dates import HALVES, ParsedLeave, parse_leave
 from skills.leave.workdays import is_working_day, working_days, working_days_until
-from tests.test_leave_dates import ALIASES
+from tests.skills.leave.test_leave_dates import ALIASES
 
 SAMPLE_DIRECTORY = Path(__file__).resolve().parent.parent / "bot" / "samples" / "directory.csv"
 

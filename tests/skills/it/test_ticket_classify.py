@@ -16,7 +16,7 @@ from skills.it.classify import CATEGORIES, PRIORITIES, Triage, triage
 from skills.it.evals import evaluate_tickets
 from skills.it.titles import MAX_TITLE, make_title
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[3]
 TICKETS_DEV = REPO / "benchmarks" / "tickets_dev.jsonl"
 TICKET_EXAMPLES = REPO / "skills" / "it" / "examples.jsonl"
 
@@ -229,7 +229,7 @@ def test_evaluate_tickets_rejects_unknown_labels() -> None:
         evaluate_tickets([{"text": "x", "category": "other", "priority": "P9", "security": False, "is_problem": True}])
 
 
-# The `eval tickets` command through typer's CliRunner, as tests/test_cli.py runs the others.
+# The `eval tickets` command through typer's CliRunner, as tests/bot/test_cli.py runs the others.
 ENV = {"COLUMNS": "200", "NO_COLOR": "1"}
 
 

@@ -15,7 +15,7 @@ from skills.leave.dates import days_named, parse_leave
 pytestmark = pytest.mark.calendar  # `make test-dates` runs these at odd moments
 
 TODAY = date(2026, 11, 22)  # a Sunday
-LEAVE_TYPES = Path(__file__).resolve().parent.parent / "skills" / "leave" / "leave_types.yml"
+LEAVE_TYPES = Path(__file__).resolve().parents[3] / "skills" / "leave" / "leave_types.yml"
 
 
 def _aliases() -> dict[str, str]:

@@ -16,9 +16,9 @@ from bot.models import Expense
 from bot.runtime import Runtime
 from skills.expenses.skill import ExpenseSkill
 from tests.conftest import LiveServer
+from tests.knowledge.test_loaders import make_pdf
 from tests.slack_payloads import message_event, post_event
 from tests.slack_standin import Call, SlackStandIn
-from tests.test_loaders import make_pdf
 
 RECEIPT = "KEDAI RUNCIT SRI MELATI SDN BHD\nDATE: 14/04/2025 TIME: 13:05\nTOTAL (RM) 7.70"
 QUESTION = "how many vacation days do I get?"

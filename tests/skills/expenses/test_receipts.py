@@ -16,7 +16,7 @@ from bot.cli import app
 from skills.expenses.evals import company_tokens, token_f1
 from skills.expenses.receipt_dates import DateOrder
 from skills.expenses.receipts import ReceiptUnreadable, extract_fields, parse_date, read_receipt
-from tests.test_loaders import make_pdf
+from tests.knowledge.test_loaders import make_pdf
 
 FONT_CANDIDATES = (
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",

@@ -25,7 +25,7 @@ from bot.models import AuditEntry, Employee
 from integrations.slack import SlackGateway, make_client
 from tests.slack_standin import SlackStandIn
 
-SAMPLE = Path(__file__).resolve().parent.parent / "bot" / "samples" / "directory.csv"
+SAMPLE = Path(__file__).resolve().parents[2] / "bot" / "samples" / "directory.csv"
 HEADER = "slack_id,name,email,tz,country,manager_slack_id,roles\n"
 
 

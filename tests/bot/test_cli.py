@@ -13,9 +13,9 @@ from typer.testing import CliRunner, Result
 from bot.cli import app
 from bot.db import Database
 from bot.models import Employee, KnowledgeDocument
-from tests.test_loaders import make_pdf
+from tests.knowledge.test_loaders import make_pdf
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 ROUTING_DEV = REPO / "benchmarks" / "routing_dev.jsonl"
 RETRIEVAL_SAMPLES = REPO / "benchmarks" / "retrieval_samples.jsonl"
 SAMPLE_SOPS = REPO / "knowledge" / "samples" / "sops"

@@ -26,9 +26,9 @@ from integrations.ocr import ocr_image
 from skills.expenses.receipts import read_receipt
 from skills.it.models import Ticket
 from tests.conftest import LiveServer
+from tests.knowledge.test_loaders import make_pdf
 from tests.slack_payloads import message_event, post_event
 from tests.slack_standin import Call, SlackStandIn
-from tests.test_loaders import make_pdf
 
 MB = 1_000_000
 RSS_LIMIT_MB = 300

@@ -1,6 +1,6 @@
 """The staff console over real HTTP (SQLite and PostgreSQL): sign-in (local and Slack's OpenID Connect through the
 stand-in), CSRF, who may see what, and each role's main action reaching the database and Slack (the stand-in).
-The same flows in a real browser are in tests/test_console_browser.py."""
+The same flows in a real browser are in tests/bot/test_console_browser.py."""
 
 from __future__ import annotations
 

@@ -89,7 +89,7 @@ def test_receipt_file_over_slack_to_finance_approval_with_racing_clicks(
 ) -> None:
     import io
 
-    from tests.test_receipts import render_receipt
+    from tests.skills.expenses.test_receipts import render_receipt
 
     runtime.assistant.clock = lambda: NOW
     runtime.settings.finance_channel = "C0FINANCE1"

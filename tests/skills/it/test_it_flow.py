@@ -311,7 +311,7 @@ def test_five_reports_of_one_outage_make_one_incident_and_everyone_hears_once(ru
 def test_screenshot_error_text_is_read_into_the_ticket_and_bad_files_change_nothing(
     server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client, tesseract: None
 ) -> None:
-    from tests.test_files_ocr import encoded, error_dialog, normalised
+    from tests.integrations.test_files_ocr import encoded, error_dialog, normalised
 
     runtime.assistant.clock = lambda: NOW
     shot = slack.add_file("F0SHOT0001", encoded(error_dialog(), "PNG"), "error.png", "image/png")
