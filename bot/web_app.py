@@ -204,7 +204,7 @@ def create_app(runtime: Runtime, *, run_scheduler: bool = True, bind_host: str |
     }
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES, larger=uploads)
     app.add_middleware(SecurityHeaders)  # added last, so it wraps BodyLimit's 413 too
-    console.install(app)
+    console.install(app, runtime.assistant.skills.values())
 
     @app.get("/docs", include_in_schema=False)
     def api_docs() -> HTMLResponse:

@@ -18,6 +18,7 @@ from bot.router import PERSONAL, Route
 from bot.settings import Settings
 
 if TYPE_CHECKING:
+    from bot.console.shell import ConsolePages
     from bot.db import Database
     from integrations.llm import AnswerWriter
     from knowledge.answer import Answer
@@ -187,5 +188,10 @@ class Skill(Protocol):
     examples: Sequence[str]
     actions: Mapping[str, ActionHandler]  # its buttons and forms by action id; `handle` dispatches clicks through it
     jobs: Sequence[Job]  # what it runs on a timer (the scheduler leader runs them; bot.jobs)
+
+    @property
+    def console(self) -> ConsolePages | None:
+        """Its staff console pages (a router and its templates), which the console shell mounts; None if none."""
+        ...
 
     def handle(self, message: Message, ctx: SkillContext) -> Reply: ...

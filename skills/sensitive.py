@@ -37,6 +37,8 @@ class SensitiveSkill:
 
     jobs: Sequence[Job] = ()  # nothing on a timer
 
+    console = None  # no console pages
+
     def __init__(self) -> None:
         # Routed by deterministic patterns before the classifier (bot.router), never by trained examples.
         self.examples: Sequence[str] = ()

@@ -31,6 +31,8 @@ class SmalltalkSkill:
 
     jobs: Sequence[Job] = ()  # nothing on a timer
 
+    console = None  # no console pages
+
     def __init__(self) -> None:
         self.examples: Sequence[str] = load_examples("smalltalk")
         self.actions: Mapping[str, ActionHandler] = {}  # no buttons or forms

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,6 +19,7 @@ from bot.console import admin, auth, charts
 from bot.console.auth import ConsoleSession
 from bot.console.shell import (
     PAGE_SIZE,
+    ConsolePages,
     CsrfField,
     RuntimeDep,
     SessionDep,
@@ -33,7 +35,7 @@ from bot.db import utcnow
 from bot.digest import format_duration, format_share
 from bot.directory import get_by_slack_id
 from bot.models import Employee, Escalation, Expense, Faq, LeaveRequest
-from skills.consoles import SKILL_CONSOLES
+from skills.base import Skill
 from skills.it.models import Ticket
 
 HERE = Path(__file__).parent
@@ -307,21 +309,27 @@ def plotly_js() -> Path:
     return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
 
-def routers() -> list[APIRouter]:
-    """Every router under /console: the shell's, then the skills' (skills.consoles)."""
-    return [router, admin.router, *(skill.router for skill in SKILL_CONSOLES)]
+def skill_pages(skills: Iterable[Skill]) -> list[ConsolePages]:
+    """The console pages the skills declare (`Skill.console`), in the registry's order."""
+    return [pages for pages in (skill.console for skill in skills) if pages is not None]
 
 
-def install(app: FastAPI) -> None:
-    """Add the console's pages, the skills' pages (skills.consoles), its static files and its sign-in redirect
-    to `app`."""
-    for each in routers():
+def routers(skills: Iterable[Skill]) -> list[APIRouter]:
+    """Every router under /console: the shell's, then the skills'."""
+    return [router, admin.router, *(pages.router for pages in skill_pages(skills))]
+
+
+def install(app: FastAPI, skills: Iterable[Skill]) -> None:
+    """Add the console's pages, the skills' pages (each skill's `console`), its static files and its sign-in
+    redirect to `app`."""
+    pages = skill_pages(skills)
+    for each in routers(skills):
         app.include_router(each)
-    for skill in SKILL_CONSOLES:
+    for skill in pages:
         if skill.on_install is not None:
             skill.on_install(app)
     # One loader for the shell's templates and the skills': a skill's page extends the shell's base.html.
-    folders = [HERE / "templates", *(skill.templates for skill in SKILL_CONSOLES if skill.templates is not None)]
+    folders = [HERE / "templates", *(skill.templates for skill in pages if skill.templates is not None)]
     app.state.console_templates = Jinja2Templates(directory=folders)
     app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="console-static")
 

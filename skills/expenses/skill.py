@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from functools import partial
+from typing import TYPE_CHECKING
 
 from bot.db import local_date
 from bot.jobs import Job
@@ -53,6 +54,9 @@ from skills.expenses.parse import ParsedExpense, parse_expense
 from skills.expenses.receipts import ReceiptFields, ReceiptUnreadable, read_receipt
 from skills.expenses.service import LABELS, Draft, money
 from skills.policy.skill import answer_from_sources, answer_in_between, cited_reply
+
+if TYPE_CHECKING:
+    from bot.console.shell import ConsolePages
 
 log = logging.getLogger(__name__)
 _STATUS = re.compile(
@@ -114,6 +118,13 @@ class ExpenseSkill:
             return self.handle
         read = self._read_receipt(message, ahead.settings)
         return lambda message, ctx: self.handle(message, ctx, read=read)
+
+    @property
+    def console(self) -> ConsolePages:
+        """Its staff console pages (imported here: they import the console shell, which imports the runtime)."""
+        from skills.expenses.console import PAGES  # noqa: PLC0415
+
+        return PAGES
 
     def handle(self, message: Message, ctx: SkillContext, *, read: ReceiptRead | None = None) -> Reply:
         """Answer a message; `read` is its receipt as `prepare` read it (read here when not given)."""

@@ -8,6 +8,7 @@ import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -36,6 +37,9 @@ from skills.it.screenshots import Screenshots, read_screenshots
 from skills.it.service import STATUS_LABELS
 from skills.it.threads import relay
 from skills.policy.skill import answer_from_sources, cited_reply, topic_actions
+
+if TYPE_CHECKING:
+    from bot.console.shell import ConsolePages
 
 log = logging.getLogger(__name__)
 _STATUS_QUESTION = re.compile(
@@ -126,6 +130,13 @@ class ItSkill:
         steps = self._security_steps(ahead.index, report) if found.security else None
         prepared = Prepared(read=read, found=found, vectors=vectors, steps=steps)
         return lambda message, ctx: self.handle(message, ctx, prepared=prepared)
+
+    @property
+    def console(self) -> ConsolePages:
+        """Its staff console pages (imported here: they import the console shell, which imports the runtime)."""
+        from skills.it.console import PAGES  # noqa: PLC0415
+
+        return PAGES
 
     def handle(self, message: Message, ctx: SkillContext, *, prepared: Prepared | None = None) -> Reply:
         """Answer a message; `prepared` is what `prepare` worked out before the transaction (done here when not

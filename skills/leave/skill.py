@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import date
 from functools import partial
+from typing import TYPE_CHECKING
 
 from bot.jobs import Job
 from bot.messages import Button, Message, Reply
@@ -33,6 +34,9 @@ from skills.leave.reading import local_today, parse_request
 from skills.leave.records import LeaveRecords
 from skills.leave.requests import fmt_days, fmt_range
 from skills.policy.skill import answer_from_sources, answer_in_between, cited_reply
+
+if TYPE_CHECKING:
+    from bot.console.shell import ConsolePages
 
 _STATUS = re.compile(
     r"\b(approved|pending|status|denied|declined|rejected|heard back|hear back|waiting on|been decided)\b", re.I
@@ -96,6 +100,13 @@ class LeaveSkill:
         self._unknown_action = on(lambda request, message, ctx: no_longer_available(message, ctx))
 
     # ------------------------------------------------------------ dispatch
+
+    @property
+    def console(self) -> ConsolePages:
+        """Its staff console pages (imported here: they import the console shell, which imports the runtime)."""
+        from skills.leave.console import PAGES  # noqa: PLC0415
+
+        return PAGES
 
     def handle(self, message: Message, ctx: SkillContext) -> Reply:
         if message.action_id:

@@ -35,6 +35,7 @@ from skills.policy import action_ids as policy_action_ids
 from skills.smalltalk import NOT_SURE
 
 if TYPE_CHECKING:
+    from bot.console.shell import ConsolePages
     from integrations.llm import AnswerWriter
 
 UNSURE = (
@@ -225,6 +226,13 @@ class PolicySkill:
             policy_action_ids.RESOLVE: self._resolve,
             policy_action_ids.PUBLISH: self._publish,
         }
+
+    @property
+    def console(self) -> ConsolePages:
+        """Its staff console pages (imported here: they import the console shell, which imports the runtime)."""
+        from skills.policy.console import PAGES  # noqa: PLC0415
+
+        return PAGES
 
     def handle(self, message: Message, ctx: SkillContext) -> Reply:
         if message.action_id:

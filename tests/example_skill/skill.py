@@ -26,6 +26,8 @@ class ParkingSkill:
         "car park space for wednesday",
     )
 
+    console = None  # no console pages
+
     def __init__(self) -> None:
         self.actions: Mapping[str, ActionHandler] = {CANCEL: self._cancel}  # its buttons, by action id
         # What it runs on a timer: the scheduler leader runs it with a JobContext (database, settings, now).
