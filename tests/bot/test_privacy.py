@@ -14,6 +14,7 @@ from bot.privacy import (
     MEDICAL,
     WITHHELD,
     RedactingFilter,
+    has_payment_details,
     install_log_redaction,
     redact_pii,
     sensitive_topic,
@@ -65,6 +66,9 @@ REDACTIONS = [
     ("zip 90210", "zip 90210"),
     ("employee id 100234", "employee id 100234"),
     ("expense account 6400 for travel", "expense account 6400 for travel"),
+    # An account of a system is no bank account: an IT request naming one is not refused as payment details.
+    ("please add AWS account 123456789012 to the SSO group", "please add AWS account 123456789012 to the SSO group"),
+    ("service account 4410239987 can't reach the API", "service account 4410239987 can't reach the API"),
     ("timestamp 1712345678901 in the logs", "timestamp 1712345678901 in the logs"),
     ("", ""),
 ]
@@ -245,3 +249,8 @@ def test_install_adds_the_filter_once_to_every_handler() -> None:
     finally:
         if logging.lastResort is not None:
             logging.lastResort.removeFilter(first)
+
+
+def test_a_system_accounts_number_is_no_payment_detail() -> None:
+    assert not has_payment_details("please add AWS account 123456789012 to the SSO group")
+    assert has_payment_details("please pay it to my bank account 123456789012")
