@@ -1,4 +1,5 @@
-"""The one typed configuration object, read from the environment (and an optional .env file)."""
+"""The one typed configuration object, read from the environment (and an optional .env file): the platform's
+settings here, and each skill's, declared in its package (`skills/<skill>/settings.py`), joined in."""
 
 from __future__ import annotations
 
@@ -8,11 +9,17 @@ from pathlib import Path
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from skills.expenses.settings import ExpenseSettings
+from skills.it.settings import ItSettings
+from skills.leave.settings import LeaveSettings
+from skills.policy.settings import PolicySettings
+
 SLACK_DEFAULT_API_URL = "https://slack.com/api/"
 
 
-class Settings(BaseSettings):
-    """Everything configurable. The environment variable names are a contract with ops tooling."""
+class Settings(BaseSettings, PolicySettings, ItSettings, ExpenseSettings, LeaveSettings):
+    """Everything configurable: the platform's settings and the skills'. The environment variable names are a
+    contract with ops tooling."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
@@ -40,10 +47,6 @@ class Settings(BaseSettings):
     # A Chroma server (`chroma run`), e.g. http://chroma.internal:8001, shared by every process and host;
     # unset = an embedded store under the data dir, for one process or one host.
     chroma_url: str | None = Field(default=None, validation_alias="BACKOFFICE_CHROMA_URL")
-    hr_channel: str | None = Field(default=None, validation_alias="BACKOFFICE_HR_CHANNEL")
-    # Confidential matters (medical, harassment, grievances): a private channel only HR is in; unset = hr_channel.
-    hr_private_channel: str | None = Field(default=None, validation_alias="BACKOFFICE_HR_PRIVATE_CHANNEL")
-    it_channel: str | None = Field(default=None, validation_alias="BACKOFFICE_IT_CHANNEL")
     llm: str | None = Field(default=None, validation_alias="BACKOFFICE_LLM")
     llm_base_url: str | None = Field(default=None, validation_alias="BACKOFFICE_LLM_BASE_URL")
     llm_api_key: str | None = Field(default=None, validation_alias="BACKOFFICE_LLM_API_KEY")
@@ -56,19 +59,7 @@ class Settings(BaseSettings):
     dev_mode: bool | None = Field(default=None, validation_alias="BACKOFFICE_DEV_MODE")
     # Router: below this confidence the outcome is out_of_scope.
     router_threshold: float = Field(default=0.4, validation_alias="BACKOFFICE_ROUTER_THRESHOLD")
-    # Policy answers: answerability (knowledge/answer.py) below which the bot says the documents don't answer and
-    # offers HR. 0.50 on our dev sets: answered 0.88 / 0.66 of answerable questions, refused 0.69 / 0.63 of the
-    # unanswerable ones (TTS / GitLab handbook); 0.45 answers more (0.95 / 0.84) and refuses less (0.49 / 0.47).
-    answer_min_score: float = Field(default=0.50, validation_alias="BACKOFFICE_ANSWER_MIN_SCORE")
     max_message_chars: int = Field(default=4000, validation_alias="BACKOFFICE_MAX_MESSAGE_CHARS")
-    # Leave types and rules (YAML); None = the bundled skills/leave/leave_types.yml.
-    leave_config: Path | None = Field(default=None, validation_alias="BACKOFFICE_LEAVE_CONFIG")
-    # IT tickets: who is mentioned for security incidents (e.g. "<!subteam^S0SECURITY>"), SLA configuration.
-    security_mention: str = Field(default="@security-oncall", validation_alias="BACKOFFICE_SECURITY_MENTION")
-    it_config: Path | None = Field(default=None, validation_alias="BACKOFFICE_IT_CONFIG")
-    # Expenses: policy file (YAML) and where finance approvals are posted (Slack channel id).
-    expense_config: Path | None = Field(default=None, validation_alias="BACKOFFICE_EXPENSE_CONFIG")
-    finance_channel: str | None = Field(default=None, validation_alias="BACKOFFICE_FINANCE_CHANNEL")
     # Outbound webhook for ticket events (signed with HMAC-SHA256); unset = no webhook.
     webhook_url: str | None = Field(default=None, validation_alias="BACKOFFICE_WEBHOOK_URL")
     webhook_secret: str | None = Field(default=None, validation_alias="BACKOFFICE_WEBHOOK_SECRET")
@@ -123,25 +114,5 @@ class Settings(BaseSettings):
         return self.data_dir / "uploads"
 
     @property
-    def it_destination(self) -> str:
-        """Where tickets are triaged: the Slack IT channel, or the web console's IT queue offline."""
-        return self.it_channel or "web:it"
-
-    @property
-    def finance_destination(self) -> str:
-        """Where finance approves and reimburses: the Slack finance channel, or the web chat's finance view."""
-        return self.finance_channel or "web:finance"
-
-    @property
     def slack_enabled(self) -> bool:
         return bool(self.slack_bot_token and self.slack_signing_secret)
-
-    @property
-    def hr_destination(self) -> str:
-        """Where escalations are posted: the Slack HR channel, or the web console's HR queue offline."""
-        return self.hr_channel or "web:hr"
-
-    @property
-    def hr_private_destination(self) -> str:
-        """Where confidential matters are posted: the private HR channel, else the HR destination."""
-        return self.hr_private_channel or self.hr_destination
