@@ -69,6 +69,8 @@ PERSONAL = "personal"  # asks about the employee's own records: the skill's reco
 TOPIC_SKILLS = ("leave", "expense", "it")
 POLICY = "policy"
 DOCUMENTS_FIRST = "documents_first"
+FILE_ALONE = "file_alone"  # a photo or PDF without a word: a receipt
+_RECEIPT_TYPE = re.compile(r"image/|application/pdf$")  # as Slack types it; the skill sniffs the bytes again
 AMBIGUOUS = "ambiguous"  # two skills about as likely: the assistant asks which one (once)
 
 _RECORD = r"(request|claim|ticket|expense|reimbursement|voucher|leave|pto|vacation|holiday|time off|(\w+)?days? off|"
@@ -293,7 +295,7 @@ class Route:
     # | "question" (a question on `topic`'s subject, answered from the documents)
     # | "documents_first" (no skill fits a question: the documents answer it, or the menu is shown)
     # | "personal" (a question about the employee's own records, sent to the skill that keeps them)
-    # | "error_output" (a pasted stack trace: something broke, for IT)
+    # | "error_output" (a pasted stack trace: something broke, for IT) | "file_alone" (a receipt without words)
     reason: str
     act: str = REQUEST
     topic: str | None = None  # the skill whose subject a question is on (its action is offered)
@@ -429,6 +431,9 @@ class Router:
         for, a reply under a card — are applied by the assistant, which knows the conversation.)"""
         if message.action_id:
             return Route(message.action_id.split(":", 1)[0], 1.0, "action")
+        if not message.text.strip() and message.files and all(_RECEIPT_TYPE.match(f.mimetype) for f in message.files):
+            # A photo or PDF without a word is a receipt to claim (a screenshot for IT comes with what broke).
+            return Route("expense", 1.0, FILE_ALONE)
         route = self.classify(message.text)
         if route.reason in ("sensitive", "empty", "gibberish"):
             return route

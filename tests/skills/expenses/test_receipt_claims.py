@@ -1,0 +1,74 @@
+"""Receipts over Slack as people send them (issue 19): a photo without a word starts a claim, the answer to a
+follow-up completes the same claim with its receipt, a draft's copy is a duplicate, and the currency is never
+silently the base currency."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+
+from bot.models import Expense
+from bot.runtime import Runtime
+from tests.conftest import LiveServer
+from tests.skills.expenses.test_receipts import render_receipt
+from tests.slack_payloads import message_event, post_event
+from tests.slack_standin import SlackStandIn
+
+NOW = datetime(2026, 11, 23, 16, 0, tzinfo=UTC)  # Monday
+CHANNEL = "D0SOFIA001"
+USER = "U0000DEVONE"  # Sofia Rossi, in Italy
+
+RINGGIT = [
+    ("KEDAI KOPI SERI MAJU", ""),
+    ("NO. 8, JALAN MERANTI 2, PETALING JAYA", ""),
+    ("DATE: 20/11/2026 TIME: 13:05", ""),
+    ("NASI LEMAK 2 x 21.10", "42.20"),
+    ("TOTAL (RM)", "42.20"),
+    ("CASH", "50.00"),
+]
+
+
+def receipt_png(lines: list[tuple[str, str]]) -> bytes:
+    buffer = io.BytesIO()
+    render_receipt(lines).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def share(
+    slack: SlackStandIn, http: httpx.Client, server: LiveServer, text: str, file: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """`USER` writes `text` in their DM with the bot, with `file` shared (a file_share event) when given."""
+    if file is None:
+        event = message_event(USER, text, CHANNEL, "im")
+    else:
+        event = message_event(USER, text, CHANNEL, "im", files=[file])
+        event["event"]["subtype"] = "file_share"
+    assert post_event(http, server.url, event).status_code == 200
+    return event
+
+
+def expenses(runtime: Runtime) -> list[Expense]:
+    with runtime.database.session_scope() as session:
+        rows = list(session.scalars(select(Expense).order_by(Expense.id)))
+        session.expunge_all()
+        return rows
+
+
+def test_a_receipt_photo_without_a_word_starts_a_claim(
+    server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client, tesseract: None
+) -> None:
+    runtime.assistant.clock = lambda: NOW
+    photo = slack.add_file("F0PHOTO001", receipt_png(RINGGIT), "IMG_2041.png", "image/png")
+    event = share(slack, http, server, "", photo)
+    card = slack.wait_for_post(lambda c: c.params.get("thread_ts") == event["event"]["ts"], timeout=30)
+    assert "not sure" not in card.params["text"].lower()
+    assert "claim #" in card.params["text"] and "42.20 MYR" in card.params["text"], card.params["text"]
+    assert "Receipt: attached" in card.params["text"]
+    [claim] = expenses(runtime)
+    assert (claim.status, claim.amount, claim.currency) == ("draft", Decimal("42.20"), "MYR")
+    assert claim.receipt_sha256 is not None
