@@ -51,6 +51,7 @@ from skills.expenses.cards import NAME, ExpenseCards, approval_key, card_key, dr
 from skills.expenses.config import ExpensePolicy, load_expense_policy
 from skills.expenses.edits import ExpenseEdits
 from skills.expenses.parse import ParsedExpense, parse_expense
+from skills.expenses.pending import RECEIPT, kept_receipt, receipt_memo
 from skills.expenses.receipts import ReceiptFields, ReceiptUnreadable, read_receipt
 from skills.expenses.service import LABELS, Draft, money
 from skills.policy.skill import answer_from_sources, answer_in_between, cited_reply
@@ -140,9 +141,17 @@ class ExpenseSkill:
             receipt = read.receipt
         # A claim this skill asked one more detail of ("When did you spend it?"), if that was the last thing said.
         pending = pending_memo(ctx, self.name, PENDING) if receipt is None else None
+        # The receipt that question was about, if any: the answer completes the claim with it.
+        kept_memo = pending_memo(ctx, self.name, RECEIPT) if pending is not None else None
+        kept = kept_receipt(kept_memo)
         if pending is not None and drops_it(text):
             return Reply(text="Okay, I've dropped that claim. Nothing was saved.", skill=self.name)
-        if receipt is None and (ctx.about_own_records or _STATUS.search(text)) and not re.search(r"\d", text):
+        if (
+            receipt is None
+            and kept is None
+            and (ctx.about_own_records or _STATUS.search(text))
+            and not re.search(r"\d", text)
+        ):
             return self._status(ctx)
         today = local_date(ctx.now(), ctx.employee.tz)
         parsed = self._parse(text, ctx, today)
@@ -153,21 +162,27 @@ class ExpenseSkill:
                 ctx,
                 message.channel_type,
                 self.name,
-                waiting={PENDING: pending},
+                waiting={PENDING: pending, **receipt_memo(kept)},
                 ask_again="Now, about your claim: " + self._still_missing(pending, ctx, today),
             )
         if receipt is None and parsed.amount is None and _QUESTION.search(text):
             answer = answer_from_sources(text, ctx, message.channel_type)
             if answer.confident:
                 return cited_reply(text, answer, ctx, self.name)
-        if pending is not None and self._missing(parsed, None) and (parsed.amount or parsed.spent_on):
-            # The answer to the question (an amount, a date): read together with the claim it completes. The
-            # kind of expense is asked once: still unsaid, it is "other" on the card, which Edit changes.
-            text = f"{pending} {text}"
+        if pending is not None and (
+            kept is not None or (self._missing(parsed, None) and (parsed.amount or parsed.spent_on))
+        ):
+            # The answer to the question (an amount, a date, what it was for): read together with the claim it
+            # completes, and its receipt. The kind of expense is asked once: still unsaid, it is guessed from the
+            # receipt or "other" on the card, which Edit changes.
+            text = f"{pending} {text}".strip()
             parsed = self._parse(text, ctx, today)
+            receipt = kept
             if parsed.category is None:
                 parsed = replace(
-                    parsed, category="other", questions=tuple(q for q in parsed.questions if "kind of" not in q)
+                    parsed,
+                    category=_category_guess(kept[1] if kept else None),
+                    questions=tuple(q for q in parsed.questions if "kind of" not in q),
                 )
         return self._claim(text, parsed, receipt, message, ctx, today)
 
@@ -189,14 +204,17 @@ class ExpenseSkill:
     @staticmethod
     def _missing(parsed: ParsedExpense, fields: ReceiptFields | None) -> list[str]:
         """The questions to ask before a claim can be drafted: its own, then the amount and the date."""
-        asked = " ".join(parsed.questions).lower()
+        questions = [q for q in parsed.questions if not _receipt_answers(q, fields)]
+        asked = " ".join(questions).lower()
+        no_amount = parsed.amount is None and (fields is None or fields.total is None)
+        no_date = parsed.spent_on is None and (fields is None or fields.date is None)
         missing = []
-        if parsed.amount is None and (fields is None or fields.total is None) and "how much" not in asked:
+        if no_amount and "how much" not in asked:
             missing.append("How much was it (with the currency)?")
-        if parsed.spent_on is None and (fields is None or fields.date is None) and "when" not in asked:
+        if no_date and "when" not in asked:
             missing.append("On which date?")
-        if missing or (parsed.questions and not fields):
-            return list(dict.fromkeys([*parsed.questions, *missing]))
+        if no_amount or no_date or (questions and not fields):
+            return list(dict.fromkeys([*questions, *missing]))
         return []
 
     # ------------------------------------------------------------ claims
@@ -249,7 +267,8 @@ class ExpenseSkill:
         if questions:
             # The next message here is the answer: it is read together with this one (see handle).
             ctx.conversation.awaiting_skill = self.name
-            return Reply(text=" ".join(questions) + " Nothing was saved yet.", skill=self.name, memo={PENDING: text})
+            memo = {PENDING: text, **receipt_memo(receipt)}
+            return Reply(text=" ".join(questions) + " Nothing was saved yet.", skill=self.name, memo=memo)
         assert amount is not None and currency is not None and spent_on is not None
         if currency not in self.policy.rates:
             return Reply(
@@ -422,3 +441,12 @@ def _category_guess(fields: ReceiptFields | None) -> str:
     if fields and fields.merchant and re.search(r"restaurant|cafe|café|coffee|kopitiam|food", fields.merchant, re.I):
         return "meals"
     return "other"
+
+
+def _receipt_answers(question: str, fields: ReceiptFields | None) -> bool:
+    """The sentence's "How much was it?" or "When did you spend it?" when the receipt shows the total or date."""
+    if fields is None:
+        return False
+    return (fields.total is not None and question.startswith("How much was it?")) or (
+        fields.date is not None and question == "When did you spend it?"
+    )

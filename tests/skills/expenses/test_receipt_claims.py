@@ -72,3 +72,24 @@ def test_a_receipt_photo_without_a_word_starts_a_claim(
     [claim] = expenses(runtime)
     assert (claim.status, claim.amount, claim.currency) == ("draft", Decimal("42.20"), "MYR")
     assert claim.receipt_sha256 is not None
+
+
+def test_the_answer_to_a_question_about_a_receipt_completes_the_same_claim_with_it(
+    server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client, tesseract: None
+) -> None:
+    runtime.assistant.clock = lambda: NOW
+    undated = [line for line in RINGGIT if not line[0].startswith("DATE")]
+    photo = slack.add_file("F0PHOTO002", receipt_png(undated), "IMG_2042.png", "image/png")
+    event = share(slack, http, server, "", photo)
+    thread = event["event"]["ts"]
+    asked = slack.wait_for_post(lambda c: c.params.get("thread_ts") == thread, timeout=30)
+    assert "when did you spend it" in asked.params["text"].lower() and expenses(runtime) == [], asked.params["text"]
+
+    answer = message_event(USER, "last friday, client lunch with 2 people", CHANNEL, "im", thread_ts=thread)
+    assert post_event(http, server.url, answer).status_code == 200
+    card = slack.wait_for_post(lambda c: c.params.get("thread_ts") == thread and "claim #" in c.params["text"])
+    assert "42.20 MYR" in card.params["text"] and "Receipt: attached" in card.params["text"], card.params["text"]
+    [claim] = expenses(runtime)
+    assert (claim.amount, claim.currency, claim.spent_on.isoformat()) == (Decimal("42.20"), "MYR", "2026-11-20")
+    assert claim.receipt_sha256 is not None and claim.receipt_path is not None
+    assert (claim.category, claim.attendees) == ("meals", 3)  # you and 2 people
