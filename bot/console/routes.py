@@ -8,11 +8,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Form, HTTPException, Query, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot import insights
 from bot.console import admin, auth, charts
@@ -29,7 +32,9 @@ from bot.console.shell import (
     back,
     count,
     page,
+    refused,
     require,
+    wants_json,
 )
 from bot.db import utcnow
 from bot.digest import format_duration, format_share
@@ -336,6 +341,13 @@ def install(app: FastAPI, skills: Iterable[Skill]) -> None:
     @app.get("/console/vendor/plotly.min.js", include_in_schema=False)
     def plotly_script() -> FileResponse:
         return FileResponse(plotly_js(), media_type="text/javascript", headers={"Cache-Control": "max-age=86400"})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        # A person's browser refused under /console gets a page saying why; API clients keep FastAPI's JSON.
+        if exc.status_code == 403 and request.url.path.startswith("/console") and not wants_json(request):
+            return await run_in_threadpool(refused, request, str(exc.detail))  # it reads the directory
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(SignInNeeded)
     def sign_in(request: Request, _exc: SignInNeeded) -> Response:

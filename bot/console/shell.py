@@ -99,11 +99,30 @@ def poster(session: SessionDep, viewer: ViewerDep, csrf: CsrfField = "") -> View
 PosterDep = Annotated[Viewer, Depends(poster)]
 
 
+# Who a role's pages are for, as the refusal names them.
+AUDIENCES = {"hr": "HR", "it": "IT", "finance": "finance", "manager": "managers", "admin": "admins"}
+
+
 def require(viewer: Viewer, role: str) -> None:
     if not viewer.has(role):
-        raise HTTPException(
-            status_code=403, detail=f"This page is for {role.upper() if role != 'manager' else 'managers'}."
-        )
+        raise HTTPException(status_code=403, detail=f"This page is for {AUDIENCES.get(role, role)}.")
+
+
+def wants_json(request: Request) -> bool:
+    """An API client rather than a browser: under /api/, or asking for JSON."""
+    return request.url.path.startswith("/api/") or "application/json" in request.headers.get("accept", "")
+
+
+def refused(request: Request, reason: str) -> HTMLResponse:
+    """A console refusal as a page for a person: why, and where to go (home, or sign in as someone else)."""
+    session = session_of(request)
+    try:
+        viewer: Viewer | None = current_user(request, session)
+    except SignInNeeded:
+        viewer = None
+    response = page(request, "denied.html", session, user=viewer, reason=reason)
+    response.status_code = 403
+    return response
 
 
 def page(request: Request, name: str, session: ConsoleSession, **context: Any) -> HTMLResponse:
