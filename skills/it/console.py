@@ -27,7 +27,7 @@ from bot.db import utcnow
 from skills.it import action_ids
 from skills.it.models import Incident, Ticket
 from skills.it.service import OPEN
-from skills.it.sla import sla_state
+from skills.it.sla import sla_clocks, span
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -43,6 +43,9 @@ TICKET_ACTIONS = {
     "waiting": action_ids.WAITING,
     "resolve": action_ids.RESOLVE_SUBMIT,
 }
+
+
+CLOCK_LABELS = {"ok": "ok", "warn": "warning", "breach": "breached", "met": "met", "missed": "missed"}
 
 
 @router.get("/it")
@@ -82,7 +85,10 @@ def it_page(
                 "status": t.status,
                 "assignee": t.assignee.name if t.assignee else "",
                 "created": t.created_at,
-                "sla": sla_state(t, rt.it_config, now),
+                "clocks": {
+                    c.name: {"state": c.state, "label": CLOCK_LABELS[c.state], "target": span(c.target)}
+                    for c in sla_clocks(t, rt.it_config, now)
+                },
             }
             for t in db.scalars(query)
         ]
@@ -127,6 +133,8 @@ def it_act(
     require(viewer, "it")
     if action not in TICKET_ACTIONS:
         raise HTTPException(status_code=404, detail="No such ticket action.")
+    if action == "assign" and not assignee:
+        return back("/console/it", f"Ticket #{ticket_id} not assigned: choose who to assign it to.")
     form = {"note": note} if action == "resolve" else {"selected": assignee} if action == "assign" else None
     reply = act(rt, viewer, TICKET_ACTIONS[action], str(ticket_id), form)
     return back("/console/it", reply.text)

@@ -4,12 +4,14 @@ requester does not count."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import audit, outbox
+from bot.db import aware
 from bot.jobs import Job, JobContext
 from skills.it.config import ItConfig
 from skills.it.models import Ticket
@@ -17,24 +19,19 @@ from skills.it.service import OPEN, sla_elapsed
 
 
 def _due_alerts(ticket: Ticket, config: ItConfig, now: datetime) -> list[tuple[str, str]]:
-    sla = config.sla.get(ticket.priority)
-    if sla is None:
-        return []
-    elapsed = sla_elapsed(ticket, now)
-    targets = [("resolution", sla.resolution)]
-    if ticket.first_response_at is None:
-        targets.insert(0, ("response", sla.response))
     due: list[tuple[str, str]] = []
-    for name, target in targets:
-        if elapsed >= target:
-            due.append((f"{name}:breach", f"🚨 SLA breached: {name} target of {_span(target)} passed"))
-        elif elapsed >= target * config.warn_at:
-            due.append((f"{name}:warn", f"⚠️ {int(config.warn_at * 100)}% of the {_span(target)} {name} target used"))
+    for clock in sla_clocks(ticket, config, now):
+        if clock.state == "breach":
+            due.append((f"{clock.name}:breach", f"🚨 SLA breached: {clock.name} target of {span(clock.target)} passed"))
+        elif clock.state == "warn":
+            share = int(config.warn_at * 100)
+            due.append((f"{clock.name}:warn", f"⚠️ {share}% of the {span(clock.target)} {clock.name} target used"))
     return [(key, text) for key, text in due if key not in (ticket.sla_alerts or [])]
 
 
-def _span(target: object) -> str:
-    seconds = int(target.total_seconds())  # type: ignore[attr-defined]
+def span(target: timedelta) -> str:
+    """A target as people say it: "4 h", "15 min"."""
+    seconds = int(target.total_seconds())
     return f"{seconds // 3600} h" if seconds >= 3600 and seconds % 3600 == 0 else f"{seconds // 60} min"
 
 
@@ -67,18 +64,41 @@ def check_slas(session: Session, *, config: ItConfig, now: datetime, it_destinat
     return queued
 
 
-def sla_state(ticket: Ticket, config: ItConfig, now: datetime) -> str:
-    """Where a ticket stands against its resolution target, for colouring queues: "ok", "warn" (past the warning
-    share), "breach" (open past the target), "met" or "missed" (resolved within or after it), "none" (no target)."""
+@dataclass(frozen=True)
+class Clock:
+    """One SLA clock of a ticket: "response" or "resolution", its target and where the ticket stands against it:
+    "ok", "warn" (past the warning share), "breach" (running past the target), "met" or "missed" (stopped within
+    or after it)."""
+
+    name: str
+    target: timedelta
+    state: str
+
+
+def clock_state(elapsed: timedelta, target: timedelta, warn_at: float, *, stopped: bool) -> str:
+    if stopped:
+        return "met" if elapsed <= target else "missed"
+    if elapsed >= target:
+        return "breach"
+    return "warn" if elapsed >= target * warn_at else "ok"
+
+
+def sla_clocks(ticket: Ticket, config: ItConfig, now: datetime) -> list[Clock]:
+    """The ticket's response and resolution clocks (none without a target for its priority). The SLA watch alerts
+    on the running ones and the queue shows both. The response clock stops at the first response (or at the
+    resolution, if that came first); putting a ticket on hold is itself a response, so it never pauses."""
     sla = config.sla.get(ticket.priority)
     if sla is None:
-        return "none"
-    elapsed = sla_elapsed(ticket, ticket.resolved_at or now)
-    if ticket.status not in OPEN:
-        return "met" if elapsed <= sla.resolution else "missed"
-    if elapsed >= sla.resolution:
-        return "breach"
-    return "warn" if elapsed >= sla.resolution * config.warn_at else "ok"
+        return []
+    closed = ticket.status not in OPEN
+    responded = aware(ticket.first_response_at, now) or (aware(ticket.resolved_at, now) if closed else None)
+    if responded is not None:
+        response = clock_state(responded - (aware(ticket.created_at, now) or now), sla.response, 1.0, stopped=True)
+    else:
+        response = clock_state(sla_elapsed(ticket, now), sla.response, config.warn_at, stopped=closed)
+    ended = (ticket.resolved_at or now) if closed else now  # a reopened ticket's clock runs on
+    resolution = clock_state(sla_elapsed(ticket, ended), sla.resolution, config.warn_at, stopped=closed)
+    return [Clock("response", sla.response, response), Clock("resolution", sla.resolution, resolution)]
 
 
 def scheduled(config: ItConfig) -> tuple[Job, ...]:
