@@ -28,7 +28,7 @@ from bot.console.shell import (
     page,
     require,
 )
-from bot.db import utcnow
+from bot.db import aware, utcnow
 from bot.models import ChatMessage, Escalation, Faq, KnowledgeDocument
 from bot.runtime import Runtime
 from integrations.files import sniff_kind, too_big
@@ -56,6 +56,7 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 @router.get("/hr")
 def hr_page(request: Request, session: SessionDep, viewer: ViewerDep, rt: RuntimeDep) -> HTMLResponse:
     require(viewer, "hr")
+    now = utcnow()
     with rt.database.session_scope() as db:
         escalations = list(
             db.scalars(
@@ -73,9 +74,10 @@ def hr_page(request: Request, session: SessionDep, viewer: ViewerDep, rt: Runtim
                 "status": e.status,
                 "sensitive": e.sensitive,
                 "asked": e.created_at,
+                "age": waited(now - (aware(e.created_at, now) or now)),
                 "answer": e.answer,
             }
-            for e in escalations
+            for e in escalations  # open ones first, each group oldest first: the longest wait on top
         ]
         faqs = [
             {"id": f.id, "question": f.question, "answer": f.answer}
@@ -107,6 +109,16 @@ def hr_page(request: Request, session: SessionDep, viewer: ViewerDep, rt: Runtim
         documents=documents,
         audiences=AUDIENCES,
     )
+
+
+def waited(age: timedelta) -> str:
+    """How long a question has waited, as a queue shows it: "40 min", "3 h", "2 d"."""
+    minutes = int(age.total_seconds() // 60)
+    if minutes < 60:
+        return f"{max(minutes, 0)} min"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h"
+    return f"{minutes // (24 * 60)} d"
 
 
 def _escalation_action(rt: Runtime, escalation_id: int, policy_action: str, sensitive_action: str) -> str:

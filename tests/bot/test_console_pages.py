@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from bot.db import utcnow
 from bot.directory import get_by_slack_id
+from bot.escalations import create_escalation
 from bot.runtime import Runtime
 from skills.it.models import Ticket
 from skills.it.service import create_ticket
@@ -138,3 +139,26 @@ def test_the_assign_control_starts_unassigned_and_an_unchosen_click_changes_noth
     with runtime.database.session_scope() as db:
         ticket = db.get_one(Ticket, ticket_id)
         assert ticket.assignee_id is None and ticket.status == "new"
+
+
+def test_the_hr_queue_shows_how_long_each_question_has_waited_oldest_first(
+    server: LiveServer, runtime: Runtime
+) -> None:
+    now = utcnow()
+    ages = {"fresh": timedelta(minutes=20), "hours": timedelta(hours=3, minutes=10), "days": timedelta(days=2, hours=1)}
+    ids: dict[str, int] = {}
+    with runtime.database.session_scope() as db:
+        asker = get_by_slack_id(db, "U0000DEVTWO")
+        assert asker is not None
+        for key, age in ages.items():  # made newest first, so the ids run against the ages
+            escalation = create_escalation(db, employee=asker, conversation=None, question=f"{key}?", sources=[])
+            escalation.created_at = now - age
+            ids[key] = escalation.id
+    with browser(server.url) as client:
+        sign_in(client, "U0000HRLEAD")
+        page = client.get("/console/hr").text
+    shown = [int(found) for found in re.findall(r'<article class="card escalation" id="escalation-(\d+)">', page)]
+    assert shown == [ids["days"], ids["hours"], ids["fresh"]]
+    for key, words in (("days", "waiting 2 d"), ("hours", "waiting 3 h"), ("fresh", "waiting 20 min")):
+        card = page.split(f'id="escalation-{ids[key]}"', 1)[1].split("</article>", 1)[0]
+        assert words in card, card
