@@ -117,6 +117,13 @@ class EmployeeOut(BaseModel):
     slack_id: str
     name: str
     roles: list[str]
+    label: str = Field(description="What the web chat's picker shows: the name, and the staff roles when any")
+
+
+def picker_label(name: str, roles: list[str]) -> str:
+    """The name with the staff roles, as in "Daniel Kim (manager)"; the name alone for someone only an employee."""
+    staff = [role for role in roles if role != "employee"]
+    return f"{name} ({', '.join(staff)})" if staff else name
 
 
 UNAUTHORIZED: dict[int | str, dict[str, Any]] = {401: {"model": Problem, "description": "No valid API token"}}
@@ -411,7 +418,13 @@ def add_web_chat(app: FastAPI) -> None:
             if signed_in is not None:
                 query = query.where(Employee.slack_id == signed_in)
             return [
-                EmployeeOut(slack_id=e.slack_id, name=e.name, roles=sorted(e.role_set)) for e in session.scalars(query)
+                EmployeeOut(
+                    slack_id=e.slack_id,
+                    name=e.name,
+                    roles=sorted(e.role_set),
+                    label=picker_label(e.name, sorted(e.role_set)),
+                )
+                for e in session.scalars(query)
             ]
 
     def known_user(rt: Runtime, slack_id: str) -> Employee:
