@@ -37,7 +37,6 @@ from bot.console.shell import (
     wants_json,
 )
 from bot.db import utcnow
-from bot.digest import format_duration, format_share
 from bot.directory import get_by_slack_id
 from bot.models import Employee, Escalation, Expense, Faq, LeaveRequest
 from skills.base import Skill
@@ -297,10 +296,9 @@ def insights_page(
         user=viewer,
         days=days,
         figures=figures,
+        tiles=charts.tiles(figures),
         charts_json=charts.chart_json(figures),
         clusters=clusters,
-        span=format_duration,
-        percent=format_share,
     )
 
 

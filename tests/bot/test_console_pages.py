@@ -3,15 +3,20 @@ the IT assign control and the insights tiles; over real HTTP on SQLite and Postg
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
+from bot import insights
+from bot.console import charts
 from bot.db import utcnow
 from bot.directory import get_by_slack_id
 from bot.escalations import create_escalation
+from bot.insight_measures import Durations
 from bot.runtime import Runtime
 from skills.it.models import Ticket
 from skills.it.service import create_ticket
@@ -162,3 +167,82 @@ def test_the_hr_queue_shows_how_long_each_question_has_waited_oldest_first(
     for key, words in (("days", "waiting 2 d"), ("hours", "waiting 3 h"), ("fresh", "waiting 20 min")):
         card = page.split(f'id="escalation-{ids[key]}"', 1)[1].split("</article>", 1)[0]
         assert words in card, card
+
+
+NONE = Durations(count=0, median_seconds=None, p90_seconds=None)
+
+
+def figures_with(
+    *,
+    deflection: insights.Deflection | None = None,
+    tickets: insights.ResponseTimes | None = None,
+    sla: insights.SlaShare | None = None,
+    leave_pending: int = 0,
+) -> charts.Figures:
+    quiet = insights.ResponseTimes(opened=0, first_response=NONE, resolution=NONE, awaiting_response=0, unresolved=0)
+    no_sla = insights.SlaShare(met=0, breached=0, pending=0, share_met=None)
+    return charts.Figures(
+        messages=insights.MessagesPerDay(days=(), series=(), total=0),
+        deflection=deflection
+        or insights.Deflection(questions=0, deflected=0, followed_up=0, pending=0, window_days=7, rate=None),
+        feedback=insights.FeedbackSummary(up=0, down=0, share_positive=None),
+        tickets=tickets or quiet,
+        escalations=quiet,
+        sla=insights.SlaCompliance(response=no_sla, resolution=sla or no_sla),
+        leave=insights.ApprovalTimes(
+            submitted=leave_pending, approved=0, declined=0, pending=leave_pending, time_to_decision=NONE
+        ),
+        expenses=insights.ApprovalTimes(submitted=0, approved=0, declined=0, pending=0, time_to_decision=NONE),
+    )
+
+
+def test_insight_tiles_say_no_data_only_when_there_is_none() -> None:
+    empty = {tile.id: tile for tile in charts.tiles(figures_with())}
+    assert all(tile.value == "no data" for tile in empty.values()), empty
+    waiting = charts.tiles(
+        figures_with(
+            deflection=insights.Deflection(
+                questions=4, deflected=0, followed_up=0, pending=4, window_days=7, rate=None
+            ),
+            tickets=insights.ResponseTimes(
+                opened=3, first_response=NONE, resolution=NONE, awaiting_response=3, unresolved=3
+            ),
+            sla=insights.SlaShare(met=0, breached=0, pending=3, share_met=None),
+            leave_pending=2,
+        )
+    )
+    shown = {tile.id: tile for tile in waiting}
+    for name in ("deflection", "tickets-response", "tickets-resolution", "sla", "leave"):
+        assert shown[name].value == "pending", shown[name]
+        assert "no data" not in shown[name].text, shown[name]
+    assert shown["tickets-response"].text == "ticket first response, median, 3 awaiting one"
+    assert shown["leave"].text == "leave time to approval, median, 2 awaiting a decision"
+    assert shown["feedback"].value == "no data"  # no votes at all
+
+
+def test_charts_draw_without_the_toolbar_over_their_titles_and_title_pending_figures_as_pending() -> None:
+    figures = figures_with(
+        deflection=insights.Deflection(questions=4, deflected=0, followed_up=0, pending=4, window_days=7, rate=None),
+        sla=insights.SlaShare(met=0, breached=0, pending=3, share_met=None),
+    )
+    drawn = json.loads(charts.chart_json(figures))
+    assert {name: chart["config"]["displayModeBar"] for name, chart in drawn.items()} == dict.fromkeys(drawn, False)
+    titles = {name: chart["layout"]["title"]["text"] for name, chart in drawn.items()}
+    assert titles["deflection"] == "Questions: deflection pending (within 7 days)"
+    assert titles["feedback"] == "Answer feedback: no votes yet"
+    assert titles["sla"] == "Ticket SLA met: response no data, resolution pending"  # no response figures at all
+    script = (Path(charts.__file__).parent / "static" / "charts.js").read_text(encoding="utf-8")
+    assert "figure.config" in script
+
+
+def test_the_insights_page_shows_a_waiting_hr_question_as_pending(server: LiveServer, runtime: Runtime) -> None:
+    with runtime.database.session_scope() as db:
+        asker = get_by_slack_id(db, "U0000DEVTWO")
+        assert asker is not None
+        create_escalation(db, employee=asker, conversation=None, question="may I?", sources=[])
+    with browser(server.url) as client:
+        sign_in(client, "U0000HRLEAD")
+        page = client.get("/console/insights").text
+    tile = page.split('id="escalations-response"', 1)[1].split("</div>", 1)[0]
+    assert "<b>pending</b>" in tile and "1 awaiting one" in tile and "no data" not in tile
+    assert '"displayModeBar": false' in page

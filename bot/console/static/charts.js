@@ -7,7 +7,7 @@
   document.querySelectorAll("[data-chart]").forEach(function (element) {
     var figure = figures[element.getAttribute("data-chart")];
     if (figure) {
-      Plotly.newPlot(element, figure.data, figure.layout, { displaylogo: false, responsive: true });
+      Plotly.newPlot(element, figure.data, figure.layout, figure.config || { displayModeBar: false, responsive: true });
       element.setAttribute("data-drawn", "yes");
     }
   });
