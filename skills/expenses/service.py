@@ -126,10 +126,13 @@ def audit_claim(
                 )
     duplicate = _duplicate(session, employee, draft, exclude_id)
     if duplicate is not None:
+        which = "claim"
+        if duplicate.status == "draft":
+            which = "your draft claim" if duplicate.employee_id == employee.id else "draft claim"
         flags.append(
             Flag(
                 "duplicate",
-                f"Possible duplicate of claim #{duplicate.id} ({money(duplicate.amount, duplicate.currency)}"
+                f"Possible duplicate of {which} #{duplicate.id} ({money(duplicate.amount, duplicate.currency)}"
                 f" on {duplicate.spent_on:%d %b}) — same receipt or same amount, date and merchant.",
             )
         )
@@ -159,6 +162,8 @@ def _same_day_total(
 
 
 def _duplicate(session: Session, employee: Employee, draft: Draft, exclude_id: int | None) -> Expense | None:
+    """The first live claim (a draft too: the first copy is often still one) with the same receipt, or the same
+    person's with the same amount, currency, date and merchant."""
     live = Expense.status.not_in(("discarded", "withdrawn", "rejected"))
     candidates = []
     if draft.receipt_sha256:
@@ -170,7 +175,6 @@ def _duplicate(session: Session, employee: Employee, draft: Draft, exclude_id: i
             Expense.currency == draft.currency,
             Expense.spent_on == draft.spent_on,
             func.lower(func.coalesce(Expense.merchant, "")) == (draft.merchant or "").lower(),
-            Expense.status != "draft",
             live,
         )
     )

@@ -93,3 +93,19 @@ def test_the_answer_to_a_question_about_a_receipt_completes_the_same_claim_with_
     assert (claim.amount, claim.currency, claim.spent_on.isoformat()) == (Decimal("42.20"), "MYR", "2026-11-20")
     assert claim.receipt_sha256 is not None and claim.receipt_path is not None
     assert (claim.category, claim.attendees) == ("meals", 3)  # you and 2 people
+
+
+def test_a_claim_like_one_still_in_draft_is_flagged_as_a_duplicate(runtime: Runtime) -> None:
+    from tests.chat import button, click, say
+
+    runtime.assistant.clock = lambda: NOW
+    first = say(runtime, "U0000DEVTHR", "$18.40 lunch at Joe's Diner on friday")
+    assert "duplicate" not in first.text.lower()
+    second = say(runtime, "U0000DEVTHR", "$18.40 lunch at Joe's Diner on friday")
+    assert f"Possible duplicate of your draft claim #{button(first, 'expense:confirm')}" in second.text, second.text
+    click(runtime, "U0000DEVTHR", "expense:discard", button(first, "expense:confirm"))
+    click(runtime, "U0000DEVTHR", "expense:discard", button(second, "expense:confirm"))
+    third = say(runtime, "U0000DEVTHR", "$18.40 lunch at Joe's Diner on friday")
+    assert "duplicate" not in third.text.lower()  # discarded drafts are gone
+    other = say(runtime, "U0000DEVTWO", "$18.40 lunch at Joe's Diner on friday")
+    assert "duplicate" not in other.text.lower()  # someone else's lunch
