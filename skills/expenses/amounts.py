@@ -318,7 +318,7 @@ def _value(scan: Scan, candidate: Candidate, currency: str | None) -> Decimal | 
     value = (parsed * scale).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
     signed = -value if candidate.negative else value
     if candidate.marker is None and currency is not None:
-        scan.note(AMOUNT, f'read "{phrase}" as {_money(signed, currency)}, your default currency')
+        scan.note(AMOUNT, f'read "{phrase}" as {_money(signed, currency)}: no currency written')
     elif scale != 1 or group == "." or candidate.words:
         scan.note(AMOUNT, f'read "{phrase}" as {_money(signed, currency)}')
     return signed

@@ -10,7 +10,7 @@ from datetime import date
 from decimal import Decimal
 
 from babel.core import Locale, get_global
-from babel.numbers import get_currency_name, get_currency_precision, get_territory_currencies
+from babel.numbers import get_currency_name, get_currency_precision, get_currency_symbol, get_territory_currencies
 
 
 def _in_use() -> frozenset[str]:
@@ -151,3 +151,18 @@ def currency_named(text: str, known: Collection[str] = ISO_4217) -> str | None:
     codes = {code.upper() for code in codes if code.upper() in known}
     # "us dollars" also holds "dollars": both say USD.
     return codes.pop() if len(codes) == 1 else None
+
+
+def home_currency(country: str, allowed: Collection[str], on: date) -> str | None:
+    """The one currency legal tender in `country` (ISO 3166 alpha-2) on `on`, when a claim may be in it; None
+    when the country has several (Panama: PAB and USD), none CLDR knows, or one that is not allowed."""
+    try:
+        codes = get_territory_currencies(country.upper(), start_date=on, end_date=on)
+    except (KeyError, ValueError):
+        return None
+    return codes[0] if len(codes) == 1 and codes[0] in allowed else None
+
+
+def symbol_of(symbol: str, code: str) -> bool:
+    """A receipt's bare symbol ("$", "¥") can be `code`'s: its English or narrow symbol holds it ("CA$", "$")."""
+    return symbol in get_currency_symbol(code, "en")

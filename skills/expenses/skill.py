@@ -49,6 +49,7 @@ from skills.expenses import jobs as expense_jobs
 from skills.expenses.approvals import ExpenseApprovals
 from skills.expenses.cards import NAME, ExpenseCards, approval_key, card_key, draft_buttons
 from skills.expenses.config import ExpensePolicy, load_expense_policy
+from skills.expenses.currencies import currency_named, home_currency, symbol_of
 from skills.expenses.edits import ExpenseEdits
 from skills.expenses.parse import ParsedExpense, parse_expense
 from skills.expenses.pending import RECEIPT, kept_receipt, receipt_memo
@@ -154,7 +155,7 @@ class ExpenseSkill:
         ):
             return self._status(ctx)
         today = local_date(ctx.now(), ctx.employee.tz)
-        parsed = self._parse(text, ctx, today)
+        parsed = self._parse(text, ctx, today, receipt[1] if receipt else None)
         if receipt is None and parsed.amount is None and pending is not None and read_act(text) == QUESTION:
             # A question in between ("do I need a receipt?"): answered, and the claim still waits for its detail.
             return answer_in_between(
@@ -169,14 +170,15 @@ class ExpenseSkill:
             answer = answer_from_sources(text, ctx, message.channel_type)
             if answer.confident:
                 return cited_reply(text, answer, ctx, self.name)
+        named = currency_named(text, tuple(self.policy.rates))
         if pending is not None and (
-            kept is not None or (self._missing(parsed, None) and (parsed.amount or parsed.spent_on))
+            kept is not None or (self._missing(parsed, None) and (parsed.amount or parsed.spent_on or named))
         ):
-            # The answer to the question (an amount, a date, what it was for): read together with the claim it
-            # completes, and its receipt. The kind of expense is asked once: still unsaid, it is guessed from the
-            # receipt or "other" on the card, which Edit changes.
+            # The answer to the question (an amount, a date, the currency, what it was for): read together with the
+            # claim it completes, and its receipt. The kind of expense is asked once: still unsaid, it is guessed
+            # from the receipt or "other" on the card, which Edit changes.
             text = f"{pending} {text}".strip()
-            parsed = self._parse(text, ctx, today)
+            parsed = self._parse(text, ctx, today, kept[1] if kept else None)
             receipt = kept
             if parsed.category is None:
                 parsed = replace(
@@ -186,16 +188,50 @@ class ExpenseSkill:
                 )
         return self._claim(text, parsed, receipt, message, ctx, today)
 
-    def _parse(self, text: str, ctx: SkillContext, today: date) -> ParsedExpense:
+    def _parse(self, text: str, ctx: SkillContext, today: date, fields: ReceiptFields | None = None) -> ParsedExpense:
+        """The words read as a claim; an amount written without a currency takes `_default_currency`'s, said on
+        the card, or is asked about. Mileage is paid at the policy's rate, in the base currency."""
+        default, why = self._default_currency(text, fields, ctx, today)
+        parsed = self._parse_in(text, ctx, today, default)
+        if parsed.category == "mileage" and default != self.policy.base_currency:
+            return self._parse_in(text, ctx, today, self.policy.base_currency)
+        if why and parsed.amount is not None and self._parse_in(text, ctx, today, None).currency is None:
+            parsed = replace(parsed, notes=(*parsed.notes, why))
+        return parsed
+
+    def _parse_in(self, text: str, ctx: SkillContext, today: date, default: str | None) -> ParsedExpense:
         return parse_expense(
             text,
             today=today,
-            default_currency=self.policy.base_currency,
+            default_currency=default,
             mileage_rate=self.policy.mileage_rate,
             mileage_unit=self.policy.mileage_unit,
             known_currencies=tuple(self.policy.rates),
             date_order=date_order(ctx.employee),
         )
+
+    def _default_currency(
+        self, text: str, fields: ReceiptFields | None, ctx: SkillContext, today: date
+    ) -> tuple[str | None, str]:
+        """The currency of an amount no currency is written with, and how it was chosen (a note for the card):
+        one the words name ("it was in ringgit"), else the receipt's, else the one of the employee's country;
+        None (asked) when the receipt's symbol could be several ("$" for someone outside a dollar country) or the
+        country has none we take. Never silently the base currency."""
+        allowed = tuple(self.policy.rates)
+        named = currency_named(text, allowed)
+        if named is not None:
+            return named, ""
+        home = home_currency(ctx.employee.country, allowed, today)
+        shown = fields.currency if fields else None
+        if shown is not None:
+            if re.fullmatch(r"[A-Z]{3}", shown):
+                return shown, f"currency {shown}, as on the receipt"
+            if home is not None and symbol_of(shown, home):
+                return home, f"read the receipt's “{shown}” as {home}, the currency where you work"
+            return None, ""
+        if home is None:
+            return None, ""
+        return home, f"{home}: the currency where you work (Edit changes it)"
 
     def _still_missing(self, pending: str, ctx: SkillContext, today: date) -> str:
         parsed = self._parse(pending, ctx, today)
@@ -240,10 +276,6 @@ class ExpenseSkill:
             return ReceiptRead(refused=f"{exc} Please send a smaller scan or a photo of the receipt.")
         except UploadRejected as exc:
             return ReceiptRead(refused=str(exc))
-        if fields.currency is not None and fields.currency not in self.policy.rates:
-            # "$" or "¥" alone, or a currency we don't take: the sentence or the default decides, and the
-            # card shows the currency used.
-            fields = replace(fields, currency=None)
         return ReceiptRead(receipt=(stored, fields))
 
     def _claim(
@@ -259,11 +291,15 @@ class ExpenseSkill:
             return Reply(text=" ".join(parsed.problems) + " Nothing was saved.", skill=self.name)
         fields = receipt[1] if receipt else None
         amount = parsed.amount if parsed.amount is not None else (fields.total if fields else None)
-        currency = parsed.currency or (fields.currency if fields and fields.currency else None)
-        if amount is not None and currency is None:
-            currency = self.policy.base_currency
+        notes = parsed.notes
+        currency = parsed.currency
+        if parsed.amount is None and fields is not None and fields.total is not None:
+            currency, why = self._default_currency(text, fields, ctx, today)
+            notes = (*notes, why) if why else notes
         spent_on = parsed.spent_on or (fields.date if fields else None)
         questions = self._missing(parsed, fields)
+        if amount is not None and currency is None and not any(q.startswith("Which currency") for q in questions):
+            questions.append("Which currency was this in?")  # never guessed: see _default_currency
         if questions:
             # The next message here is the answer: it is read together with this one (see handle).
             ctx.conversation.awaiting_skill = self.name
@@ -311,7 +347,7 @@ class ExpenseSkill:
             conversation_id=ctx.conversation.id,
         )
         cited = self.cards.cite(ctx, flags)
-        text_out = self.cards.card_text(expense, "Please check your claim", notes=parsed.notes, quotes=cited)
+        text_out = self.cards.card_text(expense, "Please check your claim", notes=notes, quotes=cited)
         return Reply(
             text=text_out,
             citations=[c for citations, _ in cited.values() for c in citations],

@@ -109,3 +109,58 @@ def test_a_claim_like_one_still_in_draft_is_flagged_as_a_duplicate(runtime: Runt
     assert "duplicate" not in third.text.lower()  # discarded drafts are gone
     other = say(runtime, "U0000DEVTWO", "$18.40 lunch at Joe's Diner on friday")
     assert "duplicate" not in other.text.lower()  # someone else's lunch
+
+
+def test_the_currency_comes_from_the_words_the_receipt_or_the_country_and_is_otherwise_asked(runtime: Runtime) -> None:
+    from bot.models import Employee
+    from tests.chat import say
+
+    runtime.assistant.clock = lambda: NOW
+    sofia = say(runtime, USER, "taxi to the station 30 on friday")  # in Italy
+    assert "30.00 EUR" in sofia.text and "the currency where you work" in sofia.text, sofia.text
+    jamal = say(runtime, "U0000DEVTWO", "taxi to the station 30 on friday")  # in the US
+    assert "30.00 USD" in jamal.text and "the currency where you work" in jamal.text, jamal.text
+    with runtime.database.session_scope() as session:
+        mei = session.scalars(select(Employee).where(Employee.slack_id == "U0000DEVTHR")).one()
+        mei.country = "SG"  # Singapore dollars: not a currency this company takes, so nothing to assume
+    asked = say(runtime, "U0000DEVTHR", "taxi to the station 30 on friday")
+    assert "Which currency" in asked.text and "Nothing was saved" in asked.text, asked.text
+    answered = say(runtime, "U0000DEVTHR", "in euros")
+    assert "30.00 EUR" in answered.text and "claim #" in answered.text, answered.text
+    with runtime.database.session_scope() as session:
+        claimed = session.execute(select(Employee.slack_id, Expense.currency).join(Expense.employee)).all()
+    assert sorted(map(tuple, claimed)) == [("U0000DEVONE", "EUR"), ("U0000DEVTHR", "EUR"), ("U0000DEVTWO", "USD")]
+
+
+def test_a_receipt_that_shows_only_a_dollar_sign_is_asked_about_and_keeps_its_file(
+    server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client, tesseract: None
+) -> None:
+    runtime.assistant.clock = lambda: NOW
+    dollars = [
+        ("HARBOUR TAXI CO", ""),
+        ("DATE: 20/11/2026 TIME: 09:40", ""),
+        ("FARE", "$ 42.20"),
+        ("TOTAL", "$ 42.20"),
+    ]
+    photo = slack.add_file("F0PHOTO003", receipt_png(dollars), "IMG_2043.png", "image/png")
+    event = share(slack, http, server, "", photo)  # Sofia works in Italy: "$" is not her currency
+    thread = event["event"]["ts"]
+    asked = slack.wait_for_post(lambda c: c.params.get("thread_ts") == thread, timeout=30)
+    assert "Which currency" in asked.params["text"] and expenses(runtime) == [], asked.params["text"]
+    answer = message_event(USER, "US dollars", CHANNEL, "im", thread_ts=thread)
+    assert post_event(http, server.url, answer).status_code == 200
+    card = slack.wait_for_post(lambda c: c.params.get("thread_ts") == thread and "claim #" in c.params["text"])
+    assert "42.20 USD" in card.params["text"] and "Receipt: attached" in card.params["text"], card.params["text"]
+    [claim] = expenses(runtime)
+    assert (claim.amount, claim.currency, claim.receipt_sha256 is not None) == (Decimal("42.20"), "USD", True)
+
+
+def test_a_receipt_without_a_currency_takes_the_country_one_and_says_so(
+    server: LiveServer, slack: SlackStandIn, runtime: Runtime, http: httpx.Client, tesseract: None
+) -> None:
+    runtime.assistant.clock = lambda: NOW
+    plain = [("HARBOUR TAXI CO", ""), ("DATE: 20/11/2026 TIME: 09:40", ""), ("TOTAL", "42.20")]
+    photo = slack.add_file("F0PHOTO004", receipt_png(plain), "IMG_2044.png", "image/png")
+    event = share(slack, http, server, "", photo)
+    card = slack.wait_for_post(lambda c: c.params.get("thread_ts") == event["event"]["ts"], timeout=30)
+    assert "42.20 EUR" in card.params["text"] and "the currency where you work" in card.params["text"]
