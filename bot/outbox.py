@@ -146,7 +146,6 @@ class Outbox:
     ) -> None:
         self._database = database
         self._slack = slack
-        self._clock = clock
         self.queue = WorkQueue(
             database,
             OutboxItem,
