@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -102,9 +102,8 @@ def finish(database: Database, event_id: str, status: str = "done") -> None:
 
 def mark_finished(session: Session, event_id: str, status: str = "done") -> None:
     """Finish a stored event in the caller's transaction (one not finished yet); its text is not kept."""
-    row_id = session.scalar(select(ProcessedEvent.id).where(ProcessedEvent.event_id == event_id))
-    if row_id is not None and finish_row(session, ProcessedEvent, row_id, now=utcnow(), status=status):
-        session.execute(update(ProcessedEvent).where(ProcessedEvent.id == row_id).values(payload=None))
+    one_event = ProcessedEvent.event_id == event_id
+    finish_row(session, ProcessedEvent, one_event, now=utcnow(), status=status, also={"payload": None})
 
 
 def claim_due(

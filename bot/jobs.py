@@ -25,12 +25,14 @@ class JobContext:
 @dataclass(frozen=True)
 class Job:
     """A job to run on a timer: an interval ({"minutes": 15}) or a cron rule ({"minute": 0}, in UTC). Every job
-    is a catch-up (it does what is due, once), so a run late or twice does no harm."""
+    is a catch-up (it does what is due, once), so a run late or twice does no harm. The messages a job queues are
+    delivered right after it, unless it delivers them itself (`delivers_outbox`: the pass over the queues)."""
 
     id: str
     run: Callable[[JobContext], object]
     trigger: Literal["interval", "cron"]
     trigger_args: Mapping[str, Any] = field(default_factory=dict)
+    delivers_outbox: bool = False
 
 
 def job_ids(jobs: Sequence[Job]) -> list[str]:

@@ -55,7 +55,7 @@ class QueueWorker:
         with ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="event-worker") as pool:
             while not stop.is_set():
                 try:
-                    answered = self.events.run_due(pool, limit=LISTENER_THREADS) if self.events is not None else 0
+                    answered = self.events.resume_events(pool, limit=LISTENER_THREADS) if self.events is not None else 0
                     if time.monotonic() >= next_sweep:
                         self._sweep()
                         next_sweep = time.monotonic() + SWEEP_SECONDS

@@ -90,7 +90,7 @@ def platform_jobs(runtime: Runtime) -> tuple[Job, ...]:
 
     return (
         # Queued messages whose turn has come, events whose process died, retries of messages and webhooks.
-        Job("queues", lambda _ctx: queues.run_once(), "interval", {"seconds": 3}),
+        Job("queues", lambda _ctx: queues.run_once(), "interval", {"seconds": 3}, delivers_outbox=True),
         # Hourly at :00 rather than only Mondays 08:00: a process down at eight posts the digest when back; the
         # digest_posts key posts each week's digest once.
         Job("weekly_digest", weekly_digest, "cron", {"minute": 0}),

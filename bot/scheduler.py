@@ -318,11 +318,13 @@ def next_run(trigger: BaseTrigger, after: datetime) -> datetime:
 
 def run_job(runtime: Runtime, job: Job, now: datetime | None = None) -> str | None:
     """Run one job as the leader does: with a context from `runtime`, then deliver what it queued at once rather
-    than at the next pass. Returns the error, if it failed (logged; the next turn runs it again)."""
+    than at the next pass (unless the job just did). Returns the error, if it failed (logged; the next turn runs
+    it again)."""
     context = JobContext(database=runtime.database, settings=runtime.settings, now=now or runtime.assistant.clock())
     try:
         job.run(context)
-        runtime.outbox.deliver_pending()
+        if not job.delivers_outbox:
+            runtime.outbox.deliver_pending()
     except Exception as exc:
         log.exception("scheduled job %s failed", job.id)
         return f"{type(exc).__name__}: {exc}"[:2000]

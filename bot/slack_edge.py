@@ -183,22 +183,18 @@ class SlackEdge:
             except SQLAlchemyError:
                 log.exception("cannot mark event %s failed", event_id)
 
-    def resume_events(self) -> int:
-        """Run stored events whose turn has come (queued or deferred) or whose process died (stale); returns how
-        many."""
-        payloads = inbox.claim_due(self.assistant.database, stale_seconds=self.assistant.settings.event_stale_seconds)
-        for body in payloads:
-            self._run_stored(body)
-        return len(payloads)
-
-    def run_due(self, pool: Executor, *, limit: int) -> int:
-        """Claim up to `limit` due events and answer them on `pool` (an event worker's step, see
-        bot.queue_worker); returns how many, after they are answered."""
-        payloads = inbox.claim_due(
-            self.assistant.database, stale_seconds=self.assistant.settings.event_stale_seconds, limit=limit
-        )
-        for future in [pool.submit(self._run_stored, body) for body in payloads]:
-            future.result()
+    def resume_events(self, pool: Executor | None = None, *, limit: int = 50) -> int:
+        """Claim up to `limit` stored events whose turn has come (queued or deferred) or whose process died
+        (stale), and answer them: one by one, or on `pool` (an event worker's step, see bot.queue_worker).
+        Returns how many, after they are answered."""
+        settings = self.assistant.settings
+        payloads = inbox.claim_due(self.assistant.database, stale_seconds=settings.event_stale_seconds, limit=limit)
+        if pool is None:
+            for body in payloads:
+                self._run_stored(body)
+        else:
+            for future in [pool.submit(self._run_stored, body) for body in payloads]:
+                future.result()
         return len(payloads)
 
     def _run_stored(self, body: dict[str, Any]) -> None:

@@ -9,7 +9,7 @@ webhook) and its order (the outbox holds a thread back behind an undelivered mes
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -168,21 +168,23 @@ class WorkQueue(Generic[Q]):
 def finish_row(
     session: Session,
     model: type[Queued],
-    row_id: int,
+    row: int | ColumnElement[bool],
     *,
     now: datetime,
     attempts: int | None = None,
     status: str = "done",
+    also: Mapping[str, Any] | None = None,
 ) -> bool:
-    """Mark a row finished in the caller's transaction, together with the effects it had (so they land once).
-    With `attempts`, only while that claim holds (another worker may have taken a stale claim over)."""
-    condition = [model.id == row_id, model.status.in_(("pending", "running"))]
+    """Mark a row (by id, or by a condition naming one row) finished in the caller's transaction, together with
+    the effects it had (so they land once), in one UPDATE that also sets `also`. With `attempts`, only while that
+    claim holds (another worker may have taken a stale claim over)."""
+    condition = [model.id == row if isinstance(row, int) else row, model.status.in_(("pending", "running"))]
     if attempts is not None:
         condition.append(model.attempts == attempts)
     result = session.execute(
         update(model)
         .where(*condition)
-        .values(status=status, finished_at=now, last_error=None)
+        .values(status=status, finished_at=now, last_error=None, **(also or {}))
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
