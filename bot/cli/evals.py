@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -307,6 +308,13 @@ def eval_tickets(
         print(json.dumps(result.figures()))
 
 
+class _Half(StrEnum):
+    """Which half of a receipt folder `eval receipts --only` reads: names ending in an even or an odd digit."""
+
+    even = "even"
+    odd = "odd"
+
+
 @eval_app.command("receipts")
 def eval_receipts(
     directory: Annotated[
@@ -318,18 +326,26 @@ def eval_receipts(
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as one JSON object (last line).")] = False,
     limit: Annotated[int | None, typer.Option(min=1, help="Read only the first N receipts (by file name).")] = None,
+    only: Annotated[
+        _Half | None,
+        typer.Option(
+            help="Read only the receipts whose name ends in an even (development) or odd (held-out) digit.",
+        ),
+    ] = None,
     show_misses: Annotated[
         bool, typer.Option(help="List every receipt where a field was wrong: expected and read values.")
     ] = False,
 ) -> None:
     """Read every receipt (PDF text layer or Tesseract) and print the accuracy of total (to the cent), date
-    (same day) and company (normalised exact, and token F1 ≥ 0.8), and seconds per receipt. Receipts whose
-    ground truth for a field is empty are left out of that field's figure and counted."""
+    (same day), company (normalised exact, and token F1 ≥ 0.8) and currency (against the one SROIE's box/NNN.csv
+    transcript shows), and seconds per receipt. Receipts whose ground truth for a field is empty (for currency:
+    no currency printed) are left out of that field's figure and counted."""
     from bot.evals.jsonl import EvalFileError
     from skills.expenses.evals import evaluate_receipts, receipt_pairs
 
+    half = only.value if only else None
     try:
-        count = len(receipt_pairs(directory))
+        count = len(receipt_pairs(directory, only=half))
     except EvalFileError as exc:
         console.print(str(exc), style="red", markup=False)
         raise typer.Exit(2) from exc
@@ -338,7 +354,10 @@ def eval_receipts(
         task = progress.add_task("Reading receipts", total=count)
         try:
             result = evaluate_receipts(
-                directory, limit=limit, on_progress=lambda done, _total: progress.update(task, completed=done)
+                directory,
+                limit=limit,
+                only=half,
+                on_progress=lambda done, _total: progress.update(task, completed=done),
             )
         except EvalFileError as exc:
             console.print(str(exc), style="red", markup=False)
@@ -348,7 +367,8 @@ def eval_receipts(
     def shown(value: float | None) -> str:
         return "n/a" if value is None else f"{value:.3f}"
 
-    table = Table(title=f"Receipts: {result.receipts} read from {directory}")
+    title = f"Receipts: {result.receipts} read from {directory}" + (f" ({half} half)" if half else "")
+    table = Table(title=title)
     for column in ("field", "accuracy", "correct", "graded", "skipped (no ground truth)"):
         table.add_column(column)
     for field, label in (("total", "total (to the cent)"), ("date", "date (same day)"), ("company", "company exact")):
@@ -365,6 +385,13 @@ def eval_receipts(
         str(result.company_lenient),
         str(result.graded["company"]),
         str(result.skipped["company"]),
+    )
+    table.add_row(
+        "currency (as printed)",
+        shown(result.accuracy("currency")),
+        str(result.correct["currency"]),
+        str(result.graded["currency"]),
+        str(result.skipped["currency"]),
     )
     out.print(table)
     out.print(

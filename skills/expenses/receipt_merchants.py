@@ -28,8 +28,10 @@ _NOT_NAME = re.compile(
     re.I | re.X,
 )
 # A company registration number after the name: (1234567-K), (JM0123456-X), CO. NO. 123456-A.
+# OCR may read the dash as a dot or colon and leave a stray mark before the bracket: (123456. X), (123456-K|.
 _REG_NUMBER = re.compile(
-    r"[\(\[]?\s*(?:CO\.?\s*(?:REG\.?\s*)?NO\.?\s*:?\s*)?[A-Z]{0,3}\d{3,}[\s\-]*[A-Z]?\s*[\)\]]?\s*$", re.I
+    r"[\(\[]?\s*(?:CO\.?\s*(?:REG\.?\s*)?NO\.?\s*:?\s*)?[A-Z]{0,3}\d{3,}[\s\-.:]*[A-Z]?\W{0,2}\s*[\)\]]?\W?\s*$",
+    re.I,
 )
 _MERCHANT_LINES = 8  # the name is printed at the top; past this, lines are items and totals
 
@@ -49,11 +51,45 @@ def _clean_name(line: str) -> str:
     # Stray dots go, but not the one closing an abbreviation (Co., Bhd.).
     name = re.sub(r"^\.+|(?<![A-Za-z])\.+$", "", _REG_NUMBER.sub("", line).strip(" -:,*|")).strip(" -:,*|")
     name = _SDN_BHD.sub("SDN BHD", name)
-    return " ".join(name.split())
+    name = _GLUED.sub(" ", name)
+    name = _YEN_LETTER.sub("Y", name)
+    return " ".join(_without_leading_noise(name.split()))
+
+
+# Two words OCR joined with a dot (INTERNATIONAL.SDN): initials (A.B.C.) have one letter between dots.
+_GLUED = re.compile(r"(?<=[A-Za-z]{2})\.(?=[A-Za-z]{2})")
+# Tesseract reads a Y between initials or capitals as a yen sign (D.I.¥.): no business name holds one.
+_YEN_LETTER = re.compile(r"(?<=[A-Z.])¥|¥(?=[A-Z.])")
+
+
+def _without_leading_noise(words: list[str]) -> list[str]:
+    """An upper-case name without the specks OCR reads before it ("ee", "Bee", "7 ee"): leading words with a
+    lower-case letter, and a lone number or mark before one, go when an upper-case name of two words is left."""
+
+    def capital(word: str) -> bool:
+        letters = [c for c in word if c.isalpha()]
+        return bool(letters) and all(c.isupper() for c in letters)
+
+    def speck(word: str) -> bool:
+        return any(c.islower() for c in word) or not any(c.isalnum() for c in word)
+
+    start = 0
+    while start < len(words) - 2:
+        if speck(words[start]) or (len(words[start]) <= 2 and speck(words[start + 1])):
+            start += 1
+        else:
+            break
+    rest = words[start:]
+    upper_case = not any(map(speck, rest)) and sum(map(capital, rest)) >= 2
+    return rest if 0 < start <= 2 and upper_case and not _SUFFIX_ONLY.match(" ".join(rest)) else words
 
 
 _SDN_BHD = re.compile(r"\bS[O0D][NM][.,]?\s*BHD\b", re.I)  # "SON BHD": OCR's commonest misreading of SDN BHD
-_SUFFIX_ONLY = re.compile(r"^\W*(?:SDN\.?\s*BHD|BHD|BERHAD|S/B|LTD|LIMITED|PTE\.?\s*LTD|INC)\W*$", re.I)
+# A company's suffix alone on a line, perhaps after CO. and (M): the name is on the line above.
+_SUFFIX_ONLY = re.compile(
+    r"^\W*(?:CO\.?\s*)?(?:\((?:M|MALAYSIA)\)\s*)?(?:SDN\.?\s*BHD|BHD|BERHAD|S/B|LTD|LIMITED|PTE\.?\s*LTD|INC)\W*$",
+    re.I,
+)
 _LINKED = re.compile(r"(?:&|\bAND|-)$")
 _LINKING = re.compile(r"^(?:&|\(|AND\b)", re.I)
 

@@ -28,7 +28,11 @@ def _amounts(line: str) -> list[Decimal]:
 
 # OCR reads O for 0 and l/I for 1 inside words as often as in digits: the labels allow the common swaps.
 _T = r"T[OA0Q]T[AE4][L1I|]"
-_SUB = re.compile(rf"\bSUB[\s\-.]*{_T}|\b{_T}\s*(?:\(?EXCL|BEFORE|W/?O\b|NET\s+OF)|\bEXCLUDING\b|\bEXCL\b", re.I)
+# EXCL as OCR reads it too (Exctuded): the amount before tax.
+_EXCL = r"EXC(?:L|TUD)"
+_SUB = re.compile(
+    rf"\bSUB[\s\-.]*{_T}|\b{_T}\s*(?:\(?{_EXCL}|BEFORE|W/?O\b|NET\s+OF)|\b{_EXCL}UDING\b|\b{_EXCL}(?:UDED)?\b", re.I
+)
 # Named as the final payable amount: after rounding or adjustment, grand, nett, due, payable.
 _FINAL = re.compile(
     rf"""GRAND\s*{_T} | \bNET{{1,2}}\s*{_T} | {_T}\s*NET{{1,2}}\b | ROUND(?:ED|ING)?\s*{_T} | {_T}\s*ROUNDED
@@ -122,12 +126,18 @@ def find_total(lines: list[str]) -> tuple[Decimal | None, int | None, int]:
     def score(candidate: tuple[float, int, Decimal]) -> tuple[float, int]:
         weight, index, amount = candidate
         # Payment lines agree with the real total; a later line of equal weight is the final one (after rounding).
-        return weight + (1.5 if amount in evidence else 0.0), index
+        # The same amount named twice (TOTAL, then TOTAL RM) outweighs one OCR misread of it.
+        named_again = sum(other == amount for _, _, other in candidates) > 1
+        return weight + (1.5 if amount in evidence else 0.0) + (0.25 if named_again else 0.0), index
 
     if candidates:
         weight, index, amount = max(candidates, key=score)
         repeated = sum(other == amount for _, _, other in candidates) > 1
         confirmed = amount in evidence or repeated
+        if not confirmed:
+            added = _added_up(lines, index)
+            if added is not None and _one_digit_apart(added, amount):
+                return added, index, 2 if weight >= 2 else 1
         return amount, index, (3 if confirmed else 2) if weight >= 2 else 1
     if tendered is not None:
         return tendered, None, 1
@@ -135,6 +145,47 @@ def find_total(lines: list[str]) -> tuple[Decimal | None, int | None, int]:
         return paid[-1], None, 1
     largest, line_at = _fallback_total(lines)
     return largest, line_at, 0
+
+
+_ROUNDING = re.compile(r"\bROUND(?:ING)?\b(?!\s*(?:TOTAL|T[O0]T))|\bADJ(?:USTMENT)?\b", re.I)
+_CASH_STEP = Decimal("0.05")  # the smallest coin where a receipt prints a rounding adjustment (RM, S$, A$…)
+
+
+def _added_up(lines: list[str], total_at: int) -> Decimal | None:
+    """The total as the receipt adds it up above its total line: the last subtotal, plus the tax and service
+    lines after it, rounded to the nearest 0.05 when a rounding adjustment is printed (whose sign OCR often
+    loses). None when there is no subtotal or tax, or a discount or another charge makes the sum uncertain."""
+    start = next((i for i in range(total_at - 1, -1, -1) if _SUB.search(lines[i])), None)
+    if start is None or total_at - start > 8 or not (_amounts(lines[start]) or _undotted(lines[start])):
+        return None
+    added = (_amounts(lines[start]) or _undotted(lines[start]))[-1]
+    taxed = rounded = False
+    for line in lines[start + 1 : total_at]:
+        found = _amounts(line) or _undotted(line)
+        if not found:
+            continue
+        if _ROUNDING.search(line) and abs(found[-1]) < _CASH_STEP:
+            rounded = True
+        elif _TAX.search(line) and not TOTAL_LABEL_RE.search(re.sub(rf"{_T}\s*{_TAX_WORD}", "", line, flags=re.I)):
+            added += found[-1]
+            taxed = True
+        elif found[-1] != 0:
+            return None  # a discount, a deposit, an item: not a sum this can check
+    if not taxed:
+        return None
+    return (added / _CASH_STEP).quantize(Decimal(1)) * _CASH_STEP if rounded else added
+
+
+def _undotted(line: str) -> list[Decimal]:
+    """The amount ending a labelled line whose decimal point OCR lost (SUBTOTAL 5142 for 51.42), in a list."""
+    found = re.search(r"[A-Za-z)\]:]\W*(?<![\d.,])(\d{3,7})\W{0,2}$", line)
+    return [Decimal(found[1]) / 100] if found else []
+
+
+def _one_digit_apart(one: Decimal, other: Decimal) -> bool:
+    """Whether two amounts differ in one digit only, as when OCR misreads a 5 as a 6 or a 0 as an 8."""
+    first, second = f"{one:.2f}", f"{other:.2f}"
+    return len(first) == len(second) and sum(a != b for a, b in zip(first, second, strict=True)) == 1
 
 
 def _fallback_total(lines: list[str]) -> tuple[Decimal | None, int | None]:

@@ -113,7 +113,11 @@ def _read_image(image: Image.Image, name: str, *, timeout: float, date_order: Da
         text = _ocr(image, name, args, min_width=min_width, timeout=max(deadline - time.monotonic(), 1.0))
     except ReceiptUnreadable:
         return _with_source(first.fields, "ocr")  # the first reading stands on its own
-    second = _extract(text, date_order=date_order)
+    return _merged(first, _extract(text, date_order=date_order))
+
+
+def _merged(first: _Reading, second: _Reading) -> ReceiptFields:
+    """Each field from the reading that found it more firmly (the first on a tie)."""
     total = second if second.total > first.total else first
     found_date = second if second.date > first.date else first
     merchant = second if second.merchant > first.merchant else first

@@ -412,8 +412,10 @@ def test_eval_receipts_prints_the_figures_and_json(tesseract: None, sroie_like: 
     assert result.exit_code == 0, result.output
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     assert figures["receipts"] == 2
-    assert figures["graded"] == {"total": 1, "date": 2, "company": 2}
-    assert figures["skipped"] == {"total": 1, "date": 0, "company": 0}
+    assert figures["graded"] == {"total": 1, "date": 2, "company": 2, "currency": 0}
+    # No box/NNN.csv transcripts here: the currency is not graded.
+    assert figures["skipped"] == {"total": 1, "date": 0, "company": 0, "currency": 2}
+    assert figures["currency_accuracy"] is None
     assert figures["total_accuracy"] == 1.0
     assert figures["date_accuracy"] == 1.0
     assert figures["company_exact"] == 1.0  # punctuation and case do not count
