@@ -1,4 +1,4 @@
-"""The FastAPI app: Slack's HTTP endpoint, health, and the local web chat (same pipeline, no Slack)."""
+"""The FastAPI app: Slack's HTTP endpoint, health, the REST API and the web chat (bot.web_chat: same pipeline)."""
 
 from __future__ import annotations
 
@@ -11,33 +11,39 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date, timedelta
-from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel
 from slack_bolt.request import BoltRequest
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from bot.body_limit import MAX_BODY_BYTES, BodyLimit, nests_deeper_than
 from bot.console import routes as console
 from bot.console.admin import MAX_DIRECTORY_BYTES
-from bot.console.auth import open_playground, read_session
+from bot.console.auth import open_playground
 from bot.directory import get_by_slack_id
-from bot.messages import Message, Reply
-from bot.models import ChatMessage, Employee, Expense
+from bot.models import Employee, Expense
 from bot.runtime import Runtime
 from bot.scheduler import SchedulerService
-from bot.security_headers import CHAT_POLICY, SWAGGER_POLICY, SecurityHeaders, with_policy
+from bot.security_headers import SWAGGER_POLICY, SecurityHeaders, with_policy
 from bot.slack_edge import SWITCH_INTERVAL_SECONDS
-from bot.text_clean import clean_text
-from bot.tokens import authenticate
+from bot.web_chat import (
+    SLACK_ID as SLACK_ID,  # also the API's, as tests/test_openapi_fuzz.py reads it
+)
+from bot.web_chat import (
+    UNAUTHORIZED,
+    Credentials,
+    Problem,
+    RuntimeDep,
+    add_web_chat,
+    api_caller,
+)
 from skills.expenses.export import expense_row
 from skills.it.models import Ticket
 from skills.it.service import snapshot
@@ -46,12 +52,7 @@ from skills.leave.home import calendar_token
 
 log = logging.getLogger(__name__)
 MAX_SLACK_BODY = 1_000_000
-CHAT_PAGE = Path(__file__).parent / "web" / "chat.html"
 
-# A Slack member id ("U0000DEVONE"). Checked at the edge so odd bytes never reach a query: PostgreSQL refuses a
-# NUL in text, which made such an id a 500 instead of a 4xx.
-SLACK_ID = r"^[A-Za-z0-9]{1,32}$"
-NO_NUL = r"^[^\x00]*$"  # free text: anything PostgreSQL can store
 # The values the database holds (skills.it.service.STATUSES, skills.it.classify.PRIORITIES and CATEGORIES,
 # skills.expenses.service.LABELS; tests/test_openapi_fuzz.py checks they agree), so the OpenAPI lists them.
 TicketStatus = Literal["new", "in_progress", "waiting", "resolved", "closed"]
@@ -60,24 +61,6 @@ TicketCategory = Literal["access", "account", "hardware", "software", "network",
 ExpenseStatus = Literal[
     "draft", "submitted", "manager_approved", "approved", "rejected", "withdrawn", "discarded", "reimbursed"
 ]
-
-
-class ChatIn(BaseModel):
-    user: str = Field(pattern=SLACK_ID, examples=["U0000DEVONE"])
-    text: str = Field(max_length=100_000, pattern=NO_NUL, examples=["how many vacation days do I get?"])
-
-
-class ActionIn(BaseModel):
-    user: str = Field(pattern=SLACK_ID, examples=["U0000DEVONE"])
-    action_id: str = Field(min_length=1, max_length=120, pattern=NO_NUL)
-    value: str = Field(default="", max_length=4000, pattern=NO_NUL)
-    form: dict[str, Annotated[str, Field(pattern=NO_NUL)]] = Field(default_factory=dict)
-
-
-class Problem(BaseModel):
-    """What an error response says (FastAPI's HTTPException body)."""
-
-    detail: str
 
 
 class SlackError(BaseModel):
@@ -113,70 +96,6 @@ class ExpenseList(BaseModel):
     count: int
 
 
-class EmployeeOut(BaseModel):
-    slack_id: str
-    name: str
-    roles: list[str]
-    label: str = Field(description="What the web chat's picker shows: the name, and the staff roles when any")
-
-
-def picker_label(name: str, roles: list[str]) -> str:
-    """The name with the staff roles, as in "Daniel Kim (manager)"; the name alone for someone only an employee."""
-    staff = [role for role in roles if role != "employee"]
-    return f"{name} ({', '.join(staff)})" if staff else name
-
-
-UNAUTHORIZED: dict[int | str, dict[str, Any]] = {401: {"model": Problem, "description": "No valid API token"}}
-UNKNOWN_USER: dict[int | str, dict[str, Any]] = {404: {"model": Problem, "description": "Unknown employee"}}
-NOT_YOU: dict[int | str, dict[str, Any]] = {403: {"model": Problem, "description": "Not the signed-in person"}}
-NOT_JSON: dict[int | str, dict[str, Any]] = {400: {"model": Problem, "description": "The body is not JSON"}}
-bearer = HTTPBearer(auto_error=False, description="An API token (`backoffice token create`)")
-Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-
-
-def get_runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
-
-
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-
-
-def reply_json(reply: Reply) -> dict[str, Any]:
-    data = reply.payload()
-    data.update(
-        text=reply.text,
-        ephemeral=reply.ephemeral,
-        skill=reply.skill,
-        confidence=reply.confidence,
-        answered=reply.answered,
-        message_id=reply.message_id,
-        modal=None,
-        more=[reply_json(other) for other in reply.more],
-    )
-    if reply.modal is not None:
-        data["modal"] = {
-            "callback_id": reply.modal.callback_id,
-            "title": reply.modal.title,
-            "private_metadata": reply.modal.private_metadata,
-            "submit_label": reply.modal.submit_label,
-            "fields": [f.__dict__ for f in reply.modal.fields],
-        }
-    return data
-
-
-def _caller(rt: Runtime, credentials: HTTPAuthorizationCredentials | None) -> tuple[int, frozenset[str]]:
-    """The person behind an API token (their id and roles), or 401."""
-    with rt.database.session_scope() as session:
-        token = credentials.credentials.strip() if credentials is not None else ""
-        caller = authenticate(session, token, now=rt.assistant.clock()) if token else None
-        if caller is None:
-            raise HTTPException(
-                status_code=401, detail="a valid API token is required", headers={"WWW-Authenticate": "Bearer"}
-            )
-        return caller.id, caller.role_set
-
-
 def create_app(runtime: Runtime, *, run_scheduler: bool = True, bind_host: str | None = None) -> FastAPI:
     """The app. `bind_host`: the interface it is served on (None = not known); with the settings it decides
     whether this is the open demo (bot.console.auth.open_playground) or everyone signs in."""
@@ -203,9 +122,11 @@ def create_app(runtime: Runtime, *, run_scheduler: bool = True, bind_host: str |
     app = FastAPI(title="Back Office Assistant", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.runtime = runtime
     app.state.open_playground = open_playground(runtime.settings, bind_host)
-    # One limit for every body but the console's file uploads (documents of up to 10 MB, a directory CSV of 5 MB):
-    # those may send twice their own limit, so a file a little too big still gets the console's own message.
+    # One limit for every body but the file uploads (the web chat's receipts and screenshots and the console's
+    # documents, up to 10 MB; a directory CSV of 5 MB): those may send twice their own limit, so a file a little too
+    # big still gets the page's own message.
     uploads = {
+        "/api/upload": 2 * runtime.settings.max_upload_bytes + MAX_BODY_BYTES,  # the file, and a caption
         "/console/hr/documents": 2 * runtime.settings.max_upload_bytes,
         "/console/admin/directory": 2 * MAX_DIRECTORY_BYTES,
     }
@@ -302,7 +223,7 @@ def create_app(runtime: Runtime, *, run_scheduler: bool = True, bind_host: str |
         limit: Annotated[int, Query(description="at most 500; fewer than 1 reads as 1")] = 100,
     ) -> TicketList:
         """Tickets for the staff console: IT (and admins) see all, anyone else only the ones they reported."""
-        caller_id, roles = _caller(rt, credentials)
+        caller_id, roles = api_caller(rt, credentials)
         with rt.database.session_scope() as session:
             query = select(Ticket).order_by(Ticket.id.desc()).limit(max(1, min(limit, 500)))
             if "it" not in roles and "admin" not in roles:
@@ -327,7 +248,7 @@ def create_app(runtime: Runtime, *, run_scheduler: bool = True, bind_host: str |
     ) -> ExpenseList:
         """Claims for accounting: finance (and admins) see all, managers their reports', others their own.
         Amounts keep their original currency beside the base-currency amount."""
-        caller_id, roles = _caller(rt, credentials)
+        caller_id, roles = api_caller(rt, credentials)
         with rt.database.session_scope() as session:
             query = select(Expense).order_by(Expense.spent_on, Expense.id).limit(max(1, min(limit, 5000)))
             if "finance" not in roles and "admin" not in roles:
@@ -372,108 +293,3 @@ def create_app(runtime: Runtime, *, run_scheduler: bool = True, bind_host: str |
 
     add_web_chat(app)
     return app
-
-
-def add_web_chat(app: FastAPI) -> None:
-    """The web chat: the same pipeline as Slack. In development mode anyone picks who they are (a demo on this
-    machine); otherwise each person uses it as themselves, signed in to the console (Sign in with Slack) or with
-    an API token, and may only read and write their own conversation (and their team's queues)."""
-
-    def chat_user(request: Request, rt: Runtime, credentials: HTTPAuthorizationCredentials | None) -> str | None:
-        """The Slack id of who is using the chat; None in development mode (the request names anyone)."""
-        if request.app.state.open_playground:
-            return None
-        if credentials is not None:
-            caller_id, _roles = _caller(rt, credentials)
-            with rt.database.session_scope() as session:
-                return session.get_one(Employee, caller_id).slack_id
-        signed_in = read_session(request, rt.settings).slack_id
-        if signed_in is None:
-            raise HTTPException(
-                status_code=401,
-                detail="Sign in first: /console/login (Sign in with Slack), or send an API token.",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        return signed_in
-
-    def as_user(request: Request, rt: Runtime, credentials: HTTPAuthorizationCredentials | None, user: str) -> Employee:
-        """The employee the request acts as: `user`, who must be the signed-in person outside development mode."""
-        signed_in = chat_user(request, rt, credentials)
-        if signed_in is not None and signed_in != user:
-            raise HTTPException(status_code=403, detail="You can only use the chat as yourself.")
-        return known_user(rt, user)
-
-    @app.get("/", response_class=HTMLResponse, response_model=None)
-    def chat_page(request: Request, rt: RuntimeDep) -> HTMLResponse | RedirectResponse:
-        if not request.app.state.open_playground and read_session(request, rt.settings).slack_id is None:
-            return RedirectResponse("/console/login", status_code=303)
-        return with_policy(HTMLResponse(CHAT_PAGE.read_text(encoding="utf-8")), CHAT_POLICY)
-
-    @app.get("/api/employees", responses=UNAUTHORIZED)
-    def employees(request: Request, rt: RuntimeDep, credentials: Credentials) -> list[EmployeeOut]:
-        """Who the chat may be used as: anyone in development mode, else only the person signed in."""
-        signed_in = chat_user(request, rt, credentials)
-        with rt.database.session_scope() as session:
-            query = select(Employee).order_by(Employee.name)
-            if signed_in is not None:
-                query = query.where(Employee.slack_id == signed_in)
-            return [
-                EmployeeOut(
-                    slack_id=e.slack_id,
-                    name=e.name,
-                    roles=sorted(e.role_set),
-                    label=picker_label(e.name, sorted(e.role_set)),
-                )
-                for e in session.scalars(query)
-            ]
-
-    def known_user(rt: Runtime, slack_id: str) -> Employee:
-        with rt.database.session_scope() as session:
-            employee = get_by_slack_id(session, slack_id)
-        if employee is None:
-            raise HTTPException(status_code=404, detail=f"unknown employee {slack_id}")
-        return employee
-
-    @app.post("/api/chat", responses=NOT_JSON | UNKNOWN_USER | UNAUTHORIZED | NOT_YOU)
-    def chat(body: ChatIn, request: Request, rt: RuntimeDep, credentials: Credentials) -> dict[str, Any]:
-        as_user(request, rt, credentials, body.user)
-        message = Message(user_id=body.user, text=clean_text(body.text), channel=f"web:{body.user}", platform="web")
-        return reply_json(rt.assistant.handle(message))
-
-    @app.post("/api/action", responses=NOT_JSON | UNKNOWN_USER | UNAUTHORIZED | NOT_YOU)
-    def action(body: ActionIn, request: Request, rt: RuntimeDep, credentials: Credentials) -> dict[str, Any]:
-        as_user(request, rt, credentials, body.user)
-        form = {name: clean_text(value) for name, value in body.form.items()}
-        click = Message.web_click(body.user, body.action_id, clean_text(body.value), form)
-        return reply_json(rt.assistant.handle(click))
-
-    @app.get("/api/feed", responses=UNKNOWN_USER | UNAUTHORIZED | NOT_YOU)
-    def feed(
-        user: Annotated[str, Query(pattern=SLACK_ID)], request: Request, rt: RuntimeDep, credentials: Credentials
-    ) -> dict[str, Any]:
-        employee = as_user(request, rt, credentials, user)
-        channels = [f"web:{user}"]
-        if employee.has_role("hr"):
-            channels.append(rt.settings.hr_destination)
-        if employee.has_role("it"):
-            channels.append(rt.settings.it_destination)
-        if employee.has_role("finance"):
-            channels.append(rt.settings.finance_destination)
-        with rt.database.session_scope() as session:
-            rows = session.scalars(
-                select(ChatMessage)
-                .where(or_(*(ChatMessage.channel == c for c in channels)))
-                .order_by(ChatMessage.id.desc())
-                .limit(200)
-            ).all()
-            items = [
-                {
-                    "id": m.id,
-                    "channel": m.channel,
-                    "direction": m.direction,
-                    "text": m.text,
-                    **(m.payload or {}),
-                }
-                for m in reversed(rows)
-            ]
-        return {"messages": items, "hr_channel": rt.settings.hr_destination}

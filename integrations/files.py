@@ -1,6 +1,6 @@
-"""Files employees share (screenshots, receipts): fetched from Slack with the bot token, size-capped while
-streaming, typed by their content rather than their name, stored once under their SHA-256, and read on a small
-shared pool of threads with a time limit."""
+"""Files employees share (screenshots, receipts): fetched from Slack with the bot token or uploaded in the web chat,
+size-capped while streaming, typed by their content rather than their name, stored once under their SHA-256, and
+read on a small shared pool of threads with a time limit."""
 
 from __future__ import annotations
 
@@ -51,6 +51,18 @@ _DESCRIPTIONS = {
     "text": "plain text",
 }
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".jfif", ".gif", ".webp", ".tif", ".tiff", ".bmp", ".heic", ".heif"}
+_MIMETYPES = {
+    "png": "image/png",
+    "jpeg": "image/jpeg",
+    "gif": "image/gif",
+    "webp": "image/webp",
+    "tiff": "image/tiff",
+    "bmp": "image/bmp",
+    "pdf": "application/pdf",
+}
+# A web chat upload's FileRef id: "web:", "new:" when that upload stored it, then its stored name.
+WEB_FILE = "web:"
+_WEB_ID = re.compile(r"web:(new:)?([0-9a-f]{64})\.(png|jpeg|gif|webp|tiff|bmp|pdf)")
 _SNIFF_BYTES = 512
 _BMP_HEADER_SIZES = {12, 40, 52, 56, 64, 108, 124}
 _CHUNK = 64 * 1024
@@ -178,6 +190,59 @@ def store_bytes(data: bytes, *, name: str, dest_dir: Path, max_bytes: int, allow
     with _Spool(dest_dir, max_bytes) as spool:
         spool.write(data)
         return spool.keep(name=name, allowed=allowed)
+
+
+def web_file_ref(stored: StoredFile) -> FileRef:
+    """A web chat upload (checked and stored by store_bytes) as a message carries it, for fetch_file to find."""
+    new = "new:" if stored.new else ""
+    return FileRef(
+        id=f"{WEB_FILE}{new}{stored.path.name}", name=stored.name, mimetype=_MIMETYPES[stored.kind], size=stored.size
+    )
+
+
+def fetch_file(
+    file: FileRef,
+    *,
+    token: str | None,
+    api_base_url: str,
+    dest_dir: Path,
+    max_bytes: int,
+    allowed: frozenset[str],
+    http: httpx.Client | None = None,
+) -> StoredFile:
+    """A file shared with a message, wherever it was shared: a web chat upload is found in dest_dir, a Slack file
+    is downloaded with the bot token (fetch_slack_file). The same limits and checks, and messages, either way."""
+    if file.id.startswith(WEB_FILE):
+        return _web_upload(file, dest_dir=dest_dir, max_bytes=max_bytes, allowed=allowed)
+    if not token:
+        raise FetchFailed(f"No Slack bot token to download {_display(file.name)} with.")
+    return fetch_slack_file(
+        file, token=token, api_base_url=api_base_url, dest_dir=dest_dir, max_bytes=max_bytes, allowed=allowed, http=http
+    )
+
+
+def _web_upload(file: FileRef, *, dest_dir: Path, max_bytes: int, allowed: frozenset[str]) -> StoredFile:
+    match = _WEB_ID.fullmatch(file.id)
+    if match is None:
+        raise FetchFailed(f"{_display(file.name)} is not a web chat upload.")
+    new, digest, kind = match.groups()
+    path = dest_dir / f"{digest}.{kind}"
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as stored:
+            head = stored.read(_SNIFF_BYTES)
+    except OSError as exc:
+        raise FetchFailed(f"{_display(file.name)} is no longer stored.") from exc
+    # Checked when it was uploaded against every kind a skill reads; the skill asking may read fewer (IT: images).
+    really = sniff_kind(head)
+    refused = too_big(size, max_bytes) if size > max_bytes else None
+    if refused is None and really not in allowed:
+        refused = _wrong_kind(file.name, really, allowed)
+    if refused is not None:
+        if new:  # refused files don't stay on disk (see discard)
+            path.unlink(missing_ok=True)
+        raise UploadRejected(refused)
+    return StoredFile(path=path, sha256=digest, kind=kind, size=size, name=file.name, new=bool(new))
 
 
 def fetch_slack_file(

@@ -28,7 +28,7 @@ from integrations.files import (
     TooLargeToRead,
     UploadRejected,
     discard,
-    fetch_slack_file,
+    fetch_file,
     read_in_pool,
 )
 from integrations.ocr import OcrUnavailable
@@ -258,14 +258,11 @@ class ExpenseSkill:
     def _read_receipt(self, message: Message, settings: Settings) -> ReceiptRead:
         """The message's first file as a receipt, downloaded and read on the shared file pool within
         file_seconds (integrations.files.read_in_pool)."""
-        token = settings.slack_bot_token
-        if not token:
-            return ReceiptRead()
         ref = message.files[0]
         deadline = time.monotonic() + self.file_seconds
         try:
             stored, fields = read_in_pool(
-                partial(_fetch_and_read, ref, settings, token=token, deadline=deadline),
+                partial(_fetch_and_read, ref, settings, deadline=deadline),
                 name=ref.name,
                 seconds=self.file_seconds,
             )
@@ -450,13 +447,12 @@ class ExpenseSkill:
         return Reply(text="\n".join(lines), skill=self.name)
 
 
-def _fetch_and_read(
-    ref: FileRef, settings: Settings, *, token: str, deadline: float
-) -> tuple[StoredFile, ReceiptFields]:
-    """Download a receipt and read it (on the file pool); a file refused once read is not kept."""
-    stored = fetch_slack_file(
+def _fetch_and_read(ref: FileRef, settings: Settings, *, deadline: float) -> tuple[StoredFile, ReceiptFields]:
+    """Fetch a receipt (from Slack or the web chat's uploads) and read it (on the file pool); a file refused once
+    read is not kept."""
+    stored = fetch_file(
         ref,
-        token=token,
+        token=settings.slack_bot_token,
         api_base_url=settings.slack_api_url,
         dest_dir=settings.uploads_dir,
         max_bytes=settings.max_upload_bytes,

@@ -15,7 +15,7 @@ from integrations.files import (
     TooLargeToRead,
     UploadRejected,
     discard,
-    fetch_slack_file,
+    fetch_file,
     read_in_pool,
 )
 from integrations.ocr import OcrUnavailable, error_lines, ocr_image
@@ -37,13 +37,10 @@ def read_screenshots(message: Message, settings: Settings, *, seconds: float) ->
     the shared file pool within `seconds` (integrations.files.read_in_pool)."""
     found: list[str] = []
     for ref in message.files[:3]:
-        token = settings.slack_bot_token
-        if not token:
-            break
         deadline = time.monotonic() + seconds
         try:
             text = read_in_pool(
-                partial(_fetch_and_ocr, ref, settings, token=token, deadline=deadline),
+                partial(_fetch_and_ocr, ref, settings, deadline=deadline),
                 name=ref.name,
                 seconds=seconds,
             )
@@ -57,11 +54,12 @@ def read_screenshots(message: Message, settings: Settings, *, seconds: float) ->
     return Screenshots(text="\n".join(found)[:2000])
 
 
-def _fetch_and_ocr(ref: FileRef, settings: Settings, *, token: str, deadline: float) -> str:
-    """Download a screenshot and read it (on the file pool); one too large to read is not kept."""
-    stored = fetch_slack_file(
+def _fetch_and_ocr(ref: FileRef, settings: Settings, *, deadline: float) -> str:
+    """Fetch a screenshot (from Slack or the web chat's uploads) and read it (on the file pool); one too large to
+    read is not kept."""
+    stored = fetch_file(
         ref,
-        token=token,
+        token=settings.slack_bot_token,
         api_base_url=settings.slack_api_url,
         dest_dir=settings.uploads_dir,
         max_bytes=settings.max_upload_bytes,

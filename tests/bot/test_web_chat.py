@@ -43,8 +43,8 @@ def test_escalation_loop_in_the_web_chat(
         f"{base}/api/chat", json={"user": "U0000DEVONE", "text": "can I bring my dog to the office?"}
     ).json()
     assert "passed your question to HR" in reply["text"]
-    hr_feed = http.get(f"{base}/api/feed", params={"user": "U0000HRLEAD"}).json()["messages"]
-    card = next(m for m in hr_feed if m["channel"] == "web:hr")
+    hr_queue = http.get(f"{base}/api/queue/hr", params={"user": "U0000HRLEAD"}).json()["messages"]
+    card = next(m for m in hr_queue if m["channel"] == "web:hr")
     answer_button = next(b for b in card["buttons"] if b["action_id"] == "policy:answer")
     modal = http.post(
         f"{base}/api/action",

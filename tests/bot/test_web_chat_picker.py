@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from bot.web_app import CHAT_PAGE, picker_label
+from bot.web_chat import CHAT_PAGE, picker_label
 from tests.conftest import LiveServer
 
 
