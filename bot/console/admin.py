@@ -1,4 +1,4 @@
-"""The console's admin pages (the directory, the audit log) and each item's page with its history."""
+"""The console's admin pages: the directory and the audit log (each item's own page is in bot/console/items.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -16,11 +16,10 @@ from starlette.datastructures import UploadFile as StarletteUpload
 
 from bot import audit, directory
 from bot.console import auth
-from bot.console.shell import PAGE_SIZE, RuntimeDep, SessionDep, Viewer, ViewerDep, back, page, parse_day, require
-from bot.models import AuditEntry, Employee, Escalation, Expense, LeaveRequest
+from bot.console.shell import PAGE_SIZE, RuntimeDep, SessionDep, ViewerDep, back, page, parse_day, require
+from bot.models import AuditEntry, Employee
 from bot.spreadsheet import cell
 from integrations.files import too_big
-from skills.it.models import Ticket
 
 MAX_DIRECTORY_BYTES = 5_000_000
 
@@ -85,53 +84,6 @@ async def admin_import(request: Request, session: SessionDep, viewer: ViewerDep,
 
 
 # ---------------------------------------------------------------- audit trail
-
-
-ITEM_MODELS: dict[str, Any] = {"leave": LeaveRequest, "ticket": Ticket, "expense": Expense, "escalation": Escalation}
-AUDIT_ENTITIES = {"leave": "leave_request", "ticket": "ticket", "expense": "expense", "escalation": "escalation"}
-
-
-def can_see(viewer: Viewer, entity: str, row: Any) -> bool:
-    """Owners see their own items; approvers theirs; HR escalations and leave, IT tickets, finance expenses;
-    admins everything."""
-    if viewer.has("admin"):
-        return True
-    if entity == "leave":
-        return row.employee_id == viewer.id or row.approver_id == viewer.id or viewer.has("hr")
-    if entity == "ticket":
-        return bool(row.requester_id == viewer.id or viewer.has("it"))
-    if entity == "expense":
-        return bool(row.employee_id == viewer.id or row.approver_id == viewer.id or viewer.has("finance"))
-    if entity == "escalation":
-        return bool(row.employee_id == viewer.id or viewer.has("hr"))
-    return False
-
-
-@router.get("/items/{entity}/{item_id}")
-def item_page(
-    entity: str, item_id: int, request: Request, session: SessionDep, viewer: ViewerDep, rt: RuntimeDep
-) -> HTMLResponse:
-    model = ITEM_MODELS.get(entity)
-    if model is None:
-        raise HTTPException(status_code=404, detail="No such kind of item.")
-    with rt.database.session_scope() as db:
-        row = db.get(model, item_id)
-        if row is None:
-            raise HTTPException(status_code=404, detail="No such item.")
-        if not can_see(viewer, entity, row):
-            raise HTTPException(status_code=403, detail="This item is not yours to see.")
-        fields = {
-            column.key: getattr(row, column.key)
-            for column in model.__table__.columns
-            if column.key not in ("payload", "ocr_text", "receipt_path")
-        }
-        trail = _audit_rows(
-            db,
-            select(AuditEntry)
-            .where(AuditEntry.entity == AUDIT_ENTITIES[entity], AuditEntry.entity_id == item_id)
-            .limit(1000),
-        )
-    return page(request, "item.html", session, user=viewer, entity=entity, item_id=item_id, fields=fields, trail=trail)
 
 
 def _audit_rows(db: Session, query: Any) -> list[dict[str, Any]]:

@@ -33,7 +33,7 @@ class ExpenseApprovals:
             return Reply(text=f"Submitted claim #{expense.id}; finance will decide it.", skill=self.name)
         ctx.notify(
             channel=person_channel(approver, expense.platform),
-            text=self.cards.approval_text(expense, "Expense claim to approve", why),
+            text=self.cards.approval_text(expense, "Expense claim to approve", why, public_url=ctx.settings.public_url),
             update_key=approval_key(expense),
             buttons=self.cards.decision_buttons(expense),
         )
@@ -44,7 +44,7 @@ class ExpenseApprovals:
     def _to_finance(self, ctx: SkillContext, expense: Expense, heading: str) -> None:
         ctx.notify(
             channel=ctx.settings.finance_destination,
-            text=self.cards.approval_text(expense, heading),
+            text=self.cards.approval_text(expense, heading, public_url=ctx.settings.public_url),
             update_key=f"expense:{expense.id}:finance",
             buttons=self.cards.decision_buttons(expense),
         )

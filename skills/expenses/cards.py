@@ -24,6 +24,11 @@ def approval_key(expense: Expense) -> str:
     return f"expense:{expense.id}:approval"
 
 
+def claim_url(public_url: str, expense: Expense) -> str:
+    """The claim's page in the staff console (its receipt shows there, for those who may see it)."""
+    return f"{public_url.rstrip('/')}/console/items/expense/{expense.id}"
+
+
 def draft_buttons(expense: Expense) -> list[Button]:
     """A draft's buttons: submit, edit or cancel it."""
     return [
@@ -87,13 +92,17 @@ class ExpenseCards:
             lines.append(f"• Note: {expense.decision_note}")
         return "\n".join(lines)
 
-    def approval_text(self, expense: Expense, heading: str, why: str | None = None) -> str:
+    def approval_text(self, expense: Expense, heading: str, why: str | None = None, *, public_url: str = "") -> str:
+        """An approver's card; with the console's `public_url`, a link to the claim's page (and its receipt)."""
         text = self.card_text(expense, f"{heading} — {expense.employee.name}")
         if why:
             text += f"\n• Why you: _{why}_"
         if service.needs_finance(expense, self.policy):
             threshold = money(self.policy.finance_approval_over, self.policy.base_currency)
             text += f"\n• Above {threshold}: finance approves too."
+        if public_url:
+            what = "See the claim and its receipt" if expense.receipt_sha256 else "See the claim"
+            text += f"\n• <{claim_url(public_url, expense)}|{what} in the console>"
         return text
 
     def decision_buttons(self, expense: Expense) -> list[Button]:
@@ -106,13 +115,13 @@ class ExpenseCards:
         if expense.approver is not None:
             ctx.notify(
                 channel=person_channel(expense.approver, expense.platform),
-                text=self.approval_text(expense, outcome),
+                text=self.approval_text(expense, outcome, public_url=ctx.settings.public_url),
                 update_key=approval_key(expense),
             )
         if finance and expense.status not in ("approved",):
             ctx.notify(
                 channel=ctx.settings.finance_destination,
-                text=self.approval_text(expense, outcome),
+                text=self.approval_text(expense, outcome, public_url=ctx.settings.public_url),
                 update_key=f"expense:{expense.id}:finance",
             )
 

@@ -111,7 +111,9 @@ class ExpenseEdits:
             if expense.approver is not None:
                 ctx.notify(
                     channel=person_channel(expense.approver, expense.platform),
-                    text=self.cards.approval_text(expense, "Expense claim to approve (edited)"),
+                    text=self.cards.approval_text(
+                        expense, "Expense claim to approve (edited)", public_url=ctx.settings.public_url
+                    ),
                     update_key=approval_key(expense),
                     buttons=self.cards.decision_buttons(expense),
                 )

@@ -1,4 +1,5 @@
-"""IT's console page: the ticket queue with SLA states, open incidents, and the ticket and incident actions."""
+"""IT in the console: the ticket queue with SLA states, open incidents, a ticket's own page, and the ticket and
+incident actions."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import func, select
 
 from bot import directory
+from bot.console.items import ITEM_PAGE, allowed, employee_of, history, moment, visible_row
 from bot.console.shell import (
     PAGE_SIZE,
     ConsolePages,
@@ -26,7 +28,7 @@ from bot.date_words import fmt_moment
 from bot.db import utcnow
 from skills.it import action_ids
 from skills.it.models import Incident, Ticket
-from skills.it.service import OPEN
+from skills.it.service import OPEN, STATUS_LABELS, check_move
 from skills.it.sla import sla_clocks, span
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -46,6 +48,22 @@ TICKET_ACTIONS = {
 
 
 CLOCK_LABELS = {"ok": "ok", "warn": "warning", "breach": "breached", "met": "met", "missed": "missed"}
+CLOCK_WORDS = {
+    "ok": "on time",
+    "warn": "close to the target",
+    "breach": "past the target",
+    "met": "met",
+    "missed": "missed",
+}
+VERBS = {
+    "in_progress": "Moved to in progress by {who}",
+    "waiting": "Set to wait for the requester by {who}",
+    "resolved": "Resolved by {who}",
+    "closed": "Closed by {who}",
+}
+# Which state each status button moves the ticket to, for the page's checks.
+MOVES_TO = {"progress": "in_progress", "waiting": "waiting", "resolve": "resolved"}
+ToField = Annotated[str, Form(pattern=f"^(/console/it|{ITEM_PAGE})$")]
 
 
 @router.get("/it")
@@ -109,6 +127,59 @@ def it_page(
     )
 
 
+@router.get("/items/ticket/{ticket_id}")
+def ticket_item(
+    ticket_id: int, request: Request, session: SessionDep, viewer: ViewerDep, rt: RuntimeDep
+) -> HTMLResponse:
+    now = utcnow()
+    with rt.database.session_scope() as db:
+        ticket = visible_row(db, Ticket, "ticket", ticket_id, viewer)
+        me = employee_of(db, viewer)
+        clocks = {c.name: f"{CLOCK_WORDS[c.state]} ({span(c.target)})" for c in sla_clocks(ticket, rt.it_config, now)}
+        facts = [
+            ("Title", ticket.title),
+            ("Reported by", ticket.requester.name),
+            ("Category", ticket.category.replace("_", " ").capitalize()),
+            ("Priority", ticket.priority),
+            ("Assigned to", ticket.assignee.name if ticket.assignee else "Nobody yet"),
+            ("What happened", ticket.description),
+            ("Security matter", "Yes" if ticket.security else ""),
+            ("Part of incident", ticket.incident.title if ticket.incident else ""),
+            ("Reported", moment(ticket.created_at, me.tz)),
+            ("First response", moment(ticket.first_response_at, me.tz)),
+            ("Response target", clocks.get("response", "")),
+            ("Resolution target", clocks.get("resolution", "")),
+            ("Resolved", moment(ticket.resolved_at, me.tz)),
+            ("What fixed it", ticket.resolution_note or ""),
+            ("Rating", f"{ticket.rating} out of 5" if ticket.rating else ""),
+        ]
+        it = viewer.has("it")  # IT's actions, as on IT's queue (its routes require the role)
+        open_ = ticket.status in OPEN
+        may = {
+            "claim": it and open_ and ticket.assignee_id != me.id,
+            "assign": it and open_,
+            **{name: it and allowed(check_move, ticket, to, actor=me) for name, to in MOVES_TO.items()},
+        }
+        team = [(e.slack_id, e.name) for e in directory.members_with_role(db, "it")] if may["assign"] else []
+        trail = history(db, entity="ticket", entity_id=ticket.id, verbs=VERBS, tz=me.tz, now=now)
+        return page(
+            request,
+            "ticket_item.html",
+            session,
+            user=viewer,
+            title=f"Ticket #{ticket.id}: {ticket.title}",
+            status=STATUS_LABELS.get(ticket.status, ticket.status),
+            status_key=ticket.status,
+            facts=facts,
+            history=trail,
+            may=may,
+            can_act=any(may.values()),
+            item_id=ticket.id,
+            team=team,
+            here=f"/console/items/ticket/{ticket.id}",
+        )
+
+
 @router.post("/it/incidents/{incident_id}/resolve")
 def it_incident_resolve(
     incident_id: int,
@@ -129,15 +200,16 @@ def it_act(
     rt: RuntimeDep,
     note: Annotated[str, Form(max_length=4000)] = "",
     assignee: Annotated[str, Form(max_length=32)] = "",
+    to: ToField = "/console/it",
 ) -> Response:
     require(viewer, "it")
     if action not in TICKET_ACTIONS:
         raise HTTPException(status_code=404, detail="No such ticket action.")
     if action == "assign" and not assignee:
-        return back("/console/it", f"Ticket #{ticket_id} not assigned: choose who to assign it to.")
+        return back(to, f"Ticket #{ticket_id} not assigned: choose who to assign it to.")
     form = {"note": note} if action == "resolve" else {"selected": assignee} if action == "assign" else None
     reply = act(rt, viewer, TICKET_ACTIONS[action], str(ticket_id), form)
-    return back("/console/it", reply.text)
+    return back(to, reply.text)
 
 
 PAGES = ConsolePages(router, TEMPLATES)

@@ -1,4 +1,4 @@
-"""HR's console page: escalated questions, draft FAQs and the knowledge documents answers cite."""
+"""HR's console page (escalated questions, draft FAQs, the knowledge documents answers cite) and a question's page."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import audit
+from bot.console.items import ITEM_PAGE, ago, employee_of, history, moment, visible_row
 from bot.console.shell import (
     PAGE_SIZE,
     ConsolePages,
@@ -29,6 +30,7 @@ from bot.console.shell import (
     require,
 )
 from bot.db import aware, utcnow
+from bot.escalations import ESCALATION_MOVES
 from bot.models import ChatMessage, Escalation, Faq, KnowledgeDocument
 from bot.runtime import Runtime
 from integrations.files import sniff_kind, too_big
@@ -121,6 +123,50 @@ def waited(age: timedelta) -> str:
     return f"{minutes // (24 * 60)} d"
 
 
+STATUS = {"open": "Waiting for HR", "answered": "Answered", "resolved": "Resolved"}
+VERBS = {"created": "Sent to HR by {who}", "answered": "Answered by {who}", "resolved": "Marked resolved by {who}"}
+ToField = Annotated[str, Form(pattern=f"^(/console/hr|{ITEM_PAGE})$")]
+
+
+@router.get("/items/escalation/{escalation_id}")
+def escalation_item(
+    escalation_id: int, request: Request, session: SessionDep, viewer: ViewerDep, rt: RuntimeDep
+) -> HTMLResponse:
+    now = utcnow()
+    with rt.database.session_scope() as db:
+        escalation = visible_row(db, Escalation, "escalation", escalation_id, viewer)
+        me = employee_of(db, viewer)
+        titles = sorted({str(s["title"]) for s in escalation.sources or [] if isinstance(s, dict) and s.get("title")})
+        facts = [
+            ("Asked by", escalation.employee.name),
+            ("Question", escalation.question),
+            ("Confidential", "Yes: only HR sees it" if escalation.sensitive else ""),
+            ("Asked", f"{moment(escalation.created_at, me.tz)} ({ago(escalation.created_at, now)})"),
+            ("Documents the assistant looked at", ", ".join(titles)),
+            ("Answer", escalation.answer or ""),
+            ("Answered by", escalation.answered_by.name if escalation.answered_by else ""),
+        ]
+        moves = ESCALATION_MOVES.get(escalation.status, frozenset())
+        hr = viewer.has("hr")  # HR's actions, as on HR's queue (its routes require the role)
+        may = {"answer": hr and "answered" in moves, "resolve": hr and "resolved" in moves}
+        trail = history(db, entity="escalation", entity_id=escalation.id, verbs=VERBS, tz=me.tz, now=now)
+        return page(
+            request,
+            "escalation_item.html",
+            session,
+            user=viewer,
+            title=f"Question for HR #{escalation.id}",
+            status=STATUS.get(escalation.status, escalation.status),
+            status_key=escalation.status,
+            facts=facts,
+            history=trail,
+            may=may,
+            can_act=any(may.values()),
+            item_id=escalation.id,
+            here=f"/console/items/escalation/{escalation.id}",
+        )
+
+
 def _escalation_action(rt: Runtime, escalation_id: int, policy_action: str, sensitive_action: str) -> str:
     """Which of the two actions (the policy skill's, the sensitive skill's) does the same thing to an escalation:
     confidential matters belong to the sensitive skill."""
@@ -135,6 +181,7 @@ def hr_answer(
     viewer: PosterDep,
     rt: RuntimeDep,
     answer: Annotated[str, Form(max_length=4000)],
+    to: ToField = "/console/hr",
 ) -> Response:
     require(viewer, "hr")
     reply = act(
@@ -144,11 +191,11 @@ def hr_answer(
         str(escalation_id),
         {"answer": answer},
     )
-    return back("/console/hr", reply.text)
+    return back(to, reply.text)
 
 
 @router.post("/hr/escalations/{escalation_id}/resolve")
-def hr_resolve(escalation_id: int, viewer: PosterDep, rt: RuntimeDep) -> Response:
+def hr_resolve(escalation_id: int, viewer: PosterDep, rt: RuntimeDep, to: ToField = "/console/hr") -> Response:
     require(viewer, "hr")
     reply = act(
         rt,
@@ -156,7 +203,7 @@ def hr_resolve(escalation_id: int, viewer: PosterDep, rt: RuntimeDep) -> Respons
         _escalation_action(rt, escalation_id, policy_action_ids.RESOLVE, sensitive_action_ids.RESOLVE),
         str(escalation_id),
     )
-    return back("/console/hr", reply.text)
+    return back(to, reply.text)
 
 
 @router.post("/hr/faqs/{faq_id}/publish")

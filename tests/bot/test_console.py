@@ -175,7 +175,7 @@ def test_manager_approves_leave_from_the_console_and_the_employee_hears_in_slack
         assert f"leave-{request_id}" in page.text and "Jamal Carter" in page.text
         assert post_form(client, "/console/team", f"/console/leave/{request_id}/approve").status_code == 303
         item = client.get(f"/console/items/leave/{request_id}")
-        assert item.status_code == 200 and "pending → approved" in item.text
+        assert item.status_code == 200 and "Approved by Daniel Kim" in item.text
     with runtime.database.session_scope() as db:
         assert db.get_one(LeaveRequest, request_id).status == "approved"
     slack.wait_for_post(lambda c: c.params.get("channel") == "D0JAMAL001" and "approved" in str(c.params.get("text")))

@@ -177,7 +177,7 @@ def test_hr_it_and_manager_work_their_queues_in_a_real_browser(
         assert db.get_one(LeaveRequest, request_id).status == "approved"
     slack.wait_for_post(lambda c: c.params.get("channel") == "D0MEILIN01" and "approved" in str(c.params.get("text")))
     driver.get(f"{base}/console/items/leave/{request_id}")
-    assert "pending → approved" in driver.find_element(By.CLASS_NAME, "audit").text
+    assert "Approved by Daniel Kim" in driver.find_element(By.CLASS_NAME, "history").text
     shot(driver, "leave-history")
 
     # HR's insight charts, drawn by the plotly.js served from the plotly wheel.
