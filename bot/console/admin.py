@@ -1,4 +1,4 @@
-"""The console's admin pages: the directory and the audit log (each item's own page is in bot/console/items.py)."""
+"""The console's admin pages: the directory and the audit log (items have their own pages in their skills)."""
 
 from __future__ import annotations
 
