@@ -155,10 +155,14 @@ def ticket_item(
         ]
         it = viewer.has("it")  # IT's actions, as on IT's queue (its routes require the role)
         open_ = ticket.status in OPEN
+        own_resolved = ticket.requester_id == me.id and ticket.status == "resolved"
         may = {
             "claim": it and open_ and ticket.assignee_id != me.id,
             "assign": it and open_,
             **{name: it and allowed(check_move, ticket, to, actor=me) for name, to in MOVES_TO.items()},
+            # The requester's, once IT resolved it: as the buttons on their ticket card.
+            "confirm": own_resolved and allowed(check_move, ticket, "closed", actor=me),
+            "reopen": own_resolved and allowed(check_move, ticket, "in_progress", actor=me),
         }
         team = [(e.slack_id, e.name) for e in directory.members_with_role(db, "it")] if may["assign"] else []
         trail = history(db, entity="ticket", entity_id=ticket.id, verbs=VERBS, tz=me.tz, now=now)
@@ -178,6 +182,18 @@ def ticket_item(
             team=team,
             here=f"/console/items/ticket/{ticket.id}",
         )
+
+
+REQUESTER_ACTIONS = {"confirm": action_ids.CONFIRM, "reopen": action_ids.REOPEN}
+
+
+@router.post("/tickets/{ticket_id}/{choice}")
+def ticket_requester_act(ticket_id: int, choice: str, viewer: PosterDep, rt: RuntimeDep, to: ToField) -> Response:
+    """The requester confirms the fix or reopens the ticket; the skill refuses anyone else, as on Slack."""
+    if choice not in REQUESTER_ACTIONS:
+        raise HTTPException(status_code=404, detail="No such ticket action.")
+    reply = act(rt, viewer, REQUESTER_ACTIONS[choice], str(ticket_id))
+    return back(to, reply.text)
 
 
 @router.post("/it/incidents/{incident_id}/resolve")

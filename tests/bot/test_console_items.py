@@ -16,6 +16,7 @@ from bot.directory import get_by_slack_id
 from bot.escalations import create_escalation
 from bot.models import Employee, Escalation, LeaveRequest
 from bot.runtime import Runtime
+from skills.it import service as tickets
 from skills.it.models import Ticket
 from skills.it.service import create_ticket
 from skills.leave import requests as leave_requests
@@ -182,6 +183,37 @@ def test_a_ticket_page_gives_it_its_actions_and_the_requester_none(server: LiveS
         ticket = db.get_one(Ticket, ticket_id)
         assert ticket.status == "in_progress" and ticket.assignee is not None
         assert ticket.assignee.slack_id == IT_DESK
+
+
+def test_a_resolved_ticket_lets_its_requester_confirm_or_reopen_it_and_nobody_else(
+    server: LiveServer, runtime: Runtime
+) -> None:
+    ticket_id = open_ticket(runtime)
+    with runtime.database.session_scope() as db:
+        lukas = person(db, IT_DESK)
+        ticket = db.get_one(Ticket, ticket_id)
+        tickets.assign(db, ticket, lukas, actor=lukas, now=SUBMITTED)
+        tickets.transition(db, ticket, "resolved", actor=lukas, now=SUBMITTED, note="Cleaned the fan")
+    path = f"/console/items/ticket/{ticket_id}"
+    with browser(server.url) as client:
+        sign_in(client, SOFIA)  # not her ticket: the skill refuses her click as it would on Slack
+        forced = client.post(
+            f"/console/tickets/{ticket_id}/confirm", data={"csrf": csrf_of(client.get("/console")), "to": path}
+        )
+        assert forced.status_code == 303
+    with runtime.database.session_scope() as db:
+        assert db.get_one(Ticket, ticket_id).status == "resolved"
+    with browser(server.url) as client:
+        sign_in(client, JAMAL)
+        page = client.get(path).text
+        assert buttons(page) == {"confirm", "reopen"}
+        assert "What fixed it Cleaned the fan" in visible(page) and "Resolved by Lukas Brandt" in visible(page)
+        reopened = client.post(f"/console/tickets/{ticket_id}/reopen", data={"csrf": token(page), "to": path})
+        assert reopened.status_code == 303 and reopened.headers["location"] == path
+        after = client.get(path).text
+        assert "Reopened by Jamal Carter" in visible(after) and buttons(after) == set()
+    with runtime.database.session_scope() as db:
+        assert db.get_one(Ticket, ticket_id).status == "in_progress"
 
 
 def test_a_question_for_hr_gives_hr_the_answer_form_and_the_asker_only_the_page(
