@@ -36,6 +36,10 @@ _NUMERIC = re.compile(
     r"(?:(?P=sep)|\s?(?P=slash)\s?)(?P<y>\d{4}|\d{2})(?![\d,/-]|\.\d)"
 )
 _COMPACT = re.compile(r"(?<!\d)(?P<n>\d{8})(?!\d)")
+# A day-first date that lost one separator to OCR (2703/2018, 27/032018): only with a four-digit 19xx/20xx year.
+_HALF_SEPARATED = re.compile(
+    r"(?<![\w.,:/-])(?P<d>\d{2})(?:(?P<m1>\d{2})\s?[-/.]\s?|\s?[-/.]\s?(?P<m2>\d{2}))(?P<y>(?:19|20)\d{2})(?![\d,/-]|\.\d)"
+)
 _DATE_LABEL = re.compile(r"\bDATE\b|\bTARIKH\b|\bDT\b", re.I)
 _TIME_AFTER = re.compile(r"^\W{0,3}\d{1,2}\s?[:.]\s?\d{2}\b")
 _FIRST_YEAR = 1990
@@ -84,6 +88,9 @@ def dates_in(text: str, *, date_order: DateOrder, compact: bool) -> list[tuple[i
             add(match, _safe_date(_year(match["a"]), b, int(match["y"])))
         else:  # a four-digit year last cannot be read year first
             add(match, _safe_date(year, b, a) or _safe_date(year, a, b))
+    if date_order != "MDY":
+        for match in _HALF_SEPARATED.finditer(text):
+            add(match, _safe_date(int(match["y"]), int(match["m1"] or match["m2"]), int(match["d"])))
     if compact:
         for match in _COMPACT.finditer(text):
             n = match["n"]

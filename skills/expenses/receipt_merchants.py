@@ -24,7 +24,7 @@ _ADDRESS = re.compile(
 _NOT_NAME = re.compile(
     r"""\b(?:TEL|PHONE|FAX|H/?P|MOBILE|EMAIL|E-MAIL|WWW|HTTP|GST|SST|REG|ROC|COMPANY\s+NO|CO\.?\s*NO|BRN|ID\s*NO|TAX
        |INVOICE|RECEIPT|RESIT|BILL|WELCOME|THANK|CASHIER|TABLE|ORDER|DATE|TIME|CASH\s+SALES?|SIMPLIFIED|TERMINAL
-       |POS|DOC|OPEN|HOURS|BRANCH\s+NO)\b|@|\.COM\b""",
+       |POS|DOC|OPEN|HOURS|BRANCH\s+NO|BR\.?\s*NO)\b|@|\.COM\b""",
     re.I | re.X,
 )
 # A company registration number after the name: (1234567-K), (JM0123456-X), CO. NO. 123456-A.
@@ -50,41 +50,44 @@ def _name_like(line: str) -> bool:
 def _clean_name(line: str) -> str:
     # Stray dots go, but not the one closing an abbreviation (Co., Bhd.).
     name = re.sub(r"^\.+|(?<![A-Za-z])\.+$", "", _REG_NUMBER.sub("", line).strip(" -:,*|")).strip(" -:,*|")
-    name = _SDN_BHD.sub("SDN BHD", name)
+    name = _S_B.sub("S/B", _SDN_BHD.sub("SDN BHD", name))
     name = _GLUED.sub(" ", name)
     name = _YEN_LETTER.sub("Y", name)
-    return " ".join(_without_leading_noise(name.split()))
+    return " ".join(_without_noise(name.split()))
 
 
 # Two words OCR joined with a dot (INTERNATIONAL.SDN): initials (A.B.C.) have one letter between dots.
-_GLUED = re.compile(r"(?<=[A-Za-z]{2})\.(?=[A-Za-z]{2})")
+_GLUED = re.compile(r"(?<=[A-Za-z]{2})\.(?=[A-Za-z]{2})|(?<=[A-Za-z]{2})-(?=SDN\b)")
 # Tesseract reads a Y between initials or capitals as a yen sign (D.I.¥.): no business name holds one.
 _YEN_LETTER = re.compile(r"(?<=[A-Z.])¥|¥(?=[A-Z.])")
 
 
-def _without_leading_noise(words: list[str]) -> list[str]:
-    """An upper-case name without the specks OCR reads before it ("ee", "Bee", "7 ee"): leading words with a
-    lower-case letter, and a lone number or mark before one, go when an upper-case name of two words is left."""
+def _without_noise(words: list[str]) -> list[str]:
+    """An upper-case name without the specks OCR reads around it ("ee", "Bee", "7 ee" before it, "; i", "%" after
+    it): words with a lower-case letter or no letter or digit, and a lone number or mark before one, go when an
+    upper-case name of two words is left."""
 
     def capital(word: str) -> bool:
         letters = [c for c in word if c.isalpha()]
         return bool(letters) and all(c.isupper() for c in letters)
 
     def speck(word: str) -> bool:
-        return any(c.islower() for c in word) or not any(c.isalnum() for c in word)
+        return any(c.islower() for c in word) or not any(c.isalnum() for c in word) and word not in ("&", "-", "+")
 
-    start = 0
-    while start < len(words) - 2:
-        if speck(words[start]) or (len(words[start]) <= 2 and speck(words[start + 1])):
-            start += 1
-        else:
-            break
-    rest = words[start:]
+    start, end = 0, len(words)
+    while start < end - 2 and (speck(words[start]) or len(words[start]) <= 2 and speck(words[start + 1])):
+        start += 1
+    while end - start > 2 and speck(words[end - 1]):
+        end -= 1
+    rest = words[start:end]
     upper_case = not any(map(speck, rest)) and sum(map(capital, rest)) >= 2
-    return rest if 0 < start <= 2 and upper_case and not _SUFFIX_ONLY.match(" ".join(rest)) else words
+    cut = 0 < start <= 2 or 0 < len(words) - end <= 2
+    return rest if cut and upper_case and not _SUFFIX_ONLY.match(" ".join(rest)) else words
 
 
-_SDN_BHD = re.compile(r"\bS[O0D][NM][.,]?\s*BHD\b", re.I)  # "SON BHD": OCR's commonest misreading of SDN BHD
+# "SON BHD", "SIN BHD", "SBN BHD": OCR's misreadings of SDN BHD; S/H and S/8 of S/B at a name's end.
+_SDN_BHD = re.compile(r"\bS[O0DIB][NM][.,]?\s*BHD\b", re.I)
+_S_B = re.compile(r"\bS/[H8]$")
 # A company's suffix alone on a line, perhaps after CO. and (M): the name is on the line above.
 _SUFFIX_ONLY = re.compile(
     r"^\W*(?:CO\.?\s*)?(?:\((?:M|MALAYSIA)\)\s*)?(?:SDN\.?\s*BHD|BHD|BERHAD|S/B|LTD|LIMITED|PTE\.?\s*LTD|INC)\W*$",
@@ -97,6 +100,18 @@ _LINKING = re.compile(r"^(?:&|\(|AND\b)", re.I)
 def _uppercase(line: str) -> bool:
     letters = [c for c in line if c.isalpha()]
     return bool(letters) and sum(c.isupper() for c in letters) >= 0.7 * len(letters)
+
+
+def _worded(line: str) -> bool:
+    """Whether a line reads as words (each upper, title or lower case, no digit inside): not OCR's specks from a
+    logo (HOen&, PVOZ1EE)."""
+    words = [word.strip(".,:;'&()*|-!") for word in line.split()]
+    words = [word for word in words if any(c.isalpha() for c in word)]
+    shaped = all(
+        word.isupper() or word.islower() or word.istitle() or (len(word) <= 3 and word[:1].isupper()) for word in words
+    )
+    mixed = any(any(c.isdigit() for c in word) and any(c.isalpha() for c in word[1:]) for word in words)
+    return bool(words) and shaped and not mixed and any(sum(c.isalpha() for c in word) >= 3 for word in words)
 
 
 def find_merchant(lines: list[str]) -> tuple[str | None, int]:
@@ -118,7 +133,8 @@ def find_merchant(lines: list[str]) -> tuple[str | None, int]:
     if start is None:
         confidence = 1
         plain = [i for i, line in enumerate(top) if _name_like(line) and not _ADDRESS.search(line)]
-        start = next((i for i in plain if _uppercase(top[i])), plain[0] if plain else None)
+        worded = [i for i in plain if _worded(top[i])]
+        start = next((i for i in worded if _uppercase(top[i])), next(iter(worded or plain), None))
     if start is None:
         return None, 0
     name = _clean_name(top[start])

@@ -135,9 +135,10 @@ def find_total(lines: list[str]) -> tuple[Decimal | None, int | None, int]:
         repeated = sum(other == amount for _, _, other in candidates) > 1
         confirmed = amount in evidence or repeated
         if not confirmed:
+            # Subtotal + tax confirms the total, or corrects a digit OCR misread in it.
             added = _added_up(lines, index)
-            if added is not None and _one_digit_apart(added, amount):
-                return added, index, 2 if weight >= 2 else 1
+            if added is not None and (added == amount or _one_digit_apart(added, amount)):
+                return added, index, 3 if weight >= 2 else 1
         return amount, index, (3 if confirmed else 2) if weight >= 2 else 1
     if tendered is not None:
         return tendered, None, 1
@@ -152,13 +153,17 @@ _CASH_STEP = Decimal("0.05")  # the smallest coin where a receipt prints a round
 
 
 def _added_up(lines: list[str], total_at: int) -> Decimal | None:
-    """The total as the receipt adds it up above its total line: the last subtotal, plus the tax and service
-    lines after it, rounded to the nearest 0.05 when a rounding adjustment is printed (whose sign OCR often
-    loses). None when there is no subtotal or tax, or a discount or another charge makes the sum uncertain."""
+    """The total as the receipt adds it up above its total line: the last subtotal (printed twice), plus the tax
+    and service lines after it, rounded to the nearest 0.05 when a rounding adjustment is printed (whose sign OCR
+    often loses). None when there is no such subtotal or no tax, or a discount or other charge makes it unsure."""
     start = next((i for i in range(total_at - 1, -1, -1) if _SUB.search(lines[i])), None)
     if start is None or total_at - start > 8 or not (_amounts(lines[start]) or _undotted(lines[start])):
         return None
     added = (_amounts(lines[start]) or _undotted(lines[start]))[-1]
+    # A witness that the subtotal was read right (an items total, a tax summary printing it again): else a
+    # misread subtotal would "correct" a total read right.
+    if sum(added in _amounts(line) or added in _undotted(line) for line in lines) < 2:
+        return None
     taxed = rounded = False
     for line in lines[start + 1 : total_at]:
         found = _amounts(line) or _undotted(line)
@@ -204,21 +209,24 @@ def _fallback_total(lines: list[str]) -> tuple[Decimal | None, int | None]:
 
 # ---- currency
 
+_SIGN = r"(?<![A-Za-z])"  # a sign glued to a word (70GSM£) is a speck OCR read, not a currency
 _CURRENCIES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\bRM(?=\s?\d)|\bRM\b|\bMYR\b|\bRINGGIT\b", re.I), "MYR"),
+    # RN and RH: RM as OCR misreads it, only right before an amount.
+    (re.compile(r"\bRM(?=\s?\d)|\bRM\b|\bMYR\b|\bRINGGIT\b|\bR[NH](?=\s?\d{1,7}[.,]\d{2}\b)", re.I), "MYR"),
     (re.compile(r"\bS\$|\bSGD\b", re.I), "SGD"),
     (re.compile(r"\bUS\$|\bUSD\b", re.I), "USD"),
     (re.compile(r"\bA\$|\bAUD\b", re.I), "AUD"),
-    (re.compile(r"€|\bEUR\b|\bEURO?S?\b", re.I), "EUR"),
-    (re.compile(r"£|\bGBP\b", re.I), "GBP"),
+    (re.compile(rf"{_SIGN}€|\bEUR\b|\bEURO?S?\b", re.I), "EUR"),
+    (re.compile(rf"{_SIGN}£|\bGBP\b", re.I), "GBP"),
     (re.compile(r"₹|\bINR\b|\bRs\.?(?=\s?\d)", re.I), "INR"),
     (re.compile(r"\bIDR\b|\bRp\.?(?=\s?\d)"), "IDR"),
     (re.compile(r"฿|\bTHB\b", re.I), "THB"),
     (re.compile(r"\bPHP\b|₱", re.I), "PHP"),
     (re.compile(r"\bJPY\b", re.I), "JPY"),
     (re.compile(r"\bCNY\b|\bRMB\b", re.I), "CNY"),
-    (re.compile(r"¥"), "¥"),  # yen or yuan: like a bare "$", the caller decides
+    (re.compile(r"¥\s?\d|\d\s?¥"), "¥"),  # yen or yuan: like a bare "$", the caller decides
 )
+_BARE = frozenset({"$", "¥"})
 _DOLLAR = re.compile(r"\$\s?\d|\d\s?\$")
 
 
@@ -239,4 +247,5 @@ def find_currency(lines: list[str], total_line: int | None = None) -> str | None
     for line in lines:
         for code in on(line):
             counts[code] = counts.get(code, 0) + 1
-    return max(counts, key=lambda code: counts[code]) if counts else None
+    # A code (RM, SGD) printed anywhere outranks a bare sign, which OCR also reads into a stray S or 5.
+    return max(counts, key=lambda code: (code not in _BARE, counts[code])) if counts else None

@@ -4,6 +4,7 @@ and halves of `backoffice eval receipts`. Every merchant, amount and date here i
 from __future__ import annotations
 
 import json
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -59,6 +60,7 @@ def test_a_registration_number_misread_is_still_cut() -> None:
 
 ADDED_UP = """\
 TOKO BERKAT ENTERPRISE
+Total Qty: 3 40.10
 Total Sales (Excluding GST) 40.10
 Total GST 2.41
 Rounding 0.04
@@ -71,7 +73,7 @@ def test_a_total_one_digit_off_its_sum_is_the_sum() -> None:
     # 40.10 + 2.41 = 42.51, rounded to 42.50 (the rounding's sign lost): the 7 was a misread 2.
     assert total(ADDED_UP) == Decimal("42.50")
     # A subtotal whose decimal point OCR lost still adds up.
-    assert total(ADDED_UP.replace("40.10", "4010")) == Decimal("42.50")
+    assert total(ADDED_UP.replace("GST) 40.10", "GST) 4010")) == Decimal("42.50")
 
 
 def test_a_sum_far_from_the_total_or_with_a_discount_changes_nothing() -> None:
@@ -128,3 +130,38 @@ def test_eval_receipts_grades_the_currency_and_reads_one_half(tmp_path: Path) ->
     assert even.exit_code == 0, even.output
     halved = json.loads(even.stdout.strip().splitlines()[-1])
     assert (halved["receipts"], halved["currency_accuracy"]) == (2, 1.0)
+
+
+def test_a_logo_speck_is_not_the_name() -> None:
+    assert merchant("KOen&\n41020 |\nBSK Maju Jaya Outlet\nS21, Second Floor,") == "BSK Maju Jaya Outlet"
+    assert merchant("QWZ1EE\nKEDAI MAKAN SEDAP\n12, JALAN LIMA") == "KEDAI MAKAN SEDAP"
+
+
+# ------------------------------------------------------------------ date and currency
+
+
+def test_a_date_that_lost_a_separator() -> None:
+    assert extract_fields("KEDAI\n_ 1904/2018 CS-1001\nTOTAL 5.00").date == date(2018, 4, 19)
+    assert extract_fields("KEDAI\nDATE 19/042018\nTOTAL 5.00").date == date(2018, 4, 19)
+
+
+def test_a_code_outranks_a_bare_sign_and_glued_signs_are_specks() -> None:
+    assert extract_fields("KEDAI\nITEM $6.00 6.00\nAMOUNT (RM)\nTOTAL 6.00").currency == "MYR"
+    assert extract_fields("KEDAI\nPAPER A4 80GSM£ SR\nDisc $0.20 1.00\nTOTAL 9.00").currency == "$"
+    assert extract_fields("Home of ¥ Bones\nTOTAL 9.00").currency is None
+
+
+def test_a_subtotal_printed_once_corrects_nothing() -> None:
+    # The subtotal may be the misread number: without a second print of it the total stands.
+    assert total(ADDED_UP.replace("Total Qty: 3 40.10\n", "")) == Decimal("47.50")
+
+
+def test_a_total_that_adds_up_is_firm() -> None:
+    fields = extract_fields(ADDED_UP.replace("47.50", "42.50").replace("CASH 50.00", ""))
+    assert fields.total == Decimal("42.50")
+
+
+def test_suffixes_as_ocr_misreads_them() -> None:
+    assert merchant("KEDAI EMAS SIN BHD\nLOT 2") == "KEDAI EMAS SDN BHD"
+    assert merchant("77 FRESH MART S/H (123456-X)\nLOT 2") == "77 FRESH MART S/B"
+    assert merchant("By . GOLDEN LEAF INTERNATIONAL-SDN BHD %\nLOT 2") == "GOLDEN LEAF INTERNATIONAL SDN BHD"
