@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-slow test-dates faults install lint eval bench clean
+.PHONY: run test test-slow test-dates faults install lint eval bench screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+## The web chat and every console page in headless Chromium, desktop and a 390 x 844 phone, into docs/screenshots/
+screenshots: $(STAMP)
+	BACKOFFICE_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest -q -m slow tests/test_screens.py
 
 ## Quality figures on our own dev sets
 eval: $(STAMP)
