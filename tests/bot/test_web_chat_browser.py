@@ -3,9 +3,11 @@ that only append (scroll and selection survive) and redraw just a card edited in
 
 from __future__ import annotations
 
+import base64
 import os
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +15,10 @@ import httpx
 import pytest
 from selenium.webdriver.chrome.webdriver import WebDriver as Chrome
 
+from bot.runtime import Runtime
 from tests.bot.test_console_browser import CHROMEDRIVER, CHROMIUM
 from tests.conftest import LiveServer
+from tests.skills.expenses.test_receipt_claims import RINGGIT, receipt_png
 
 pytestmark = pytest.mark.slow
 
@@ -203,3 +207,38 @@ def test_the_chat_fits_a_390_by_844_phone(offline_server: LiveServer, http: http
     assert driver.execute_script("return document.documentElement.scrollWidth") <= 390
     driver.find_elements(By.CSS_SELECTOR, "nav button")[0].click()
     assert inside("text") and inside("go") and fits()
+
+
+def test_a_receipt_dropped_on_the_chat_becomes_a_claim_and_a_wrong_file_is_told_why(
+    offline_server: LiveServer, offline_runtime: Runtime, driver: Chrome, tmp_path: Path, tesseract: None
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    offline_runtime.assistant.clock = lambda: datetime(2026, 11, 23, 16, 0, tzinfo=UTC)
+    open_chat(driver, offline_server.url, "U0000DEVONE")
+    driver.execute_script(
+        """const bytes = Uint8Array.from(atob(arguments[0]), (c) => c.charCodeAt(0));
+        const files = new DataTransfer(); files.items.add(new File([bytes], "IMG_2041.png", {type: "image/png"}));
+        $("chat").dispatchEvent(new DragEvent("drop", {dataTransfer: files, bubbles: true, cancelable: true}));""",
+        base64.b64encode(receipt_png(RINGGIT)).decode(),
+    )
+    assert driver.find_element(By.ID, "attached-name").text == "📎 IMG_2041.png"
+    driver.find_element(By.ID, "go").click()
+    card = wait_for(
+        lambda: driver.execute_script(
+            "const m = [...document.querySelectorAll('#log .msg.out')].pop(); return m && m.textContent",
+        ),
+        timeout=90,
+    )
+    assert "42.20 MYR" in card and "claim #" in card, card
+    assert not driver.find_element(By.ID, "attached").is_displayed()
+
+    # The paperclip opens the file input; a text file named like a picture gets the Slack message, to this person.
+    fake = tmp_path / "receipt.png"
+    fake.write_text("just some text, not a picture")
+    driver.find_element(By.ID, "file").send_keys(str(fake))
+    driver.find_element(By.ID, "text").send_keys("lunch\n")
+    said = wait_for(
+        lambda: driver.execute_script("const m = document.querySelector('#log .ephemeral'); return m && m.textContent")
+    )
+    assert "is named receipt.png but isn't an image" in said and "Nothing was saved." in said, said
