@@ -35,14 +35,16 @@ _SUB = re.compile(
 )
 # Named as the final payable amount: after rounding or adjustment, grand, nett, due, payable.
 _FINAL = re.compile(
-    rf"""GRAND\s*{_T} | \bNET{{1,2}}\s*{_T} | {_T}\s*NET{{1,2}}\b | ROUND(?:ED|ING)?\s*{_T} | {_T}\s*ROUNDED
-       | AFTER\s*(?:ROUND|ADJ) | {_T}\s*(?:AMOUNT\s*|AMT\s*)?(?:DUE|PAYABLE) | (?:AMOUNT|AMT|BALANCE)\s*(?:DUE|PAYABLE)
+    rf"""GRAND\s*{_T} | \bNET{{1,2}}\s*{_T} | {_T}\s*NET{{1,2}}\b | ROUND(?:ED|ING)?\s*{_T}
+       | {_T}\s*(?:AMOUNT\s*|AMT\s*)?ROUNDED | AFTER\s*(?:ROUND|ADJ) | {_T}\s*(?:AMOUNT\s*|AMT\s*)?(?:DUE|PAYABLE)
+       | (?:AMOUNT|AMT|BALANCE)\s*(?:DUE|PAYABLE)
        | \bNET{{1,2}}\s*(?:AMOUNT|AMT|SALES?)\b | \bJUMLAH\b""",
     re.I | re.X,
 )
 # A total that says which taxes it includes is a total, but a rounded TOTAL may follow it.
 _INCLUSIVE = re.compile(r"\bINCL|\bINC\.?\s*(?:GST|SST|TAX|VAT)|\bWITH\s+(?:GST|SST|TAX|VAT)", re.I)
-TOTAL_LABEL_RE = re.compile(rf"\b{_T}\b|\b{_T}(?=[:\d(]|RM)|\b{_T}\s*AM(?:OUN)?T\b", re.I)
+# Glued to the next word too, as receipts printed without spaces read (TotalAmt, TotalAmtRounded).
+TOTAL_LABEL_RE = re.compile(rf"\b{_T}\b|\b{_T}(?=[:\d(]|RM|Am(?:oun)?t|AM(?:OUN)?T\b)|\b{_T}\s*AM(?:OUN)?T\b", re.I)
 _AMOUNT_WORD = re.compile(r"\b(?:AMOUNT|AMT)\b", re.I)
 # Lines whose amount is anything but the total, even when the word TOTAL is on them.
 _NOT_TOTAL = re.compile(
@@ -58,6 +60,7 @@ _TAX = re.compile(
        | \b{_TAX_WORD}\s*(?:AMT|AMOUNT|PAYABLE|\(?@?\s*\d+\s?%|@) | ^\W*(?:SR|ZR)\b | \d\s?%""",
     re.I | re.X,
 )
+_TAX_SUMMARY = re.compile(r"\b(?:GST|SST|TAX|VAT)\s*SUMMARY|\bSUMMARY\b.*\b(?:GST|SST|TAX)\b|\bTAX\s*CODE\b", re.I)
 _CASH = re.compile(r"\bCASH\b|\bTUNAI\b|\bPAID\b|\bPAYMENT\b|\bTENDER", re.I)
 _CARD = re.compile(r"\b(?:VISA|MASTER\s*CARD|MASTER|MASTERCARD|AMEX|DEBIT|CREDIT(?:\s*CARD)?|CARD|E-?WALLET)\b", re.I)
 _CHANGE = re.compile(r"\bCHANGE\b|\bCHG\b|\bBALANCE\b(?!\s*DUE)|\bBAKI\b", re.I)  # BAKI: Malay for change
@@ -88,7 +91,10 @@ def find_total(lines: list[str]) -> tuple[Decimal | None, int | None, int]:
     cash: Decimal | None = None
     change: Decimal | None = None
     paid: list[Decimal] = []
+    summary = False
     for index, line in enumerate(lines):
+        # Past a tax summary's heading, a TOTAL sums the tax table, once the receipt's total is named above it.
+        summary = summary or bool(candidates and _TAX_SUMMARY.search(line))
         amount = _line_amount(lines, index)
         if amount is None or amount <= 0 or amount >= _MAX_TOTAL:
             continue
@@ -101,7 +107,7 @@ def find_total(lines: list[str]) -> tuple[Decimal | None, int | None, int]:
         if _CARD.search(line) and not TOTAL_LABEL_RE.search(line):
             paid.append(amount)
             continue
-        if _SUB.search(line) or _NOT_TOTAL.search(line):
+        if _SUB.search(line) or _NOT_TOTAL.search(line) or summary:
             continue
         if _FINAL.search(line):
             weight = 3.0
@@ -132,6 +138,8 @@ def find_total(lines: list[str]) -> tuple[Decimal | None, int | None, int]:
 
     if candidates:
         weight, index, amount = max(candidates, key=score)
+        if weight < 2 and tendered is not None and amount not in evidence:
+            return tendered, None, 1  # cash less change says more than an AMOUNT column
         repeated = sum(other == amount for _, _, other in candidates) > 1
         confirmed = amount in evidence or repeated
         if not confirmed:
@@ -209,15 +217,17 @@ def _fallback_total(lines: list[str]) -> tuple[Decimal | None, int | None]:
 
 # ---- currency
 
-_SIGN = r"(?<![A-Za-z])"  # a sign glued to a word (70GSM£) is a speck OCR read, not a currency
+# A sign next to an amount or a column's unit ("€5.00", "5,00 €", "(€)"): glued to a word (70GSM£, €Pajq) or
+# alone among words it is a C, an E or a speck that OCR misread.
+_SIGNED = r"(?<![A-Za-z]){sign}(?=\s?\d)|\d\s?{sign}|\({sign}\)"
 _CURRENCIES: tuple[tuple[re.Pattern[str], str], ...] = (
     # RN and RH: RM as OCR misreads it, only right before an amount.
     (re.compile(r"\bRM(?=\s?\d)|\bRM\b|\bMYR\b|\bRINGGIT\b|\bR[NH](?=\s?\d{1,7}[.,]\d{2}\b)", re.I), "MYR"),
     (re.compile(r"\bS\$|\bSGD\b", re.I), "SGD"),
     (re.compile(r"\bUS\$|\bUSD\b", re.I), "USD"),
     (re.compile(r"\bA\$|\bAUD\b", re.I), "AUD"),
-    (re.compile(rf"{_SIGN}€|\bEUR\b|\bEURO?S?\b", re.I), "EUR"),
-    (re.compile(rf"{_SIGN}£|\bGBP\b", re.I), "GBP"),
+    (re.compile(rf"{_SIGNED.format(sign='€')}|\bEUR\b|\bEURO?S?\b", re.I), "EUR"),
+    (re.compile(rf"{_SIGNED.format(sign='£')}|\bGBP\b", re.I), "GBP"),
     (re.compile(r"₹|\bINR\b|\bRs\.?(?=\s?\d)", re.I), "INR"),
     (re.compile(r"\bIDR\b|\bRp\.?(?=\s?\d)"), "IDR"),
     (re.compile(r"฿|\bTHB\b", re.I), "THB"),
@@ -227,7 +237,8 @@ _CURRENCIES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"¥\s?\d|\d\s?¥"), "¥"),  # yen or yuan: like a bare "$", the caller decides
 )
 _BARE = frozenset({"$", "¥"})
-_DOLLAR = re.compile(r"\$\s?\d|\d\s?\$")
+# Before an amount, not after a letter (C$00025863 is a document number with a misread S) nor before a long number.
+_DOLLAR = re.compile(r"(?<![A-Za-z0-9])\$\s?\d{1,3}(?:,\d{3})*(?:[.,]\d{1,2})?(?![\d,])|\d\s?\$")
 
 
 def find_currency(lines: list[str], total_line: int | None = None) -> str | None:
@@ -239,13 +250,15 @@ def find_currency(lines: list[str], total_line: int | None = None) -> str | None
             found.append("$")  # a bare dollar sign: USD, SGD, AUD… the caller decides from the employee
         return found
 
-    if total_line is not None:
-        for index in (total_line, total_line + 1):
-            if index < len(lines) and on(lines[index]):
-                return on(lines[index])[0]
     counts: dict[str, int] = {}
     for line in lines:
         for code in on(line):
             counts[code] = counts.get(code, 0) + 1
     # A code (RM, SGD) printed anywhere outranks a bare sign, which OCR also reads into a stray S or 5.
+    coded = any(code not in _BARE for code in counts)
+    if total_line is not None:
+        for index in (total_line, total_line + 1):
+            found = [code for code in on(lines[index]) if not coded or code not in _BARE] if index < len(lines) else []
+            if found:
+                return found[0]
     return max(counts, key=lambda code: (code not in _BARE, counts[code])) if counts else None

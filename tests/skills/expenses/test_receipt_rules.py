@@ -165,3 +165,26 @@ def test_suffixes_as_ocr_misreads_them() -> None:
     assert merchant("KEDAI EMAS SIN BHD\nLOT 2") == "KEDAI EMAS SDN BHD"
     assert merchant("77 FRESH MART S/H (123456-X)\nLOT 2") == "77 FRESH MART S/B"
     assert merchant("By . GOLDEN LEAF INTERNATIONAL-SDN BHD %\nLOT 2") == "GOLDEN LEAF INTERNATIONAL SDN BHD"
+
+
+def test_cash_less_change_outweighs_an_amount_column() -> None:
+    text = "KEDAI EMPAT\nItem Price Amount 9.10\nTotal Sales (Excluding GST) : 20.00\nCASH : 50.00\nChange : 28.80"
+    assert total(text) == Decimal("21.20")
+
+
+def test_a_total_glued_to_its_next_word() -> None:
+    assert total("KEDAI LIMA\nSubtotal: 30.00\nTotalAmtRounded 31.80\nChange Due : 8.20") == Decimal("31.80")
+
+
+def test_a_total_in_the_tax_summary_is_not_the_receipt_total() -> None:
+    text = "KEDAI ENAM\nTotal (RM): 53.00\nCash 60.00\nGST SUMMARY\nTax Code Amount GST\nTotal: 58.00 3.00"
+    assert total(text) == Decimal("53.00")
+    text = "KEDAI ENAM\nTotal (RM): 53.00\nGST SUMMARY\nTax Code Amount GST\nTotal: 58.00"
+    assert total(text) == Decimal("53.00")
+
+
+def test_signs_misread_from_letters_are_no_currency() -> None:
+    assert extract_fields("KEDAI\nJALAN €Pajq\nTOTAL 5.00").currency is None
+    assert extract_fields("KEDAI\nDoc No. : C$00025863\nTOTAL 5.00").currency is None
+    assert extract_fields("KEDAI\nPAPER 80GSM £ SR\nTOTAL 5.00").currency is None
+    assert extract_fields("CAFE\nTOTAL €5.00").currency == "EUR"
