@@ -40,6 +40,14 @@ _COMPACT = re.compile(r"(?<!\d)(?P<n>\d{8})(?!\d)")
 _HALF_SEPARATED = re.compile(
     r"(?<![\w.,:/-])(?P<d>\d{2})(?:(?P<m1>\d{2})\s?[-/.]\s?|\s?[-/.]\s?(?P<m2>\d{2}))(?P<y>(?:19|20)\d{2})(?![\d,/-]|\.\d)"
 )
+# OCR's slips on a till's date: a stray digit before the year (5/3/42018), spaces around dashes or dots when the
+# time follows (18-10- 17 15:16, 12. 01-19 21:13).
+_STRAY_DIGIT_YEAR = re.compile(
+    r"(?<![\w.,:/-])(?P<a>\d{1,2})\s?/\s?(?P<b>\d{1,2})\s?/\s?\d(?P<y>(?:19|20)\d{2})(?![\d,/-]|\.\d)"
+)
+_SPACED_BEFORE_TIME = re.compile(
+    r"(?<![\w.,:/-])(?P<a>\d{1,2})\s?[-.]\s?(?P<b>\d{1,2})\s?[-.]\s?(?P<y>\d{4}|\d{2})(?=\s+\d{1,2}[:.]\d{2}\b)"
+)
 _DATE_LABEL = re.compile(r"\bDATE\b|\bTARIKH\b|\bDT\b", re.I)
 _TIME_AFTER = re.compile(r"^\W{0,3}\d{1,2}\s?[:.]\s?\d{2}\b")
 _FIRST_YEAR = 1990
@@ -78,7 +86,8 @@ def dates_in(text: str, *, date_order: DateOrder, compact: bool) -> list[tuple[i
         add(match, _safe_date(_year(match["y"]), _MONTHS[match["mon"].upper()], int(match["d"])))
     for match in _YEAR_FIRST.finditer(text):
         add(match, _safe_date(int(match["y"]), int(match["m"]), int(match["d"])))
-    for match in _NUMERIC.finditer(text):
+    numeric = [*_NUMERIC.finditer(text), *_STRAY_DIGIT_YEAR.finditer(text), *_SPACED_BEFORE_TIME.finditer(text)]
+    for match in numeric:
         a, b, year = int(match["a"]), int(match["b"]), _year(match["y"])
         if date_order == "MDY":
             add(match, _safe_date(year, a, b) or _safe_date(year, b, a))

@@ -188,3 +188,11 @@ def test_signs_misread_from_letters_are_no_currency() -> None:
     assert extract_fields("KEDAI\nDoc No. : C$00025863\nTOTAL 5.00").currency is None
     assert extract_fields("KEDAI\nPAPER 80GSM £ SR\nTOTAL 5.00").currency is None
     assert extract_fields("CAFE\nTOTAL €5.00").currency == "EUR"
+
+
+def test_dates_with_ocr_slips() -> None:
+    assert extract_fields("KEDAI\nDate: * 7/4/32019: 10-11-12\nTOTAL 5.00").date == date(2019, 4, 7)
+    assert extract_fields("KEDAI\n14-02- 19 15:16 SH01 ZK05\nTOTAL 5.00").date == date(2019, 2, 14)
+    assert extract_fields("KEDAI\n14. 02-19 15:16 SH01\nTOTAL 5.00").date == date(2019, 2, 14)
+    # Without a time after it, a spaced run of numbers is no date (a part number, a range).
+    assert extract_fields("KEDAI\nPART 14-02- 19 BOX\nTOTAL 5.00").date is None
