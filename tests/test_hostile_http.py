@@ -99,6 +99,7 @@ ROUTES = [
     ("/slack/events", "application/json", b"", 413),
     ("/api/chat", "application/json", b"", 413),
     ("/api/action", "application/json", b"", 413),
+    ("/api/upload", "multipart/form-data; boundary=cut", FILE_PART, 413),  # after twice the file limit
     ("/console/login", "application/x-www-form-urlencoded", b"", 413),
     ("/console/hr/documents", "multipart/form-data; boundary=cut", FILE_PART, 413),  # after 20 MB, not 1
     ("/console/admin/directory", "multipart/form-data; boundary=cut", FILE_PART, 401),  # signs in before reading
