@@ -196,3 +196,15 @@ def test_dates_with_ocr_slips() -> None:
     assert extract_fields("KEDAI\n14. 02-19 15:16 SH01\nTOTAL 5.00").date == date(2019, 2, 14)
     # Without a time after it, a spaced run of numbers is no date (a part number, a range).
     assert extract_fields("KEDAI\nPART 14-02- 19 BOX\nTOTAL 5.00").date is None
+
+
+def test_the_date_reading_enlarges_the_scan() -> None:
+    from io import BytesIO
+
+    from PIL import Image
+
+    from skills.expenses.receipts import _prepared
+
+    image = Image.new("RGB", (400, 300), "white")
+    assert Image.open(BytesIO(_prepared(image, min_width=0, scale=1.5))).size == (600, 450)
+    assert Image.open(BytesIO(_prepared(image, min_width=0))).size == (400, 300)
