@@ -210,6 +210,8 @@ class Assistant:
                     confidence=route.confidence,
                     route=route.explained(),
                     slack_ts=message.ts,
+                    # The names of files shared with it, so the chat shows what was sent with no caption.
+                    payload={"files": [privacy.stored_text(f.name) for f in message.files]} if message.files else None,
                 )
                 session.add(inbound)
                 session.flush()

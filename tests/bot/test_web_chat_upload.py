@@ -60,9 +60,10 @@ def test_a_receipt_photo_attached_without_a_word_starts_a_claim(
         assert (claim.status, claim.amount, claim.currency) == ("draft", Decimal("42.20"), "MYR")
         assert claim.receipt_path is not None and Path(claim.receipt_path).exists()
         assert Path(claim.receipt_path).parent == offline_runtime.settings.uploads_dir
-    # The card is in the person's chat like any reply.
+    # The card is in the person's chat like any reply, after the photo, shown by its name.
     feed = http.get(f"{offline_server.url}/api/feed", params={"user": "U0000DEVONE"}).json()["messages"]
     assert "42.20 MYR" in feed[-1]["text"]
+    assert (feed[-2]["direction"], feed[-2]["text"], feed[-2]["files"]) == ("in", "", ["IMG_2041.png"])
 
 
 def test_a_screenshot_with_a_caption_is_read_into_an_it_ticket(
