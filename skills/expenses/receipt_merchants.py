@@ -77,7 +77,13 @@ def _without_noise(words: list[str]) -> list[str]:
     start, end = 0, len(words)
     while start < end - 2 and (speck(words[start]) or len(words[start]) <= 2 and speck(words[start + 1])):
         start += 1
-    while end - start > 2 and speck(words[end - 1]):
+    # After a name only marks and short lower-case specks ("; i"): "CoO" is a misread CO.
+    while end - start > 2 and (
+        not any(c.isalnum() for c in words[end - 1])
+        and words[end - 1] not in ("&", "-", "+")
+        or words[end - 1].islower()
+        and len(words[end - 1]) <= 2
+    ):
         end -= 1
     rest = words[start:end]
     upper_case = not any(map(speck, rest)) and sum(map(capital, rest)) >= 2

@@ -165,6 +165,8 @@ def test_suffixes_as_ocr_misreads_them() -> None:
     assert merchant("KEDAI EMAS SIN BHD\nLOT 2") == "KEDAI EMAS SDN BHD"
     assert merchant("77 FRESH MART S/H (123456-X)\nLOT 2") == "77 FRESH MART S/B"
     assert merchant("By . GOLDEN LEAF INTERNATIONAL-SDN BHD %\nLOT 2") == "GOLDEN LEAF INTERNATIONAL SDN BHD"
+    assert merchant("SRI BULAN TRADING CoO\nLOT 2") == "SRI BULAN TRADING CoO"
+    assert merchant("TANJUNG EMAS SDN BHD ; i\nLOT 2") == "TANJUNG EMAS SDN BHD"
 
 
 def test_cash_less_change_outweighs_an_amount_column() -> None:
