@@ -1,11 +1,14 @@
-"""The console's admin pages: the directory and the audit log (items have their own pages in their skills)."""
+"""The console's admin pages: the directory and the audit log in words (items have their own pages in their skills)."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-from datetime import datetime, timedelta
+import re
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -16,10 +19,16 @@ from starlette.datastructures import UploadFile as StarletteUpload
 
 from bot import audit, directory
 from bot.console import auth
+from bot.console.items import day_count, employee_of, moment, money, state, words
 from bot.console.shell import PAGE_SIZE, RuntimeDep, SessionDep, ViewerDep, back, page, parse_day, require
+from bot.date_words import fmt_day
 from bot.models import AuditEntry, Employee
 from bot.spreadsheet import cell
 from integrations.files import too_big
+from skills.expenses.console import STATUS as EXPENSE_STATUS
+from skills.it.service import STATUS_LABELS as TICKET_STATUS
+from skills.leave.console import STATUS as LEAVE_STATUS
+from skills.policy.console import STATUS as ESCALATION_STATUS
 
 MAX_DIRECTORY_BYTES = 5_000_000
 
@@ -86,26 +95,105 @@ async def admin_import(request: Request, session: SessionDep, viewer: ViewerDep,
 # ---------------------------------------------------------------- audit trail
 
 
-def _audit_rows(db: Session, query: Any) -> list[dict[str, Any]]:
+# Each kind of audited item: what a person calls one, the kind its console page has (if any), its states in words.
+ENTITIES: dict[str, tuple[str, str | None, Mapping[str, str]]] = {
+    "leave_request": ("Leave request", "leave", LEAVE_STATUS),
+    "expense": ("Expense claim", "expense", EXPENSE_STATUS),
+    "ticket": ("Ticket", "ticket", TICKET_STATUS),
+    "escalation": ("Question for HR", "escalation", ESCALATION_STATUS),
+    "faq": ("FAQ", None, {}),
+    "incident": ("Incident", None, {}),
+    "employee": ("Person", None, {}),
+    "api_token": ("API token", None, {}),
+    "knowledge_document": ("Knowledge document", None, {}),
+}
+# Actions whose key does not read as words by itself.
+ACTION_WORDS = {
+    "comment_it": "IT replied",
+    "comment_requester": "Requester replied",
+    "sla_response_warn": "Near the response target",
+    "sla_response_breach": "Response target missed",
+    "sla_resolution_warn": "Near the resolution target",
+    "sla_resolution_breach": "Resolution target missed",
+    "directory_import": "Directory imported",
+}
+Labels = Mapping[str, Mapping[str, str]]
+ISO_DAY = re.compile(r"\d{4}-\d\d-\d\d")
+SNAKE = re.compile(r"[a-z]+(?:_[a-z]+)+")
+
+
+def _detail_value(key: str, value: Any, tz: str | None, labels: Labels) -> str:
+    if isinstance(value, str) and value in labels.get(key, {}):
+        return labels[key][value]
+    if key == "days" and isinstance(value, str | int | float):
+        try:
+            return day_count(Decimal(str(value)))
+        except ArithmeticError:
+            return str(value)
+    if isinstance(value, dict):
+        return f"({detail_words(value, tz, labels)})"
+    if isinstance(value, list):
+        return ", ".join(_detail_value("", each, tz, labels) for each in value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    text = str(value)
+    try:
+        if ISO_DAY.fullmatch(text):
+            return fmt_day(date.fromisoformat(text))
+        if ISO_DAY.match(text):
+            return moment(datetime.fromisoformat(text), tz)
+    except ValueError:
+        return text
+    return text.replace("_", " ") if SNAKE.fullmatch(text) else text
+
+
+def detail_words(detail: Mapping[str, Any], tz: str | None, labels: Labels) -> str:
+    """An audit row's detail as a person reads it: "Start: Mon 11 Jan 2027; Days: 5 days" (the CSV keeps the JSON);
+    `labels` names the values of some keys ("leave_type": "vacation" → "Vacation")."""
+    if isinstance(detail.get("amount"), str) and isinstance(detail.get("currency"), str):
+        try:  # one figure, as the pages write money: "Amount: MYR 42.20"
+            amount = money(Decimal(detail["amount"]), detail["currency"])
+            detail = {**{k: v for k, v in detail.items() if k != "currency"}, "amount": amount}
+        except ArithmeticError:
+            pass
+    return "; ".join(
+        f"{words(key)}: {_detail_value(key, value, tz, labels)}"
+        for key, value in detail.items()
+        if value not in (None, "", [], {}) and key != "id"  # the item's own number is in the Item column
+    )
+
+
+def _audit_rows(db: Session, query: Any, tz: str | None = None, labels: Labels | None = None) -> list[dict[str, Any]]:
     entries = db.scalars(query.order_by(AuditEntry.at, AuditEntry.id)).all()
     actors = {
         e.id: e.name
         for e in db.scalars(select(Employee).where(Employee.id.in_({a.actor_id for a in entries if a.actor_id})))
     }
-    return [
-        {
-            "id": a.id,
-            "at": a.at,
-            "who": actors.get(a.actor_id or 0, "the bot"),
-            "entity": a.entity,
-            "entity_id": a.entity_id,
-            "action": a.action,
-            "from": a.from_state or "",
-            "to": a.to_state or "",
-            "detail": a.detail or {},
-        }
-        for a in entries
-    ]
+    rows = []
+    for a in entries:
+        name, kind, states = ENTITIES.get(a.entity, (words(a.entity), None, {}))
+        rows.append(
+            {
+                "id": a.id,
+                "at": a.at,
+                "when": moment(a.at, tz),
+                "who": actors.get(a.actor_id or 0, "the bot"),
+                "entity": a.entity,
+                "entity_id": a.entity_id,
+                "item": f"{name} #{a.entity_id}",
+                "link": f"/console/items/{kind}/{a.entity_id}" if kind else "",
+                "action": a.action,
+                "action_words": "Status changed"
+                if a.to_state and a.action == a.to_state
+                else ACTION_WORDS.get(a.action) or words(a.action),
+                "from": a.from_state or "",
+                "to": a.to_state or "",
+                "change": " → ".join(state(states, s) for s in (a.from_state, a.to_state) if s),
+                "detail": a.detail or {},
+                "detail_words": detail_words(a.detail or {}, tz, labels or {}),
+            }
+        )
+    return rows
 
 
 def _audit_query(entity: str, actor: str, action: str, since_text: str, until_text: str) -> Any:
@@ -146,9 +234,14 @@ def audit_page(
     require(viewer, "admin")
     with rt.database.session_scope() as db:
         query = _audit_query(entity, actor, action, since, until).order_by(AuditEntry.id.desc()).limit(PAGE_SIZE)
-        rows = _audit_rows(db, query)
+        leave_types = {key: kind.label for key, kind in rt.leave_policy.types.items()}
+        # Details name people by Slack id (a ticket's requester, who it was assigned from and to).
+        people = dict(db.execute(select(Employee.slack_id, Employee.name)).tuples().all())
+        labels = {"leave_type": leave_types, **dict.fromkeys(("requester", "assignee", "from", "to", "for"), people)}
+        rows = _audit_rows(db, query, employee_of(db, viewer).tz, labels)
     filters = {"entity": entity, "actor": actor, "action": action, "since": since, "until": until}
-    return page(request, "audit.html", session, user=viewer, rows=rows, filters=filters)
+    kinds = {key: name for key, (name, _kind, _states) in ENTITIES.items()}
+    return page(request, "audit.html", session, user=viewer, rows=rows, filters=filters, kinds=kinds)
 
 
 @router.get("/audit.csv")

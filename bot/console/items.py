@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -94,6 +94,44 @@ def ago(at: datetime, now: datetime) -> str:
 def money(amount: Decimal, currency: str) -> str:
     """Money with its currency first, as a person reads it: "MYR 1,042.50"."""
     return f"{currency} {amount:,.2f}"
+
+
+def words(key: str) -> str:
+    """A stored key as a person reads it: "in_progress" → "In progress"."""
+    return key.replace("_", " ").capitalize()
+
+
+def state(statuses: Mapping[str, str], key: str) -> str:
+    """A status in words from an item kind's mapping ("pending" → "Waiting for approval"); any other in words."""
+    return statuses.get(key) or words(key)
+
+
+def expense_category(key: str) -> str:
+    """An expense category as the claim's page names it: "phone_internet" → "Phone / internet"."""
+    return key.replace("_", " / ").capitalize()
+
+
+def day_count(value: Decimal) -> str:
+    """Working days without a needless ".0": "5 days", "1 day", "½ day", "2.5 days"."""
+    rounded = value.quantize(Decimal("0.1"))
+    if rounded == Decimal("0.5"):
+        return "½ day"
+    text = f"{rounded:f}".removesuffix(".0")
+    return f"{text} day" if rounded == 1 else f"{text} days"
+
+
+HALVES = {"am": " (morning)", "pm": " (afternoon)"}
+
+
+def day_range(start: date, end: date, start_half: str | None = None, end_half: str | None = None) -> str:
+    """A span of days saying the month and year once where they are shared: "Mon 11 – Fri 15 Jan 2027",
+    "Fri 29 Jan – Tue 2 Feb 2027", "Mon 11 Jan 2027 (morning)"."""
+    if start == end:
+        return fmt_day(start) + HALVES.get(start_half or end_half or "", "")
+    first = fmt_day(start, year=start.year != end.year)
+    if (start.year, start.month) == (end.year, end.month) and not start_half:
+        first = f"{start:%a} {start.day}"
+    return f"{first}{HALVES.get(start_half or '', '')} – {fmt_day(end)}{HALVES.get(end_half or '', '')}"
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from bot import insights
 from bot.console import admin, auth, charts
 from bot.console.auth import ConsoleSession
+from bot.console.items import day_count, day_range, expense_category, money, state, words
 from bot.console.shell import (
     PAGE_SIZE,
     ConsolePages,
@@ -36,11 +37,16 @@ from bot.console.shell import (
     require,
     wants_json,
 )
+from bot.date_words import fmt_day
 from bot.db import utcnow
 from bot.directory import get_by_slack_id
 from bot.models import Employee, Escalation, Expense, Faq, LeaveRequest
 from skills.base import Skill
+from skills.expenses.console import STATUS as EXPENSE_STATUS
 from skills.it.models import Ticket
+from skills.it.service import STATUS_LABELS as TICKET_STATUS
+from skills.leave.config import LeavePolicy
+from skills.leave.console import STATUS as LEAVE_STATUS
 
 HERE = Path(__file__).parent
 
@@ -153,11 +159,11 @@ def home(request: Request, session: SessionDep, viewer: ViewerDep, rt: RuntimeDe
             ),
             "team_expenses": count(db, Expense, Expense.status == "submitted", Expense.approver_id == viewer.id),
         }
-        mine = _my_items(db, viewer)
+        mine = _my_items(db, viewer, rt.leave_policy)
     return page(request, "home.html", session, user=viewer, counts=counts, mine=mine)
 
 
-def _my_items(db: Session, viewer: Viewer) -> list[dict[str, Any]]:
+def _my_items(db: Session, viewer: Viewer, policy: LeavePolicy) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     for leave in db.scalars(
         select(LeaveRequest).where(LeaveRequest.employee_id == viewer.id).order_by(LeaveRequest.id.desc()).limit(10)
@@ -166,14 +172,26 @@ def _my_items(db: Session, viewer: Viewer) -> list[dict[str, Any]]:
             {
                 "entity": "leave",
                 "id": leave.id,
-                "what": f"{leave.leave_type} {leave.start_date}–{leave.end_date}",
+                "kind": "Leave request",
+                "what": f"{leave_label(policy, leave.leave_type)}, "
+                + day_range(leave.start_date, leave.end_date, leave.start_half, leave.end_half),
                 "status": leave.status,
+                "status_words": state(LEAVE_STATUS, leave.status),
             }
         )
     for ticket in db.scalars(
         select(Ticket).where(Ticket.requester_id == viewer.id).order_by(Ticket.id.desc()).limit(10)
     ):
-        items.append({"entity": "ticket", "id": ticket.id, "what": ticket.title, "status": ticket.status})
+        items.append(
+            {
+                "entity": "ticket",
+                "id": ticket.id,
+                "kind": "Ticket",
+                "what": ticket.title,
+                "status": ticket.status,
+                "status_words": state(TICKET_STATUS, ticket.status),
+            }
+        )
     for expense in db.scalars(
         select(Expense).where(Expense.employee_id == viewer.id).order_by(Expense.id.desc()).limit(10)
     ):
@@ -181,11 +199,20 @@ def _my_items(db: Session, viewer: Viewer) -> list[dict[str, Any]]:
             {
                 "entity": "expense",
                 "id": expense.id,
-                "what": f"{expense.amount} {expense.currency} {expense.merchant or expense.category}",
+                "kind": "Expense claim",
+                "what": f"{money(expense.amount, expense.currency)}, "
+                + (expense.merchant or expense_category(expense.category)),
                 "status": expense.status,
+                "status_words": state(EXPENSE_STATUS, expense.status),
             }
         )
     return items
+
+
+def leave_label(policy: LeavePolicy, key: str) -> str:
+    """A leave type as the leave policy names it ("vacation" → "Vacation")."""
+    kind = policy.types.get(key)
+    return kind.label if kind is not None else words(key)
 
 
 # ---------------------------------------------------------------- managers: team approvals and calendar
@@ -203,10 +230,9 @@ def team_page(request: Request, session: SessionDep, viewer: ViewerDep, rt: Runt
             {
                 "id": r.id,
                 "who": r.employee.name,
-                "type": r.leave_type,
-                "start": r.start_date,
-                "end": r.end_date,
-                "days": r.days,
+                "type": leave_label(rt.leave_policy, r.leave_type),
+                "dates": day_range(r.start_date, r.end_date, r.start_half, r.end_half),
+                "days": day_count(r.days),
                 "note": r.approver_note or "",
                 "revision": r.revision,
             }
@@ -218,10 +244,10 @@ def team_page(request: Request, session: SessionDep, viewer: ViewerDep, rt: Runt
             {
                 "id": x.id,
                 "who": x.employee.name,
-                "amount": x.amount,
-                "currency": x.currency,
+                "amount": money(x.amount, x.currency),
+                "spent_on": fmt_day(x.spent_on),
                 "merchant": x.merchant or "",
-                "category": x.category,
+                "category": expense_category(x.category),
                 "flags": x.flags,
                 "revision": x.revision,
             }

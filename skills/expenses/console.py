@@ -10,7 +10,17 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from sqlalchemy import select
 
-from bot.console.items import ITEM_PAGE, allowed, employee_of, history, moment, money, visible_row
+from bot.console.items import (
+    ITEM_PAGE,
+    allowed,
+    employee_of,
+    expense_category,
+    history,
+    moment,
+    money,
+    state,
+    visible_row,
+)
 from bot.console.shell import (
     PAGE_SIZE,
     ConsolePages,
@@ -111,7 +121,7 @@ def expense_item(
             ("Amount", amount),
             ("Spent on", fmt_day(claim.spent_on)),
             ("Merchant", claim.merchant or ""),
-            ("Category", claim.category.replace("_", " / ").capitalize()),
+            ("Category", expense_category(claim.category)),
             ("Attendees", str(claim.attendees or "")),
             ("Distance", f"{claim.distance} {claim.distance_unit or ''}".strip() if claim.distance else ""),
             ("What for", claim.description),
@@ -198,14 +208,13 @@ def finance_page(request: Request, session: SessionDep, viewer: ViewerDep, rt: R
                 "id": x.id,
                 "who": x.employee.name,
                 "status": x.status,
-                "amount": x.amount,
-                "currency": x.currency,
-                "base": x.base_amount,
-                "base_currency": x.base_currency,
+                "status_words": state(STATUS, x.status),
+                "amount": money(x.amount, x.currency),
+                "base": money(x.base_amount, x.base_currency),
                 "merchant": x.merchant or "",
-                "category": x.category,
+                "category": expense_category(x.category),
                 "flags": x.flags,
-                "spent_on": x.spent_on,
+                "spent_on": fmt_day(x.spent_on),
                 "revision": x.revision,
             }
             for x in db.scalars(

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import func, select
 
 from bot import directory
-from bot.console.items import ITEM_PAGE, allowed, employee_of, history, moment, visible_row
+from bot.console.items import ITEM_PAGE, allowed, employee_of, history, moment, state, visible_row, words
 from bot.console.shell import (
     PAGE_SIZE,
     ConsolePages,
@@ -24,9 +24,9 @@ from bot.console.shell import (
     page,
     require,
 )
-from bot.date_words import fmt_moment
 from bot.db import utcnow
 from skills.it import action_ids
+from skills.it.cards import CATEGORY_LABELS
 from skills.it.models import Incident, Ticket
 from skills.it.service import OPEN, STATUS_LABELS, check_move
 from skills.it.sla import sla_clocks, span
@@ -93,14 +93,16 @@ def it_page(
         query = query.where(Ticket.assignee_id.is_(None))
     now = utcnow()
     with rt.database.session_scope() as db:
+        me = employee_of(db, viewer)
         tickets = [
             {
                 "id": t.id,
                 "title": t.title,
                 "who": t.requester.name,
-                "category": t.category,
+                "category": CATEGORY_LABELS.get(t.category) or words(t.category),
                 "priority": t.priority,
                 "status": t.status,
+                "status_words": state(STATUS_LABELS, t.status),
                 "assignee": t.assignee.name if t.assignee else "",
                 "created": t.created_at,
                 "clocks": {
@@ -114,8 +116,8 @@ def it_page(
             {
                 "id": i.id,
                 "title": i.title,
-                "category": i.category,
-                "created": fmt_moment(i.created_at),
+                "category": CATEGORY_LABELS.get(i.category) or words(i.category),
+                "created": moment(i.created_at, me.tz),
                 "tickets": db.scalar(select(func.count()).where(Ticket.incident_id == i.id)) or 0,
             }
             for i in db.scalars(select(Incident).where(Incident.status == "open").order_by(Incident.id))
@@ -123,7 +125,16 @@ def it_page(
         team = [(e.slack_id, e.name) for e in directory.members_with_role(db, "it")]
     filters = {"status": status, "priority": priority, "category": category, "assignee": assignee}
     return page(
-        request, "it.html", session, user=viewer, tickets=tickets, filters=filters, incidents=incidents, team=team
+        request,
+        "it.html",
+        session,
+        user=viewer,
+        tickets=tickets,
+        filters=filters,
+        incidents=incidents,
+        team=team,
+        statuses=[("open", "Open"), *STATUS_LABELS.items(), ("", "any")],
+        categories=CATEGORY_LABELS,
     )
 
 
@@ -139,7 +150,7 @@ def ticket_item(
         facts = [
             ("Title", ticket.title),
             ("Reported by", ticket.requester.name),
-            ("Category", ticket.category.replace("_", " ").capitalize()),
+            ("Category", CATEGORY_LABELS.get(ticket.category) or words(ticket.category)),
             ("Priority", ticket.priority),
             ("Assigned to", ticket.assignee.name if ticket.assignee else "Nobody yet"),
             ("What happened", ticket.description),

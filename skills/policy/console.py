@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import audit
-from bot.console.items import ITEM_PAGE, ago, employee_of, history, moment, visible_row
+from bot.console.items import ITEM_PAGE, ago, employee_of, history, moment, state, visible_row, words
 from bot.console.shell import (
     PAGE_SIZE,
     ConsolePages,
@@ -60,6 +60,7 @@ def hr_page(request: Request, session: SessionDep, viewer: ViewerDep, rt: Runtim
     require(viewer, "hr")
     now = utcnow()
     with rt.database.session_scope() as db:
+        tz = employee_of(db, viewer).tz
         escalations = list(
             db.scalars(
                 select(Escalation)
@@ -74,8 +75,9 @@ def hr_page(request: Request, session: SessionDep, viewer: ViewerDep, rt: Runtim
                 "who": e.employee.name,
                 "question": e.question,
                 "status": e.status,
+                "status_words": state(STATUS, e.status),
                 "sensitive": e.sensitive,
-                "asked": e.created_at,
+                "asked": moment(e.created_at, tz),
                 "age": waited(now - (aware(e.created_at, now) or now)),
                 "answer": e.answer,
             }
@@ -94,7 +96,7 @@ def hr_page(request: Request, session: SessionDep, viewer: ViewerDep, rt: Runtim
                 "source": d.source,
                 "audience": d.audience,
                 "chunks": d.chunk_count,
-                "ingested": d.ingested_at,
+                "ingested": moment(d.ingested_at, tz),
                 "cited": cited.get(d.title, 0),
             }
             for d in sorted(
@@ -109,7 +111,7 @@ def hr_page(request: Request, session: SessionDep, viewer: ViewerDep, rt: Runtim
         escalations=rows,
         faqs=faqs,
         documents=documents,
-        audiences=AUDIENCES,
+        audiences={a: AUDIENCE_WORDS.get(a) or words(a) for a in AUDIENCES},
     )
 
 
@@ -124,6 +126,7 @@ def waited(age: timedelta) -> str:
 
 
 STATUS = {"open": "Waiting for HR", "answered": "Answered", "resolved": "Resolved"}
+AUDIENCE_WORDS = {"everyone": "Everyone", "managers": "Managers", "hr": "HR", "it": "IT"}
 VERBS = {"created": "Sent to HR by {who}", "answered": "Answered by {who}", "resolved": "Marked resolved by {who}"}
 ToField = Annotated[str, Form(pattern=f"^(/console/hr|{ITEM_PAGE})$")]
 

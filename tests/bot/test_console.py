@@ -218,7 +218,7 @@ def test_admin_searches_the_audit_log_and_exports_csv(
     with browser(server.url) as client:
         sign_in(client, "U0000ADMIN1")
         page = client.get("/console/audit", params={"entity": "escalation", "actor": "Priya"})
-        assert page.status_code == 200 and "open → resolved" in page.text and "Priya Natarajan" in page.text
+        assert page.status_code == 200 and "Waiting for HR → Resolved" in page.text and "Priya Natarajan" in page.text
         assert client.get("/console/audit", params={"since": "yesterday"}).status_code == 400
         export = client.get("/console/audit.csv", params={"entity": "escalation"})
         assert export.headers["content-type"].startswith("text/csv")

@@ -202,7 +202,7 @@ def test_hr_it_and_manager_work_their_queues_in_a_real_browser(
         assert driver.find_element(By.TAG_NAME, "h1").text in ("Directory and roles", "Audit log")
         shot(driver, name)
     sign_in(driver, base, "U0000DEVTHR")
-    assert f"leave #{request_id}" in driver.find_element(By.TAG_NAME, "main").text
+    assert f"Leave request #{request_id}" in driver.find_element(By.TAG_NAME, "main").text
     shot(driver, "home-employee")
 
     # An employee editing the URL to another person's item gets 403.
