@@ -6,7 +6,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
@@ -20,15 +20,23 @@ from starlette.datastructures import UploadFile as StarletteUpload
 from bot import audit, directory
 from bot.console import auth
 from bot.console.items import day_count, employee_of, moment, money, state, words
-from bot.console.shell import PAGE_SIZE, RuntimeDep, SessionDep, ViewerDep, back, page, parse_day, require
+from bot.console.shell import (
+    PAGE_SIZE,
+    ConsolePages,
+    ItemKind,
+    RuntimeDep,
+    SessionDep,
+    ViewerDep,
+    back,
+    page,
+    parse_day,
+    require,
+    skill_pages,
+)
 from bot.date_words import fmt_day
 from bot.models import AuditEntry, Employee
 from bot.spreadsheet import cell
 from integrations.files import too_big
-from skills.expenses.console import STATUS as EXPENSE_STATUS
-from skills.it.service import STATUS_LABELS as TICKET_STATUS
-from skills.leave.console import STATUS as LEAVE_STATUS
-from skills.policy.console import STATUS as ESCALATION_STATUS
 
 MAX_DIRECTORY_BYTES = 5_000_000
 
@@ -95,18 +103,13 @@ async def admin_import(request: Request, session: SessionDep, viewer: ViewerDep,
 # ---------------------------------------------------------------- audit trail
 
 
-# Each kind of audited item: what a person calls one, the kind its console page has (if any), its states in words.
-ENTITIES: dict[str, tuple[str, str | None, Mapping[str, str]]] = {
-    "leave_request": ("Leave request", "leave", LEAVE_STATUS),
-    "expense": ("Expense claim", "expense", EXPENSE_STATUS),
-    "ticket": ("Ticket", "ticket", TICKET_STATUS),
-    "escalation": ("Question for HR", "escalation", ESCALATION_STATUS),
-    "faq": ("FAQ", None, {}),
-    "incident": ("Incident", None, {}),
-    "employee": ("Person", None, {}),
-    "api_token": ("API token", None, {}),
-    "knowledge_document": ("Knowledge document", None, {}),
-}
+# The kinds of audited item the platform itself keeps; the skills declare theirs (`ConsolePages.items`).
+PLATFORM_ITEMS = (
+    ItemKind("faq", "FAQ"),
+    ItemKind("employee", "Person"),
+    ItemKind("api_token", "API token"),
+    ItemKind("knowledge_document", "Knowledge document"),
+)
 # Actions whose key does not read as words by itself.
 ACTION_WORDS = {
     "comment_it": "IT replied",
@@ -120,6 +123,11 @@ ACTION_WORDS = {
 Labels = Mapping[str, Mapping[str, str]]
 ISO_DAY = re.compile(r"\d{4}-\d\d-\d\d")
 SNAKE = re.compile(r"[a-z]+(?:_[a-z]+)+")
+
+
+def entities(pages: Iterable[ConsolePages]) -> dict[str, ItemKind]:
+    """Each kind of audited item by its entity name: the skills' (in their order), then the platform's."""
+    return {kind.entity: kind for kind in (*(k for each in pages for k in each.items), *PLATFORM_ITEMS)}
 
 
 def _detail_value(key: str, value: Any, tz: str | None, labels: Labels) -> str:
@@ -163,7 +171,9 @@ def detail_words(detail: Mapping[str, Any], tz: str | None, labels: Labels) -> s
     )
 
 
-def _audit_rows(db: Session, query: Any, tz: str | None = None, labels: Labels | None = None) -> list[dict[str, Any]]:
+def _audit_rows(
+    db: Session, query: Any, kinds: Mapping[str, ItemKind], tz: str | None = None, labels: Labels | None = None
+) -> list[dict[str, Any]]:
     entries = db.scalars(query.order_by(AuditEntry.at, AuditEntry.id)).all()
     actors = {
         e.id: e.name
@@ -171,7 +181,7 @@ def _audit_rows(db: Session, query: Any, tz: str | None = None, labels: Labels |
     }
     rows = []
     for a in entries:
-        name, kind, states = ENTITIES.get(a.entity, (words(a.entity), None, {}))
+        kind = kinds.get(a.entity) or ItemKind(a.entity, words(a.entity))
         rows.append(
             {
                 "id": a.id,
@@ -180,15 +190,15 @@ def _audit_rows(db: Session, query: Any, tz: str | None = None, labels: Labels |
                 "who": actors.get(a.actor_id or 0, "the bot"),
                 "entity": a.entity,
                 "entity_id": a.entity_id,
-                "item": f"{name} #{a.entity_id}",
-                "link": f"/console/items/{kind}/{a.entity_id}" if kind else "",
+                "item": f"{kind.label} #{a.entity_id}",
+                "link": f"/console/items/{kind.page}/{a.entity_id}" if kind.page else "",
                 "action": a.action,
                 "action_words": "Status changed"
                 if a.to_state and a.action == a.to_state
                 else ACTION_WORDS.get(a.action) or words(a.action),
                 "from": a.from_state or "",
                 "to": a.to_state or "",
-                "change": " → ".join(state(states, s) for s in (a.from_state, a.to_state) if s),
+                "change": " → ".join(state(kind.states, s) for s in (a.from_state, a.to_state) if s),
                 "detail": a.detail or {},
                 "detail_words": detail_words(a.detail or {}, tz, labels or {}),
             }
@@ -232,16 +242,17 @@ def audit_page(
     until: AuditFilter = "",
 ) -> HTMLResponse:
     require(viewer, "admin")
+    kinds = entities(skill_pages(rt.assistant.skills.values()))
     with rt.database.session_scope() as db:
         query = _audit_query(entity, actor, action, since, until).order_by(AuditEntry.id.desc()).limit(PAGE_SIZE)
         leave_types = {key: kind.label for key, kind in rt.leave_policy.types.items()}
         # Details name people by Slack id (a ticket's requester, who it was assigned from and to).
         people = dict(db.execute(select(Employee.slack_id, Employee.name)).tuples().all())
         labels = {"leave_type": leave_types, **dict.fromkeys(("requester", "assignee", "from", "to", "for"), people)}
-        rows = _audit_rows(db, query, employee_of(db, viewer).tz, labels)
+        rows = _audit_rows(db, query, kinds, employee_of(db, viewer).tz, labels)
     filters = {"entity": entity, "actor": actor, "action": action, "since": since, "until": until}
-    kinds = {key: name for key, (name, _kind, _states) in ENTITIES.items()}
-    return page(request, "audit.html", session, user=viewer, rows=rows, filters=filters, kinds=kinds)
+    names = {key: kind.label for key, kind in kinds.items()}
+    return page(request, "audit.html", session, user=viewer, rows=rows, filters=filters, kinds=names)
 
 
 @router.get("/audit.csv")
@@ -256,7 +267,8 @@ def audit_csv(
 ) -> Response:
     require(viewer, "admin")
     with rt.database.session_scope() as db:
-        rows = _audit_rows(db, _audit_query(entity, actor, action, since, until))
+        query = _audit_query(entity, actor, action, since, until)
+        rows = _audit_rows(db, query, entities(skill_pages(rt.assistant.skills.values())))
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["id", "at", "who", "entity", "entity_id", "action", "from", "to", "detail"])

@@ -13,7 +13,6 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -23,30 +22,25 @@ from bot.console.auth import ConsoleSession
 from bot.console.items import day_count, day_range, expense_category, money, state, words
 from bot.console.shell import (
     PAGE_SIZE,
-    ConsolePages,
     CsrfField,
     RuntimeDep,
     SessionDep,
     SignInNeeded,
-    Viewer,
     ViewerDep,
     back,
     count,
     page,
     refused,
     require,
+    skill_pages,
     wants_json,
 )
 from bot.date_words import fmt_day
 from bot.db import utcnow
 from bot.directory import get_by_slack_id
-from bot.models import Employee, Escalation, Expense, Faq, LeaveRequest
+from bot.models import Employee, Expense, LeaveRequest
+from bot.runtime import Runtime
 from skills.base import Skill
-from skills.expenses.console import STATUS as EXPENSE_STATUS
-from skills.it.models import Ticket
-from skills.it.service import STATUS_LABELS as TICKET_STATUS
-from skills.leave.config import LeavePolicy
-from skills.leave.console import STATUS as LEAVE_STATUS
 
 HERE = Path(__file__).parent
 
@@ -148,70 +142,32 @@ def logout(session: SessionDep, rt: RuntimeDep, csrf: CsrfField = "") -> Respons
 
 @router.get("")
 def home(request: Request, session: SessionDep, viewer: ViewerDep, rt: RuntimeDep) -> HTMLResponse:
+    """The tiles (each skill's `home_counts`) and "Your requests" (each item kind's `mine`), in the skills' order."""
+    pages = skill_pages(rt.assistant.skills.values())
+    counts: dict[str, int | None] = {}
+    mine: list[dict[str, Any]] = []
     with rt.database.session_scope() as db:
-        counts = {
-            "escalations": count(db, Escalation, Escalation.status == "open") if viewer.has("hr") else None,
-            "faqs": count(db, Faq, Faq.status == "draft") if viewer.has("hr") else None,
-            "tickets": count(db, Ticket, Ticket.status.in_(("new", "in_progress"))) if viewer.has("it") else None,
-            "finance": count(db, Expense, Expense.status == "manager_approved") if viewer.has("finance") else None,
-            "team_leave": count(
-                db, LeaveRequest, LeaveRequest.status == "pending", LeaveRequest.approver_id == viewer.id
-            ),
-            "team_expenses": count(db, Expense, Expense.status == "submitted", Expense.approver_id == viewer.id),
-        }
-        mine = _my_items(db, viewer, rt.leave_policy)
+        for skill in pages:
+            if skill.home_counts is not None:
+                counts.update(skill.home_counts(db, viewer))
+            for kind in skill.items:
+                for item in kind.mine(db, viewer, rt) if kind.mine is not None else ():
+                    mine.append(
+                        {
+                            "entity": kind.page,
+                            "id": item.id,
+                            "kind": kind.label,
+                            "what": item.what,
+                            "status": item.status,
+                            "status_words": state(kind.states, item.status),
+                        }
+                    )
     return page(request, "home.html", session, user=viewer, counts=counts, mine=mine)
 
 
-def _my_items(db: Session, viewer: Viewer, policy: LeavePolicy) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    for leave in db.scalars(
-        select(LeaveRequest).where(LeaveRequest.employee_id == viewer.id).order_by(LeaveRequest.id.desc()).limit(10)
-    ):
-        items.append(
-            {
-                "entity": "leave",
-                "id": leave.id,
-                "kind": "Leave request",
-                "what": f"{leave_label(policy, leave.leave_type)}, "
-                + day_range(leave.start_date, leave.end_date, leave.start_half, leave.end_half),
-                "status": leave.status,
-                "status_words": state(LEAVE_STATUS, leave.status),
-            }
-        )
-    for ticket in db.scalars(
-        select(Ticket).where(Ticket.requester_id == viewer.id).order_by(Ticket.id.desc()).limit(10)
-    ):
-        items.append(
-            {
-                "entity": "ticket",
-                "id": ticket.id,
-                "kind": "Ticket",
-                "what": ticket.title,
-                "status": ticket.status,
-                "status_words": state(TICKET_STATUS, ticket.status),
-            }
-        )
-    for expense in db.scalars(
-        select(Expense).where(Expense.employee_id == viewer.id).order_by(Expense.id.desc()).limit(10)
-    ):
-        items.append(
-            {
-                "entity": "expense",
-                "id": expense.id,
-                "kind": "Expense claim",
-                "what": f"{money(expense.amount, expense.currency)}, "
-                + (expense.merchant or expense_category(expense.category)),
-                "status": expense.status,
-                "status_words": state(EXPENSE_STATUS, expense.status),
-            }
-        )
-    return items
-
-
-def leave_label(policy: LeavePolicy, key: str) -> str:
+def leave_type(rt: Runtime, key: str) -> str:
     """A leave type as the leave policy names it ("vacation" → "Vacation")."""
-    kind = policy.types.get(key)
+    kind = rt.leave_policy.types.get(key)
     return kind.label if kind is not None else words(key)
 
 
@@ -230,7 +186,7 @@ def team_page(request: Request, session: SessionDep, viewer: ViewerDep, rt: Runt
             {
                 "id": r.id,
                 "who": r.employee.name,
-                "type": leave_label(rt.leave_policy, r.leave_type),
+                "type": leave_type(rt, r.leave_type),
                 "dates": day_range(r.start_date, r.end_date, r.start_half, r.end_half),
                 "days": day_count(r.days),
                 "note": r.approver_note or "",
@@ -336,11 +292,6 @@ def plotly_js() -> Path:
     import plotly  # noqa: PLC0415
 
     return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-
-
-def skill_pages(skills: Iterable[Skill]) -> list[ConsolePages]:
-    """The console pages the skills declare (`Skill.console`), in the registry's order."""
-    return [pages for pages in (skill.console for skill in skills) if pages is not None]
 
 
 def routers(skills: Iterable[Skill]) -> list[APIRouter]:

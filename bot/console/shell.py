@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote, unquote
 
 from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request
@@ -21,6 +21,9 @@ from bot.directory import get_by_slack_id
 from bot.messages import Message, Reply
 from bot.models import Employee
 from bot.runtime import Runtime
+
+if TYPE_CHECKING:
+    from skills.base import Skill
 
 # Pages load the console's own script and styles only; style attributes are allowed because the chart library
 # sets them as it draws (a style cannot run code).
@@ -172,10 +175,44 @@ def parse_day(value: str, name: str) -> date | None:
 
 
 @dataclass(frozen=True)
+class Owned:
+    """One of the viewer's own items on the home page's "Your requests": its number, what it is, its state."""
+
+    id: int
+    what: str
+    status: str
+
+
+@dataclass(frozen=True)
+class ItemKind:
+    """A kind of item a skill keeps: the entity its audit rows name ("leave_request"), what a person calls one
+    ("Leave request"), the kind of its page (/console/items/<page>/<id>; None if it has none), its states in words,
+    and (for a kind with a page) the viewer's own recent ones for the home page."""
+
+    entity: str
+    label: str
+    page: str | None = None
+    states: Mapping[str, str] = field(default_factory=dict)
+    mine: Callable[[Session, Viewer, Runtime], Sequence[Owned]] | None = None
+
+
+# The counts a skill puts on the home page's tiles (home.html names them), for this viewer; None hides a tile.
+HomeCounts = Callable[[Session, Viewer], Mapping[str, int | None]]
+
+
+@dataclass(frozen=True)
 class ConsolePages:
-    """What a skill adds to the console: its router, the folder of the templates only it uses, and what it keeps
-    per app (`on_install`, called once the app is made)."""
+    """What a skill adds to the console: its router, the folder of the templates only it uses, what it keeps
+    per app (`on_install`, called once the app is made), the kinds of item it keeps (the audit log and the home
+    page's "Your requests" read them) and its counts for the home page's tiles."""
 
     router: APIRouter
     templates: Path | None = None
     on_install: Callable[[FastAPI], None] | None = None
+    items: Sequence[ItemKind] = ()
+    home_counts: HomeCounts | None = None
+
+
+def skill_pages(skills: Iterable[Skill]) -> list[ConsolePages]:
+    """The console pages the skills declare (`Skill.console`), in the registry's order."""
+    return [pages for pages in (skill.console for skill in skills) if pages is not None]

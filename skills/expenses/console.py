@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot.console.items import (
     ITEM_PAGE,
@@ -24,12 +25,16 @@ from bot.console.items import (
 from bot.console.shell import (
     PAGE_SIZE,
     ConsolePages,
+    ItemKind,
+    Owned,
     PosterDep,
     RuntimeDep,
     SessionDep,
+    Viewer,
     ViewerDep,
     act,
     back,
+    count,
     page,
     parse_day,
     require,
@@ -38,6 +43,7 @@ from bot.date_words import fmt_day
 from bot.db import utcnow
 from bot.messages import seen
 from bot.models import Expense
+from bot.runtime import Runtime
 from integrations.files import sniff_kind
 from skills.expenses import action_ids
 from skills.expenses.export import export_csv
@@ -248,4 +254,22 @@ def finance_export(
     )
 
 
-PAGES = ConsolePages(router, TEMPLATES)
+def my_claims(db: Session, viewer: Viewer, rt: Runtime) -> list[Owned]:
+    """The viewer's ten newest expense claims, for the home page."""
+    newest = select(Expense).where(Expense.employee_id == viewer.id).order_by(Expense.id.desc())
+    return [
+        Owned(x.id, f"{money(x.amount, x.currency)}, " + (x.merchant or expense_category(x.category)), x.status)
+        for x in db.scalars(newest.limit(10))
+    ]
+
+
+def home_counts(db: Session, viewer: Viewer) -> dict[str, int | None]:
+    """The claims waiting for finance (for finance only) and those waiting for the viewer's decision."""
+    return {
+        "finance": count(db, Expense, Expense.status == "manager_approved") if viewer.has("finance") else None,
+        "team_expenses": count(db, Expense, Expense.status == "submitted", Expense.approver_id == viewer.id),
+    }
+
+
+EXPENSE = ItemKind("expense", "Expense claim", "expense", STATUS, my_claims)
+PAGES = ConsolePages(router, TEMPLATES, items=(EXPENSE,), home_counts=home_counts)

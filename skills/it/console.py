@@ -9,22 +9,28 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from bot import directory
 from bot.console.items import ITEM_PAGE, allowed, employee_of, history, moment, state, visible_row, words
 from bot.console.shell import (
     PAGE_SIZE,
     ConsolePages,
+    ItemKind,
+    Owned,
     PosterDep,
     RuntimeDep,
     SessionDep,
+    Viewer,
     ViewerDep,
     act,
     back,
+    count,
     page,
     require,
 )
 from bot.db import utcnow
+from bot.runtime import Runtime
 from skills.it import action_ids
 from skills.it.cards import CATEGORY_LABELS
 from skills.it.models import Incident, Ticket
@@ -239,4 +245,19 @@ def it_act(
     return back(to, reply.text)
 
 
-PAGES = ConsolePages(router, TEMPLATES)
+def my_tickets(db: Session, viewer: Viewer, rt: Runtime) -> list[Owned]:
+    """The viewer's ten newest tickets, for the home page."""
+    newest = select(Ticket).where(Ticket.requester_id == viewer.id).order_by(Ticket.id.desc())
+    return [Owned(t.id, t.title, t.status) for t in db.scalars(newest.limit(10))]
+
+
+def home_counts(db: Session, viewer: Viewer) -> dict[str, int | None]:
+    """The open tickets, for IT only."""
+    return {"tickets": count(db, Ticket, Ticket.status.in_(("new", "in_progress"))) if viewer.has("it") else None}
+
+
+ITEMS = (
+    ItemKind("ticket", "Ticket", "ticket", STATUS_LABELS, my_tickets),
+    ItemKind("incident", "Incident"),
+)
+PAGES = ConsolePages(router, TEMPLATES, items=ITEMS, home_counts=home_counts)

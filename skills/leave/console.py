@@ -8,13 +8,30 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from bot.console.items import ITEM_PAGE, allowed, employee_of, history, moment, visible_row
-from bot.console.shell import ConsolePages, PosterDep, RuntimeDep, SessionDep, ViewerDep, act, back, page
+from bot.console.items import ITEM_PAGE, allowed, day_range, employee_of, history, moment, visible_row, words
+from bot.console.shell import (
+    ConsolePages,
+    ItemKind,
+    Owned,
+    PosterDep,
+    RuntimeDep,
+    SessionDep,
+    Viewer,
+    ViewerDep,
+    act,
+    back,
+    count,
+    page,
+)
 from bot.db import local_date, utcnow
 from bot.messages import seen
 from bot.models import LeaveRequest
+from bot.runtime import Runtime
 from skills.leave import action_ids
+from skills.leave.config import LeavePolicy
 from skills.leave.requests import check_move, fmt_days, fmt_range
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -56,11 +73,10 @@ def leave_item(
     with rt.database.session_scope() as db:
         leave = visible_row(db, LeaveRequest, "leave", request_id, viewer)
         me = employee_of(db, viewer)
-        kind = policy.types.get(leave.leave_type)
         approver = leave.approver
         facts = [
             ("Requested by", leave.employee.name),
-            ("Type", kind.label if kind else leave.leave_type.replace("_", " ").capitalize()),
+            ("Type", leave_label(policy, leave.leave_type)),
             ("Dates", fmt_range(leave.start_date, leave.end_date, leave.start_half, leave.end_half)),
             ("Working days", fmt_days(leave.days)),
             ("Reason", leave.reason or ""),
@@ -114,4 +130,28 @@ def leave_decide(
     return back(to, reply.text)
 
 
-PAGES = ConsolePages(router, TEMPLATES)
+def leave_label(policy: LeavePolicy, key: str) -> str:
+    """A leave type as the leave policy names it ("vacation" → "Vacation")."""
+    kind = policy.types.get(key)
+    return kind.label if kind is not None else words(key)
+
+
+def my_requests(db: Session, viewer: Viewer, rt: Runtime) -> list[Owned]:
+    """The viewer's ten newest leave requests, for the home page."""
+    newest = select(LeaveRequest).where(LeaveRequest.employee_id == viewer.id).order_by(LeaveRequest.id.desc())
+    mine: list[Owned] = []
+    for r in db.scalars(newest.limit(10)):
+        days = day_range(r.start_date, r.end_date, r.start_half, r.end_half)
+        what = f"{leave_label(rt.leave_policy, r.leave_type)}, {days}"
+        mine.append(Owned(r.id, what, r.status))
+    return mine
+
+
+def home_counts(db: Session, viewer: Viewer) -> dict[str, int | None]:
+    """The leave waiting for the viewer's decision."""
+    waiting = (LeaveRequest.status == "pending", LeaveRequest.approver_id == viewer.id)
+    return {"team_leave": count(db, LeaveRequest, *waiting)}
+
+
+LEAVE_REQUEST = ItemKind("leave_request", "Leave request", "leave", STATUS, my_requests)
+PAGES = ConsolePages(router, TEMPLATES, items=(LEAVE_REQUEST,), home_counts=home_counts)

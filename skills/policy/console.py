@@ -20,12 +20,15 @@ from bot.console.items import ITEM_PAGE, ago, employee_of, history, moment, stat
 from bot.console.shell import (
     PAGE_SIZE,
     ConsolePages,
+    ItemKind,
     PosterDep,
     RuntimeDep,
     SessionDep,
+    Viewer,
     ViewerDep,
     act,
     back,
+    count,
     page,
     require,
 )
@@ -416,4 +419,15 @@ def keep_citation_counts(app: FastAPI) -> None:
     app.state.console_citations = CitationCounts()
 
 
-PAGES = ConsolePages(router, TEMPLATES, on_install=keep_citation_counts)
+def home_counts(db: Session, viewer: Viewer) -> dict[str, int | None]:
+    """The open questions for HR and the draft FAQs, for HR only."""
+    hr = viewer.has("hr")
+    return {
+        "escalations": count(db, Escalation, Escalation.status == "open") if hr else None,
+        "faqs": count(db, Faq, Faq.status == "draft") if hr else None,
+    }
+
+
+# A question for HR has a page but no `mine`: the home page's "Your requests" does not list them.
+ESCALATION = ItemKind("escalation", "Question for HR", "escalation", STATUS)
+PAGES = ConsolePages(router, TEMPLATES, on_install=keep_citation_counts, items=(ESCALATION,), home_counts=home_counts)
