@@ -21,32 +21,46 @@ _MALAY_MONTHS = {
 }  # fmt: skip
 _MONTHS = {word.upper(): number for word, number in MONTH_NUMBERS.items()} | _MALAY_MONTHS
 _MONTH = r"(?P<mon>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+# A four-digit year run into the time printed after it (25/12/20188:13:39PM, 05MAR201818:24: OCR lost the space).
+_GLUED_TIME = r"(?<=(?:19|20)\d\d)(?=\d{1,2}:\d{2})"
 _DAY_MONTH_YEAR = re.compile(
-    rf"(?<![\dA-Z])(?P<d>\d{{1,2}}){ORDINAL_SUFFIX}?[\s\-/.,]*{_MONTH}[\s\-/.,']*(?P<y>\d{{4}}|\d{{2}})(?!\d)", re.I
+    rf"(?<![\dA-Z])(?P<d>\d{{1,2}}){ORDINAL_SUFFIX}?[\s\-/.,]*{_MONTH}[\s\-/.,']*(?P<y>\d{{4}}|\d{{2}})"
+    rf"(?:(?!\d)|{_GLUED_TIME})",
+    re.I,
 )
 _MONTH_DAY_YEAR = re.compile(
     rf"(?<![A-Z]){_MONTH}[\s\-/.]*(?P<d>\d{{1,2}}){ORDINAL_SUFFIX}?[,\s\-/.]+(?P<y>\d{{4}}|\d{{2}})(?!\d)", re.I
 )
-_YEAR_FIRST = re.compile(
-    r"(?<![\w.,:/-])(?P<y>(?:19|20)\d{2})\s?[\-/.]\s?(?P<m>\d{1,2})\s?[\-/.]\s?(?P<d>\d{1,2})(?!\d)"
-)
+# Where a numeric date may start: not inside a number, a time or a code; right after a label's colon it may, as
+# OCR often loses the space there ("Date:25/12/2018").
+_START = r"(?:(?<![\w.,:/-])|(?<=[A-Za-z]:))"
+_YEAR_FIRST = re.compile(_START + r"(?P<y>(?:19|20)\d{2})\s?[\-/.]\s?(?P<m>\d{1,2})\s?[\-/.]\s?(?P<d>\d{1,2})(?!\d)")
 # Spaces are allowed only around slashes: "3-7 - 15" is a part number, "25 / 12 / 2018" a date.
 _NUMERIC = re.compile(
-    r"(?<![\w.,:/-])(?P<a>\d{1,2})(?:(?P<sep>[-.])|\s?(?P<slash>/)\s?)(?P<b>\d{1,2})"
-    r"(?:(?P=sep)|\s?(?P=slash)\s?)(?P<y>\d{4}|\d{2})(?![\d,/-]|\.\d)"
+    _START + r"(?P<a>\d{1,2})(?:(?P<sep>[-.])|\s?(?P<slash>/)\s?)(?P<b>\d{1,2})"
+    rf"(?:(?P=sep)|\s?(?P=slash)\s?)(?P<y>\d{{4}}|\d{{2}})(?:(?![\d,/-]|\.\d)|{_GLUED_TIME})"
+)
+# A two-digit year run into a two-digit hour (18-11-1813:58 is 18-11-18 13:58); a one-digit hour would be ambiguous.
+_SHORT_YEAR_GLUED = re.compile(
+    _START + r"(?P<a>\d{1,2})(?P<sep>[-/.])(?P<b>\d{1,2})(?P=sep)(?P<y>\d{2})(?=\d{2}:\d{2})"
+)
+_DATE_GLUED_TO_TIME = re.compile(
+    r"\d{1,2}\s?[-/.]?\s?(?:\d{1,2}|[A-Z]{3,9})\s?[-/.]?\s?"
+    rf"(?:\d{{4}}{_GLUED_TIME}|\d{{2}}(?=\d{{2}}:\d{{2}}))",
+    re.I,
 )
 _COMPACT = re.compile(r"(?<!\d)(?P<n>\d{8})(?!\d)")
 # A day-first date that lost one separator to OCR (2703/2018, 27/032018): only with a four-digit 19xx/20xx year.
 _HALF_SEPARATED = re.compile(
-    r"(?<![\w.,:/-])(?P<d>\d{2})(?:(?P<m1>\d{2})\s?[-/.]\s?|\s?[-/.]\s?(?P<m2>\d{2}))(?P<y>(?:19|20)\d{2})(?![\d,/-]|\.\d)"
+    _START + r"(?P<d>\d{2})(?:(?P<m1>\d{2})\s?[-/.]\s?|\s?[-/.]\s?(?P<m2>\d{2}))(?P<y>(?:19|20)\d{2})(?![\d,/-]|\.\d)"
 )
 # OCR's slips on a till's date: a stray digit before the year (5/3/42018), spaces around dashes or dots when the
 # time follows (18-10- 17 15:16, 12. 01-19 21:13).
 _STRAY_DIGIT_YEAR = re.compile(
-    r"(?<![\w.,:/-])(?P<a>\d{1,2})\s?/\s?(?P<b>\d{1,2})\s?/\s?\d(?P<y>(?:19|20)\d{2})(?![\d,/-]|\.\d)"
+    _START + r"(?P<a>\d{1,2})\s?/\s?(?P<b>\d{1,2})\s?/\s?\d(?P<y>(?:19|20)\d{2})(?![\d,/-]|\.\d)"
 )
 _SPACED_BEFORE_TIME = re.compile(
-    r"(?<![\w.,:/-])(?P<a>\d{1,2})\s?[-.]\s?(?P<b>\d{1,2})\s?[-.]\s?(?P<y>\d{4}|\d{2})(?=\s+\d{1,2}[:.]\d{2}\b)"
+    _START + r"(?P<a>\d{1,2})\s?[-.]\s?(?P<b>\d{1,2})\s?[-.]\s?(?P<y>\d{4}|\d{2})(?=\s+\d{1,2}[:.]\d{2}\b)"
 )
 _DATE_LABEL = re.compile(r"\bDATE\b|\bTARIKH\b|\bDT\b", re.I)
 _TIME_AFTER = re.compile(r"^\W{0,3}\d{1,2}\s?[:.]\s?\d{2}\b")
@@ -86,7 +100,12 @@ def dates_in(text: str, *, date_order: DateOrder, compact: bool) -> list[tuple[i
         add(match, _safe_date(_year(match["y"]), _MONTHS[match["mon"].upper()], int(match["d"])))
     for match in _YEAR_FIRST.finditer(text):
         add(match, _safe_date(int(match["y"]), int(match["m"]), int(match["d"])))
-    numeric = [*_NUMERIC.finditer(text), *_STRAY_DIGIT_YEAR.finditer(text), *_SPACED_BEFORE_TIME.finditer(text)]
+    numeric = [
+        *_NUMERIC.finditer(text),
+        *_STRAY_DIGIT_YEAR.finditer(text),
+        *_SPACED_BEFORE_TIME.finditer(text),
+        *_SHORT_YEAR_GLUED.finditer(text),
+    ]
     for match in numeric:
         a, b, year = int(match["a"]), int(match["b"]), _year(match["y"])
         if date_order == "MDY":
@@ -125,7 +144,8 @@ def find_date(lines: list[str], *, date_order: DateOrder) -> tuple[date | None, 
             return dates[0][1], 3
         for position, value in dates:
             first = first or value
-            if timed is None and _TIME_AFTER.search(_after_date(line, position)):
+            glued = _DATE_GLUED_TO_TIME.match(line, position)
+            if timed is None and (glued or _TIME_AFTER.search(_after_date(line, position))):
                 timed = value
     return (timed, 2) if timed else (first, 1 if first else 0)
 

@@ -145,6 +145,19 @@ def test_a_date_that_lost_a_separator() -> None:
     assert extract_fields("KEDAI\nDATE 19/042018\nTOTAL 5.00").date == date(2018, 4, 19)
 
 
+def test_a_date_run_into_its_time() -> None:
+    # OCR that loses the space between a till's date and time: a four-digit year then H:MM or HH:MM, a two-digit
+    # year then HH:MM, a month name; the time still makes it the till's date, over an earlier one.
+    assert extract_fields("KEDAI\n25/12/20188:13:39PM\nTOTAL 5.00").date == date(2018, 12, 25)
+    assert extract_fields("KEDAI\n07-04-201914:05 T2 R0001\nTOTAL 5.00").date == date(2019, 4, 7)
+    assert extract_fields("KEDAI\n03/05/1911:2040551\nTOTAL 5.00").date == date(2019, 5, 3)
+    assert extract_fields("KEDAI\n09Jun201921:47\nTOTAL 5.00").date == date(2019, 6, 9)
+    assert extract_fields("KEDAI\nEXP 01/01/2020\n02/03/20199:01\nTOTAL 5.00").date == date(2019, 3, 2)
+    assert extract_fields("KEDAI\nDate:14/02/2019\nTOTAL 5.00").date == date(2019, 2, 14)  # a label's colon
+    # Not a year and a time: a reference run into a number, or a year past the receipt's.
+    assert extract_fields("KEDAI\nREF 2019123:45\nTOTAL 5.00").date is None
+
+
 def test_a_code_outranks_a_bare_sign_and_glued_signs_are_specks() -> None:
     assert extract_fields("KEDAI\nITEM $6.00 6.00\nAMOUNT (RM)\nTOTAL 6.00").currency == "MYR"
     assert extract_fields("KEDAI\nPAPER A4 80GSM£ SR\nDisc $0.20 1.00\nTOTAL 9.00").currency == "$"

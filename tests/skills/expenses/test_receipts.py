@@ -4,6 +4,7 @@ and `backoffice eval receipts` over a folder made in tmp_path. Every merchant, a
 from __future__ import annotations
 
 import json
+import time
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -13,6 +14,8 @@ from PIL import Image, ImageDraw, ImageFont
 from typer.testing import CliRunner, Result
 
 from bot.cli import app
+from integrations.ocr import OcrUnavailable
+from skills.expenses import receipts
 from skills.expenses.evals import company_tokens, token_f1
 from skills.expenses.receipt_dates import DateOrder
 from skills.expenses.receipts import ReceiptUnreadable, extract_fields, parse_date, read_receipt
@@ -329,6 +332,27 @@ def test_read_receipt_from_a_rendered_png_and_jpeg(tesseract: None, tmp_path: Pa
         assert fields.date == date(2018, 6, 21)
         assert fields.merchant == "KEDAI BUKU CAHAYA SDN BHD"
         assert "BUKU LATIHAN" in fields.text
+
+
+def test_tesseract_reads_when_rapidocr_cannot(tesseract: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(image: Image.Image, *, timeout: float) -> list[str]:
+        raise OcrUnavailable("RapidOCR failed: no models")
+
+    monkeypatch.setattr(receipts, "read_lines", broken)
+    path = tmp_path / "receipt.png"
+    render_receipt(SHOP_LINES).save(path)
+    fields = read_receipt(path, "png")
+    assert (fields.source, fields.total, fields.date) == ("ocr", Decimal("28.20"), date(2018, 6, 21)), fields.text
+    assert fields.merchant == "KEDAI BUKU CAHAYA SDN BHD"
+
+
+def test_a_receipt_past_its_time_is_not_read_again_by_tesseract(tmp_path: Path) -> None:
+    path = tmp_path / "receipt.png"
+    render_receipt(SHOP_LINES).save(path)
+    started = time.monotonic()
+    with pytest.raises(ReceiptUnreadable, match="took longer than"):
+        read_receipt(path, "png", ocr_timeout=0.01)
+    assert time.monotonic() - started < 1.5
 
 
 def test_read_receipt_from_a_scanned_pdf_without_a_text_layer(tesseract: None, tmp_path: Path) -> None:
