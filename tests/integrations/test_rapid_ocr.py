@@ -86,5 +86,7 @@ def test_a_reading_past_its_time_gives_up_and_the_next_one_still_works() -> None
     started = time.monotonic()
     with pytest.raises(OcrUnavailable, match="took longer than"):
         read_lines(image, timeout=0.01)
-    assert time.monotonic() - started < 1.0  # the caller's deadline holds; the reading finishes on its own
+    # The caller's deadline holds (0.01 s; the bound is slack for a loaded machine, not a speed target): the
+    # reading finishes on its own thread.
+    assert time.monotonic() - started < 5.0
     assert read_lines(image, timeout=60)[0] == "KEDAI MAJU JAYA"

@@ -352,7 +352,7 @@ def test_a_receipt_past_its_time_is_not_read_again_by_tesseract(tmp_path: Path) 
     started = time.monotonic()
     with pytest.raises(ReceiptUnreadable, match="took longer than"):
         read_receipt(path, "png", ocr_timeout=0.01)
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 5.0  # no Tesseract passes after the time is spent (slack, not a target)
 
 
 def test_read_receipt_from_a_scanned_pdf_without_a_text_layer(tesseract: None, tmp_path: Path) -> None:
