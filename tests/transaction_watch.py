@@ -18,7 +18,7 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from slack_sdk import WebClient
 from sqlalchemy import Connection, Engine, event
 
-from integrations import files
+from integrations import files, rapid_ocr
 from knowledge.embeddings import MiniLMEmbeddings
 from knowledge.index import KnowledgeIndex
 
@@ -27,7 +27,8 @@ OUR_PACKAGES = ("bot", "skills", "knowledge", "integrations")
 
 @dataclass(frozen=True)
 class SlowCall:
-    kind: str  # file (a Slack download and its reading, OCR included) | ocr | retrieval | embedding | llm | slack
+    kind: str  # file (a Slack download and its reading) | ocr (Tesseract or RapidOCR) | retrieval | embedding | llm
+    # | slack
     detail: str
     in_transaction: bool
 
@@ -80,6 +81,7 @@ class TransactionWatch:
         self._wrap_method(monkeypatch, BaseChatModel, "invoke", "llm", lambda a: type(a[0]).__name__)
         self._wrap_method(monkeypatch, WebClient, "api_call", "slack", lambda a: str(a[1]))
         self._wrap_everywhere(monkeypatch, files.read_in_pool, "file", lambda a: "download and read")
+        self._wrap_everywhere(monkeypatch, rapid_ocr.read_lines, "ocr", lambda a: "rapidocr")  # receipts
         run = subprocess.run
 
         @functools.wraps(run)
