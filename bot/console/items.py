@@ -9,11 +9,13 @@ from decimal import Decimal
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import HTTPException
+from fastapi import HTTPException, Request
+from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.console.shell import Viewer
+from bot.console.auth import ConsoleSession
+from bot.console.shell import Viewer, page
 from bot.date_words import fmt_day
 from bot.escalations import TransitionError
 from bot.models import AuditEntry, Employee
@@ -208,3 +210,39 @@ def history(
 def employee_of(db: Session, viewer: Viewer) -> Employee:
     """The viewer's directory row, which the transition checks take."""
     return db.get_one(Employee, viewer.id)
+
+
+def item_page(
+    request: Request,
+    session: ConsoleSession,
+    viewer: Viewer,
+    template: str,
+    *,
+    kind: str,
+    item_id: int,
+    title: str,
+    statuses: Mapping[str, str],
+    status_key: str,
+    facts: list[tuple[str, str]],
+    trail: Any,
+    may: Mapping[str, bool],
+    **extra: Any,
+) -> HTMLResponse:
+    """An item's console page (/console/items/<kind>/<id>): its status in words, facts, history and the actions the
+    viewer may take there; `extra` is what only that kind's template shows."""
+    return page(
+        request,
+        template,
+        session,
+        user=viewer,
+        title=title,
+        status=statuses.get(status_key, status_key),
+        status_key=status_key,
+        facts=facts,
+        history=trail,
+        may=may,
+        can_act=any(may.values()),
+        item_id=item_id,
+        here=f"/console/items/{kind}/{item_id}",
+        **extra,
+    )

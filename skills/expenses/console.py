@@ -17,6 +17,7 @@ from bot.console.items import (
     employee_of,
     expense_category,
     history,
+    item_page,
     moment,
     money,
     state,
@@ -143,21 +144,20 @@ def expense_item(
         ]
         may = {name: allowed(check_move, claim, to, actor=me, policy=policy) for name, (_, to) in DECISIONS.items()}
         trail = history(db, entity="expense", entity_id=claim.id, verbs=VERBS, tz=me.tz, now=now)
-        return page(
+        return item_page(
             request,
-            "expense_item.html",
             session,
-            user=viewer,
+            viewer,
+            "expense_item.html",
+            kind="expense",
+            item_id=claim.id,
             title=f"Expense claim #{claim.id}",
-            status=STATUS.get(claim.status, claim.status),
+            statuses=STATUS,
             status_key=claim.status,
             facts=facts,
-            history=trail,
+            trail=trail,
             may=may,
-            can_act=any(may.values()),
-            item_id=claim.id,
             revision=claim.revision,
-            here=f"/console/items/expense/{claim.id}",
             receipt_kind=receipt[1] if receipt else None,
             receipt_inline=receipt is not None and receipt[1] in SHOWN_INLINE,
         )

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot import directory
-from bot.console.items import ITEM_PAGE, allowed, employee_of, history, moment, state, visible_row, words
+from bot.console.items import ITEM_PAGE, allowed, employee_of, history, item_page, moment, state, visible_row, words
 from bot.console.shell import (
     PAGE_SIZE,
     ConsolePages,
@@ -183,21 +183,20 @@ def ticket_item(
         }
         team = [(e.slack_id, e.name) for e in directory.members_with_role(db, "it")] if may["assign"] else []
         trail = history(db, entity="ticket", entity_id=ticket.id, verbs=VERBS, tz=me.tz, now=now)
-        return page(
+        return item_page(
             request,
-            "ticket_item.html",
             session,
-            user=viewer,
+            viewer,
+            "ticket_item.html",
+            kind="ticket",
+            item_id=ticket.id,
             title=f"Ticket #{ticket.id}: {ticket.title}",
-            status=STATUS_LABELS.get(ticket.status, ticket.status),
+            statuses=STATUS_LABELS,
             status_key=ticket.status,
             facts=facts,
-            history=trail,
+            trail=trail,
             may=may,
-            can_act=any(may.values()),
-            item_id=ticket.id,
             team=team,
-            here=f"/console/items/ticket/{ticket.id}",
         )
 
 

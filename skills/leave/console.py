@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.console.items import ITEM_PAGE, allowed, day_range, employee_of, history, moment, visible_row, words
+from bot.console.items import ITEM_PAGE, allowed, day_range, employee_of, history, item_page, moment, visible_row, words
 from bot.console.shell import (
     ConsolePages,
     ItemKind,
@@ -24,7 +24,6 @@ from bot.console.shell import (
     act,
     back,
     count,
-    page,
 )
 from bot.db import local_date, utcnow
 from bot.messages import seen
@@ -94,21 +93,20 @@ def leave_item(
         # Leave that has started can't be cancelled here (its days were taken) unless People Ops do it.
         may["cancel"] = may["cancel"] and (me.has_role("hr") or leave.start_date >= local_date(now, leave.employee.tz))
         trail = history(db, entity="leave_request", entity_id=leave.id, verbs=VERBS, tz=me.tz, now=now)
-        return page(
+        return item_page(
             request,
-            "leave_item.html",
             session,
-            user=viewer,
+            viewer,
+            "leave_item.html",
+            kind="leave",
+            item_id=leave.id,
             title=f"Leave request #{leave.id}",
-            status=STATUS.get(leave.status, leave.status),
+            statuses=STATUS,
             status_key=leave.status,
             facts=facts,
-            history=trail,
+            trail=trail,
             may=may,
-            can_act=any(may.values()),
-            item_id=leave.id,
             revision=leave.revision,
-            here=f"/console/items/leave/{leave.id}",
         )
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import audit
-from bot.console.items import ITEM_PAGE, ago, employee_of, history, moment, state, visible_row, words
+from bot.console.items import ITEM_PAGE, ago, employee_of, history, item_page, moment, state, visible_row, words
 from bot.console.shell import (
     PAGE_SIZE,
     ConsolePages,
@@ -156,20 +156,19 @@ def escalation_item(
         hr = viewer.has("hr")  # HR's actions, as on HR's queue (its routes require the role)
         may = {"answer": hr and "answered" in moves, "resolve": hr and "resolved" in moves}
         trail = history(db, entity="escalation", entity_id=escalation.id, verbs=VERBS, tz=me.tz, now=now)
-        return page(
+        return item_page(
             request,
-            "escalation_item.html",
             session,
-            user=viewer,
+            viewer,
+            "escalation_item.html",
+            kind="escalation",
+            item_id=escalation.id,
             title=f"Question for HR #{escalation.id}",
-            status=STATUS.get(escalation.status, escalation.status),
+            statuses=STATUS,
             status_key=escalation.status,
             facts=facts,
-            history=trail,
+            trail=trail,
             may=may,
-            can_act=any(may.values()),
-            item_id=escalation.id,
-            here=f"/console/items/escalation/{escalation.id}",
         )
 
 
