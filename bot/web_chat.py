@@ -38,6 +38,9 @@ MAX_TEXT = 100_000  # characters of a message or a caption
 FEED_SIZE = 200
 IDS = r"^[0-9]{1,12}(,[0-9]{1,12}){0,49}$"
 Team = Literal["hr", "it", "finance"]
+# A feed's poll (the person's chat or a team's queue): what is newer than `after`, or just the messages `ids`.
+After = Annotated[int, Query(ge=0, le=10**12, description="The newest message id the page has")]
+Ids = Annotated[str | None, Query(pattern=IDS, description="Just these messages (comma-separated)")]
 TEAM_NAMES = {"hr": "HR", "it": "IT", "finance": "Finance"}
 
 
@@ -323,8 +326,8 @@ def add_web_chat(app: FastAPI) -> None:
         request: Request,
         rt: RuntimeDep,
         credentials: Credentials,
-        after: Annotated[int, Query(ge=0, le=10**12, description="The newest message id the page has")] = 0,
-        ids: Annotated[str | None, Query(pattern=IDS, description="Just these messages (comma-separated)")] = None,
+        after: After = 0,
+        ids: Ids = None,
     ) -> Feed:
         """The person's own conversation with the assistant (never their team's queues: GET /api/queue/{team})."""
         as_user(request, rt, credentials, user)
@@ -337,8 +340,8 @@ def add_web_chat(app: FastAPI) -> None:
         request: Request,
         rt: RuntimeDep,
         credentials: Credentials,
-        after: Annotated[int, Query(ge=0, le=10**12, description="The newest message id the page has")] = 0,
-        ids: Annotated[str | None, Query(pattern=IDS, description="Just these messages (comma-separated)")] = None,
+        after: After = 0,
+        ids: Ids = None,
     ) -> Feed:
         """A team's queue (its channel's cards: escalations, IT triage, finance approvals), for its members."""
         employee = as_user(request, rt, credentials, user)
